@@ -1,0 +1,1 @@
+"""API keys: one institution each, with areas read-only or read/write."""

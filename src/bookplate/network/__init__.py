@@ -1,0 +1,1 @@
+"""Institutions and the network they form."""

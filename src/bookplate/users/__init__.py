@@ -1,0 +1,1 @@
+"""The user record: model, rules and services. Imports no other area."""

@@ -1,0 +1,155 @@
+"""Errors of the user record. Messages follow Alma's wording (SPEC section 2.3)."""
+
+from __future__ import annotations
+
+from bookplate.errors import ConflictError, InputError, NotFoundError
+
+
+class UserNotFound(NotFoundError):
+    def __init__(self, identifier: str, id_type: str | None = None) -> None:
+        self.identifier = identifier
+        self.id_type = id_type
+        if id_type is None:
+            super().__init__(f"User with identifier {identifier} was not found.")
+        else:
+            super().__init__(
+                f"User with identifier {identifier} of type {id_type} was not found."
+            )
+
+
+class DuplicateId(ConflictError):
+    """A primary ID or identifier value is already held by another user (401851)."""
+
+    def __init__(self, value: str, id_type: str = "primary_id") -> None:
+        self.value = value
+        self.id_type = id_type
+        super().__init__(f"User with identifier {value} of type {id_type} already exists.")
+
+
+class RepeatedIdentifier(InputError):
+    """The same identifier value appears twice in one record."""
+
+    def __init__(self, value: str) -> None:
+        self.value = value
+        super().__init__(
+            f"Given field user_identifier has invalid value {value}: "
+            "the value appears more than once in this user."
+        )
+
+
+class MandatoryFieldMissing(InputError):
+    def __init__(self, field: str) -> None:
+        self.field = field
+        super().__init__(f"Mandatory field is missing: {field}")
+
+
+class InvalidFieldValue(InputError):
+    """A field has a value of the wrong shape (bad date, too long, control characters)."""
+
+    def __init__(self, field: str, value: str, reason: str = "") -> None:
+        self.field = field
+        self.value = value
+        shown = value if len(value) <= 60 else value[:57] + "..."
+        tail = f" ({reason})" if reason else ""
+        super().__init__(f"Given field {field} has invalid value {shown}{tail}")
+
+
+class InvalidCode(InputError):
+    """A code that is not in its code table (401864)."""
+
+    def __init__(self, kind: str, code: str) -> None:
+        self.kind = kind
+        self.code = code
+        shown = code if len(code) <= 60 else code[:57] + "..."
+        super().__init__(f"Given {kind} type ({shown}) is invalid.")
+
+
+class NotSupportedForRecordType(InputError):
+    """Something a record type may not hold, e.g. identifiers on a CONTACT user (401863)."""
+
+    def __init__(self, kind: str, value: str, record_type: str) -> None:
+        self.kind = kind
+        self.value = value
+        self.record_type = record_type
+        super().__init__(
+            f"Given {kind} type ({value}) is not supported for given user record type "
+            f"({record_type})."
+        )
+
+
+class IllegalUserGroup(InputError):
+    """The user group is not enabled for the record type (401852)."""
+
+    def __init__(self, user_group: str, record_type: str) -> None:
+        self.user_group = user_group
+        self.record_type = record_type
+        super().__init__(
+            f"Given user group is not legal: {user_group} is not enabled for record type "
+            f"{record_type}."
+        )
+
+
+class ExternalIdMustBeEmpty(InputError):
+    def __init__(self) -> None:
+        super().__init__("External Id must be empty for internal user.")
+
+
+class ExternalIdRequired(InputError):
+    def __init__(self) -> None:
+        super().__init__("External Id must be given for external user.")
+
+
+class UnsupportedAccountType(InputError):
+    """'Internal with external authentication' (401855)."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "The account type 'Internal with external authentication' is currently not "
+            "supported."
+        )
+
+
+class IllegalAccountType(InputError):
+    def __init__(self, value: str) -> None:
+        self.value = value
+        super().__init__("The given user account type is illegal (must be INTERNAL/EXTERNAL).")
+
+
+class ExternalIdImmutable(ConflictError):
+    def __init__(self) -> None:
+        super().__init__(
+            "The external id in DB does not fit the given value in xml - external id cannot "
+            "be updated."
+        )
+
+
+class ActionNotSupported(InputError):
+    """A change the API does not allow, e.g. external to internal (401859)."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(f"Action currently not supported: {detail}")
+
+
+class PasswordRejected(InputError):
+    def __init__(self) -> None:
+        super().__init__(
+            "New password must be at least 8 characters long and must not include the "
+            "user-name or any commonly used password."
+        )
+
+
+class UnreadableRecord(InputError):
+    """The body could not be parsed as a user record (401676)."""
+
+    def __init__(self, detail: str) -> None:
+        self.detail = detail
+        super().__init__(f"No valid XML was given. {detail}".strip())
+
+
+class InvalidParameter(InputError):
+    """A query parameter is not valid (40166411)."""
+
+    def __init__(self, name: str, value: str = "") -> None:
+        self.name = name
+        self.value = value
+        super().__init__(f"The parameter {name} is invalid.")

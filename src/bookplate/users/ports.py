@@ -1,0 +1,91 @@
+"""What the user services need from the outside world. ``storage`` implements these."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Protocol, Self
+
+from bookplate.users.model import User
+from bookplate.users.queries import SearchResult, UserSearch
+
+# ``id_type`` values understood by UserRepository.find besides identifier type codes.
+ALL_UNIQUE = "all_unique"
+PRIMARY_ID = "primary_id"
+LINKING_ID = "linking_id"
+
+
+class UserRepository(Protocol):
+    def find(self, institution: str, user_id: str, id_type: str = ALL_UNIQUE) -> User | None:
+        """One user by primary ID or identifier (``all_unique``), by ``primary_id`` only, by
+        ``linking_id``, or by one identifier type code. Matching uses ``normalise_id``."""
+        ...
+
+    def add(self, user: User, password_hash: str | None) -> None:
+        """Store a new user. Raises DuplicateId when an ID value is taken in its scope.
+        Sets nothing on ``user``: the service stamps dates before calling."""
+        ...
+
+    def replace(self, previous_primary_id: str, user: User, password_hash: str | None) -> None:
+        """Swap the stored record whose primary ID was ``previous_primary_id`` for ``user``.
+        ``password_hash`` None keeps the stored hash. Raises DuplicateId like ``add``."""
+        ...
+
+    def remove(self, institution: str, primary_id: str) -> None: ...
+
+    def search(self, search: UserSearch) -> SearchResult: ...
+
+    def password_hash(self, institution: str, primary_id: str) -> str | None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class CodeRow:
+    code: str
+    description: str
+    enabled: bool = True
+    default: bool = False
+
+
+class CodeTables(Protocol):
+    """The institution's code tables (SPEC section 1.8) and the user-group/record-type map."""
+
+    def rows(self, institution: str, table: str) -> list[CodeRow]: ...
+
+    def table_names(self, institution: str) -> list[str]: ...
+
+    def allowed_groups(self, institution: str) -> Mapping[str, frozenset[str]]:
+        """record type -> user groups enabled for it."""
+        ...
+
+    def put_row(self, institution: str, table: str, row: CodeRow) -> None:
+        """Add or change one code (upsert on (institution, table, code))."""
+        ...
+
+    def remove_row(self, institution: str, table: str, code: str) -> bool: ...
+
+    def set_group_record_types(
+        self, institution: str, user_group: str, record_types: frozenset[str]
+    ) -> None: ...
+
+    def seed(self, institution: str) -> None:
+        """Fill an institution's tables with ``users.defaults`` (only rows not yet there)."""
+        ...
+
+
+class UnitOfWork(Protocol):
+    users: UserRepository
+    codes: CodeTables
+
+    def __enter__(self) -> Self: ...
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        """Roll back unless committed."""
+        ...
+
+    def commit(self) -> None: ...

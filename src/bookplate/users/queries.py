@@ -1,0 +1,183 @@
+"""The `q` search language of ``GET /users`` and the search terms a user is indexed under.
+
+Pure: parsing a query and deriving a user's terms need no storage. ``storage`` keeps a table of
+``(institution, field, term)`` rows computed by :func:`search_terms` and answers a
+:class:`UserSearch` from it.
+
+Decisions (docs/alma-compatibility.md): a condition matches whole words, case-insensitively;
+several words in one value must all match; a word ending in ``*`` matches as a prefix; ``_``
+and ``+`` count as spaces (clients send both). Emails, identifiers and primary IDs match as
+whole values; phone numbers by their digits.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from datetime import date
+
+from bookplate.users.errors import InvalidParameter
+from bookplate.users.model import User, normalise_id
+
+# Fields a condition may name, per SPEC section 2.5.
+NAME_FIELDS = ("first_name", "last_name", "middle_name")
+WHOLE_VALUE_FIELDS = ("primary_id", "email", "identifiers")
+SEARCH_FIELDS: tuple[str, ...] = (
+    "primary_id",
+    "first_name",
+    "last_name",
+    "middle_name",
+    "email",
+    "phone_number",
+    "job_category",
+    "identifiers",
+    "birth_date",
+    "user_group",
+    "campus_code",
+    "block_type",
+    "id_type",
+    "note_text",
+    "note_type",
+    "statistic_category",
+)
+# general_info: keywords of every field except emails, birth date and identifiers.
+GENERAL_INFO_FIELDS: tuple[str, ...] = tuple(
+    f for f in SEARCH_FIELDS if f not in ("email", "birth_date", "identifiers")
+)
+ORDER_BY = ("last_name", "first_name", "primary_id")
+MAX_LIMIT = 100
+MAX_TERMS = 10
+
+_WORD = re.compile(r"[\w*]+", re.UNICODE)
+
+
+@dataclass(frozen=True, slots=True)
+class Term:
+    """One word to find: exact, or a prefix when ``prefix`` is set."""
+
+    text: str
+    prefix: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Condition:
+    """``field~value``: every term must be found in one of ``fields``."""
+
+    fields: tuple[str, ...]
+    terms: tuple[Term, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class UserSearch:
+    institution: str
+    conditions: tuple[Condition, ...] = ()
+    modified_from: date | None = None
+    order_by: str | None = None  # None: last_name, first_name, primary_id
+    limit: int = 10
+    offset: int = 0
+    source_institution_code: str | None = None
+    source_user_id: str | None = None
+
+
+@dataclass(slots=True)
+class SearchResult:
+    users: list[User] = field(default_factory=list)
+    total: int = 0
+
+
+def fold(text: str) -> str:
+    """Case- and accent-insensitive form of a word."""
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+def words(text: str | None) -> set[str]:
+    if not text:
+        return set()
+    return {fold(w) for w in _WORD.findall(text.replace("*", " "))}
+
+
+def digits(text: str | None) -> str:
+    return "".join(c for c in (text or "") if c.isdigit())
+
+
+def search_terms(user: User) -> set[tuple[str, str]]:
+    """Every ``(field, term)`` under which ``user`` is found."""
+    out: set[tuple[str, str]] = set()
+
+    def add(field_name: str, terms: set[str]) -> None:
+        out.update((field_name, t[:200]) for t in terms if t)
+
+    add("primary_id", {normalise_id(user.primary_id)})
+    add("first_name", words(user.first_name) | words(user.pref_first_name))
+    add("last_name", words(user.last_name) | words(user.pref_last_name))
+    add("middle_name", words(user.middle_name) | words(user.pref_middle_name))
+    add("email", {normalise_id(e.email_address) for e in user.contact_info.emails
+                  if e.email_address})
+    add("phone_number", {digits(p.phone_number) for p in user.contact_info.phones})
+    add("job_category", words(user.job_category))
+    add("identifiers", {normalise_id(i.value) for i in user.identifiers if i.value})
+    add("birth_date", {user.birth_date.isoformat()} if user.birth_date else set())
+    add("user_group", {fold(user.user_group)} if user.user_group else set())
+    add("campus_code", {fold(user.campus_code)} if user.campus_code else set())
+    add("block_type", {fold(b.block_type) for b in user.blocks if b.block_type})
+    add("id_type", {fold(i.id_type) for i in user.identifiers if i.id_type})
+    for note in user.notes:
+        add("note_text", words(note.note_text))
+        if note.note_type:
+            add("note_type", {fold(note.note_type)})
+    add("statistic_category",
+        {fold(s.statistic_category) for s in user.statistics if s.statistic_category})
+    return out
+
+
+def _condition(field_name: str, raw_value: str) -> Condition:
+    value = raw_value.replace("_", " ").replace("+", " ").strip().strip('"').strip()
+    if field_name == "ALL":
+        fields: tuple[str, ...] = SEARCH_FIELDS
+    elif field_name == "general_info":
+        fields = GENERAL_INFO_FIELDS
+    elif field_name in SEARCH_FIELDS:
+        fields = (field_name,)
+    else:
+        raise InvalidParameter("q", field_name)
+    if field_name in WHOLE_VALUE_FIELDS:
+        # Whole-value fields keep their underscores: IDs and emails contain them.
+        whole = raw_value.strip().strip('"')
+        prefix = whole.endswith("*")
+        text = normalise_id(whole.rstrip("*"))
+        terms: tuple[Term, ...] = (Term(text, prefix),) if text else ()
+    elif field_name == "phone_number":
+        terms = (Term(digits(value), value.endswith("*")),) if digits(value) else ()
+    elif field_name == "birth_date":
+        terms = (Term(value.removesuffix("Z")),) if value else ()
+    else:
+        terms = tuple(
+            Term(fold(w.rstrip("*")), w.endswith("*"))
+            for w in _WORD.findall(value)
+            if w.rstrip("*")
+        )
+    if not terms:
+        raise InvalidParameter("q", raw_value)
+    return Condition(fields, terms[:MAX_TERMS])
+
+
+def parse_q(q: str) -> tuple[Condition, ...]:
+    """Parse ``field~value [AND field~value ...]``; raises InvalidParameter(q) when malformed."""
+    q = q.replace("+AND+", " AND ").strip()
+    if not q:
+        return ()
+    parts = re.split(r"\s+AND\s+", q)
+    if len(parts) > MAX_TERMS:
+        raise InvalidParameter("q", q)
+    conditions = []
+    for part in parts:
+        field_name, sep, value = part.partition("~")
+        if not sep:
+            raise InvalidParameter("q", part)
+        field_name = field_name.strip()
+        if field_name == "ALL" and len(parts) > 1:
+            raise InvalidParameter("q", q)  # ALL does not combine with AND (SPEC 2.5)
+        conditions.append(_condition(field_name, value))
+    return tuple(conditions)
