@@ -1,0 +1,29 @@
+"""Settings, read from ``BOOKPLATE_*`` environment variables (and a ``.env`` file)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="BOOKPLATE_", env_file=".env", extra="ignore")
+
+    database_url: str = "sqlite:///./bookplate.db"
+    redis_url: str | None = None
+    # Largest request body accepted, in bytes; larger bodies get 401676 without being read.
+    max_body_bytes: int = Field(default=1_048_576, ge=1024)
+    # Public base URL used in ``link`` members; None = taken from each request.
+    public_url: str | None = None
+    # How long code tables and API keys are cached in each process, in seconds.
+    cache_seconds: float = Field(default=5.0, ge=0)
+    default_per_second: int = Field(default=50, ge=1)
+    log_level: str = "INFO"
+    log_json: bool = False
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,28 @@
+"""Errors of API-key checks (SPEC sections 2.1-2.3)."""
+
+from __future__ import annotations
+
+from bookplate.errors import AccessError
+
+
+class InvalidApiKey(AccessError):
+    """No key, an unknown key or a revoked key."""
+
+    def __init__(self) -> None:
+        super().__init__("API-key not defined or not configured to allow this API.")
+
+
+class AreaNotAllowed(AccessError):
+    """A valid key without the area, or read-only where the call writes."""
+
+    def __init__(self, area: str, write: bool) -> None:
+        self.area = area
+        self.write = write
+        super().__init__("API-key not defined or not configured to allow this API.")
+
+
+class PerSecondThreshold(AccessError):
+    def __init__(self) -> None:
+        super().__init__(
+            "HTTP requests are more than allowed per second. Retry after a second."
+        )

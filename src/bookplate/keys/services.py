@@ -1,0 +1,97 @@
+"""Creating, listing, revoking and checking API keys, and the per-second threshold."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from types import TracebackType
+from typing import Protocol, Self
+
+from bookplate.keys.errors import AreaNotAllowed, InvalidApiKey, PerSecondThreshold
+from bookplate.keys.model import Access, ApiKey, Area, hash_secret, new_secret
+from bookplate.keys.ports import ApiKeyRepository, RateCounter
+
+
+class KeysUnitOfWork(Protocol):
+    keys: ApiKeyRepository
+
+    def __enter__(self) -> Self: ...
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+
+    def commit(self) -> None: ...
+
+
+def parse_areas(specs: list[str]) -> dict[Area, Access]:
+    """``["users:rw", "conf:ro"]`` -> areas; raises ValueError on an unknown area or access."""
+    areas: dict[Area, Access] = {}
+    for spec in specs:
+        name, _, access = spec.partition(":")
+        areas[Area(name.strip().lower())] = Access((access or "ro").strip().lower())
+    return areas
+
+
+@dataclass
+class KeyService:
+    uow_factory: Callable[[], KeysUnitOfWork]
+    counter: RateCounter
+    cache_seconds: float = 5.0
+
+    def __post_init__(self) -> None:
+        self._cache: dict[str, tuple[float, ApiKey | None]] = {}
+
+    def create(
+        self, institution: str, name: str, areas: dict[Area, Access], per_second: int = 50
+    ) -> tuple[ApiKey, str]:
+        key_id, secret = new_secret()
+        key = ApiKey(key_id, institution, name, areas, per_second, datetime.now(UTC))
+        with self.uow_factory() as uow:
+            uow.keys.add(key, hash_secret(secret))
+            uow.commit()
+        return key, secret
+
+    def list(self, institution: str | None = None) -> list[ApiKey]:
+        with self.uow_factory() as uow:
+            return uow.keys.list(institution)
+
+    def revoke(self, key_id: str) -> bool:
+        with self.uow_factory() as uow:
+            done = uow.keys.revoke(key_id)
+            uow.commit()
+        self._cache.clear()
+        return done
+
+    def authenticate(self, secret: str | None) -> ApiKey:
+        """The key behind ``secret``; cached per process for ``cache_seconds``."""
+        if not secret or len(secret) > 200:
+            raise InvalidApiKey()
+        digest = hash_secret(secret)
+        now = time.monotonic()
+        cached = self._cache.get(digest)
+        if cached is not None and now - cached[0] < self.cache_seconds:
+            key = cached[1]
+        else:
+            with self.uow_factory() as uow:
+                key = uow.keys.by_hash(digest)
+            if len(self._cache) > 10_000:
+                self._cache.clear()
+            self._cache[digest] = (now, key)
+        if key is None or key.revoked is not None:
+            raise InvalidApiKey()
+        return key
+
+    def authorise(self, key: ApiKey, area: Area, write: bool) -> None:
+        if not key.allows(area, write):
+            raise AreaNotAllowed(area.value, write)
+
+    def throttle(self, key: ApiKey) -> None:
+        """Raise PerSecondThreshold past the key's calls per second (shared counter)."""
+        if self.counter.hit(f"key:{key.key_id}", int(time.time())) > key.per_second:
+            raise PerSecondThreshold()

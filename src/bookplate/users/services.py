@@ -1,0 +1,213 @@
+"""Use cases of the user record: create, read, replace (PUT), delete, search.
+
+Every way in (API, SIS, web, CLI) goes through here, so the rules of ``validation`` and the
+PUT rules of SPEC section 3 hold whatever the path.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from bookplate.users.errors import (
+    ActionNotSupported,
+    ExternalIdImmutable,
+    InvalidParameter,
+    UserNotFound,
+)
+from bookplate.users.model import (
+    OVERRIDE_NAMES,
+    PROTECTED_FIELDS,
+    AccountType,
+    User,
+    UserInput,
+)
+from bookplate.users.passwords import PasswordHasher
+from bookplate.users.ports import ALL_UNIQUE, UnitOfWork
+from bookplate.users.queries import SearchResult, UserSearch
+from bookplate.users.validation import CodeBook, force_internal_segments, validate
+
+UowFactory = Callable[[], UnitOfWork]
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class CodeBookCache:
+    """Code tables per institution, reloaded after ``ttl`` seconds (cheap reads per request)."""
+
+    ttl: float = 5.0
+    _books: dict[str, tuple[float, CodeBook]] = field(default_factory=dict)
+
+    def get(self, uow: UnitOfWork, institution: str) -> CodeBook:
+        now = time.monotonic()
+        cached = self._books.get(institution)
+        if cached is not None and now - cached[0] < self.ttl:
+            return cached[1]
+        tables: dict[str, dict[str, str]] = {}
+        for name in uow.codes.table_names(institution):
+            tables[name] = {
+                row.code: row.description
+                for row in uow.codes.rows(institution, name)
+                if row.enabled
+            }
+        book = CodeBook(tables, dict(uow.codes.allowed_groups(institution)))
+        self._books[institution] = (now, book)
+        return book
+
+    def clear(self) -> None:
+        self._books.clear()
+
+
+def parse_override(raw: str | None) -> frozenset[str]:
+    """``override=user_group,job_category`` -> model field names; unknown names -> 40166411."""
+    if not raw:
+        return frozenset()
+    names = set()
+    for part in raw.split(","):
+        name = part.strip()
+        if not name:
+            continue
+        if name not in OVERRIDE_NAMES:
+            raise InvalidParameter("override", name)
+        names.add(OVERRIDE_NAMES[name])
+    return frozenset(names)
+
+
+def _empty(value: object) -> bool:
+    return value is None or value == "" or value == []
+
+
+def merge_for_put(stored: User, incoming: User, override: frozenset[str]) -> User:
+    """Swap-all with Alma's two exceptions (SPEC section 3).
+
+    1. No roles in the body: the stored roles stay.
+    2. External users: a protected field that staff changed by hand, or that arrives empty,
+       keeps its stored value unless named in ``override``.
+    """
+    merged = copy.deepcopy(incoming)
+    if not merged.roles:
+        merged.roles = copy.deepcopy(stored.roles)
+    manual = dict(stored.manual_fields)
+    if stored.is_external:
+        for name in PROTECTED_FIELDS:
+            if name in override:
+                manual.pop(name, None)
+                continue
+            if name in manual or _empty(getattr(incoming, name)):
+                setattr(merged, name, copy.deepcopy(getattr(stored, name)))
+    merged.manual_fields = manual
+    return merged
+
+
+class UserService:
+    def __init__(
+        self,
+        uow_factory: UowFactory,
+        hasher: PasswordHasher,
+        codes: CodeBookCache | None = None,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self._uow_factory = uow_factory
+        self._hasher = hasher
+        self.codes = codes or CodeBookCache()
+        self._clock = clock
+
+    def code_book(self, institution: str) -> CodeBook:
+        with self._uow_factory() as uow:
+            return self.codes.get(uow, institution)
+
+    def get(self, institution: str, user_id: str, id_type: str = ALL_UNIQUE) -> User:
+        with self._uow_factory() as uow:
+            return self._find(uow, institution, user_id, id_type)
+
+    @staticmethod
+    def _find(uow: UnitOfWork, institution: str, user_id: str, id_type: str) -> User:
+        user = uow.users.find(institution, user_id, id_type)
+        if user is None:
+            raise UserNotFound(user_id, None if id_type == ALL_UNIQUE else id_type)
+        return user
+
+    def create(self, institution: str, data: UserInput, actor: str) -> User:
+        user = copy.deepcopy(data.user)
+        user.account_type = user.account_type.upper()
+        user.institution = institution
+        user.manual_fields = {}
+        force_internal_segments(user)
+        now = self._clock()
+        user.created_by = actor
+        user.created_date = now
+        user.last_modified_by = actor
+        user.last_modified_date = now
+        with self._uow_factory() as uow:
+            validate(user, self.codes.get(uow, institution), data.password)
+            password_hash = self._hasher.hash(data.password) if data.password else None
+            uow.users.add(user, password_hash)
+            uow.commit()
+        return user
+
+    def replace(
+        self,
+        institution: str,
+        user_id: str,
+        data: UserInput,
+        actor: str,
+        *,
+        id_type: str = ALL_UNIQUE,
+        override: frozenset[str] = frozenset(),
+    ) -> User:
+        with self._uow_factory() as uow:
+            stored = self._find(uow, institution, user_id, id_type)
+            incoming = copy.deepcopy(data.user)
+            incoming.account_type = incoming.account_type.upper()
+            if stored.is_external and incoming.account_type == AccountType.INTERNAL:
+                raise ActionNotSupported("an external user cannot be made internal by API")
+            if stored.external_id and incoming.external_id != stored.external_id:
+                raise ExternalIdImmutable()
+            user = merge_for_put(stored, incoming, override)
+            user.institution = institution
+            user.created_by = stored.created_by
+            user.created_date = stored.created_date
+            user.last_patron_activity_date = stored.last_patron_activity_date
+            user.last_modified_by = actor
+            user.last_modified_date = self._clock()
+            force_internal_segments(user)
+            validate(user, self.codes.get(uow, institution), data.password)
+            password_hash = self._hasher.hash(data.password) if data.password else None
+            uow.users.replace(stored.primary_id, user, password_hash)
+            uow.commit()
+        return user
+
+    def delete(self, institution: str, user_id: str, id_type: str = ALL_UNIQUE) -> None:
+        with self._uow_factory() as uow:
+            stored = self._find(uow, institution, user_id, id_type)
+            uow.users.remove(institution, stored.primary_id)
+            uow.commit()
+
+    def check_password(
+        self, institution: str, user_id: str, id_type: str, password: str
+    ) -> bool:
+        """True when ``password`` is the user's own and the account may sign in.
+
+        Inactive or expired users fail (SPEC section 1.3). Lockout after repeated failures
+        belongs to the authentication area and is not applied here.
+        """
+        if not password or len(password) > 1024:
+            return False
+        with self._uow_factory() as uow:
+            user = self._find(uow, institution, user_id, id_type)
+            stored = uow.users.password_hash(institution, user.primary_id)
+        if stored is None or user.status != "ACTIVE":
+            return False
+        if user.expiry_date is not None and user.expiry_date < self._clock().date():
+            return False
+        return self._hasher.verify(stored, password)
+
+    def search(self, search: UserSearch) -> SearchResult:
+        with self._uow_factory() as uow:
+            return uow.users.search(search)

@@ -1,0 +1,257 @@
+"""Rules a user record must satisfy before it is stored, by any path (API, SIS, web).
+
+Pure: the code tables come in as a :class:`CodeBook`. The first broken rule raises its typed
+error (``users.errors``); nothing is stored on failure.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+
+from bookplate.users.defaults import FIELD_TABLES
+from bookplate.users.errors import (
+    ExternalIdMustBeEmpty,
+    ExternalIdRequired,
+    IllegalAccountType,
+    IllegalUserGroup,
+    InvalidCode,
+    InvalidFieldValue,
+    MandatoryFieldMissing,
+    NotSupportedForRecordType,
+    PasswordRejected,
+    RepeatedIdentifier,
+    UnsupportedAccountType,
+)
+from bookplate.users.model import AccountType, RecordType, SegmentType, User, normalise_id
+
+# Lengths from the XSD's string types (SPEC section 1.3); anything else gets DEFAULT_MAX.
+MAX_LENGTHS: dict[str, int] = {
+    "primary_id": 255,
+    "first_name": 255,
+    "middle_name": 255,
+    "last_name": 255,
+    "pref_first_name": 255,
+    "pref_middle_name": 255,
+    "pref_last_name": 255,
+    "pref_name_suffix": 255,
+    "pin_number": 255,
+    "external_id": 255,
+    "job_description": 1000,
+    "note_text": 2000,
+    "block_note": 1000,
+    "statistic_note": 1000,
+    "address_note": 1000,
+    "value": 255,
+    "email_address": 255,
+    "phone_number": 255,
+}
+DEFAULT_MAX = 4000
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
+
+# A short list of passwords nobody may use; the auth issue may extend it from a file.
+COMMON_PASSWORDS = frozenset(
+    {
+        "password", "password1", "password123", "12345678", "123456789", "1234567890",
+        "qwertyui", "qwerty123", "iloveyou", "sunshine", "princess", "football", "baseball",
+        "welcome1", "letmein1", "abc12345", "11111111", "00000000", "passw0rd", "library1",
+        "changeme", "trustno1", "superman", "whatever", "starwars", "dragon12", "monkey12",
+    }
+)
+
+
+@dataclass(frozen=True, slots=True)
+class CodeBook:
+    """One institution's code tables, as needed for validation and display."""
+
+    tables: Mapping[str, Mapping[str, str]]  # table -> code -> description (enabled rows)
+    group_record_types: Mapping[str, frozenset[str]]  # record type -> enabled user groups
+
+    def has(self, table: str, code: str) -> bool:
+        return code in self.tables.get(table, {})
+
+    def describe(self, table: str, code: str) -> str | None:
+        return self.tables.get(table, {}).get(code)
+
+
+def _strings(obj: object, path: str) -> Iterator[tuple[str, str, str]]:
+    """(dotted path, leaf field name, value) for every string inside a record."""
+    if isinstance(obj, str):
+        yield path, path.rsplit(".", 1)[-1].split("[")[0], obj
+    elif dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        for f in dataclasses.fields(obj):
+            yield from _strings(getattr(obj, f.name), f"{path}.{f.name}" if path else f.name)
+    elif isinstance(obj, list):
+        for i, item in enumerate(obj):
+            yield from _strings(item, f"{path}[{i}]")
+
+
+def check_text(user: User) -> None:
+    """Lengths and control characters of every string field."""
+    for path, name, value in _strings(user, ""):
+        if path.startswith("manual_fields") or path == "institution":
+            continue
+        limit = MAX_LENGTHS.get(name, DEFAULT_MAX)
+        if len(value) > limit:
+            raise InvalidFieldValue(path, value, f"longer than {limit} characters")
+        if _CONTROL.search(value):
+            raise InvalidFieldValue(path, value.encode("unicode_escape").decode(),
+                                    "control characters are not allowed")
+
+
+def _code(book: CodeBook, kind: str, table_key: str, code: str | None) -> None:
+    if code is not None and not book.has(FIELD_TABLES[table_key], code):
+        raise InvalidCode(kind, code)
+
+
+def check_account(user: User) -> None:
+    account = user.account_type.upper().replace(" ", "_")
+    if account not in (AccountType.INTERNAL, AccountType.EXTERNAL):
+        if "INTERNAL" in account and "EXTERNAL" in account:
+            raise UnsupportedAccountType()
+        raise IllegalAccountType(user.account_type)
+    if account == AccountType.INTERNAL and user.external_id:
+        raise ExternalIdMustBeEmpty()
+    if account == AccountType.EXTERNAL and not user.external_id:
+        raise ExternalIdRequired()
+
+
+def check_contact(user: User, has_password: bool) -> None:
+    """A CONTACT user holds contact information and notes only (SPEC sections 1.5, 11.10)."""
+    if user.record_type != RecordType.CONTACT:
+        return
+    contact = RecordType.CONTACT.value
+    if user.identifiers:
+        raise NotSupportedForRecordType(
+            "identifier", user.identifiers[0].id_type or "", contact
+        )
+    if user.roles:
+        raise NotSupportedForRecordType("role", user.roles[0].role_type or "", contact)
+    if has_password:
+        raise NotSupportedForRecordType("password", "login", contact)
+    if user.blocks:
+        raise NotSupportedForRecordType("block", user.blocks[0].block_type or "", contact)
+    if user.statistics:
+        raise NotSupportedForRecordType(
+            "statistic", user.statistics[0].statistic_category or "", contact
+        )
+    if user.proxy_for:
+        raise NotSupportedForRecordType("proxy", "proxy_for_user", contact)
+
+
+def check_codes(user: User, book: CodeBook) -> None:
+    _code(book, "record", "record_type", user.record_type)
+    _code(book, "status", "status", user.status)
+    if user.user_group is not None:
+        _code(book, "user group", "user_group", user.user_group)
+        allowed = book.group_record_types.get(user.record_type, frozenset())
+        if user.user_group not in allowed:
+            if user.record_type == RecordType.CONTACT:
+                raise NotSupportedForRecordType("user group", user.user_group,
+                                                user.record_type)
+            raise IllegalUserGroup(user.user_group, user.record_type)
+    for field_name, kind in (
+        ("user_title", "user title"),
+        ("job_category", "job category"),
+        ("gender", "gender"),
+        ("campus_code", "campus"),
+        ("cataloger_level", "cataloger level"),
+        ("preferred_language", "preferred language"),
+    ):
+        _code(book, kind, field_name, getattr(user, field_name))
+    for address in user.contact_info.addresses:
+        _code(book, "country", "country", address.country)
+        for t in address.address_types:
+            _code(book, "address", "address_type", t)
+    for email in user.contact_info.emails:
+        if not email.email_address:
+            raise MandatoryFieldMissing("email_address")
+        if not _EMAIL.match(email.email_address):
+            raise InvalidFieldValue("email_address", email.email_address)
+        for t in email.email_types:
+            _code(book, "email", "email_type", t)
+    for phone in user.contact_info.phones:
+        if not phone.phone_number:
+            raise MandatoryFieldMissing("phone_number")
+        for t in phone.phone_types:
+            _code(book, "phone", "phone_type", t)
+    for role in user.roles:
+        if not role.role_type:
+            raise MandatoryFieldMissing("user_role.role_type")
+        _code(book, "role", "role_type", role.role_type)
+        _code(book, "role status", "role_status", role.status)
+    for note in user.notes:
+        _code(book, "note", "note_type", note.note_type)
+    for block in user.blocks:
+        if not block.block_type:
+            raise MandatoryFieldMissing("user_block.block_type")
+        _code(book, "block", "block_type", block.block_type)
+        _code(book, "block description", "block_description", block.block_description)
+    for stat in user.statistics:
+        _code(book, "statistic category", "statistic_category", stat.statistic_category)
+        _code(book, "statistic category type", "category_type", stat.category_type)
+    for notice in user.library_notices:
+        _code(book, "library notice", "library_notice", notice.code)
+
+
+def check_identifiers(user: User, book: CodeBook) -> None:
+    seen: set[str] = set()
+    for ident in user.identifiers:
+        if not ident.id_type:
+            raise MandatoryFieldMissing("user_identifier.id_type")
+        if not ident.value or not ident.value.strip():
+            raise MandatoryFieldMissing("user_identifier.value")
+        _code(book, "identifier", "id_type", ident.id_type)
+        if ident.status is not None and ident.status not in ("ACTIVE", "INACTIVE"):
+            raise InvalidFieldValue("user_identifier.status", ident.status)
+        norm = normalise_id(ident.value)
+        if norm in seen:
+            raise RepeatedIdentifier(ident.value)
+        seen.add(norm)
+
+
+def check_password(password: str, primary_id: str) -> None:
+    """500038: at least 8 characters, not containing the user name, not a common password."""
+    lowered = password.casefold()
+    if (
+        len(password) < 8
+        or len(password) > 1024
+        or normalise_id(primary_id) in lowered
+        or lowered in COMMON_PASSWORDS
+    ):
+        raise PasswordRejected()
+
+
+def validate(user: User, book: CodeBook, password: str | None = None) -> None:
+    """Every rule; raises the first broken one."""
+    if not user.primary_id or not user.primary_id.strip():
+        raise MandatoryFieldMissing("primary_id")
+    if not user.record_type:
+        raise MandatoryFieldMissing("record_type")
+    check_text(user)
+    check_account(user)
+    check_contact(user, bool(password))
+    check_codes(user, book)
+    check_identifiers(user, book)
+    if password:
+        check_password(password, user.primary_id)
+
+
+def force_internal_segments(user: User) -> None:
+    """Every segment of an internal user is internal (SPEC section 1.1)."""
+    if user.account_type != AccountType.INTERNAL:
+        return
+    segments: list[object] = [
+        *user.contact_info.addresses,
+        *user.contact_info.emails,
+        *user.contact_info.phones,
+        *user.identifiers,
+        *user.notes,
+        *user.blocks,
+        *user.statistics,
+    ]
+    for segment in segments:
+        segment.segment_type = SegmentType.INTERNAL  # type: ignore[attr-defined]
