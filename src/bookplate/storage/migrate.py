@@ -1,0 +1,70 @@
+"""Schema migrations, driven by Alembic without an ini file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.config import Config
+from alembic.migration import MigrationContext
+from sqlalchemy import Engine
+from sqlalchemy.engine import URL
+
+from bookplate.storage.engine import make_engine
+from bookplate.storage.tables import metadata
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def alembic_config() -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.set_main_option("path_separator", "os")
+    return config
+
+
+def _engine(target: str | URL | Engine) -> tuple[Engine, bool]:
+    if isinstance(target, Engine):
+        return target, False
+    return make_engine(target), True
+
+
+def upgrade(target: str | URL | Engine, revision: str = "head") -> None:
+    """Run the migrations up to ``revision`` on the database at ``target`` (URL or engine)."""
+    engine, owned = _engine(target)
+    try:
+        with engine.begin() as connection:
+            config = alembic_config()
+            config.attributes["connection"] = connection
+            command.upgrade(config, revision)
+    finally:
+        if owned:
+            engine.dispose()
+
+
+def current_revision(target: str | URL | Engine) -> str | None:
+    engine, owned = _engine(target)
+    try:
+        with engine.connect() as connection:
+            return MigrationContext.configure(connection).get_current_revision()
+    finally:
+        if owned:
+            engine.dispose()
+
+
+def check_models_match(target: str | URL | Engine) -> list[Any]:
+    """Differences between ``tables.metadata`` and the migrated database (empty when they
+    match). A non-empty result means a model change has no migration."""
+    engine, owned = _engine(target)
+    try:
+        with engine.connect() as connection:
+            context = MigrationContext.configure(
+                connection, opts={"compare_type": True, "compare_server_default": False}
+            )
+            diffs: list[Any] = compare_metadata(context, metadata)
+            return diffs
+    finally:
+        if owned:
+            engine.dispose()

@@ -1,0 +1,82 @@
+"""``SqlUnitOfWork``: one connection, one transaction, the repositories bound to it."""
+
+from __future__ import annotations
+
+from types import TracebackType
+from typing import Self
+
+from sqlalchemy import Connection, Engine, RootTransaction
+
+from bookplate.keys.ports import ApiKeyRepository
+from bookplate.network.ports import InstitutionRepository
+from bookplate.storage.codes_repo import SqlCodeTables
+from bookplate.storage.engine import SQLITE_BEGIN_OPTION
+from bookplate.storage.keys_repo import SqlApiKeyRepository
+from bookplate.storage.network_repo import SqlInstitutionRepository
+from bookplate.storage.users_repo import SqlUserRepository
+from bookplate.users.ports import CodeTables, UserRepository
+
+
+class SqlUnitOfWork:
+    """Implements ``users.ports.UnitOfWork`` (plus ``institutions`` and ``keys``).
+
+    ``with SqlUnitOfWork(engine) as uow: ...; uow.commit()`` — anything not committed is
+    rolled back on exit. After ``commit()`` a new transaction starts, so the unit can go on.
+    ``read_only`` lets SQLite start the transaction without taking the write lock.
+    """
+
+    users: UserRepository
+    codes: CodeTables
+    institutions: InstitutionRepository
+    keys: ApiKeyRepository
+
+    def __init__(self, engine: Engine, *, read_only: bool = False) -> None:
+        self.engine = engine
+        self.read_only = read_only
+        self._connection: Connection | None = None
+        self._transaction: RootTransaction | None = None
+
+    @property
+    def connection(self) -> Connection:
+        if self._connection is None:
+            raise RuntimeError("SqlUnitOfWork used outside its 'with' block")
+        return self._connection
+
+    def __enter__(self) -> Self:
+        connection = self.engine.connect()
+        if self.read_only:
+            connection = connection.execution_options(**{SQLITE_BEGIN_OPTION: "DEFERRED"})
+        self._connection = connection
+        self._transaction = connection.begin()
+        self.users = SqlUserRepository(connection)
+        self.codes = SqlCodeTables(connection)
+        self.institutions = SqlInstitutionRepository(connection)
+        self.keys = SqlApiKeyRepository(connection)
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        try:
+            if self._transaction is not None and self._transaction.is_active:
+                self._transaction.rollback()
+        finally:
+            self._transaction = None
+            if self._connection is not None:
+                self._connection.close()
+                self._connection = None
+
+    def commit(self) -> None:
+        if self._transaction is None:
+            raise RuntimeError("SqlUnitOfWork.commit() outside its 'with' block")
+        self._transaction.commit()
+        self._transaction = self.connection.begin()
+
+    def rollback(self) -> None:
+        if self._transaction is None:
+            raise RuntimeError("SqlUnitOfWork.rollback() outside its 'with' block")
+        self._transaction.rollback()
+        self._transaction = self.connection.begin()
