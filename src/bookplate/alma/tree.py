@@ -247,7 +247,7 @@ def _sub(parent: Any, name: str) -> Any:
 
 def _set_text(element: Any, value: Any) -> None:
     text = _text(value)
-    if text is None:
+    if not text:  # None and "" both give an empty element: <middle_name/>
         return
     try:
         element.text = text

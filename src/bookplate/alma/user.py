@@ -401,7 +401,7 @@ def format_date(value: date) -> str:
 def format_datetime(value: datetime) -> str:
     """UTC with ``Z``; milliseconds (or microseconds) only when the value has a fraction."""
     utc = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-    text = utc.strftime("%Y-%m-%dT%H:%M:%S")
+    text = utc.replace(tzinfo=None, microsecond=0).isoformat()
     micro = utc.microsecond
     if micro:
         text += f".{micro // 1000:03d}" if micro % 1000 == 0 else f".{micro:06d}"
