@@ -31,6 +31,9 @@ Writing (``user_to_dict``) follows what Alma sends on GET:
 * list members (``user_identifier``, ``user_role``, ...) and the three ``contact_info`` lists
   are always written, empty or not.
 
+``user_to_xml`` raises :class:`InvalidFieldValue` for text XML 1.0 cannot carry (control
+characters other than tab and line ends); the user service refuses such text on input.
+
 ``view="brief"`` keeps the core fields, the e-mails, identifiers and statistics (SPEC 2.4).
 """
 
@@ -194,7 +197,12 @@ def _parse_datetime(text: str) -> datetime:
     if len(text) < 11 or text[10] not in "Tt ":
         raise ValueError(text)
     parsed = datetime.fromisoformat(text.replace("z", "Z"))
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    if parsed.tzinfo is None:
+        return parsed.replace(tzinfo=UTC)
+    try:  # held in UTC from here on, so writing it out can never overflow
+        return parsed.astimezone(UTC)
+    except OverflowError:
+        raise ValueError(text) from None
 
 
 def _datetime(value: Any, path: str) -> datetime | None:

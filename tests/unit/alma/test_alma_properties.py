@@ -11,9 +11,9 @@ from hypothesis import strategies as st
 
 from bookplate.alma.json import dump_json, parse_json_object
 from bookplate.alma.tree import dict_to_element, element_to_dict
-from bookplate.alma.user import user_from_dict, user_to_dict
+from bookplate.alma.user import user_from_dict, user_from_json, user_from_xml, user_to_dict
 from bookplate.alma.xml import parse_xml, to_bytes
-from bookplate.users.errors import InvalidFieldValue
+from bookplate.users.errors import InvalidFieldValue, UnreadableRecord
 from bookplate.users.model import (
     Address,
     Block,
@@ -250,3 +250,49 @@ def test_user_from_dict_never_crashes_unexpectedly(value: object) -> None:
     ):
         with contextlib.suppress(InvalidFieldValue):
             user_from_dict(data)
+
+
+_json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+    lambda c: st.lists(c, max_size=4) | st.dictionaries(st.text(max_size=8), c, max_size=4),
+    max_leaves=30,
+)
+_member_names = st.sampled_from(
+    [
+        "primary_id",
+        "record_type",
+        "first_name",
+        "birth_date",
+        "force_password_change",
+        "contact_info",
+        "user_identifier",
+        "user_role",
+        "user_note",
+        "user_block",
+        "rs_library",
+        "library_notice",
+        "proxy_for_user",
+        "password",
+    ]
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(_member_names, _json_values, max_size=6))
+def test_arbitrary_json_members_give_a_user_or_invalid_field_value(data: dict[str, object]) -> None:
+    with contextlib.suppress(InvalidFieldValue):
+        user_from_dict(data)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=200) | st.text(max_size=200).map(lambda t: f"<user>{t}</user>".encode()))
+def test_arbitrary_xml_bytes_give_a_user_or_a_typed_error(body: bytes) -> None:
+    with contextlib.suppress(InvalidFieldValue, UnreadableRecord):
+        user_from_xml(body)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=200))
+def test_arbitrary_json_bytes_give_a_user_or_a_typed_error(body: bytes) -> None:
+    with contextlib.suppress(InvalidFieldValue, UnreadableRecord):
+        user_from_json(body)

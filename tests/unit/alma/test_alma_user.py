@@ -453,3 +453,9 @@ def test_users_list_full_entries_are_used_as_given(describe: Describe) -> None:
 def test_empty_users_list_has_count_and_no_user_key() -> None:
     assert json.loads(users_to_json([], 0)) == {"total_record_count": 0}
     assert users_to_xml([], 0).endswith(b'<users total_record_count="0"/>')
+
+
+@pytest.mark.parametrize("raw", ["9999-12-31T23:59:59-05:00", "0001-01-01T00:00:00+01:00"])
+def test_datetimes_that_cannot_be_held_in_utc_are_invalid(raw: str) -> None:
+    with pytest.raises(InvalidFieldValue):
+        user_from_dict({"user_note": [{"created_date": raw}]})
