@@ -1,15 +1,20 @@
 """Set-based loading of many users (benchmark seeding, first imports).
 
-Each batch is one transaction: user primary keys are reserved for the whole batch at once,
-then the four tables are written with one COPY each on PostgreSQL (psycopg 3) or one
-multi-row ``executemany`` each elsewhere. No audit rows are written.
+Rows are built for a whole batch at once (user primary keys reserved in one statement) and
+written with one COPY per table on PostgreSQL (psycopg 3) or one multi-row ``executemany`` per
+table elsewhere; each batch is one transaction. On PostgreSQL several batches are written at
+once on separate connections while the next batch is being built, and the batch transactions
+use ``synchronous_commit = off`` (a crash may lose the last batches, never half of one).
+No audit rows are written and no passwords are set.
 """
 
 from __future__ import annotations
 
 import json
 import re
+from collections import deque
 from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import psycopg
@@ -51,6 +56,8 @@ _TERM_COLUMNS = ("user_pk", "institution", "field", "term")
 
 _KEY_DETAIL = re.compile(r"\)=\((.*)\) already exists")
 
+Row = tuple[Any, ...]
+
 
 def _batches(items: Iterable[User], size: int) -> Iterator[list[User]]:
     chunk: list[User] = []
@@ -64,30 +71,33 @@ def _batches(items: Iterable[User], size: int) -> Iterator[list[User]]:
 
 
 class _Batch:
-    """The rows of one batch, as dicts (column name -> value)."""
+    """The rows of one batch as tuples in the column order of the ``_*_COLUMNS`` above."""
 
-    def __init__(self, users: list[User], pks: list[int], mode: IdScope) -> None:
-        self.users: list[dict[str, Any]] = []
-        self.ids: list[dict[str, Any]] = []
-        self.identifiers: list[dict[str, Any]] = []
-        self.terms: list[dict[str, Any]] = []
+    def __init__(self, users: list[User], pks: list[int], mode: IdScope, json_text: bool) -> None:
+        self.users: list[Row] = []
+        self.ids: list[Row] = []
+        self.identifiers: list[Row] = []
+        self.terms: list[Row] = []
+        dumps = json.JSONEncoder(separators=(",", ":")).encode
         for pk, user in zip(pks, users, strict=True):
             row = user_row(user, None)
             row["id"] = pk
-            self.users.append(row)
+            if json_text:
+                row["record"] = dumps(row["record"])
+            self.users.append(tuple(row[c] for c in _USER_COLUMNS))
             scope = uniqueness_scope(mode, user.institution)
-            self.ids.extend(
-                {"scope": scope, "value_norm": norm, "user_pk": pk, "id_type": id_type}
-                for norm, _raw, id_type in id_entries(user)
-            )
-            self.identifiers.extend(
-                {"user_pk": pk, "id_type": k, "value_norm": v} for k, v in identifier_pairs(user)
-            )
+            self.ids.extend((scope, norm, pk, id_type) for norm, _raw, id_type in id_entries(user))
+            self.identifiers.extend((pk, k, v) for k, v in identifier_pairs(user))
             inst = user.institution
-            self.terms.extend(
-                {"user_pk": pk, "institution": inst, "field": f, "term": v}
-                for f, v in term_pairs(user)
-            )
+            self.terms.extend((pk, inst, f, v) for f, v in term_pairs(user))
+
+    def tables(self) -> list[tuple[str, tuple[str, ...], list[Row]]]:
+        return [
+            ("users", _USER_COLUMNS, self.users),
+            ("user_ids", _ID_COLUMNS, self.ids),
+            ("user_identifiers", _IDENTIFIER_COLUMNS, self.identifiers),
+            ("user_terms", _TERM_COLUMNS, self.terms),
+        ]
 
 
 def _reserve_pks(conn: Connection, count: int) -> list[int]:
@@ -104,43 +114,6 @@ def _reserve_pks(conn: Connection, count: int) -> list[int]:
     return list(range(int(top) + 1, int(top) + 1 + count))
 
 
-def _copy(conn: Connection, batch: _Batch) -> None:
-    raw: Any = conn.connection.driver_connection
-    with raw.cursor() as cursor:
-        for table, columns, rows in (
-            ("users", _USER_COLUMNS, batch.users),
-            ("user_ids", _ID_COLUMNS, batch.ids),
-            ("user_identifiers", _IDENTIFIER_COLUMNS, batch.identifiers),
-            ("user_terms", _TERM_COLUMNS, batch.terms),
-        ):
-            if not rows:
-                continue
-            sql = f"COPY {table} ({', '.join(columns)}) FROM STDIN"
-            with cursor.copy(sql) as copy:
-                if table == "users":
-                    for row in rows:
-                        copy.write_row(
-                            tuple(
-                                json.dumps(row[c], separators=(",", ":"))
-                                if c == "record"
-                                else row[c]
-                                for c in columns
-                            )
-                        )
-                else:
-                    for row in rows:
-                        copy.write_row(tuple(row[c] for c in columns))
-
-
-def _insert(conn: Connection, batch: _Batch) -> None:
-    conn.execute(insert(t.users), batch.users)
-    conn.execute(insert(t.user_ids), batch.ids)
-    if batch.identifiers:
-        conn.execute(insert(t.user_identifiers), batch.identifiers)
-    if batch.terms:
-        conn.execute(insert(t.user_terms), batch.terms)
-
-
 def _duplicate(error: BaseException) -> DuplicateId:
     detail = getattr(getattr(error, "diag", None), "message_detail", None) or str(error)
     match = _KEY_DETAIL.search(detail)
@@ -148,24 +121,76 @@ def _duplicate(error: BaseException) -> DuplicateId:
     return DuplicateId(value, "all_unique")
 
 
-def bulk_insert_users(engine: Engine, users: Iterable[User], batch: int = 5000) -> int:
-    """Insert ``users`` (new, with ``institution`` set) in batches; returns how many.
+def _copy_batch(engine: Engine, batch: _Batch) -> int:
+    """Write one batch with COPY in its own transaction."""
+    try:
+        with engine.begin() as conn:
+            conn.exec_driver_sql("SET LOCAL synchronous_commit = off")
+            raw: Any = conn.connection.driver_connection
+            with raw.cursor() as cursor:
+                for table, columns, rows in batch.tables():
+                    if not rows:
+                        continue
+                    with cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+                        for row in rows:
+                            copy.write_row(row)
+    except psycopg.errors.UniqueViolation as error:
+        raise _duplicate(error) from None
+    except IntegrityError as error:
+        raise _duplicate(error.orig or error) from None
+    return len(batch.users)
 
-    Raises DuplicateId when an ID is taken (the failing batch is rolled back; earlier
-    batches stay). Passwords are not set."""
+
+def _bulk_postgresql(engine: Engine, users: Iterable[User], batch: int, workers: int) -> int:
+    with engine.connect() as conn:
+        mode = read_id_scope(conn)
+        conn.commit()
+        total = 0
+        pending: deque[Future[int]] = deque()
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="bulk") as pool:
+            try:
+                for chunk in _batches(users, batch):
+                    pks = _reserve_pks(conn, len(chunk))
+                    conn.commit()
+                    rows = _Batch(chunk, pks, mode, json_text=True)
+                    while len(pending) >= workers:
+                        total += pending.popleft().result()
+                    pending.append(pool.submit(_copy_batch, engine, rows))
+                while pending:
+                    total += pending.popleft().result()
+            finally:
+                for future in pending:
+                    future.cancel()
+        return total
+
+
+def _bulk_generic(engine: Engine, users: Iterable[User], batch: int) -> int:
     total = 0
-    for chunk in _batches(users, max(batch, 1)):
+    for chunk in _batches(users, batch):
         try:
             with engine.begin() as conn:
-                mode = read_id_scope(conn)
-                rows = _Batch(chunk, _reserve_pks(conn, len(chunk)), mode)
-                if conn.dialect.name == "postgresql" and conn.dialect.driver == "psycopg":
-                    _copy(conn, rows)
-                else:
-                    _insert(conn, rows)
+                rows = _Batch(chunk, _reserve_pks(conn, len(chunk)), read_id_scope(conn), False)
+                for table, columns, table_rows in rows.tables():
+                    if table_rows:
+                        conn.execute(
+                            insert(t.metadata.tables[table]),
+                            [dict(zip(columns, r, strict=True)) for r in table_rows],
+                        )
         except IntegrityError as error:
             raise _duplicate(error.orig or error) from None
-        except psycopg.errors.UniqueViolation as error:
-            raise _duplicate(error) from None
         total += len(chunk)
     return total
+
+
+def bulk_insert_users(
+    engine: Engine, users: Iterable[User], batch: int = 5000, workers: int = 2
+) -> int:
+    """Insert new ``users`` (``institution`` set) in batches; returns how many were written.
+
+    ``users`` is consumed lazily, so it may be a generator over millions of records. Raises
+    DuplicateId when an ID is taken: the failing batch is rolled back, batches written before
+    it stay. ``workers`` (PostgreSQL only) is how many batches are written at once."""
+    batch = max(batch, 1)
+    if engine.dialect.name == "postgresql" and engine.dialect.driver == "psycopg":
+        return _bulk_postgresql(engine, users, batch, max(workers, 1))
+    return _bulk_generic(engine, users, batch)

@@ -100,11 +100,12 @@ class SqlCodeTables:
 
     def seed(self, institution: str) -> None:
         c = t.code_rows.c
-        existing = set(
-            self._conn.execute(
+        existing = {
+            (row.table_name, row.code)
+            for row in self._conn.execute(
                 select(c.table_name, c.code).where(c.institution == institution)
-            ).tuples()
-        )
+            )
+        }
         new_rows = [
             {
                 "institution": institution,
@@ -122,11 +123,12 @@ class SqlCodeTables:
         if new_rows:
             self._conn.execute(insert(t.code_rows), new_rows)
         g = t.group_record_types.c
-        mapped = set(
-            self._conn.execute(
+        mapped = {
+            (row.user_group, row.record_type)
+            for row in self._conn.execute(
                 select(g.user_group, g.record_type).where(g.institution == institution)
-            ).tuples()
-        )
+            )
+        }
         new_map = [
             {"institution": institution, "user_group": group, "record_type": rt}
             for group, record_types in DEFAULT_GROUP_RECORD_TYPES.items()

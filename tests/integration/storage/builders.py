@@ -49,7 +49,7 @@ def rich_user(primary_id: str = "jdoe", institution: str = "MAIN") -> User:
         pref_first_name="Janie",
         job_category="Librarian",
         user_group="GRAD",
-        campus_code="MAIN_CAMPUS",
+        campus_code="NORTH",
         birth_date=date(1990, 5, 17),
         expiry_date=date(2030, 1, 1),
         purge_date=date(2031, 1, 1),
