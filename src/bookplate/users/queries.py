@@ -23,6 +23,9 @@ from bookplate.users.model import User, normalise_id
 # Fields a condition may name, per SPEC section 2.5.
 NAME_FIELDS = ("first_name", "last_name", "middle_name")
 WHOLE_VALUE_FIELDS = ("primary_id", "email", "identifiers")
+# Coded fields match the whole code, case-insensitively (codes such as UNIV_ID hold underscores).
+CODE_FIELDS = ("job_category", "user_group", "campus_code", "block_type", "id_type",
+               "note_type", "statistic_category")
 SEARCH_FIELDS: tuple[str, ...] = (
     "primary_id",
     "first_name",
@@ -116,7 +119,7 @@ def search_terms(user: User) -> set[tuple[str, str]]:
     add("email", {normalise_id(e.email_address) for e in user.contact_info.emails
                   if e.email_address})
     add("phone_number", {digits(p.phone_number) for p in user.contact_info.phones})
-    add("job_category", words(user.job_category))
+    add("job_category", {fold(user.job_category)} if user.job_category else set())
     add("identifiers", {normalise_id(i.value) for i in user.identifiers if i.value})
     add("birth_date", {user.birth_date.isoformat()} if user.birth_date else set())
     add("user_group", {fold(user.user_group)} if user.user_group else set())
@@ -148,6 +151,9 @@ def _condition(field_name: str, raw_value: str) -> Condition:
         prefix = whole.endswith("*")
         text = normalise_id(whole.rstrip("*"))
         terms: tuple[Term, ...] = (Term(text, prefix),) if text else ()
+    elif field_name in CODE_FIELDS:
+        code = fold(raw_value.strip().strip('"'))
+        terms = (Term(code.rstrip("*"), code.endswith("*")),) if code.rstrip("*") else ()
     elif field_name == "phone_number":
         terms = (Term(digits(value), value.endswith("*")),) if digits(value) else ()
     elif field_name == "birth_date":

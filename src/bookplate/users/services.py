@@ -28,7 +28,12 @@ from bookplate.users.model import (
 from bookplate.users.passwords import PasswordHasher
 from bookplate.users.ports import ALL_UNIQUE, UnitOfWork
 from bookplate.users.queries import SearchResult, UserSearch
-from bookplate.users.validation import CodeBook, force_internal_segments, validate
+from bookplate.users.validation import (
+    CodeBook,
+    apply_defaults,
+    force_internal_segments,
+    validate,
+)
 
 UowFactory = Callable[[], UnitOfWork]
 
@@ -135,7 +140,7 @@ class UserService:
 
     def create(self, institution: str, data: UserInput, actor: str) -> User:
         user = copy.deepcopy(data.user)
-        user.account_type = user.account_type.upper()
+        apply_defaults(user)
         user.institution = institution
         user.manual_fields = {}
         force_internal_segments(user)
@@ -164,7 +169,7 @@ class UserService:
         with self._uow_factory() as uow:
             stored = self._find(uow, institution, user_id, id_type)
             incoming = copy.deepcopy(data.user)
-            incoming.account_type = incoming.account_type.upper()
+            apply_defaults(incoming)
             if stored.is_external and incoming.account_type == AccountType.INTERNAL:
                 raise ActionNotSupported("an external user cannot be made internal by API")
             if stored.external_id and incoming.external_id != stored.external_id:

@@ -240,6 +240,14 @@ def validate(user: User, book: CodeBook, password: str | None = None) -> None:
         check_password(password, user.primary_id)
 
 
+def apply_defaults(user: User) -> None:
+    """Defaults for members a caller may leave out: account INTERNAL, status ACTIVE."""
+    user.account_type = (user.account_type or AccountType.INTERNAL.value).upper()
+    user.status = (user.status or "ACTIVE").upper()
+    if user.record_type:
+        user.record_type = user.record_type.upper()
+
+
 def force_internal_segments(user: User) -> None:
     """Every segment of an internal user is internal (SPEC section 1.1)."""
     if user.account_type != AccountType.INTERNAL:

@@ -1,0 +1,243 @@
+"""``/almaws/v1/users``: search, create, read, replace, delete (SPEC section 2.4)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+from urllib.parse import quote, unquote
+
+from fastapi import APIRouter, Path, Query, Request
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import Response
+
+from bookplate.api import deps
+from bookplate.api.almaws import params
+from bookplate.api.errors import ApiError
+from bookplate.api.negotiation import JSON, XML, body_is_json, wants_json
+from bookplate.api.wire import read_user, user_response, users_response
+from bookplate.keys.model import Area
+from bookplate.users.errors import InvalidParameter, UserNotFound
+from bookplate.users.ports import ALL_UNIQUE
+from bookplate.users.queries import MAX_LIMIT, ORDER_BY, UserSearch, parse_q
+from bookplate.users.services import parse_override
+
+router = APIRouter(prefix="/almaws/v1", tags=["Users"])
+
+UserIdPath = Annotated[
+    str,
+    Path(description="Primary ID or any unique identifier (percent-encoded).", max_length=255),
+]
+Q = Annotated[str | None, Query()]
+
+
+# The body is read by the codec, not by FastAPI, so it is described here for OpenAPI users.
+USER_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {"schema": {
+                "type": "object",
+                "description": "A user in Alma's rest_user JSON shape.",
+                "properties": {
+                    "primary_id": {"type": "string"},
+                    "record_type": {"type": "object",
+                                    "properties": {"value": {"type": "string"}}},
+                    "first_name": {"type": "string"},
+                    "last_name": {"type": "string"},
+                    "user_group": {"type": "object",
+                                   "properties": {"value": {"type": "string"}}},
+                    "account_type": {"type": "object",
+                                     "properties": {"value": {"type": "string"}}},
+                    "expiry_date": {"type": "string"},
+                    "password": {"type": "string"},
+                    "user_identifier": {"type": "array", "items": {"type": "object"}},
+                    "contact_info": {"type": "object"},
+                },
+            }},
+            "application/xml": {"schema": {"type": "string",
+                                           "description": "<user> per rest_user.xsd"}},
+        },
+    }
+}
+
+
+def _link(request: Request, primary_id: str) -> str:
+    return f"{deps.base_url(request)}/almaws/v1/users/{quote(primary_id, safe='')}"
+
+
+def _not_found_code(exc: UserNotFound, id_type: str) -> ApiError:
+    """401861 for the default look-up (clients key on it), 401890 for a typed one."""
+    if id_type == ALL_UNIQUE:
+        return ApiError(400, "401861", str(exc))
+    return ApiError(400, "401890", str(exc))
+
+
+@router.get("/users/operation/test", summary="Check that the API key opens the Users area")
+def test_get(request: Request) -> Response:
+    deps.require_key(request, Area.USERS, write=False)
+    return _test_ok(request)
+
+
+@router.post("/users/operation/test", summary="Check that the API key may write Users")
+def test_post(request: Request) -> Response:
+    deps.require_key(request, Area.USERS, write=True)
+    return _test_ok(request)
+
+
+def _test_ok(request: Request) -> Response:
+    if wants_json(request):
+        return Response(b'{"result":"API-key is valid for the Users area."}', 200,
+                        media_type=JSON)
+    return Response(
+        b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
+        b"<test><result>API-key is valid for the Users area.</result></test>",
+        200,
+        media_type=XML,
+    )
+
+
+@router.get("/users", summary="Retrieve users")
+def list_users(
+    request: Request,
+    limit: Q = None,
+    offset: Q = None,
+    q: Q = None,
+    order_by: Q = None,
+    expand: Q = None,
+    modify_date_from: Q = None,
+    source_institution_code: Q = None,
+    source_user_id: Q = None,
+) -> Response:
+    key = deps.require_key(request, Area.USERS, write=False)
+    c = deps.container(request)
+    if q and q.strip() and modify_date_from and modify_date_from.strip():
+        raise InvalidParameter("modify_date_from")
+    order = params.choice("order_by", order_by, ORDER_BY, "")
+    search = UserSearch(
+        institution=key.institution,
+        conditions=parse_q(q or ""),
+        modified_from=params.day("modify_date_from", modify_date_from),
+        order_by=order or None,
+        limit=params.integer("limit", limit, 10, 0, MAX_LIMIT),
+        offset=params.integer("offset", offset, 0, 0, 10_000_000),
+        source_institution_code=(source_institution_code or None),
+        source_user_id=(source_user_id or None),
+    )
+    full = params.choice("expand", expand, ("none", "full"), "none") == "full"
+    result = c.users.search(search)
+    book = c.users.code_book(key.institution)
+    return users_response(result.users, result.total, book, wants_json(request), full=full,
+                          link_for=lambda u: _link(request, u.primary_id))
+
+
+@router.post("/users", summary="Create user", openapi_extra=USER_BODY)
+async def create_user(
+    request: Request,
+    social_authentication: Q = None,
+    send_pin_number_letter: Q = None,
+    source_institution_code: Q = None,
+    source_user_id: Q = None,
+    registration_rules: Q = None,
+    library: Q = None,
+) -> Response:
+    key = deps.require_key(request, Area.USERS, write=True)
+    c = deps.container(request)
+    params.boolean("social_authentication", social_authentication)
+    params.boolean("send_pin_number_letter", send_pin_number_letter)
+    params.boolean("registration_rules", registration_rules)
+    if source_institution_code or source_user_id:
+        raise ApiError(400, "401651",
+                       "Source institution not valid or not part of fulfillment network.")
+    body = await deps.read_body(request, c.settings.max_body_bytes)
+    data = read_user(body, body_is_json(request, body))
+    user = await run_in_threadpool(c.users.create, key.institution, data, f"api:{key.key_id}")
+    book = c.users.code_book(key.institution)
+    return user_response(user, book, wants_json(request), link=_link(request, user.primary_id))
+
+
+@router.get("/users/{user_id:path}", summary="Get user details")
+def get_user(
+    request: Request,
+    user_id: UserIdPath,
+    user_id_type: Q = None,
+    view: Q = None,
+    expand: Q = None,
+    source_institution_code: Q = None,
+) -> Response:
+    key = deps.require_key(request, Area.USERS, write=False)
+    c = deps.container(request)
+    id_type = params.id_type(user_id_type)
+    chosen_view = params.choice("view", view, ("full", "brief"), "full")
+    expanded = params.expand_list(expand, ("loans", "requests", "fees"))
+    if source_institution_code:
+        raise ApiError(400, "4019990",
+                       f"User with source identifier {user_id} of institution "
+                       f"{source_institution_code} was not found.")
+    try:
+        user = c.users.get(key.institution, user_id, id_type)
+    except UserNotFound as exc:
+        raise _not_found_code(exc, id_type) from None
+    book = c.users.code_book(key.institution)
+    return user_response(user, book, wants_json(request), view=chosen_view,
+                         link=_link(request, user.primary_id), expand=expanded)
+
+
+@router.put("/users/{user_id:path}", summary="Update user details", openapi_extra=USER_BODY)
+async def put_user(
+    request: Request,
+    user_id: UserIdPath,
+    user_id_type: Q = None,
+    override: Q = None,
+    send_pin_number_letter: Q = None,
+    recalculate_roles: Q = None,
+    registration_rules: Q = None,
+    library: Q = None,
+) -> Response:
+    key = deps.require_key(request, Area.USERS, write=True)
+    c = deps.container(request)
+    id_type = params.id_type(user_id_type)
+    overrides = parse_override(override)
+    params.boolean("send_pin_number_letter", send_pin_number_letter)
+    params.boolean("recalculate_roles", recalculate_roles)
+    params.boolean("registration_rules", registration_rules)
+    body = await deps.read_body(request, c.settings.max_body_bytes)
+    data = read_user(body, body_is_json(request, body))
+    try:
+        user = await run_in_threadpool(c.users.replace, key.institution, user_id, data,
+                           f"api:{key.key_id}", id_type=id_type, override=overrides)
+    except UserNotFound as exc:
+        raise _not_found_code(exc, id_type) from None
+    book = c.users.code_book(key.institution)
+    return user_response(user, book, wants_json(request), link=_link(request, user.primary_id))
+
+
+@router.delete("/users/{user_id:path}", status_code=204, summary="Delete user")
+def delete_user(request: Request, user_id: UserIdPath, user_id_type: Q = None) -> Response:
+    key = deps.require_key(request, Area.USERS, write=True)
+    c = deps.container(request)
+    id_type = params.id_type(user_id_type)
+    try:
+        c.users.delete(key.institution, user_id, id_type)
+    except UserNotFound as exc:
+        raise ApiError(400, "401890" if id_type != ALL_UNIQUE else "401861", str(exc)) from None
+    return Response(status_code=204)
+
+
+@router.post("/users/{user_id:path}", status_code=204, summary="User authentication")
+def user_operation(
+    request: Request,
+    user_id: UserIdPath,
+    op: Q = None,
+    password: Q = None,
+    user_id_type: Q = None,
+) -> Response:
+    """``op=auth`` checks a password (allowed with read-only keys); other ops are not here yet."""
+    key = deps.require_key(request, Area.USERS, write=False)
+    c = deps.container(request)
+    if op != "auth":
+        raise ApiError(400, "401859", f"Action currently not supported: op={op}")
+    header = request.headers.get("exl-user-pw")
+    secret = unquote(header) if header is not None else password
+    if not c.users.check_password(key.institution, user_id, params.id_type(user_id_type),
+                                  secret or ""):
+        raise ApiError(400, "401866", "User authentication failed")
+    return Response(status_code=204)

@@ -1,0 +1,32 @@
+"""The ASGI application: ``create_app()`` wires settings, storage and routes."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from bookplate import __version__
+from bookplate.api import errors
+from bookplate.api.almaws import conf, users
+from bookplate.bootstrap import Container, build_container
+from bookplate.config import Settings, get_settings
+
+
+def create_app(settings: Settings | None = None, container: Container | None = None) -> FastAPI:
+    settings = settings or (container.settings if container else get_settings())
+    app = FastAPI(
+        title="Bookplate",
+        version=__version__,
+        description="Library user management that speaks the Alma Users API.",
+        docs_url="/docs",
+        redoc_url=None,
+    )
+    app.state.container = container or build_container(settings)
+    errors.install(app)
+    app.include_router(users.router)
+    app.include_router(conf.router)
+    return app
+
+
+def app_factory() -> FastAPI:
+    """For ``uvicorn --factory bookplate.api.app:app_factory``."""
+    return create_app()

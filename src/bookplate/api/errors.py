@@ -1,0 +1,149 @@
+"""The one place where Bookplate's typed errors become HTTP statuses and Alma error codes.
+
+Each row: error class -> (HTTP status, Alma error code). Lookup walks the class's MRO, so a
+subclass without a row of its own answers as its parent. Bodies are Alma's envelope in the
+caller's format (``alma.errors``), each with a tracking id that is also logged.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from dataclasses import dataclass
+
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
+
+from bookplate.api.negotiation import wants_json
+from bookplate.api.wire import error_response
+from bookplate.errors import (
+    AccessError,
+    BookplateError,
+    ConflictError,
+    InputError,
+    NotFoundError,
+)
+from bookplate.keys import errors as key_errors
+from bookplate.users import errors as user_errors
+
+log = structlog.get_logger("bookplate.api")
+
+
+@dataclass(frozen=True, slots=True)
+class Mapping:
+    status: int
+    code: str
+
+
+# Operation-specific codes (401890 vs 401861, 401658 vs 401860) are chosen by the route via
+# ``ApiError`` where Alma distinguishes them; this table holds the defaults.
+ERROR_TABLE: dict[type[BaseException], Mapping] = {
+    user_errors.UserNotFound: Mapping(400, "401861"),
+    user_errors.DuplicateId: Mapping(400, "401851"),
+    user_errors.RepeatedIdentifier: Mapping(400, "40166404"),
+    user_errors.MandatoryFieldMissing: Mapping(400, "401664"),
+    user_errors.InvalidFieldValue: Mapping(400, "40166404"),
+    user_errors.InvalidCode: Mapping(400, "401864"),
+    user_errors.NotSupportedForRecordType: Mapping(400, "401863"),
+    user_errors.IllegalUserGroup: Mapping(400, "401852"),
+    user_errors.ExternalIdMustBeEmpty: Mapping(400, "401853"),
+    user_errors.ExternalIdRequired: Mapping(400, "401854"),
+    user_errors.UnsupportedAccountType: Mapping(400, "401855"),
+    user_errors.IllegalAccountType: Mapping(400, "401857"),
+    user_errors.ExternalIdImmutable: Mapping(400, "401858"),
+    user_errors.ActionNotSupported: Mapping(400, "401859"),
+    user_errors.PasswordRejected: Mapping(400, "500038"),
+    user_errors.UnreadableRecord: Mapping(400, "401676"),
+    user_errors.InvalidParameter: Mapping(400, "40166411"),
+    key_errors.InvalidApiKey: Mapping(403, "UNAUTHORIZED"),
+    key_errors.AreaNotAllowed: Mapping(400, "UNAUTHORIZED"),
+    key_errors.PerSecondThreshold: Mapping(429, "PER_SECOND_THRESHOLD"),
+    InputError: Mapping(400, "402119"),
+    NotFoundError: Mapping(400, "402119"),
+    ConflictError: Mapping(400, "402119"),
+    AccessError: Mapping(400, "UNAUTHORIZED"),
+    BookplateError: Mapping(400, "402119"),
+}
+
+
+class ApiError(BookplateError):
+    """An error whose Alma code the route fixes (e.g. 401890 for a typed look-up)."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+
+
+class BodyTooLarge(InputError):
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"No valid XML was given. The request body is larger than {limit} bytes.")
+
+
+ERROR_TABLE[BodyTooLarge] = Mapping(413, "401676")
+
+
+def lookup(error: BaseException) -> Mapping:
+    if isinstance(error, ApiError):
+        return Mapping(error.status, error.code)
+    for cls in type(error).__mro__:
+        found = ERROR_TABLE.get(cls)
+        if found is not None:
+            return found
+    return Mapping(500, "60101")
+
+
+def tracking_id() -> str:
+    return f"E01-{time.strftime('%d%H%M%S')}-{secrets.token_hex(5).upper()}"
+
+
+def render(request: Request, status: int, code: str, message: str) -> Response:
+    tid = tracking_id()
+    log.info(
+        "api_error",
+        tracking_id=tid,
+        status=status,
+        code=code,
+        message=message,
+        method=request.method,
+        path=request.url.path,
+    )
+    return error_response(status, code, message, tid, wants_json(request))
+
+
+def install(app: FastAPI) -> None:
+    """Register the handlers; nothing else in the API builds an error body."""
+
+    async def on_bookplate_error(request: Request, exc: Exception) -> Response:
+        mapping = lookup(exc)
+        return render(request, mapping.status, mapping.code, str(exc))
+
+    async def on_validation(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, RequestValidationError)
+        names = [str(e.get("loc", ["", "?"])[-1]) for e in exc.errors()]
+        return render(request, 400, "40166411", f"The parameter {', '.join(names)} is invalid.")
+
+    async def on_http(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, StarletteHTTPException)
+        code = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}.get(exc.status_code,
+                                                                 "INVALID_REQUEST")
+        return render(request, exc.status_code, code, f"{exc.detail}: {request.url.path}")
+
+    async def on_crash(request: Request, exc: Exception) -> Response:
+        tid = tracking_id()
+        log.exception("api_crash", tracking_id=tid, path=request.url.path)
+        return error_response(
+            500,
+            "60101",
+            "General Error: An error has occurred while processing the request.",
+            tid,
+            wants_json(request),
+        )
+
+    app.add_exception_handler(BookplateError, on_bookplate_error)
+    app.add_exception_handler(RequestValidationError, on_validation)
+    app.add_exception_handler(StarletteHTTPException, on_http)
+    app.add_exception_handler(Exception, on_crash)

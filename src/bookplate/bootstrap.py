@@ -1,0 +1,77 @@
+"""Wiring: builds the services from settings. The faces (API, CLI) start here."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from argon2 import PasswordHasher as Argon2
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy.engine import Engine
+
+from bookplate.config import Settings
+from bookplate.keys.ports import RateCounter
+from bookplate.keys.services import KeyService
+from bookplate.network.model import Institution
+from bookplate.storage.rate_counter import SqlRateCounter
+from bookplate.storage.redis_counter import RedisRateCounter
+from bookplate.storage.engine import make_engine
+from bookplate.storage.migrate import upgrade
+from bookplate.storage.uow import SqlUnitOfWork
+from bookplate.users.services import CodeBookCache, UserService
+
+
+class Argon2Hasher:
+    """argon2id with argon2-cffi's defaults (documented in docs/operations.md)."""
+
+    def __init__(self) -> None:
+        self._argon = Argon2()
+
+    def hash(self, password: str) -> str:
+        return self._argon.hash(password)
+
+    def verify(self, stored_hash: str, password: str) -> bool:
+        try:
+            return self._argon.verify(stored_hash, password)
+        except (VerificationError, InvalidHashError):
+            return False
+
+
+@dataclass
+class Container:
+    settings: Settings
+    engine: Engine
+    uow_factory: Callable[[], SqlUnitOfWork]
+    users: UserService
+    keys: KeyService
+
+    def add_institution(self, code: str, name: str) -> bool:
+        """Create an institution with the default code tables; False if it exists."""
+        with self.uow_factory() as uow:
+            if uow.institutions.get(code) is not None:
+                return False
+            uow.institutions.add(Institution(code, name))
+            uow.codes.seed(code)
+            uow.commit()
+        return True
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def build_container(settings: Settings, *, migrate: bool = False) -> Container:
+    engine = make_engine(settings.database_url)
+    if migrate:
+        upgrade(engine)
+
+    def uow_factory() -> SqlUnitOfWork:
+        return SqlUnitOfWork(engine)
+
+    counter: RateCounter
+    if settings.redis_url:
+        counter = RedisRateCounter(settings.redis_url)
+    else:
+        counter = SqlRateCounter(engine)
+    users = UserService(uow_factory, Argon2Hasher(), CodeBookCache(settings.cache_seconds))
+    keys = KeyService(uow_factory, counter, settings.cache_seconds)
+    return Container(settings, engine, uow_factory, users, keys)

@@ -1,0 +1,292 @@
+"""``bookplate`` commands: serve, quickstart, database, institutions, keys, code tables."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from bookplate.bootstrap import Container, build_container
+from bookplate.config import get_settings
+from bookplate.errors import BookplateError
+from bookplate.keys.services import parse_areas
+from bookplate.network.model import IdScope
+from bookplate.users.ports import CodeRow
+
+app = typer.Typer(no_args_is_help=True, help="Bookplate: library user management.")
+db_app = typer.Typer(no_args_is_help=True, help="Database schema.")
+inst_app = typer.Typer(no_args_is_help=True, help="Institutions of this deployment.")
+keys_app = typer.Typer(no_args_is_help=True, help="API keys.")
+codes_app = typer.Typer(no_args_is_help=True, help="Code tables.")
+app.add_typer(db_app, name="db")
+app.add_typer(inst_app, name="institutions")
+app.add_typer(keys_app, name="keys")
+app.add_typer(codes_app, name="codes")
+
+console = Console()
+err = Console(stderr=True)
+
+DEMO_INSTITUTION = "DEMO"
+
+
+def _container(migrate: bool = True) -> Container:
+    return build_container(get_settings(), migrate=migrate)
+
+
+def _fail(message: str, code: int = 1) -> None:
+    err.print(f"[red]error:[/red] {message}")
+    raise typer.Exit(code)
+
+
+@app.command()
+def serve(
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    workers: Annotated[int, typer.Option(min=1, max=64)] = 1,
+) -> None:
+    """Apply migrations and serve the API."""
+    import uvicorn
+
+    _container().close()
+    uvicorn.run(
+        "bookplate.api.app:app_factory",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="warning",
+    )
+
+
+@app.command()
+def quickstart(
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    serve_after: Annotated[bool, typer.Option("--serve/--no-serve")] = True,
+) -> None:
+    """Create the schema, a demo institution and an API key, print them, then serve."""
+    settings = get_settings()
+    c = build_container(settings, migrate=True)
+    try:
+        created = c.add_institution(DEMO_INSTITUTION, "Demo Library")
+        key, secret = c.keys.create(
+            DEMO_INSTITUTION, "quickstart", parse_areas(["users:rw", "conf:ro"])
+        )
+    finally:
+        c.close()
+    base = f"http://{host}:{port}"
+    console.print(f"Database: {settings.database_url}")
+    if created:
+        console.print(f"Institution {DEMO_INSTITUTION} created with default code tables.")
+    console.print(f"API key (Users read/write, Configuration read-only): [bold]{secret}[/bold]")
+    console.print("Try:")
+    console.print(f"  export BOOKPLATE_KEY={secret}")
+    console.print(f'  curl -s -H "Authorization: apikey $BOOKPLATE_KEY" '
+                  f'-H "Accept: application/json" "{base}/almaws/v1/users"')
+    sys.stdout.flush()
+    if serve_after:
+        serve(host=host, port=port, workers=1)
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Apply every migration."""
+    _container().close()
+    console.print("Schema is at the latest revision.")
+
+
+@db_app.command("check")
+def db_check() -> None:
+    """Fail when the tables in code differ from what the migrations build."""
+    from bookplate.storage.migrate import check_models_match
+
+    diffs = check_models_match(get_settings().database_url)
+    if diffs:
+        for d in diffs:
+            err.print(str(d))
+        _fail("models and migrations differ; write a migration")
+    console.print("Models match the migrations.")
+
+
+@inst_app.command("add")
+def institution_add(code: str, name: str) -> None:
+    """Add an institution (with the default code tables)."""
+    c = _container()
+    try:
+        if not c.add_institution(code, name):
+            _fail(f"institution {code} exists")
+    finally:
+        c.close()
+    console.print(f"Institution {code} added.")
+
+
+@inst_app.command("list")
+def institution_list() -> None:
+    c = _container()
+    try:
+        with c.uow_factory() as uow:
+            rows = uow.institutions.list()
+            scope = uow.institutions.id_scope()
+    finally:
+        c.close()
+    table = Table("code", "name", title=f"Institutions (IDs unique per {scope.value})")
+    for inst in rows:
+        table.add_row(inst.code, inst.name)
+    console.print(table)
+
+
+@inst_app.command("id-scope")
+def institution_id_scope(scope: Annotated[IdScope, typer.Argument()]) -> None:
+    """Make primary IDs and identifiers unique network-wide or per institution."""
+    c = _container()
+    try:
+        with c.uow_factory() as uow:
+            uow.institutions.set_id_scope(scope)
+            uow.commit()
+    except BookplateError as exc:
+        _fail(str(exc))
+    finally:
+        c.close()
+    console.print(f"IDs are now unique per {scope.value}.")
+
+
+@keys_app.command("create")
+def keys_create(
+    institution: Annotated[str, typer.Option(help="Institution code")],
+    area: Annotated[list[str], typer.Option(help="AREA:ro or AREA:rw; areas: users, conf")],
+    name: str = "",
+    per_second: Annotated[int, typer.Option(min=1, max=100_000)] = 50,
+) -> None:
+    """Create a key and print its secret (shown once; stored hashed)."""
+    try:
+        areas = parse_areas(area)
+    except ValueError as exc:
+        _fail(f"bad --area: {exc}")
+        return
+    c = _container()
+    try:
+        with c.uow_factory() as uow:
+            if uow.institutions.get(institution) is None:
+                _fail(f"no institution {institution}")
+        key, secret = c.keys.create(institution, name, areas, per_second)
+    finally:
+        c.close()
+    console.print(f"key id {key.key_id}")
+    print(secret)
+
+
+@keys_app.command("list")
+def keys_list(institution: str | None = None) -> None:
+    c = _container()
+    try:
+        keys = c.keys.list(institution)
+    finally:
+        c.close()
+    table = Table("id", "institution", "name", "areas", "per second", "created", "revoked")
+    for k in keys:
+        table.add_row(k.key_id, k.institution, k.name,
+                      ",".join(f"{a.value}:{x.value}" for a, x in k.areas.items()),
+                      str(k.per_second), str(k.created or ""), str(k.revoked or ""))
+    console.print(table)
+
+
+@keys_app.command("revoke")
+def keys_revoke(key_id: str) -> None:
+    c = _container()
+    try:
+        if not c.keys.revoke(key_id):
+            _fail(f"no key {key_id}")
+    finally:
+        c.close()
+    console.print(f"Key {key_id} revoked.")
+
+
+@codes_app.command("list")
+def codes_list(institution: str, table_name: str) -> None:
+    c = _container()
+    try:
+        with c.uow_factory() as uow:
+            rows = uow.codes.rows(institution, table_name)
+    finally:
+        c.close()
+    table = Table("code", "description", "enabled", "default", title=table_name)
+    for r in rows:
+        table.add_row(r.code, r.description, str(r.enabled), str(r.default))
+    console.print(table)
+
+
+@codes_app.command("set")
+def codes_set(
+    institution: str,
+    table_name: str,
+    code: str,
+    description: str,
+    enabled: Annotated[bool, typer.Option("--enabled/--disabled")] = True,
+    default: bool = False,
+) -> None:
+    """Add or change a code."""
+    if not code.strip() or len(code) > 255 or len(description) > 1000:
+        _fail("code must be 1-255 characters, description at most 1000")
+    c = _container()
+    try:
+        with c.uow_factory() as uow:
+            uow.codes.put_row(institution, table_name, CodeRow(code, description, enabled, default))
+            uow.commit()
+    finally:
+        c.close()
+    console.print(f"{table_name}: {code} set.")
+
+
+@codes_app.command("remove")
+def codes_remove(institution: str, table_name: str, code: str) -> None:
+    c = _container()
+    try:
+        with c.uow_factory() as uow:
+            done = uow.codes.remove_row(institution, table_name, code)
+            uow.commit()
+    finally:
+        c.close()
+    if not done:
+        _fail(f"{table_name} has no code {code}")
+    console.print(f"{table_name}: {code} removed.")
+
+
+@codes_app.command("group")
+def codes_group(
+    institution: str,
+    user_group: str,
+    record_type: Annotated[list[str], typer.Option(help="PUBLIC, STAFF or CONTACT")],
+) -> None:
+    """Enable a user group for the given record types (and no others)."""
+    allowed = {"PUBLIC", "STAFF", "CONTACT"}
+    chosen = frozenset(r.upper() for r in record_type)
+    if not chosen <= allowed:
+        _fail(f"record types must be among {sorted(allowed)}")
+    c = _container()
+    try:
+        with c.uow_factory() as uow:
+            uow.codes.set_group_record_types(institution, user_group, chosen)
+            uow.commit()
+    finally:
+        c.close()
+    console.print(f"{user_group}: enabled for {', '.join(sorted(chosen))}.")
+
+
+@app.command()
+def openapi(out: Path | None = None) -> None:
+    """Print (or write) the OpenAPI document of the API."""
+    from bookplate.api.openapi import document
+
+    text = json.dumps(document(), indent=2, sort_keys=True) + "\n"
+    if out is None:
+        sys.stdout.write(text)
+    else:
+        out.write_text(text)
+        console.print(f"wrote {out}")
+
+
