@@ -7,16 +7,15 @@ from dataclasses import dataclass
 
 from argon2 import PasswordHasher as Argon2
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy.engine import Engine
 
 from bookplate.config import Settings
 from bookplate.keys.ports import RateCounter
 from bookplate.keys.services import KeyService
 from bookplate.network.model import Institution
+from bookplate.storage.engine import Engine, make_engine
+from bookplate.storage.migrate import upgrade
 from bookplate.storage.rate_counter import SqlRateCounter
 from bookplate.storage.redis_counter import RedisRateCounter
-from bookplate.storage.engine import make_engine
-from bookplate.storage.migrate import upgrade
 from bookplate.storage.uow import SqlUnitOfWork
 from bookplate.users.services import CodeBookCache, UserService
 
@@ -68,10 +67,7 @@ def build_container(settings: Settings, *, migrate: bool = False) -> Container:
         return SqlUnitOfWork(engine)
 
     counter: RateCounter
-    if settings.redis_url:
-        counter = RedisRateCounter(settings.redis_url)
-    else:
-        counter = SqlRateCounter(engine)
+    counter = RedisRateCounter(settings.redis_url) if settings.redis_url else SqlRateCounter(engine)
     users = UserService(uow_factory, Argon2Hasher(), CodeBookCache(settings.cache_seconds))
     keys = KeyService(uow_factory, counter, settings.cache_seconds)
     return Container(settings, engine, uow_factory, users, keys)

@@ -57,8 +57,9 @@ class Api:
 
 @pytest.fixture
 def api(database_url: str) -> Iterator[Api]:
-    settings = Settings(database_url=database_url, max_body_bytes=200_000, cache_seconds=0,
-                        redis_url=None)
+    settings = Settings(
+        database_url=database_url, max_body_bytes=200_000, cache_seconds=0, redis_url=None
+    )
     container = build_container(settings, migrate=True)
     container.add_institution("MAIN", "Main University")
     container.add_institution("OTHER", "Other College")

@@ -24,8 +24,15 @@ def body(primary_id: str = "jdoe", **extra: Any) -> dict[str, Any]:
         "status": {"value": "ACTIVE"},
         "user_group": {"value": "UNDERGRAD"},
         "expiry_date": "2030-08-30Z",
-        "contact_info": {"email": [{"email_address": f"{abs(hash(primary_id))}@example.edu",
-                                    "preferred": True, "email_type": [{"value": "school"}]}]},
+        "contact_info": {
+            "email": [
+                {
+                    "email_address": f"{abs(hash(primary_id))}@example.edu",
+                    "preferred": True,
+                    "email_type": [{"value": "school"}],
+                }
+            ]
+        },
         "user_identifier": [{"id_type": {"value": "BARCODE"}, "value": f"B-{primary_id}"}],
     }
     data.update(extra)
@@ -78,8 +85,12 @@ def test_xml_is_the_default(api: Api) -> None:
     assert root.tag == "user"
     assert root.find("record_type").get("desc") == "Public"
     assert root.find("user_identifiers/user_identifier/value").text == "B-jdoe"
-    assert api.client.get("/almaws/v1/users/jdoe?format=json",
-                          headers=api.h(json=False)).json()["primary_id"] == "jdoe"
+    assert (
+        api.client.get("/almaws/v1/users/jdoe?format=json", headers=api.h(json=False)).json()[
+            "primary_id"
+        ]
+        == "jdoe"
+    )
 
 
 def test_create_from_xml(api: Api) -> None:
@@ -90,8 +101,11 @@ def test_create_from_xml(api: Api) -> None:
 <contact_info><emails><email preferred="true"><email_address>x@example.edu</email_address>
 <email_types><email_type>work</email_type></email_types></email></emails></contact_info>
 </user>"""
-    r = api.client.post("/almaws/v1/users", content=xml,
-                        headers={**api.h(json=False), "Content-Type": "application/xml"})
+    r = api.client.post(
+        "/almaws/v1/users",
+        content=xml,
+        headers={**api.h(json=False), "Content-Type": "application/xml"},
+    )
     assert r.status_code == 200, r.text
     root = etree.fromstring(r.content)
     assert root.find("contact_info/emails/email").get("preferred") == "true"
@@ -112,7 +126,8 @@ def test_not_found_is_400_401861_in_both_formats(api: Api) -> None:
     assert r.status_code == 400
     assert error_code(r) == "401861"
     assert r.json()["errorList"]["error"][0]["errorMessage"].startswith(
-        "User with identifier nobody was not found.")
+        "User with identifier nobody was not found."
+    )
     x = api.client.get("/almaws/v1/users/nobody", headers=api.h(json=False))
     assert x.status_code == 400
     assert error_code(x) == "401861"
@@ -134,16 +149,28 @@ def test_duplicates(api: Api) -> None:
     clash["user_identifier"] = [{"id_type": {"value": "BARCODE"}, "value": "b-ann"}]
     assert error_code(create(api, clash)) == "401851"
     twice = body("carl")
-    twice["user_identifier"] = [{"id_type": {"value": "BARCODE"}, "value": "X1"},
-                                {"id_type": {"value": "UNIV_ID"}, "value": "x1"}]
+    twice["user_identifier"] = [
+        {"id_type": {"value": "BARCODE"}, "value": "X1"},
+        {"id_type": {"value": "UNIV_ID"}, "value": "x1"},
+    ]
     assert error_code(create(api, twice)) == "40166404"
     assert api.client.get("/almaws/v1/users/carl", headers=api.h()).status_code == 400
 
 
 def test_put_rules(api: Api) -> None:
-    create(api, body(password="a-long-passphrase",
-                     user_role=[{"status": {"value": "ACTIVE"}, "scope": {"value": "MAIN"},
-                                 "role_type": {"value": "200"}}]))
+    create(
+        api,
+        body(
+            password="a-long-passphrase",
+            user_role=[
+                {
+                    "status": {"value": "ACTIVE"},
+                    "scope": {"value": "MAIN"},
+                    "role_type": {"value": "200"},
+                }
+            ],
+        ),
+    )
     current = api.client.get("/almaws/v1/users/jdoe", headers=api.h()).json()
     current["first_name"] = "Janet"
     del current["user_role"]
@@ -153,32 +180,46 @@ def test_put_rules(api: Api) -> None:
     assert [x["role_type"]["value"] for x in r.json()["user_role"]] == ["200"]
     # the GET body PUT back unchanged (password "", output-only fields) keeps the password
     api.client.put("/almaws/v1/users/jdoe", json=r.json(), headers=api.h())
-    auth = api.client.post("/almaws/v1/users/jdoe?op=auth",
-                           headers={**api.h(), "Exl-User-Pw": quote("a-long-passphrase")})
+    auth = api.client.post(
+        "/almaws/v1/users/jdoe?op=auth",
+        headers={**api.h(), "Exl-User-Pw": quote("a-long-passphrase")},
+    )
     assert auth.status_code == 204
-    bad = api.client.post("/almaws/v1/users/jdoe?op=auth&password=wrong-one-here",
-                          headers=api.h())
+    bad = api.client.post("/almaws/v1/users/jdoe?op=auth&password=wrong-one-here", headers=api.h())
     assert (bad.status_code, error_code(bad)) == (400, "401866")
 
 
 def test_put_external_rules(api: Api) -> None:
-    ext = body("ext1", account_type={"value": "EXTERNAL"}, external_id="SIS",
-               job_category={"value": "Librarian"})
+    ext = body(
+        "ext1",
+        account_type={"value": "EXTERNAL"},
+        external_id="SIS",
+        job_category={"value": "Librarian"},
+    )
     assert create(api, ext).status_code == 200
     changed = dict(ext, external_id="OTHER")
-    assert error_code(api.client.put("/almaws/v1/users/ext1", json=changed,
-                                     headers=api.h())) == "401858"
+    assert (
+        error_code(api.client.put("/almaws/v1/users/ext1", json=changed, headers=api.h()))
+        == "401858"
+    )
     internal = dict(ext, account_type={"value": "INTERNAL"}, external_id="")
-    assert error_code(api.client.put("/almaws/v1/users/ext1", json=internal,
-                                     headers=api.h())) == "401859"
+    assert (
+        error_code(api.client.put("/almaws/v1/users/ext1", json=internal, headers=api.h()))
+        == "401859"
+    )
     blank = dict(ext, job_category={"value": ""})
     kept = api.client.put("/almaws/v1/users/ext1", json=blank, headers=api.h())
     assert kept.json()["job_category"]["value"] == "Librarian"
-    cleared = api.client.put("/almaws/v1/users/ext1?override=job_category", json=blank,
-                             headers=api.h())
+    cleared = api.client.put(
+        "/almaws/v1/users/ext1?override=job_category", json=blank, headers=api.h()
+    )
     assert "job_category" not in cleared.json() or not cleared.json()["job_category"]["value"]
-    assert error_code(api.client.put("/almaws/v1/users/ext1?override=primary_id", json=blank,
-                                     headers=api.h())) == "40166411"
+    assert (
+        error_code(
+            api.client.put("/almaws/v1/users/ext1?override=primary_id", json=blank, headers=api.h())
+        )
+        == "40166411"
+    )
 
 
 def test_delete(api: Api) -> None:
@@ -191,8 +232,9 @@ def test_delete(api: Api) -> None:
 
 
 def test_search_and_paging(api: Api) -> None:
-    for i, (first, last) in enumerate([("Ann", "Smith"), ("Bob", "Smith"), ("Cy", "Jones"),
-                                       ("Di", "Smithers")]):
+    for i, (first, last) in enumerate(
+        [("Ann", "Smith"), ("Bob", "Smith"), ("Cy", "Jones"), ("Di", "Smithers")]
+    ):
         create(api, body(f"u{i}", first_name=first, last_name=last))
     r = api.client.get("/almaws/v1/users?q=last_name~smith", headers=api.h())
     data = r.json()
@@ -200,8 +242,9 @@ def test_search_and_paging(api: Api) -> None:
     assert [u["first_name"] for u in data["user"]] == ["Ann", "Bob"]
     assert data["user"][0]["link"].endswith("/almaws/v1/users/u0")
     assert "contact_info" not in data["user"][0]
-    prefix = api.client.get("/almaws/v1/users?q=last_name~smith*+AND+first_name~di",
-                            headers=api.h()).json()
+    prefix = api.client.get(
+        "/almaws/v1/users?q=last_name~smith*+AND+first_name~di", headers=api.h()
+    ).json()
     assert [u["primary_id"] for u in prefix["user"]] == ["u3"]
     page = api.client.get("/almaws/v1/users?limit=2&offset=1", headers=api.h()).json()
     assert page["total_record_count"] == 4
@@ -216,10 +259,21 @@ def test_search_and_paging(api: Api) -> None:
     assert root.find("user").get("link").endswith("/u0")
 
 
-@pytest.mark.parametrize("query", ["limit=101", "limit=-1", "limit=abc", "offset=-5",
-                                   "order_by=password", "q=nonsense", "q=bogus~x",
-                                   "q=last_name~x&modify_date_from=2020-01-01",
-                                   "modify_date_from=yesterday", "expand=everything"])
+@pytest.mark.parametrize(
+    "query",
+    [
+        "limit=101",
+        "limit=-1",
+        "limit=abc",
+        "offset=-5",
+        "order_by=password",
+        "q=nonsense",
+        "q=bogus~x",
+        "q=last_name~x&modify_date_from=2020-01-01",
+        "modify_date_from=yesterday",
+        "expand=everything",
+    ],
+)
 def test_search_bad_parameters(api: Api, query: str) -> None:
     r = api.client.get(f"/almaws/v1/users?{query}", headers=api.h())
     assert r.status_code == 400
@@ -228,8 +282,11 @@ def test_search_bad_parameters(api: Api, query: str) -> None:
 
 def test_search_injection_strings_are_just_words(api: Api) -> None:
     create(api, body("o'brien", last_name="O'Brien"))
-    for q in ["last_name~'; DROP TABLE users; --", "last_name~%' OR 1=1 --",
-              "ALL~<script>alert(1)</script>"]:
+    for q in [
+        "last_name~'; DROP TABLE users; --",
+        "last_name~%' OR 1=1 --",
+        "ALL~<script>alert(1)</script>",
+    ]:
         r = api.client.get("/almaws/v1/users", params={"q": q}, headers=api.h())
         assert r.status_code == 200, r.text
     assert api.client.get("/almaws/v1/users/o'brien", headers=api.h()).status_code == 200
@@ -241,8 +298,9 @@ def test_keys_and_areas(api: Api) -> None:
     assert (no_key.status_code, error_code(no_key)) == (403, "UNAUTHORIZED")
     bad_key = api.client.get("/almaws/v1/users/jdoe", headers=api.h("bp_nope"))
     assert (bad_key.status_code, error_code(bad_key)) == (403, "UNAUTHORIZED")
-    query_key = api.client.get(f"/almaws/v1/users/jdoe?apikey={api.key}&format=json",
-                               headers={"Accept": "*/*"})
+    query_key = api.client.get(
+        f"/almaws/v1/users/jdoe?apikey={api.key}&format=json", headers={"Accept": "*/*"}
+    )
     assert query_key.status_code == 200
     ro_write = create_with(api, api.ro_key, body("x1"))
     assert (ro_write.status_code, error_code(ro_write)) == (400, "UNAUTHORIZED")
@@ -252,12 +310,20 @@ def test_keys_and_areas(api: Api) -> None:
     # another institution's key does not see MAIN's users
     other = api.client.get("/almaws/v1/users/jdoe", headers=api.h(api.other_key))
     assert error_code(other) == "401861"
-    assert api.client.get("/almaws/v1/users/operation/test",
-                          headers=api.h(api.ro_key)).status_code == 200
-    assert api.client.post("/almaws/v1/users/operation/test",
-                           headers=api.h(api.ro_key)).status_code == 400
-    assert api.client.post("/almaws/v1/users/jdoe?op=auth&password=whatever-pw",
-                           headers=api.h(api.ro_key)).status_code == 400  # allowed, wrong pw
+    assert (
+        api.client.get("/almaws/v1/users/operation/test", headers=api.h(api.ro_key)).status_code
+        == 200
+    )
+    assert (
+        api.client.post("/almaws/v1/users/operation/test", headers=api.h(api.ro_key)).status_code
+        == 400
+    )
+    assert (
+        api.client.post(
+            "/almaws/v1/users/jdoe?op=auth&password=whatever-pw", headers=api.h(api.ro_key)
+        ).status_code
+        == 400
+    )  # allowed, wrong pw
 
 
 def create_with(api: Api, key: str, data: dict[str, Any]) -> Any:
@@ -292,8 +358,7 @@ def test_code_tables(api: Api) -> None:
     assert etree.fromstring(xml.content).find("rows/row/code") is not None
     missing = api.client.get("/almaws/v1/conf/code-tables/Nope", headers=api.h())
     assert missing.status_code == 400
-    users_only = api.client.get("/almaws/v1/conf/code-tables/UserGroups",
-                                headers=api.h(api.ro_key))
+    users_only = api.client.get("/almaws/v1/conf/code-tables/UserGroups", headers=api.h(api.ro_key))
     assert error_code(users_only) == "UNAUTHORIZED"
 
 
@@ -321,21 +386,28 @@ BAD_BODIES: list[tuple[str, bytes, str]] = [
     ("application/json", b"[" * 100_000 + b"]" * 100_000, "401676"),
     ("application/xml", b"<user><primary_id>x</primary_id>", "401676"),
     ("application/xml", b"<notauser/>", "401676"),
-    ("application/xml",
-     b'<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol">'
-     b'<!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">'
-     b'<!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;">]>'
-     b"<user><primary_id>&lol3;</primary_id></user>", "401676"),
-    ("application/xml",
-     b'<?xml version="1.0"?><!DOCTYPE u [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>'
-     b"<user><primary_id>x</primary_id><last_name>&xxe;</last_name></user>", "401676"),
+    (
+        "application/xml",
+        b'<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol">'
+        b'<!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">'
+        b'<!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;">]>'
+        b"<user><primary_id>&lol3;</primary_id></user>",
+        "401676",
+    ),
+    (
+        "application/xml",
+        b'<?xml version="1.0"?><!DOCTYPE u [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>'
+        b"<user><primary_id>x</primary_id><last_name>&xxe;</last_name></user>",
+        "401676",
+    ),
 ]
 
 
 @pytest.mark.parametrize(("ctype", "payload", "code"), BAD_BODIES)
 def test_bad_bodies(api: Api, ctype: str, payload: bytes, code: str) -> None:
-    r = api.client.post("/almaws/v1/users", content=payload,
-                        headers={**api.h(), "Content-Type": ctype})
+    r = api.client.post(
+        "/almaws/v1/users", content=payload, headers={**api.h(), "Content-Type": ctype}
+    )
     assert r.status_code == 400, r.text
     assert error_code(r) == code
     assert "root:" not in r.text
@@ -365,8 +437,9 @@ def test_bad_fields(api: Api, change: dict[str, Any], code: str) -> None:
 
 def test_huge_body_refused(api: Api) -> None:
     big = json.dumps(body(job_description="y" * 300_000)).encode()
-    r = api.client.post("/almaws/v1/users", content=big,
-                        headers={**api.h(), "Content-Type": "application/json"})
+    r = api.client.post(
+        "/almaws/v1/users", content=big, headers={**api.h(), "Content-Type": "application/json"}
+    )
     assert r.status_code == 413
     assert error_code(r) == "401676"
 
@@ -374,8 +447,9 @@ def test_huge_body_refused(api: Api) -> None:
 def test_unicode_names_round_trip(api: Api) -> None:
     r = create(api, body("uni", first_name="Zoë Åsa", last_name="Nguyễn 李"))
     assert r.status_code == 200
-    found = api.client.get("/almaws/v1/users", params={"q": "last_name~nguyen"},
-                           headers=api.h()).json()
+    found = api.client.get(
+        "/almaws/v1/users", params={"q": "last_name~nguyen"}, headers=api.h()
+    ).json()
     assert found["total_record_count"] == 1
     assert found["user"][0]["last_name"] == "Nguyễn 李"
 

@@ -16,5 +16,8 @@ def memory() -> tuple[MemoryUsers, MemoryCodes]:
 @pytest.fixture
 def service(memory: tuple[MemoryUsers, MemoryCodes]) -> UserService:
     users, codes = memory
-    return UserService(lambda: MemoryUow(users, codes), PlainHasher(),
-                       clock=lambda: datetime(2026, 11, 25, 12, 0, tzinfo=UTC))
+    return UserService(
+        lambda: MemoryUow(users, codes),
+        PlainHasher(),
+        clock=lambda: datetime(2026, 11, 25, 12, 0, tzinfo=UTC),
+    )

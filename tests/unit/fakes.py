@@ -35,8 +35,10 @@ class MemoryUsers:
                 return copy.deepcopy(user)
             if id_type == LINKING_ID and user.linking_id == user_id:
                 return copy.deepcopy(user)
-            if any(i.id_type == id_type and normalise_id(i.value or "") == norm
-                   for i in user.identifiers):
+            if any(
+                i.id_type == id_type and normalise_id(i.value or "") == norm
+                for i in user.identifiers
+            ):
                 return copy.deepcopy(user)
         return None
 
@@ -55,14 +57,16 @@ class MemoryUsers:
         self._check(user, old_key)
         _, old_hash = self.rows.pop(old_key)
         self.rows[normalise_id(user.primary_id)] = (
-            copy.deepcopy(user), password_hash if password_hash is not None else old_hash)
+            copy.deepcopy(user),
+            password_hash if password_hash is not None else old_hash,
+        )
 
     def remove(self, institution: str, primary_id: str) -> None:
         del self.rows[normalise_id(primary_id)]
 
     def search(self, search: UserSearch) -> SearchResult:
         users = [copy.deepcopy(u) for u, _ in self.rows.values()]
-        return SearchResult(users[search.offset:search.offset + search.limit], len(users))
+        return SearchResult(users[search.offset : search.offset + search.limit], len(users))
 
     def password_hash(self, institution: str, primary_id: str) -> str | None:
         return self.rows[normalise_id(primary_id)][1]
@@ -70,8 +74,9 @@ class MemoryUsers:
 
 class MemoryCodes:
     def __init__(self) -> None:
-        self.tables = {name: [CodeRow(c, d) for c, d in rows]
-                       for name, rows in DEFAULT_CODE_TABLES.items()}
+        self.tables = {
+            name: [CodeRow(c, d) for c, d in rows] for name, rows in DEFAULT_CODE_TABLES.items()
+        }
         self.groups: dict[str, set[str]] = {}
         for group, kinds in DEFAULT_GROUP_RECORD_TYPES.items():
             for kind in kinds:
@@ -111,8 +116,12 @@ class MemoryUow:
     def __enter__(self) -> Self:
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         pass
 
     def commit(self) -> None:

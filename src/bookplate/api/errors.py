@@ -128,8 +128,7 @@ def install(app: FastAPI) -> None:
 
     async def on_http(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, StarletteHTTPException)
-        code = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}.get(exc.status_code,
-                                                                 "INVALID_REQUEST")
+        code = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}.get(exc.status_code, "INVALID_REQUEST")
         return render(request, exc.status_code, code, f"{exc.detail}: {request.url.path}")
 
     async def on_crash(request: Request, exc: Exception) -> Response:

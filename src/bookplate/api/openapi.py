@@ -11,8 +11,11 @@ from bookplate.api.almaws import conf, users
 
 
 def document() -> dict[str, Any]:
-    app = FastAPI(title="Bookplate", version=__version__,
-                  description="Library user management that speaks the Alma Users API.")
+    app = FastAPI(
+        title="Bookplate",
+        version=__version__,
+        description="Library user management that speaks the Alma Users API.",
+    )
     app.include_router(users.router)
     app.include_router(conf.router)
     spec = app.openapi()

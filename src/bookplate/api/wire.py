@@ -47,8 +47,9 @@ def user_response(
     link: str | None = None,
     expand: Sequence[str] = (),
 ) -> Response:
-    data = alma_user.user_to_dict(user, book.describe, view="brief" if view == "brief" else "full",
-                                  link=link)
+    data = alma_user.user_to_dict(
+        user, book.describe, view="brief" if view == "brief" else "full", link=link
+    )
     # Bookplate holds no loans, requests or fees: asked for, they are counted as zero.
     for name in expand:
         data[name] = {"value": "0"}
@@ -69,11 +70,13 @@ def users_response(
         entries = [alma_user.user_to_dict(u, book.describe, link=link_for(u)) for u in users]
     if as_json:
         return Response(
-            alma_user.users_to_json(entries, total, book.describe, link_for=link_for), 200,
+            alma_user.users_to_json(entries, total, book.describe, link_for=link_for),
+            200,
             media_type=JSON,
         )
     return Response(
-        alma_user.users_to_xml(entries, total, book.describe, link_for=link_for), 200,
+        alma_user.users_to_xml(entries, total, book.describe, link_for=link_for),
+        200,
         media_type=XML,
     )
 
@@ -82,7 +85,7 @@ def code_table_response(
     name: str, description: str, rows: list[CodeRow], as_json: bool
 ) -> Response:
     if as_json:
-        return Response(alma_codetables.code_table_to_json(name, description, rows), 200,
-                        media_type=JSON)
-    return Response(alma_codetables.code_table_to_xml(name, description, rows), 200,
-                    media_type=XML)
+        return Response(
+            alma_codetables.code_table_to_json(name, description, rows), 200, media_type=JSON
+        )
+    return Response(alma_codetables.code_table_to_xml(name, description, rows), 200, media_type=XML)

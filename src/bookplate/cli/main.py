@@ -74,7 +74,7 @@ def quickstart(
     c = build_container(settings, migrate=True)
     try:
         created = c.add_institution(DEMO_INSTITUTION, "Demo Library")
-        key, secret = c.keys.create(
+        _key, secret = c.keys.create(
             DEMO_INSTITUTION, "quickstart", parse_areas(["users:rw", "conf:ro"])
         )
     finally:
@@ -86,8 +86,10 @@ def quickstart(
     console.print(f"API key (Users read/write, Configuration read-only): [bold]{secret}[/bold]")
     console.print("Try:")
     console.print(f"  export BOOKPLATE_KEY={secret}")
-    console.print(f'  curl -s -H "Authorization: apikey $BOOKPLATE_KEY" '
-                  f'-H "Accept: application/json" "{base}/almaws/v1/users"')
+    console.print(
+        f'  curl -s -H "Authorization: apikey $BOOKPLATE_KEY" '
+        f'-H "Accept: application/json" "{base}/almaws/v1/users"'
+    )
     sys.stdout.flush()
     if serve_after:
         serve(host=host, port=port, workers=1)
@@ -189,9 +191,15 @@ def keys_list(institution: str | None = None) -> None:
         c.close()
     table = Table("id", "institution", "name", "areas", "per second", "created", "revoked")
     for k in keys:
-        table.add_row(k.key_id, k.institution, k.name,
-                      ",".join(f"{a.value}:{x.value}" for a, x in k.areas.items()),
-                      str(k.per_second), str(k.created or ""), str(k.revoked or ""))
+        table.add_row(
+            k.key_id,
+            k.institution,
+            k.name,
+            ",".join(f"{a.value}:{x.value}" for a, x in k.areas.items()),
+            str(k.per_second),
+            str(k.created or ""),
+            str(k.revoked or ""),
+        )
     console.print(table)
 
 
@@ -288,5 +296,3 @@ def openapi(out: Path | None = None) -> None:
     else:
         out.write_text(text)
         console.print(f"wrote {out}")
-
-

@@ -23,6 +23,4 @@ class AreaNotAllowed(AccessError):
 
 class PerSecondThreshold(AccessError):
     def __init__(self) -> None:
-        super().__init__(
-            "HTTP requests are more than allowed per second. Retry after a second."
-        )
+        super().__init__("HTTP requests are more than allowed per second. Retry after a second.")

@@ -8,6 +8,8 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.pool import StaticPool
 
+__all__ = ["Engine", "make_engine", "normalise_url"]
+
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
 # Execution option read at BEGIN on SQLite: "IMMEDIATE" (default: take the write lock at once,

@@ -12,9 +12,7 @@ class UserNotFound(NotFoundError):
         if id_type is None:
             super().__init__(f"User with identifier {identifier} was not found.")
         else:
-            super().__init__(
-                f"User with identifier {identifier} of type {id_type} was not found."
-            )
+            super().__init__(f"User with identifier {identifier} of type {id_type} was not found.")
 
 
 class DuplicateId(ConflictError):
@@ -104,8 +102,7 @@ class UnsupportedAccountType(InputError):
 
     def __init__(self) -> None:
         super().__init__(
-            "The account type 'Internal with external authentication' is currently not "
-            "supported."
+            "The account type 'Internal with external authentication' is currently not supported."
         )
 
 

@@ -24,8 +24,15 @@ from bookplate.users.model import User, normalise_id
 NAME_FIELDS = ("first_name", "last_name", "middle_name")
 WHOLE_VALUE_FIELDS = ("primary_id", "email", "identifiers")
 # Coded fields match the whole code, case-insensitively (codes such as UNIV_ID hold underscores).
-CODE_FIELDS = ("job_category", "user_group", "campus_code", "block_type", "id_type",
-               "note_type", "statistic_category")
+CODE_FIELDS = (
+    "job_category",
+    "user_group",
+    "campus_code",
+    "block_type",
+    "id_type",
+    "note_type",
+    "statistic_category",
+)
 SEARCH_FIELDS: tuple[str, ...] = (
     "primary_id",
     "first_name",
@@ -116,8 +123,10 @@ def search_terms(user: User) -> set[tuple[str, str]]:
     add("first_name", words(user.first_name) | words(user.pref_first_name))
     add("last_name", words(user.last_name) | words(user.pref_last_name))
     add("middle_name", words(user.middle_name) | words(user.pref_middle_name))
-    add("email", {normalise_id(e.email_address) for e in user.contact_info.emails
-                  if e.email_address})
+    add(
+        "email",
+        {normalise_id(e.email_address) for e in user.contact_info.emails if e.email_address},
+    )
     add("phone_number", {digits(p.phone_number) for p in user.contact_info.phones})
     add("job_category", {fold(user.job_category)} if user.job_category else set())
     add("identifiers", {normalise_id(i.value) for i in user.identifiers if i.value})
@@ -130,8 +139,10 @@ def search_terms(user: User) -> set[tuple[str, str]]:
         add("note_text", words(note.note_text))
         if note.note_type:
             add("note_type", {fold(note.note_type)})
-    add("statistic_category",
-        {fold(s.statistic_category) for s in user.statistics if s.statistic_category})
+    add(
+        "statistic_category",
+        {fold(s.statistic_category) for s in user.statistics if s.statistic_category},
+    )
     return out
 
 

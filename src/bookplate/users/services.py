@@ -85,7 +85,7 @@ def parse_override(raw: str | None) -> frozenset[str]:
 
 
 def _empty(value: object) -> bool:
-    return value is None or value == "" or value == []
+    return value is None or value in ("", [])
 
 
 def merge_for_put(stored: User, incoming: User, override: frozenset[str]) -> User:
@@ -194,9 +194,7 @@ class UserService:
             uow.users.remove(institution, stored.primary_id)
             uow.commit()
 
-    def check_password(
-        self, institution: str, user_id: str, id_type: str, password: str
-    ) -> bool:
+    def check_password(self, institution: str, user_id: str, id_type: str, password: str) -> bool:
         """True when ``password`` is the user's own and the account may sign in.
 
         Inactive or expired users fail (SPEC section 1.3). Lockout after repeated failures

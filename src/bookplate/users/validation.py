@@ -55,10 +55,33 @@ _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
 # A short list of passwords nobody may use; the auth issue may extend it from a file.
 COMMON_PASSWORDS = frozenset(
     {
-        "password", "password1", "password123", "12345678", "123456789", "1234567890",
-        "qwertyui", "qwerty123", "iloveyou", "sunshine", "princess", "football", "baseball",
-        "welcome1", "letmein1", "abc12345", "11111111", "00000000", "passw0rd", "library1",
-        "changeme", "trustno1", "superman", "whatever", "starwars", "dragon12", "monkey12",
+        "password",
+        "password1",
+        "password123",
+        "12345678",
+        "123456789",
+        "1234567890",
+        "qwertyui",
+        "qwerty123",
+        "iloveyou",
+        "sunshine",
+        "princess",
+        "football",
+        "baseball",
+        "welcome1",
+        "letmein1",
+        "abc12345",
+        "11111111",
+        "00000000",
+        "passw0rd",
+        "library1",
+        "changeme",
+        "trustno1",
+        "superman",
+        "whatever",
+        "starwars",
+        "dragon12",
+        "monkey12",
     }
 )
 
@@ -80,7 +103,7 @@ class CodeBook:
 def _strings(obj: object, path: str) -> Iterator[tuple[str, str, str]]:
     """(dotted path, leaf field name, value) for every string inside a record."""
     if isinstance(obj, str):
-        yield path, path.rsplit(".", 1)[-1].split("[")[0], obj
+        yield path, path.rsplit(".", 1)[-1].split("[", maxsplit=1)[0], obj
     elif dataclasses.is_dataclass(obj) and not isinstance(obj, type):
         for f in dataclasses.fields(obj):
             yield from _strings(getattr(obj, f.name), f"{path}.{f.name}" if path else f.name)
@@ -98,8 +121,9 @@ def check_text(user: User) -> None:
         if len(value) > limit:
             raise InvalidFieldValue(path, value, f"longer than {limit} characters")
         if _CONTROL.search(value):
-            raise InvalidFieldValue(path, value.encode("unicode_escape").decode(),
-                                    "control characters are not allowed")
+            raise InvalidFieldValue(
+                path, value.encode("unicode_escape").decode(), "control characters are not allowed"
+            )
 
 
 def _code(book: CodeBook, kind: str, table_key: str, code: str | None) -> None:
@@ -125,9 +149,7 @@ def check_contact(user: User, has_password: bool) -> None:
         return
     contact = RecordType.CONTACT.value
     if user.identifiers:
-        raise NotSupportedForRecordType(
-            "identifier", user.identifiers[0].id_type or "", contact
-        )
+        raise NotSupportedForRecordType("identifier", user.identifiers[0].id_type or "", contact)
     if user.roles:
         raise NotSupportedForRecordType("role", user.roles[0].role_type or "", contact)
     if has_password:
@@ -150,8 +172,7 @@ def check_codes(user: User, book: CodeBook) -> None:
         allowed = book.group_record_types.get(user.record_type, frozenset())
         if user.user_group not in allowed:
             if user.record_type == RecordType.CONTACT:
-                raise NotSupportedForRecordType("user group", user.user_group,
-                                                user.record_type)
+                raise NotSupportedForRecordType("user group", user.user_group, user.record_type)
             raise IllegalUserGroup(user.user_group, user.record_type)
     for field_name, kind in (
         ("user_title", "user title"),

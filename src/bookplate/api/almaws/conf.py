@@ -21,7 +21,6 @@ def get_code_table(request: Request, code_table_name: str) -> Response:
     with c.uow_factory() as uow:
         names = uow.codes.table_names(key.institution)
         if code_table_name not in names:
-            raise ApiError(400, "40166410",
-                           f"Code table {code_table_name[:100]} was not found.")
+            raise ApiError(400, "40166410", f"Code table {code_table_name[:100]} was not found.")
         rows = uow.codes.rows(key.institution, code_table_name)
     return code_table_response(code_table_name, code_table_name, rows, wants_json(request))

@@ -34,27 +34,36 @@ USER_BODY = {
     "requestBody": {
         "required": True,
         "content": {
-            "application/json": {"schema": {
-                "type": "object",
-                "description": "A user in Alma's rest_user JSON shape.",
-                "properties": {
-                    "primary_id": {"type": "string"},
-                    "record_type": {"type": "object",
-                                    "properties": {"value": {"type": "string"}}},
-                    "first_name": {"type": "string"},
-                    "last_name": {"type": "string"},
-                    "user_group": {"type": "object",
-                                   "properties": {"value": {"type": "string"}}},
-                    "account_type": {"type": "object",
-                                     "properties": {"value": {"type": "string"}}},
-                    "expiry_date": {"type": "string"},
-                    "password": {"type": "string"},
-                    "user_identifier": {"type": "array", "items": {"type": "object"}},
-                    "contact_info": {"type": "object"},
-                },
-            }},
-            "application/xml": {"schema": {"type": "string",
-                                           "description": "<user> per rest_user.xsd"}},
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "description": "A user in Alma's rest_user JSON shape.",
+                    "properties": {
+                        "primary_id": {"type": "string"},
+                        "record_type": {
+                            "type": "object",
+                            "properties": {"value": {"type": "string"}},
+                        },
+                        "first_name": {"type": "string"},
+                        "last_name": {"type": "string"},
+                        "user_group": {
+                            "type": "object",
+                            "properties": {"value": {"type": "string"}},
+                        },
+                        "account_type": {
+                            "type": "object",
+                            "properties": {"value": {"type": "string"}},
+                        },
+                        "expiry_date": {"type": "string"},
+                        "password": {"type": "string"},
+                        "user_identifier": {"type": "array", "items": {"type": "object"}},
+                        "contact_info": {"type": "object"},
+                    },
+                }
+            },
+            "application/xml": {
+                "schema": {"type": "string", "description": "<user> per rest_user.xsd"}
+            },
         },
     }
 }
@@ -85,8 +94,7 @@ def test_post(request: Request) -> Response:
 
 def _test_ok(request: Request) -> Response:
     if wants_json(request):
-        return Response(b'{"result":"API-key is valid for the Users area."}', 200,
-                        media_type=JSON)
+        return Response(b'{"result":"API-key is valid for the Users area."}', 200, media_type=JSON)
     return Response(
         b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
         b"<test><result>API-key is valid for the Users area.</result></test>",
@@ -125,8 +133,14 @@ def list_users(
     full = params.choice("expand", expand, ("none", "full"), "none") == "full"
     result = c.users.search(search)
     book = c.users.code_book(key.institution)
-    return users_response(result.users, result.total, book, wants_json(request), full=full,
-                          link_for=lambda u: _link(request, u.primary_id))
+    return users_response(
+        result.users,
+        result.total,
+        book,
+        wants_json(request),
+        full=full,
+        link_for=lambda u: _link(request, u.primary_id),
+    )
 
 
 @router.post("/users", summary="Create user", openapi_extra=USER_BODY)
@@ -145,8 +159,9 @@ async def create_user(
     params.boolean("send_pin_number_letter", send_pin_number_letter)
     params.boolean("registration_rules", registration_rules)
     if source_institution_code or source_user_id:
-        raise ApiError(400, "401651",
-                       "Source institution not valid or not part of fulfillment network.")
+        raise ApiError(
+            400, "401651", "Source institution not valid or not part of fulfillment network."
+        )
     body = await deps.read_body(request, c.settings.max_body_bytes)
     data = read_user(body, body_is_json(request, body))
     user = await run_in_threadpool(c.users.create, key.institution, data, f"api:{key.key_id}")
@@ -169,16 +184,25 @@ def get_user(
     chosen_view = params.choice("view", view, ("full", "brief"), "full")
     expanded = params.expand_list(expand, ("loans", "requests", "fees"))
     if source_institution_code:
-        raise ApiError(400, "4019990",
-                       f"User with source identifier {user_id} of institution "
-                       f"{source_institution_code} was not found.")
+        raise ApiError(
+            400,
+            "4019990",
+            f"User with source identifier {user_id} of institution "
+            f"{source_institution_code} was not found.",
+        )
     try:
         user = c.users.get(key.institution, user_id, id_type)
     except UserNotFound as exc:
         raise _not_found_code(exc, id_type) from None
     book = c.users.code_book(key.institution)
-    return user_response(user, book, wants_json(request), view=chosen_view,
-                         link=_link(request, user.primary_id), expand=expanded)
+    return user_response(
+        user,
+        book,
+        wants_json(request),
+        view=chosen_view,
+        link=_link(request, user.primary_id),
+        expand=expanded,
+    )
 
 
 @router.put("/users/{user_id:path}", summary="Update user details", openapi_extra=USER_BODY)
@@ -202,8 +226,15 @@ async def put_user(
     body = await deps.read_body(request, c.settings.max_body_bytes)
     data = read_user(body, body_is_json(request, body))
     try:
-        user = await run_in_threadpool(c.users.replace, key.institution, user_id, data,
-                           f"api:{key.key_id}", id_type=id_type, override=overrides)
+        user = await run_in_threadpool(
+            c.users.replace,
+            key.institution,
+            user_id,
+            data,
+            f"api:{key.key_id}",
+            id_type=id_type,
+            override=overrides,
+        )
     except UserNotFound as exc:
         raise _not_found_code(exc, id_type) from None
     book = c.users.code_book(key.institution)
@@ -237,7 +268,8 @@ def user_operation(
         raise ApiError(400, "401859", f"Action currently not supported: op={op}")
     header = request.headers.get("exl-user-pw")
     secret = unquote(header) if header is not None else password
-    if not c.users.check_password(key.institution, user_id, params.id_type(user_id_type),
-                                  secret or ""):
+    if not c.users.check_password(
+        key.institution, user_id, params.id_type(user_id_type), secret or ""
+    ):
         raise ApiError(400, "401866", "User authentication failed")
     return Response(status_code=204)
