@@ -83,10 +83,11 @@ def quickstart(
     console.print(f"Database: {settings.database_url}")
     if created:
         console.print(f"Institution {DEMO_INSTITUTION} created with default code tables.")
-    console.print(f"API key (Users read/write, Configuration read-only): [bold]{secret}[/bold]")
-    console.print("Try:")
-    console.print(f"  export BOOKPLATE_KEY={secret}")
-    console.print(
+    # Plain print: these lines are copied by hand and must not be wrapped.
+    print(f"API key (Users read/write, Configuration read-only): {secret}")
+    print("Try:")
+    print(f"  export BOOKPLATE_KEY={secret}")
+    print(
         f'  curl -s -H "Authorization: apikey $BOOKPLATE_KEY" '
         f'-H "Accept: application/json" "{base}/almaws/v1/users"'
     )
@@ -243,6 +244,10 @@ def codes_set(
     c = _container()
     try:
         with c.uow_factory() as uow:
+            if uow.institutions.get(institution) is None:
+                _fail(f"no institution {institution}")
+            if table_name not in uow.codes.table_names(institution):
+                _fail(f"no code table {table_name}; see GET /almaws/v1/conf/code-tables")
             uow.codes.put_row(institution, table_name, CodeRow(code, description, enabled, default))
             uow.commit()
     finally:
