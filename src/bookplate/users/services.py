@@ -39,7 +39,9 @@ UowFactory = Callable[[], UnitOfWork]
 
 
 def utcnow() -> datetime:
-    return datetime.now(UTC)
+    """Now, in UTC, to the millisecond (Alma's date-times carry milliseconds at most)."""
+    now = datetime.now(UTC)
+    return now.replace(microsecond=now.microsecond // 1000 * 1000)
 
 
 @dataclass
