@@ -148,6 +148,8 @@ def test_duplicates(api: Api) -> None:
     clash = body("bob")
     clash["user_identifier"] = [{"id_type": {"value": "BARCODE"}, "value": "b-ann"}]
     assert error_code(create(api, clash)) == "401851"
+    # the clash is found by the database after the user row is written: nothing stays behind
+    assert api.client.get("/almaws/v1/users/bob", headers=api.h()).status_code == 400
     twice = body("carl")
     twice["user_identifier"] = [
         {"id_type": {"value": "BARCODE"}, "value": "X1"},
@@ -465,3 +467,14 @@ def test_unknown_route_gives_alma_envelope(api: Api) -> None:
     r = api.client.get("/almaws/v1/nothing-here", headers=api.h())
     assert r.status_code == 404
     assert error_code(r) == "NOT_FOUND"
+
+
+def test_tracking_id_is_logged_and_no_secret_is(api: Api) -> None:
+    from structlog.testing import capture_logs
+
+    with capture_logs() as logs:
+        r = api.client.get(f"/almaws/v1/users/nobody?apikey={api.key}&format=json")
+    tid = r.json()["errorList"]["error"][0]["trackingId"]
+    assert any(entry.get("tracking_id") == tid for entry in logs)
+    assert api.key not in repr(logs)
+    assert api.key not in r.text

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from bookplate import __version__
+from bookplate import __version__, logs
 from bookplate.api import errors
 from bookplate.api.almaws import conf, users
 from bookplate.bootstrap import Container, build_container
@@ -13,6 +13,7 @@ from bookplate.config import Settings, get_settings
 
 def create_app(settings: Settings | None = None, container: Container | None = None) -> FastAPI:
     settings = settings or (container.settings if container else get_settings())
+    logs.configure(settings.log_level, settings.log_json)
     app = FastAPI(
         title="Bookplate",
         version=__version__,
