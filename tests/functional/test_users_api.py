@@ -478,3 +478,51 @@ def test_tracking_id_is_logged_and_no_secret_is(api: Api) -> None:
     assert any(entry.get("tracking_id") == tid for entry in logs)
     assert api.key not in repr(logs)
     assert api.key not in r.text
+
+
+def test_views_expand_and_modify_date(api: Api) -> None:
+    create(
+        api,
+        body(
+            user_note=[{"note_type": {"value": "GENERAL"}, "note_text": "hello"}],
+            linking_id="LINK-1",
+        ),
+    )
+    brief = api.client.get("/almaws/v1/users/jdoe?view=brief", headers=api.h()).json()
+    assert "user_note" not in brief
+    assert brief["user_identifier"][0]["value"] == "B-jdoe"
+    assert list(brief["contact_info"]) == ["email"]
+    full = api.client.get("/almaws/v1/users/jdoe?expand=loans,fees", headers=api.h()).json()
+    assert full["user_note"][0]["note_text"] == "hello"
+    assert full["loans"] == {"value": "0"}
+    assert "requests" not in full
+    linked = api.client.get("/almaws/v1/users/LINK-1?user_id_type=linking_id", headers=api.h())
+    assert linked.json()["primary_id"] == "jdoe"
+    recent = api.client.get("/almaws/v1/users?modify_date_from=2000-01-01", headers=api.h())
+    assert recent.json()["total_record_count"] == 1
+    future = api.client.get("/almaws/v1/users?modify_date_from=2999-01-01", headers=api.h())
+    assert future.json()["total_record_count"] == 0
+    assert (
+        error_code(api.client.get("/almaws/v1/users/jdoe?view=tiny", headers=api.h())) == "40166411"
+    )
+    assert (
+        error_code(api.client.get("/almaws/v1/users/jdoe?expand=everything", headers=api.h()))
+        == "40166411"
+    )
+
+
+def test_uniqueness_scope_between_institutions(api: Api) -> None:
+    from bookplate.network.model import IdScope
+
+    assert create(api, body("shared")).status_code == 200
+    again = create_with(api, api.other_key, body("SHARED"))
+    assert error_code(again) == "401851"  # network-wide by default
+    with api.container.uow_factory() as uow:
+        uow.institutions.set_id_scope(IdScope.INSTITUTION)
+        uow.commit()
+    assert create_with(api, api.other_key, body("SHARED")).status_code == 200
+    mine = api.client.get("/almaws/v1/users/shared", headers=api.h()).json()
+    theirs = api.client.get("/almaws/v1/users/shared", headers=api.h(api.other_key)).json()
+    assert (mine["primary_id"], theirs["primary_id"]) == ("shared", "SHARED")
+    with api.container.uow_factory() as uow, pytest.raises(Exception, match="already exists"):
+        uow.institutions.set_id_scope(IdScope.NETWORK)
