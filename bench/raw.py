@@ -1,0 +1,206 @@
+"""The raw-SQL baseline: the queries behind each API scenario, through psycopg, no HTTP.
+
+Each of ``processes`` processes holds one connection and runs its scenario in a closed loop
+for ``warmup + duration`` seconds; latencies of the last ``duration`` seconds are kept.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing as mp
+import random
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import psycopg
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from common import INSTITUTION, PSYCOPG_URL, barcode, primary_id
+
+# What UserRepository.find(..., ALL_UNIQUE) sends.
+GET_SQL = (
+    "SELECT u.institution, u.record FROM users u JOIN user_ids i ON i.user_pk = u.id "
+    "WHERE u.institution = %(inst)s AND i.scope IN ('*', %(inst)s) AND i.value_norm = %(v)s "
+    "ORDER BY u.id LIMIT 1"
+)
+# What UserRepository.search sends for q=last_name~<word>&limit=10 (count, then the page).
+_TERM = (
+    "EXISTS (SELECT 1 FROM user_terms t WHERE t.user_pk = u.id AND t.institution = %(inst)s "
+    "AND t.field = 'last_name' AND t.term = %(term)s)"
+)
+COUNT_SQL = f"SELECT count(*) FROM users u WHERE u.institution = %(inst)s AND {_TERM}"
+PAGE_SQL = (
+    f"SELECT u.institution, u.record FROM users u WHERE u.institution = %(inst)s AND {_TERM} "
+    "ORDER BY u.last_name_sort, u.first_name_sort, u.primary_id_norm LIMIT 10 OFFSET 0"
+)
+USER_COLUMNS = (
+    "institution",
+    "primary_id",
+    "primary_id_norm",
+    "record",
+    "last_name_sort",
+    "first_name_sort",
+    "user_group",
+    "record_type",
+    "account_type",
+    "status",
+    "created_date",
+    "last_modified_date",
+    "expiry_date",
+)
+INSERT_USER = (
+    f"INSERT INTO users ({', '.join(USER_COLUMNS)}) "
+    f"VALUES ({', '.join(['%s'] * len(USER_COLUMNS))}) RETURNING id"
+)
+MARK = "zzmark"
+
+
+def _post_template() -> dict[str, Any]:
+    """Rows of one new user as the API would write them, with MARK where the ID goes."""
+    from datetime import UTC, date, datetime
+
+    from bookplate.storage.rows import id_entries, identifier_pairs, term_pairs, user_row
+    from bookplate.users.model import ContactInfo, Email, Identifier, Phone, User
+
+    now = datetime.now(UTC)
+    user = User(
+        primary_id=MARK,
+        institution=INSTITUTION,
+        first_name="Ada",
+        last_name="Okafor",
+        user_group="UNDERGRAD",
+        expiry_date=date(2030, 8, 30),
+        identifiers=[Identifier("BARCODE", MARK + "-bc"), Identifier("UNIV_ID", MARK + "-un")],
+        contact_info=ContactInfo(
+            emails=[Email(MARK + "@example.edu", email_types=["school"], preferred=True)],
+            phones=[Phone("+1 555 010 0001", phone_types=["mobile"], preferred=True)],
+        ),
+        created_by="api:raw",
+        created_date=now,
+        last_modified_by="api:raw",
+        last_modified_date=now,
+    )
+    row = user_row(user, None)
+    row["record"] = json.dumps(row["record"], separators=(",", ":"))
+    return {
+        "user": [row[c] for c in USER_COLUMNS],
+        "ids": [(norm, id_type) for norm, _raw, id_type in id_entries(user)],
+        "identifiers": sorted(identifier_pairs(user)),
+        "terms": sorted(term_pairs(user)),
+    }
+
+
+def _sub(value: Any, new: str) -> Any:
+    return value.replace(MARK, new) if isinstance(value, str) else value
+
+
+def _worker(
+    scenario: str,
+    users: int,
+    surnames: list[str],
+    warmup: float,
+    duration: float,
+    seq: int,
+    out: Any,
+) -> None:
+    rng = random.Random(seq * 7919 + int(time.time()))
+    lat: list[int] = []
+    extra = 0
+    template = _post_template() if scenario == "post" else None
+    with psycopg.connect(PSYCOPG_URL, autocommit=scenario != "post") as conn:
+        start = time.perf_counter()
+        measure_from = start + warmup
+        end = measure_from + duration
+        n = 0
+        while True:
+            t0 = time.perf_counter()
+            if t0 >= end:
+                break
+            if scenario in ("get_id", "get_barcode"):
+                i = rng.randrange(users)
+                value = primary_id(i) if scenario == "get_id" else barcode(i)
+                row = conn.execute(GET_SQL, {"inst": INSTITUTION, "v": value}).fetchone()
+                assert row is not None
+            elif scenario == "search":
+                args = {"inst": INSTITUTION, "term": rng.choice(surnames).lower()}
+                total = conn.execute(COUNT_SQL, args).fetchone()
+                conn.execute(PAGE_SQL, args).fetchall()
+                extra += int(total[0]) if total else 0
+            else:
+                assert template is not None
+                n += 1
+                new = f"br{seq}-{int(start)}-{n}"
+                with conn.transaction():
+                    user = [_sub(v, new) for v in template["user"]]
+                    pk_row = conn.execute(INSERT_USER, user).fetchone()
+                    assert pk_row is not None
+                    pk = pk_row[0]
+                    with conn.cursor() as cur:
+                        cur.executemany(
+                            "INSERT INTO user_ids (scope, value_norm, user_pk, id_type) "
+                            "VALUES ('*', %s, %s, %s)",
+                            [(_sub(v, new), pk, t) for v, t in template["ids"]],
+                        )
+                        cur.executemany(
+                            "INSERT INTO user_identifiers (user_pk, id_type, value_norm) "
+                            "VALUES (%s, %s, %s)",
+                            [(pk, t, _sub(v, new)) for t, v in template["identifiers"]],
+                        )
+                        cur.executemany(
+                            "INSERT INTO user_terms (user_pk, institution, field, term) "
+                            "VALUES (%s, %s, %s, %s)",
+                            [(pk, INSTITUTION, f, _sub(v, new)) for f, v in template["terms"]],
+                        )
+                    conn.execute(
+                        "INSERT INTO audit_log (at, institution, actor, action, target) "
+                        "VALUES (now(), %s, 'api:raw', 'user.add', %s)",
+                        (INSTITUTION, new),
+                    )
+            t1 = time.perf_counter()
+            if t0 >= measure_from:
+                lat.append(int((t1 - t0) * 1_000_000))
+    out.put({"lat": lat, "extra": extra})
+
+
+def run(
+    scenario: str,
+    processes: int,
+    users: int,
+    surnames: list[str],
+    warmup: float,
+    duration: float,
+) -> dict[str, float]:
+    """Throughput (per second) and latency percentiles (ms) of the raw query loop."""
+    ctx = mp.get_context("fork")
+    queue = ctx.Queue()
+    procs = [
+        ctx.Process(target=_worker, args=(scenario, users, surnames, warmup, duration, i, queue))
+        for i in range(processes)
+    ]
+    for p in procs:
+        p.start()
+    try:
+        parts = [queue.get(timeout=warmup + duration + 120) for _ in procs]
+    finally:
+        for p in procs:
+            p.join(timeout=10)
+            if p.is_alive():
+                p.kill()
+    lat = sorted(x for part in parts for x in part["lat"])
+    if not lat:
+        return {"rps": 0.0}
+
+    def pct(q: float) -> float:
+        return lat[min(len(lat) - 1, int(len(lat) * q / 100))] / 1000
+
+    return {
+        "rps": len(lat) / duration,
+        "p50_ms": pct(50),
+        "p90_ms": pct(90),
+        "p99_ms": pct(99),
+        "mean_ms": sum(lat) / len(lat) / 1000,
+        "avg_matches": (sum(p["extra"] for p in parts) / len(lat)) if scenario == "search" else 0,
+    }
