@@ -1,0 +1,70 @@
+"""Fuzz every operation of the API with schemathesis: no input may cause a server error.
+
+The schema is Bookplate's own OpenAPI document (``bookplate.api.openapi.document()``); requests
+go in-process to the ASGI app over a real SQLite file with institution MAIN and a
+``users:rw`` + ``conf:ro`` key (sent as ``Authorization: apikey K``). The app is built once per
+module so examples do not rebuild it. Examples are bounded (``MAX_EXAMPLES`` per operation) to
+keep the file well under ~90 s on two cores.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, settings
+from schemathesis import GenerationMode
+from schemathesis.checks import not_a_server_error
+
+from bookplate.api.app import create_app
+from bookplate.api.openapi import document
+from bookplate.bootstrap import build_container
+from bookplate.config import Settings
+from bookplate.keys.services import parse_areas
+
+MAX_EXAMPLES = 30
+
+schema = schemathesis.openapi.from_dict(document())
+# Valid and invalid inputs alike (wrong types, missing required parts, unexpected values).
+schema.config.generation.update(modes=[GenerationMode.POSITIVE, GenerationMode.NEGATIVE])
+
+
+class Target:
+    def __init__(self, app: Any, key: str) -> None:
+        self.app = app
+        self.key = key
+
+
+@pytest.fixture(scope="module")
+def target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Target]:
+    folder: Path = tmp_path_factory.mktemp("schemathesis")
+    config = Settings(
+        database_url=f"sqlite:///{folder}/bookplate.db",
+        max_body_bytes=200_000,
+        cache_seconds=0,
+        redis_url=None,
+    )
+    container = build_container(config, migrate=True)
+    container.add_institution("MAIN", "Main University")
+    # A high per-second threshold: the fuzzer must not be throttled into 429s.
+    _, key = container.keys.create("MAIN", "fuzz", parse_areas(["users:rw", "conf:ro"]), 1_000_000)
+    yield Target(create_app(config, container), key)
+    container.close()
+
+
+@schema.parametrize()
+@settings(
+    max_examples=MAX_EXAMPLES,
+    deadline=None,
+    suppress_health_check=[
+        HealthCheck.too_slow,
+        HealthCheck.filter_too_much,
+        HealthCheck.data_too_large,
+    ],
+)
+def test_no_server_error(case: schemathesis.Case, target: Target) -> None:
+    response = case.call(app=target.app, headers={"Authorization": f"apikey {target.key}"})
+    case.validate_response(response, checks=[not_a_server_error])
