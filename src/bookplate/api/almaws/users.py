@@ -24,12 +24,27 @@ router = APIRouter(prefix="/almaws/v1", tags=["Users"])
 
 UserIdPath = Annotated[
     str,
-    Path(description="Primary ID or any unique identifier (percent-encoded).", max_length=255),
+    Path(
+        description="Primary ID or any unique identifier (percent-encoded).",
+        max_length=255,
+        examples=["jdoe42"],
+    ),
 ]
 Q = Annotated[str | None, Query()]
 
 
 # The body is read by the codec, not by FastAPI, so it is described here for OpenAPI users.
+def _code(*values: str) -> dict[str, object]:
+    return {
+        "type": "object",
+        "required": ["value"],
+        "properties": {
+            "value": {"type": "string", "enum": list(values)},
+            "desc": {"type": "string"},
+        },
+    }
+
+
 USER_BODY = {
     "requestBody": {
         "required": True,
@@ -38,26 +53,31 @@ USER_BODY = {
                 "schema": {
                     "type": "object",
                     "description": "A user in Alma's rest_user JSON shape.",
+                    "required": ["primary_id", "record_type", "user_group"],
                     "properties": {
-                        "primary_id": {"type": "string"},
-                        "record_type": {
-                            "type": "object",
-                            "properties": {"value": {"type": "string"}},
-                        },
-                        "first_name": {"type": "string"},
-                        "last_name": {"type": "string"},
-                        "user_group": {
-                            "type": "object",
-                            "properties": {"value": {"type": "string"}},
-                        },
-                        "account_type": {
-                            "type": "object",
-                            "properties": {"value": {"type": "string"}},
-                        },
-                        "expiry_date": {"type": "string"},
+                        "primary_id": {"type": "string", "minLength": 1, "maxLength": 255},
+                        "record_type": _code("PUBLIC", "STAFF"),
+                        "first_name": {"type": "string", "maxLength": 255},
+                        "last_name": {"type": "string", "maxLength": 255},
+                        "user_group": _code("UNDERGRAD", "GRAD", "FACULTY"),
+                        "account_type": _code("INTERNAL"),
+                        "status": _code("ACTIVE", "INACTIVE"),
+                        "expiry_date": {"type": "string", "format": "date"},
                         "password": {"type": "string"},
-                        "user_identifier": {"type": "array", "items": {"type": "object"}},
+                        "user_identifier": {
+                            "type": "array",
+                            "maxItems": 3,
+                            "items": {
+                                "type": "object",
+                                "required": ["id_type", "value"],
+                                "properties": {
+                                    "id_type": _code("BARCODE", "UNIV_ID"),
+                                    "value": {"type": "string", "minLength": 1, "maxLength": 255},
+                                },
+                            },
+                        },
                         "contact_info": {"type": "object"},
+                        "user_role": {"type": "array", "items": {"type": "object"}},
                     },
                 }
             },
