@@ -86,6 +86,12 @@ SCENARIOS: dict[str, dict[str, Any]] = {
         "max_p99": None,
     },
 }
+# BENCH_APP=patched serves bench/patched.py (the proposed src/ fixes as monkeypatches).
+APP = (
+    "patched:app_factory"
+    if os.environ.get("BENCH_APP") == "patched"
+    else "bookplate.api.app:app_factory"
+)
 START, END = "<!-- bench:results:start -->", "<!-- bench:results:end -->"
 
 
@@ -116,6 +122,7 @@ def server(workers: int, port: int) -> Iterator[subprocess.Popen[bytes]]:
         BOOKPLATE_DATABASE_URL=DB_URL,
         BOOKPLATE_REDIS_URL=REDIS_URL,
         BOOKPLATE_LOG_LEVEL="WARNING",
+        PYTHONPATH=os.pathsep.join(filter(None, [str(BENCH_DIR), env.get("PYTHONPATH")])),
     )
     log = (STATE_DIR / f"uvicorn-{workers}.log").open("wb")
     proc = subprocess.Popen(
@@ -139,7 +146,7 @@ def server(workers: int, port: int) -> Iterator[subprocess.Popen[bytes]]:
 def server_command(workers: int, port: int) -> list[str]:
     cmd = [
         str(Path(sys.executable).with_name("uvicorn")),
-        "bookplate.api.app:app_factory",
+        APP,
         "--factory",
         "--workers",
         str(workers),
@@ -443,12 +450,13 @@ def main() -> None:
                 )
     finally:
         cleanup_written()
-    (STATE_DIR / "results.json").write_text(json.dumps(results, indent=2, default=str))
+    suffix = "-patched" if APP.startswith("patched") else ""
+    (STATE_DIR / f"results{suffix}.json").write_text(json.dumps(results, indent=2, default=str))
     print()
     print(table(results))
     print()
     print(workers_table(results))
-    if not args.no_doc:
+    if not args.no_doc and not suffix:
         write_doc(results)
         print(f"\nwrote {DOC.relative_to(REPO)}")
 

@@ -72,6 +72,7 @@ def main() -> None:
     parser.add_argument("--users", type=int, default=1_000_000)
     parser.add_argument("--port", type=int, default=8767)
     parser.add_argument("--top", type=int, default=40)
+    parser.add_argument("--gil", action="store_true", help="only samples holding the GIL (CPU)")
     args = parser.parse_args()
     py_spy = os.environ.get("PY_SPY") or shutil.which("py-spy") or "/tmp/pyspy/bin/py-spy"
     STATE_DIR.mkdir(parents=True, exist_ok=True)
@@ -115,6 +116,7 @@ def main() -> None:
                     "-o",
                     str(folded),
                     "--nonblocking",
+                    *(["--gil"] if args.gil else []),
                 ],
                 check=False,
                 capture_output=True,
