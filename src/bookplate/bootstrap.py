@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 
 from argon2 import PasswordHasher as Argon2
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -12,10 +13,12 @@ from bookplate.config import Settings
 from bookplate.keys.ports import RateCounter
 from bookplate.keys.services import KeyService
 from bookplate.network.model import Institution
+from bookplate.sis.services import SisService
 from bookplate.storage.engine import Engine, make_engine
 from bookplate.storage.migrate import upgrade
 from bookplate.storage.rate_counter import SqlRateCounter
 from bookplate.storage.redis_counter import RedisRateCounter
+from bookplate.storage.sis_repo import SqlSisStore
 from bookplate.storage.uow import SqlUnitOfWork
 from bookplate.users.services import CodeBookCache, UserService
 
@@ -53,6 +56,11 @@ class Container:
             uow.codes.seed(code)
             uow.commit()
         return True
+
+    @cached_property
+    def sis(self) -> SisService:
+        """SIS profiles and runs (built on first use)."""
+        return SisService(SqlSisStore(self.engine), self.users)
 
     def close(self) -> None:
         self.engine.dispose()

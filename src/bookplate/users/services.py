@@ -18,6 +18,7 @@ from bookplate.users.errors import (
     InvalidParameter,
     UserNotFound,
 )
+from bookplate.users.manual import mark_manual
 from bookplate.users.model import (
     OVERRIDE_NAMES,
     PROTECTED_FIELDS,
@@ -187,6 +188,42 @@ class UserService:
             validate(user, self.codes.get(uow, institution), data.password)
             password_hash = self._hasher.hash(data.password) if data.password else None
             uow.users.replace(stored.primary_id, user, password_hash)
+            uow.commit()
+        return user
+
+    def staff_update(
+        self,
+        institution: str,
+        user_id: str,
+        edit: Callable[[User], None],
+        actor: str,
+        *,
+        restore: frozenset[str] = frozenset(),
+    ) -> User:
+        """A staff member's edit of a stored record (what the web UI does).
+
+        ``edit`` changes a copy of the stored user in place. On an external user, protected
+        fields whose value changed become manual (``users.manual``): later SIS loads keep them
+        until the SIS sends their last SIS value again. Fields named in ``restore`` go back to
+        that last SIS value and are attached to the SIS again ("Restore" in Alma's UI).
+        """
+        with self._uow_factory() as uow:
+            stored = self._find(uow, institution, user_id, ALL_UNIQUE)
+            user = copy.deepcopy(stored)
+            edit(user)
+            user.manual_fields = mark_manual(stored, user)
+            for name in restore:
+                if name in user.manual_fields:
+                    last = user.manual_fields.pop(name)
+                    setattr(user, name, last or None)
+            user.institution = institution
+            user.created_by = stored.created_by
+            user.created_date = stored.created_date
+            user.last_modified_by = actor
+            user.last_modified_date = self._clock()
+            force_internal_segments(user)
+            validate(user, self.codes.get(uow, institution))
+            uow.users.replace(stored.primary_id, user, None)
             uow.commit()
         return user
 

@@ -1,0 +1,446 @@
+"""Running a file through a profile: batches of records, each batch one transaction.
+
+Per batch: look the match IDs up (one query, with the fingerprints the last run stored) ->
+records whose fingerprint is unchanged for an unmodified user are *unchanged* without being
+parsed -> the rest are parsed and mapped -> ``plan_sync`` -> identifier clashes rejected ->
+set-based writes of creates, updates, fingerprints and report items -> commit. A crash loses at
+most the batch in flight; running the file again converges to the same state because every
+committed record is then either unchanged (same fingerprint) or re-planned from the file.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import IO
+
+from bookplate.errors import BookplateError
+from bookplate.sis.errors import RecordError, SourceError
+from bookplate.sis.model import (
+    Action,
+    ActionKind,
+    Existing,
+    Incoming,
+    MissingPolicy,
+    Mode,
+    Profile,
+    Report,
+)
+from bookplate.sis.plan import Check, match_key, plan_sync
+from bookplate.sis.ports import Found, ItemRow, SisBatch, SisStore
+from bookplate.sis.sources import RawRecord, Source
+from bookplate.users.errors import DuplicateId
+from bookplate.users.model import Role, User, id_values, normalise_id
+
+RolesHook = Callable[[User, str], list[Role]]
+Progress = Callable[[int, int], None]  # (records done, bytes read)
+
+DEFAULT_BATCH = 2000
+DEACTIVATE_SEQ = 1 << 30  # report items of deactivations come after every record
+
+
+def default_roles(user: User, institution: str) -> list[Role]:
+    """Roles of a new user when no assignment rules are wired: Patron (200) in the
+    institution, active (SPEC section 1.6)."""
+    return [Role(role_type="200", scope=institution, status="ACTIVE")]
+
+
+class PlanWriter:
+    """The plan as JSON lines (``.jsonl``) or CSV (``.csv``)."""
+
+    CSV_COLUMNS = ("action", "record", "match_id", "primary_id", "reason", "diff")
+
+    def __init__(self, stream: IO[str], kind: str) -> None:
+        self.stream = stream
+        self.kind = kind
+        self._csv = csv.writer(stream) if kind == "csv" else None
+        if self._csv is not None:
+            self._csv.writerow(self.CSV_COLUMNS)
+
+    def write(self, action: Action) -> None:
+        data = action.to_dict()
+        if self._csv is None:
+            self.stream.write(json.dumps(data, ensure_ascii=False, default=str) + "\n")
+            return
+        diff = json.dumps(data.get("diff"), ensure_ascii=False, default=str) if action.diff else ""
+        self._csv.writerow(
+            [
+                data["action"],
+                data["record"] or "",
+                data["match_id"] or "",
+                data["primary_id"] or "",
+                data.get("reason", ""),
+                diff,
+            ]
+        )
+
+
+def fingerprint(key: bytes, raw: bytes) -> str:
+    return hashlib.blake2b(raw, digest_size=16, key=key).hexdigest()
+
+
+def _batches(records: Iterator[RawRecord], size: int) -> Iterator[list[RawRecord]]:
+    chunk: list[RawRecord] = []
+    for record in records:
+        chunk.append(record)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+@dataclass
+class Runner:
+    store: SisStore
+    source: Source
+    profile: Profile
+    mode: Mode
+    check: Check
+    today: date
+    clock: Callable[[], datetime]
+    actor: str = "SIS"
+    dry_run: bool = False
+    roles: RolesHook = default_roles
+    progress: Progress | None = None
+    plan_out: PlanWriter | None = None
+    batch_size: int = DEFAULT_BATCH
+    report: Report = field(init=False)
+    _seen_keys: set[int] = field(default_factory=set)
+    _seen_pks: set[int] = field(default_factory=set)
+    _key: bytes = b""
+
+    def __post_init__(self) -> None:
+        self._key = self.profile.fingerprint_key() + self.mode.value.encode()
+        self.report = Report(
+            None, self.profile.code, self.profile.institution, self.mode, self.dry_run
+        )
+
+    # -- the run -----------------------------------------------------------------------
+
+    def run(self, source_name: str) -> Report:
+        report = self.report
+        report.source = source_name
+        report.started = self.clock().isoformat()
+        if not self.dry_run:
+            report.run_id = self.store.start_run(report)
+        try:
+            if self._needs_guard() and not self._guard():
+                return self._finish()
+            self._main_pass()
+            if (
+                self.mode is Mode.SYNCHRONIZE
+                and self.profile.missing_policy is not MissingPolicy.OFF
+            ):
+                self._missing()
+            report.status = "done"
+        except SourceError as exc:
+            report.status = "failed"
+            report.message = str(exc)
+        return self._finish()
+
+    def _finish(self) -> Report:
+        self.report.finished = self.clock().isoformat()
+        if not self.dry_run:
+            self.store.finish_run(self.report)
+        return self.report
+
+    # -- guard -------------------------------------------------------------------------
+
+    def _needs_guard(self) -> bool:
+        return self.mode is Mode.SYNCHRONIZE and (
+            self.profile.missing_policy is not MissingPolicy.OFF or self.profile.guard_changes
+        )
+
+    def _guard(self) -> bool:
+        """A read-only pass over the file: how many users would be deactivated (or changed)?
+        False (run aborted, nothing written) when that is more than the guard share."""
+        profile = self.profile
+        existing = self.store.profile_user_count(profile.institution, profile.code)
+        if existing == 0:
+            return True
+        seen: set[int] = set()
+        changed = 0
+        with self.store.batch() as batch:
+            for chunk in _batches(self.source.records(), self.batch_size * 5):
+                found = self._lookup(batch, chunk)
+                for record in chunk:
+                    hit = found.get(normalise_id(record.match_id)) if record.match_id else None
+                    if hit is None:
+                        continue
+                    seen.add(hit.pk)
+                    if hit.fingerprint != fingerprint(self._key, record.raw):
+                        changed += 1
+        missing = 0
+        if profile.missing_policy is not MissingPolicy.OFF:
+            missing = sum(1 for _ in self._missing_users(seen))
+        touched = missing + (changed if profile.guard_changes else 0)
+        share = touched / existing
+        if share > profile.guard_share:
+            what = (
+                "deactivated or expired" if not profile.guard_changes else "deactivated or changed"
+            )
+            self.report.status = "aborted"
+            self.report.message = (
+                f"{touched} of the profile's {existing} users ({share:.0%}) would be {what}, "
+                f"more than the guard's {profile.guard_share:.0%}; nothing was changed"
+            )
+            return False
+        return True
+
+    # -- main pass ---------------------------------------------------------------------
+
+    def _lookup(self, batch: SisBatch, chunk: Sequence[RawRecord]) -> dict[str, Found]:
+        norms = [normalise_id(r.match_id) for r in chunk if r.match_id]
+        return batch.lookup(self.profile.institution, self.profile.match_id_type, norms)
+
+    def _main_pass(self) -> None:
+        done = 0
+        for chunk in _batches(self.source.records(), self.batch_size):
+            with self.store.batch() as batch:
+                actions = self._plan_batch(batch, chunk)
+                if not self.dry_run:
+                    self._write(batch, actions)
+                for action in actions:
+                    self.report.count(action.kind)
+                    if self.plan_out is not None:
+                        self.plan_out.write(action)
+                self.report.total += len(chunk)
+                if not self.dry_run:
+                    self._items(batch, actions)
+                    batch.update_run(self.report)
+                    batch.commit()
+            done += len(chunk)
+            if self.progress is not None:
+                self.progress(done, self.source.position())
+
+    def _plan_batch(self, batch: SisBatch, chunk: list[RawRecord]) -> list[Action]:
+        found = self._lookup(batch, chunk)
+        slots: list[Action | None] = []
+        incoming: list[Incoming] = []
+        to_plan: list[int] = []
+        for record in chunk:
+            fp = fingerprint(self._key, record.raw)
+            if record.match_id is None:
+                slots.append(
+                    _reject(record, f"the record has no match ID ({self.profile.match_id_type})")
+                )
+                continue
+            key = match_key(record.match_id)
+            hit = found.get(normalise_id(record.match_id))
+            if hit is not None:
+                self._seen_pks.add(hit.pk)
+            if key in self._seen_keys:
+                slots.append(
+                    _reject(record, f"match ID {record.match_id} appears earlier in the same file")
+                )
+                continue
+            self._seen_keys.add(key)
+            if hit is not None and hit.fingerprint == fp:
+                slots.append(
+                    Action(ActionKind.UNCHANGED, record.number, record.match_id, pk=hit.pk)
+                )
+                continue
+            try:
+                user: User | None = self.source.parse(record)
+                error = None
+            except (RecordError, BookplateError) as exc:
+                user, error = None, f"{_where(record)}{exc}"
+            except (ValueError, TypeError, RecursionError) as exc:
+                user, error = None, f"{_where(record)}unreadable record: {exc}"
+            incoming.append(Incoming(record.number, record.match_id, user, error, fp, record.line))
+            to_plan.append(len(slots))
+            slots.append(None)
+        wanted = {
+            normalise_id(i.match_id): found[normalise_id(i.match_id)].pk
+            for i in incoming
+            if i.match_id and normalise_id(i.match_id) in found
+        }
+        stored = batch.load(sorted(set(wanted.values()))) if wanted else {}
+        existing = {norm: Existing(pk, stored[pk]) for norm, pk in wanted.items() if pk in stored}
+        planned = plan_sync(
+            incoming, existing, self.profile, mode=self.mode, today=self.today, check=self.check
+        )
+        for index, action in zip(to_plan, planned, strict=True):
+            slots[index] = action
+        actions = [a for a in slots if a is not None]
+        self._check_ids(batch, actions)
+        return actions
+
+    def _check_ids(self, batch: SisBatch, actions: list[Action]) -> None:
+        """Reject records whose IDs clash with another record of the batch or a stored user
+        (SPEC section 4.3: a clash rejects that record, the rest go on)."""
+        writing = [a for a in actions if a.kind in (ActionKind.CREATE, ActionKind.UPDATE)]
+        if not writing:
+            return
+        owner: dict[str, Action] = {}
+        for action in writing:
+            assert action.user is not None
+            for norm in id_values(action.user):
+                other = owner.get(norm)
+                if other is not None and other is not action:
+                    _turn_reject(
+                        action, f"ID {norm} is also in record {other.record_no} of this file"
+                    )
+                    break
+            else:
+                for norm in id_values(action.user):
+                    owner[norm] = action
+        holders = batch.id_holders(self.profile.institution, list(owner))
+        for action in writing:
+            if action.kind is ActionKind.REJECT or action.user is None:
+                continue
+            for norm in id_values(action.user):
+                holder = holders.get(norm)
+                if holder is not None and holder.pk != action.pk:
+                    _turn_reject(
+                        action,
+                        f"ID {norm} ({holder.id_type}) is already held by user {holder.primary_id}",
+                    )
+                    break
+
+    # -- writes ------------------------------------------------------------------------
+
+    def _stamp(self, actions: list[Action]) -> None:
+        now = self.clock()
+        for action in actions:
+            user = action.user
+            if user is None:
+                continue
+            if action.kind is ActionKind.CREATE:
+                user.created_by = self.actor
+                user.created_date = now
+                user.roles = self.roles(user, self.profile.institution)
+            user.last_modified_by = self.actor
+            user.last_modified_date = now
+
+    def _write(self, batch: SisBatch, actions: list[Action]) -> None:
+        writes = [a for a in actions if a.kind in (ActionKind.CREATE, ActionKind.UPDATE)]
+        self._stamp(writes)
+        try:
+            with batch.savepoint():
+                self._write_set(batch, actions)
+        except DuplicateId:
+            # Someone else took an ID meanwhile: write one record at a time, rejecting clashes.
+            for action in writes:
+                try:
+                    with batch.savepoint():
+                        self._write_set(batch, [action])
+                except DuplicateId as exc:
+                    _turn_reject(action, str(exc))
+            self._write_set(batch, [a for a in actions if a.kind is ActionKind.UNCHANGED])
+
+    def _write_set(self, batch: SisBatch, actions: Sequence[Action]) -> None:
+        creates = [
+            (a.user, a.fingerprint) for a in actions if a.kind is ActionKind.CREATE and a.user
+        ]
+        updates = [
+            (a.pk, a.user, a.fingerprint)
+            for a in actions
+            if a.kind is ActionKind.UPDATE and a.user is not None and a.pk is not None
+        ]
+        refresh = [
+            (a.pk, a.fingerprint)
+            for a in actions
+            if a.kind is ActionKind.UNCHANGED and a.user is not None and a.pk is not None
+        ]
+        pks = batch.create(creates)
+        for pk, action in zip(
+            pks, (a for a in actions if a.kind is ActionKind.CREATE and a.user), strict=True
+        ):
+            action.pk = pk
+        batch.update(updates)
+        batch.set_fingerprints(refresh)
+
+    def _items(self, batch: SisBatch, actions: list[Action]) -> None:
+        rows = []
+        for action in actions:
+            detail: str | None = action.reason or None
+            if action.kind is ActionKind.UPDATE and action.diff:
+                detail = json.dumps(action.diff, ensure_ascii=False, default=str)
+            rows.append(
+                ItemRow(
+                    action.record_no or 0,
+                    action.kind.value,
+                    action.record_no,
+                    action.match_id,
+                    action.primary_id,
+                    detail,
+                )
+            )
+        batch.add_items(self.report.run_id or 0, rows)
+
+    # -- users missing from the file ---------------------------------------------------
+
+    def _missing_users(self, seen: set[int]) -> Iterator[tuple[int, str]]:
+        expire = self.today if self.profile.missing_policy is MissingPolicy.EXPIRE else None
+        return self.store.missing_users(
+            self.profile.institution,
+            self.profile.code,
+            seen,
+            active_only=expire is None,
+            expire_on=expire,
+        )
+
+    def _missing(self) -> None:
+        expire = self.today if self.profile.missing_policy is MissingPolicy.EXPIRE else None
+        candidates = list(self._missing_users(self._seen_pks))
+        seq = DEACTIVATE_SEQ
+        for start in range(0, len(candidates), self.batch_size):
+            part = candidates[start : start + self.batch_size]
+            actions = [
+                Action(
+                    ActionKind.DEACTIVATE,
+                    None,
+                    None,
+                    primary_id,
+                    pk=pk,
+                    reason="expired: not in the file" if expire else "deactivated: not in the file",
+                )
+                for pk, primary_id in part
+            ]
+            for action in actions:
+                self.report.count(ActionKind.DEACTIVATE)
+                if self.plan_out is not None:
+                    self.plan_out.write(action)
+            if self.dry_run:
+                continue
+            self.store.deactivate(
+                [pk for pk, _ in part], expire_on=expire, actor=self.actor, now=self.clock()
+            )
+            with self.store.batch() as batch:
+                batch.add_items(
+                    self.report.run_id or 0,
+                    [
+                        ItemRow(seq + i, "deactivate", None, None, a.primary_id, a.reason)
+                        for i, a in enumerate(actions)
+                    ],
+                )
+                batch.update_run(self.report)
+                batch.commit()
+            seq += len(actions)
+
+
+def _where(record: RawRecord) -> str:
+    where = f"record {record.number}"
+    if record.line is not None:
+        where += f" (line {record.line})"
+    return where + ": "
+
+
+def _reject(record: RawRecord, reason: str) -> Action:
+    return Action(ActionKind.REJECT, record.number, record.match_id, reason=reason)
+
+
+def _turn_reject(action: Action, reason: str) -> None:
+    action.kind = ActionKind.REJECT
+    action.reason = reason
+    action.diff = {}
+
+
+def plan_writer(stream: IO[str], name: str) -> PlanWriter:
+    return PlanWriter(stream, "csv" if name.lower().endswith(".csv") else "jsonl")

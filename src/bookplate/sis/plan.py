@@ -1,0 +1,322 @@
+"""The pure planner: ``plan_sync(incoming, existing, profile)`` -> actions.
+
+No I/O. Alma's synchronize rules (SPEC section 4.3) live here:
+
+* only external users of this profile are changed; a record matching an internal user or an
+  external user of another profile is rejected, and nothing of it is touched;
+* swap-all for the rest: the file's record replaces the stored one, absent fields are removed;
+* the stored user's **internal** segments (identifiers, addresses, emails, phones, notes,
+  blocks, statistics added by staff) are kept; its external segments are replaced by the file's;
+* protected fields staff changed by hand (``User.manual_fields``) keep the staff value until
+  the file carries the field's last SIS value again (the field is then re-attached); blank
+  protected fields still attached are cleared (``user_group``: reset to the profile default);
+* roles, password, proxies, linking data and creation data are never taken from the file;
+* per-field rules of the profile (keep / replace / erase) for other core fields.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import hashlib
+import json
+from collections.abc import Callable, Iterable, Mapping
+from datetime import date, timedelta
+from typing import Any
+
+from bookplate.errors import BookplateError
+from bookplate.sis.model import (
+    Action,
+    ActionKind,
+    Existing,
+    FieldRule,
+    Incoming,
+    Mode,
+    Profile,
+)
+from bookplate.users.manual import field_text
+from bookplate.users.model import (
+    PROTECTED_FIELDS,
+    AccountType,
+    SegmentType,
+    User,
+    normalise_id,
+)
+
+Check = Callable[[User], None]
+
+_SEGMENT_LISTS = ("identifiers", "notes", "blocks", "statistics")
+_CONTACT_LISTS = ("addresses", "emails", "phones")
+_KEPT_FROM_STORED = (
+    "roles",
+    "proxy_for",
+    "linking_id",
+    "source_institution_code",
+    "source_link_id",
+    "created_by",
+    "created_date",
+    "last_modified_by",
+    "last_modified_date",
+    "last_patron_activity_date",
+    "institution",
+    "force_password_change",
+)
+_COMPARE_SKIP = frozenset({"last_modified_by", "last_modified_date"})
+
+
+def match_key(match_id: str) -> int:
+    """A compact key of a normalised match ID (for the in-file duplicate set)."""
+    digest = hashlib.blake2b(normalise_id(match_id).encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big")
+
+
+def _blank(value: object) -> bool:
+    return value is None or value in ("", [])
+
+
+def _segments(user: User) -> list[Any]:
+    out: list[Any] = []
+    for name in _SEGMENT_LISTS:
+        out.extend(getattr(user, name))
+    for name in _CONTACT_LISTS:
+        out.extend(getattr(user.contact_info, name))
+    return out
+
+
+def prepare(user: User, profile: Profile) -> User:
+    """The file's record as this profile loads it (no defaults from the stored user yet)."""
+    user.institution = profile.institution
+    user.record_type = profile.record_type
+    user.account_type = AccountType.EXTERNAL.value
+    user.external_id = profile.code
+    user.status = (user.status or "ACTIVE").upper()
+    user.roles = []
+    user.manual_fields = {}
+    user.proxy_for = []
+    user.linking_id = None
+    user.source_institution_code = None
+    user.source_link_id = None
+    for segment in _segments(user):
+        segment.segment_type = SegmentType.EXTERNAL
+    return user
+
+
+def _render(value: Any) -> Any:
+    if isinstance(value, str | int | float | bool) or value is None:
+        return value
+    if isinstance(value, date):
+        return value.isoformat()
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {
+            f.name: _render(getattr(value, f.name))
+            for f in dataclasses.fields(value)
+            if not _blank(getattr(value, f.name))
+        }
+    if isinstance(value, list):
+        return [_render(v) for v in value]
+    return str(value)
+
+
+def diff(old: User, new: User) -> dict[str, list[Any]]:
+    """Field -> [old, new] for every top-level field that differs."""
+    out: dict[str, list[Any]] = {}
+    for f in dataclasses.fields(User):
+        if f.name in _COMPARE_SKIP:
+            continue
+        before, after = getattr(old, f.name), getattr(new, f.name)
+        if before != after:
+            if f.name == "contact_info":
+                for part in _CONTACT_LISTS:
+                    b, a = getattr(before, part), getattr(after, part)
+                    if b != a:
+                        out[part] = [_render(b), _render(a)]
+            else:
+                out[f.name] = [_render(before), _render(after)]
+    return out
+
+
+def _reset_value(name: str, profile: Profile) -> Any:
+    if name == "user_group":
+        return profile.default_user_group
+    if name in ("rs_libraries", "library_notices"):
+        return []
+    return None
+
+
+def merge(stored: User, incoming: User, profile: Profile) -> User:
+    """Swap-all of ``stored`` by ``incoming`` (already ``prepare``d), with Alma's exceptions."""
+    merged = copy.deepcopy(incoming)
+    for name in _KEPT_FROM_STORED:
+        setattr(merged, name, copy.deepcopy(getattr(stored, name)))
+    # Internal segments stay, after the file's external ones.
+    for name in _SEGMENT_LISTS:
+        kept = [s for s in getattr(stored, name) if s.segment_type == SegmentType.INTERNAL]
+        getattr(merged, name).extend(copy.deepcopy(kept))
+    for name in _CONTACT_LISTS:
+        kept = [
+            s for s in getattr(stored.contact_info, name) if s.segment_type == SegmentType.INTERNAL
+        ]
+        getattr(merged.contact_info, name).extend(copy.deepcopy(kept))
+    # Protected fields.
+    manual = dict(stored.manual_fields)
+    for name in PROTECTED_FIELDS:
+        if name in manual:
+            if field_text(incoming, name) == manual[name]:
+                del manual[name]  # the SIS sent its last value again: re-attached
+            else:
+                setattr(merged, name, copy.deepcopy(getattr(stored, name)))
+        elif _blank(getattr(incoming, name)):
+            setattr(merged, name, _reset_value(name, profile))
+    merged.manual_fields = manual
+    # Profile rules for other fields.
+    for name, rule in profile.field_rules.items():
+        if name in PROTECTED_FIELDS or rule is FieldRule.ERASE:
+            continue
+        new, old = getattr(incoming, name), getattr(stored, name)
+        if (rule is FieldRule.KEEP and not _blank(old)) or (
+            rule is FieldRule.REPLACE and _blank(new)
+        ):
+            setattr(merged, name, copy.deepcopy(old))
+    # Expiry and purge dates the file leaves blank stay as they are (defaults are for new users).
+    if merged.expiry_date is None:
+        merged.expiry_date = stored.expiry_date
+    if merged.purge_date is None:
+        merged.purge_date = stored.purge_date
+    return merged
+
+
+def new_user(incoming: User, profile: Profile, today: date) -> User:
+    user = incoming
+    if _blank(user.user_group):
+        user.user_group = profile.default_user_group
+    if user.expiry_date is None and profile.expiry_days is not None:
+        user.expiry_date = today + timedelta(days=profile.expiry_days)
+    if user.purge_date is None and profile.purge_days is not None and user.expiry_date:
+        user.purge_date = user.expiry_date + timedelta(days=profile.purge_days)
+    return user
+
+
+def _reject(item: Incoming, reason: str, pk: int | None = None) -> Action:
+    primary = item.user.primary_id if item.user is not None else None
+    return Action(
+        ActionKind.REJECT,
+        item.record_no,
+        item.match_id,
+        primary or None,
+        pk=pk,
+        reason=reason,
+        fingerprint=item.fingerprint,
+    )
+
+
+def plan_one(
+    item: Incoming,
+    found: Existing | None,
+    profile: Profile,
+    *,
+    mode: Mode,
+    today: date,
+    check: Check | None,
+) -> Action:
+    if item.error is not None or item.user is None:
+        return _reject(item, item.error or "unreadable record")
+    incoming = prepare(item.user, profile)
+    if found is None:
+        if mode is Mode.SYNCHRONIZE and not profile.add_unmatched:
+            return _reject(item, "no user matches and the profile does not add unmatched users")
+        user = new_user(incoming, profile, today)
+        try:
+            if check is not None:
+                check(user)
+        except BookplateError as exc:
+            return _reject(item, str(exc))
+        return Action(
+            ActionKind.CREATE,
+            item.record_no,
+            item.match_id,
+            user.primary_id,
+            user=user,
+            fingerprint=item.fingerprint,
+        )
+    stored = found.user
+    if not stored.is_external:
+        return _reject(
+            item,
+            f"matches the internal user {stored.primary_id}; the SIS never changes internal users",
+            found.pk,
+        )
+    if stored.external_id != profile.code:
+        return _reject(
+            item,
+            f"matches {stored.primary_id}, a user of the profile {stored.external_id}",
+            found.pk,
+        )
+    if mode is Mode.IMPORT:
+        return Action(
+            ActionKind.UNCHANGED,
+            item.record_no,
+            item.match_id,
+            stored.primary_id,
+            pk=found.pk,
+            reason="exists already (import creates new users only)",
+        )
+    merged = merge(stored, incoming, profile)
+    try:
+        if check is not None:
+            check(merged)
+    except BookplateError as exc:
+        return _reject(item, str(exc), found.pk)
+    changes = diff(stored, merged)
+    kind = ActionKind.UPDATE if changes else ActionKind.UNCHANGED
+    return Action(
+        kind,
+        item.record_no,
+        item.match_id,
+        merged.primary_id,
+        user=merged,
+        pk=found.pk,
+        diff=changes,
+        fingerprint=item.fingerprint,
+    )
+
+
+def plan_sync(
+    incoming: Iterable[Incoming],
+    existing: Mapping[str, Existing],
+    profile: Profile,
+    *,
+    mode: Mode = Mode.SYNCHRONIZE,
+    today: date | None = None,
+    check: Check | None = None,
+    seen: set[int] | None = None,
+) -> list[Action]:
+    """One action per incoming record.
+
+    ``existing`` maps the normalised match ID to the stored user it finds. ``check`` validates
+    a record to be stored (``users.validation`` bound to the institution's code tables); its
+    errors reject the record. ``seen`` carries the match IDs met so far in the file across
+    calls: a match ID met again is rejected (the first record wins).
+    """
+    day = today or date.today()
+    met = seen if seen is not None else set()
+    actions: list[Action] = []
+    for item in incoming:
+        if item.match_id is None:
+            if item.error is None:
+                item.error = f"the record has no match ID ({profile.match_id_type})"
+            actions.append(_reject(item, item.error))
+            continue
+        key = match_key(item.match_id)
+        if key in met:
+            actions.append(
+                _reject(item, f"match ID {item.match_id} appears earlier in the same file")
+            )
+            continue
+        met.add(key)
+        found = existing.get(normalise_id(item.match_id))
+        actions.append(plan_one(item, found, profile, mode=mode, today=day, check=check))
+    return actions
+
+
+def plan_line(action: Action) -> str:
+    return json.dumps(action.to_dict(), ensure_ascii=False, default=str)

@@ -1,0 +1,116 @@
+"""What the SIS services need from storage (``storage.sis_repo`` implements it)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any, Protocol
+
+from bookplate.sis.model import Profile, Report
+from bookplate.users.model import User
+
+
+@dataclass(frozen=True, slots=True)
+class Found:
+    """A stored user found by a match ID, with what its last synchronisation left."""
+
+    pk: int
+    fingerprint: str | None  # None unless the record is exactly as the last sync wrote it
+
+
+@dataclass(frozen=True, slots=True)
+class Holder:
+    pk: int
+    primary_id: str
+    id_type: str
+
+
+@dataclass(frozen=True, slots=True)
+class ItemRow:
+    seq: int
+    kind: str
+    record_no: int | None
+    match_id: str | None
+    primary_id: str | None
+    detail: str | None
+
+
+class SisBatch(Protocol):
+    """One transaction of a run. Nothing is stored unless ``commit`` is called."""
+
+    def lookup(
+        self, institution: str, match_id_type: str, norms: Sequence[str]
+    ) -> dict[str, Found]: ...
+
+    def load(self, pks: Sequence[int]) -> dict[int, User]: ...
+
+    def id_holders(self, institution: str, norms: Sequence[str]) -> dict[str, Holder]: ...
+
+    def create(self, users: Sequence[tuple[User, str]]) -> list[int]:
+        """Insert new users (with their fingerprints); returns their keys."""
+        ...
+
+    def update(self, users: Sequence[tuple[int, User, str]]) -> None:
+        """Swap the stored records (password kept) and their fingerprints."""
+        ...
+
+    def set_fingerprints(self, rows: Sequence[tuple[int, str]]) -> None:
+        """Remember that these users are exactly what these file records give."""
+        ...
+
+    def add_items(self, run_id: int, rows: Sequence[ItemRow]) -> None: ...
+
+    def update_run(self, report: Report) -> None: ...
+
+    def savepoint(self) -> Any:
+        """A context manager: a nested transaction, rolled back alone on error."""
+        ...
+
+    def commit(self) -> None: ...
+
+    def rollback(self) -> None: ...
+
+
+class SisStore(Protocol):
+    def batch(self) -> Any:
+        """A context manager giving a SisBatch (one transaction)."""
+        ...
+
+    # profiles
+    def get_profile(self, institution: str, code: str) -> Profile | None: ...
+
+    def list_profiles(self, institution: str | None) -> list[Profile]: ...
+
+    def put_profile(self, profile: Profile, *, create: bool) -> None: ...
+
+    def delete_profile(self, institution: str, code: str) -> bool: ...
+
+    # runs
+    def start_run(self, report: Report) -> int: ...
+
+    def finish_run(self, report: Report) -> None: ...
+
+    def get_run(self, run_id: int) -> Report | None: ...
+
+    def list_runs(self, institution: str, profile: str | None, limit: int) -> list[Report]: ...
+
+    def run_items(
+        self, run_id: int, kind: str | None, offset: int, limit: int
+    ) -> list[ItemRow]: ...
+
+    # users of a profile
+    def profile_user_count(self, institution: str, code: str) -> int: ...
+
+    def missing_users(
+        self, institution: str, code: str, seen: set[int], active_only: bool, expire_on: date | None
+    ) -> Iterator[tuple[int, str]]:
+        """(pk, primary_id) of the profile's external users not in ``seen`` that the missing
+        policy would still change."""
+        ...
+
+    def deactivate(
+        self, pks: Iterable[int], *, expire_on: date | None, actor: str, now: datetime
+    ) -> None:
+        """Set status INACTIVE (``expire_on`` None) or the expiry date, in one transaction."""
+        ...

@@ -1,0 +1,140 @@
+"""Streaming readers of SIS files: Alma SIS XML v2 (plain or zipped) and CSV.
+
+A source yields :class:`RawRecord` one at a time (never the whole file): the record's number,
+its match ID (read cheaply, before full parsing) and its raw bytes, which are fingerprinted.
+``parse`` turns a raw record into a ``User`` only when the run needs it.
+"""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Protocol
+
+from bookplate.sis.errors import SourceError
+from bookplate.users.model import User
+
+#: Largest total uncompressed size of a zip's members, and largest compression ratio.
+MAX_UNZIPPED_BYTES = 8 * 1024**3
+MAX_RATIO = 200
+
+
+@dataclass(slots=True)
+class RawRecord:
+    number: int  # 1-based position in the file(s)
+    line: int | None  # source line where the record starts, when known
+    match_id: str | None
+    raw: bytes
+    member: str = ""  # the zip member it came from
+
+
+class Position:
+    """How far into the file on disk a source has read (for progress bars)."""
+
+    def __init__(self) -> None:
+        self.handle: IO[bytes] | None = None
+
+    def __call__(self) -> int:
+        handle = self.handle
+        if handle is None or handle.closed:
+            return 0
+        try:
+            return handle.tell()
+        except (OSError, ValueError):
+            return 0
+
+
+class Source(Protocol):
+    position: Position
+
+    def records(self) -> Iterator[RawRecord]: ...
+
+    def parse(self, record: RawRecord) -> User:
+        """The mapped user; raises RecordError (or a users.errors InputError) when the
+        record cannot be read."""
+        ...
+
+
+class LimitedReader(io.RawIOBase):
+    """Reads a zip member, refusing more than ``limit`` bytes in all (zip-bomb guard that
+    does not trust the sizes the archive declares)."""
+
+    def __init__(self, inner: IO[bytes], budget: list[int], name: str) -> None:
+        self._inner = inner
+        self._budget = budget
+        self._name = name
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
+        data = self._inner.read(len(buffer))
+        self._budget[0] -= len(data)
+        if self._budget[0] < 0:
+            raise SourceError(
+                f"zip member {self._name}: the archive unpacks to more than the "
+                f"{MAX_UNZIPPED_BYTES} bytes allowed (zip bomb?)"
+            )
+        buffer[: len(data)] = data
+        return len(data)
+
+
+def sniff(path: Path) -> str:
+    """'zip', 'xml' or 'csv' from the first bytes (and the name for CSV)."""
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(512)
+    except OSError as exc:
+        raise SourceError(f"cannot open {path.name}: {exc.strerror}") from None
+    if head.startswith(b"PK\x03\x04") or head.startswith(b"PK\x05\x06"):
+        return "zip"
+    stripped = head.lstrip(b"\xef\xbb\xbf \t\r\n")
+    if stripped.startswith(b"<"):
+        return "xml"
+    if path.suffix.lower() in (".csv", ".txt", ".tsv"):
+        return "csv"
+    if not head:
+        raise SourceError("the file is empty")
+    raise SourceError("the file is neither a zip archive, nor XML, nor a .csv file")
+
+
+def zip_members(path: Path, position: Position | None = None) -> Iterator[tuple[str, IO[bytes]]]:
+    """(name, reader) of each .xml/.csv member, in name order, with the bomb guards."""
+    handle = path.open("rb")
+    if position is not None:
+        position.handle = handle
+    try:
+        archive = zipfile.ZipFile(handle)
+    except (zipfile.BadZipFile, OSError) as exc:
+        handle.close()
+        raise SourceError(f"not a readable zip archive: {exc}") from None
+    with handle, archive:
+        infos = sorted((i for i in archive.infolist() if not i.is_dir()), key=lambda i: i.filename)
+        wanted = [i for i in infos if i.filename.lower().endswith((".xml", ".csv"))]
+        if not wanted:
+            raise SourceError("the zip archive holds no .xml or .csv file")
+        declared = sum(i.file_size for i in wanted)
+        if declared > MAX_UNZIPPED_BYTES:
+            raise SourceError(
+                f"the archive declares {declared} uncompressed bytes, more than the "
+                f"{MAX_UNZIPPED_BYTES} allowed"
+            )
+        for info in wanted:
+            if info.compress_size and info.file_size / info.compress_size > MAX_RATIO:
+                ratio = info.file_size // info.compress_size
+                raise SourceError(
+                    f"zip member {info.filename} is compressed {ratio}:1, more than the "
+                    f"{MAX_RATIO}:1 allowed (zip bomb?)"
+                )
+        budget = [min(declared, MAX_UNZIPPED_BYTES)]
+        for info in wanted:
+            try:
+                inner = archive.open(info)
+            except (zipfile.BadZipFile, NotImplementedError, RuntimeError) as exc:
+                raise SourceError(f"zip member {info.filename}: {exc}") from None
+            with inner:
+                reader = io.BufferedReader(LimitedReader(inner, budget, info.filename), 1 << 16)
+                yield info.filename, reader

@@ -1,0 +1,111 @@
+"""CSV files with a configurable column mapping (docs/sis.md, "CSV mapping").
+
+The header row names the columns; ``CsvOptions.columns`` maps a header to a target path
+(``mapping.TARGETS``); headers that already are target paths need no entry, other headers are
+ignored. Rows are read one at a time; bad bytes for the declared encoding reject that row with
+its line number, and the run goes on.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO
+
+from bookplate.sis.errors import RecordError, SourceError
+from bookplate.sis.mapping import CsvMapper
+from bookplate.sis.model import CsvOptions
+from bookplate.sis.sources import Position, RawRecord, zip_members
+from bookplate.users.model import User
+
+_SEP = "\x1f"
+_MAX_FIELD = 1_000_000
+
+
+class CsvSource:
+    def __init__(self, path: Path, options: CsvOptions, match_id_type: str) -> None:
+        self.path = path
+        self.options = options
+        self.match_id_type = match_id_type
+        self.mapper: CsvMapper | None = None
+        self.position = Position()
+
+    def _rows(self, stream: IO[bytes], start: int, member: str) -> Iterator[RawRecord]:
+        try:
+            codecs.lookup(self.options.encoding)
+        except LookupError:
+            raise SourceError(f"unknown encoding {self.options.encoding}") from None
+        text = io.TextIOWrapper(
+            stream, encoding=self.options.encoding, errors="surrogateescape", newline=""
+        )
+        csv.field_size_limit(_MAX_FIELD)
+        reader = csv.reader(text, delimiter=self.options.delimiter or ",")
+        try:
+            header = next(reader, None)
+        except csv.Error as exc:
+            raise SourceError(f"unreadable CSV header: {exc}", line=1) from None
+        if header is None:
+            raise SourceError("the CSV file is empty")
+        mapper = CsvMapper(header, self.options, self.match_id_type)
+        self.mapper = mapper
+        number = start
+        line = reader.line_num
+        while True:
+            first_line = line + 1
+            try:
+                row = next(reader, None)
+            except csv.Error as exc:
+                raise SourceError(f"unreadable CSV: {exc}", number + 1, reader.line_num) from None
+            except UnicodeDecodeError as exc:  # pragma: no cover - surrogateescape
+                raise SourceError(f"bad bytes: {exc}", number + 1, reader.line_num) from None
+            line = reader.line_num
+            if row is None:
+                return
+            if not any(cell.strip() for cell in row):
+                continue
+            number += 1
+            joined = _SEP.join(row)
+            raw = joined.encode("utf-8", "surrogateescape")
+            bad = _has_surrogates(joined)
+            match = None if bad else mapper.match_id(row)
+            yield RawRecord(number, first_line, match, raw, member)
+
+    def records(self) -> Iterator[RawRecord]:
+        try:
+            with self.path.open("rb") as handle:
+                head = handle.read(4)
+        except OSError as exc:
+            raise SourceError(f"cannot open {self.path.name}: {exc.strerror}") from None
+        if head.startswith(b"PK"):
+            count = 0
+            for name, reader in zip_members(self.path, self.position):
+                if not name.lower().endswith(".csv"):
+                    continue
+                for record in self._rows(reader, count, name):
+                    count = record.number
+                    yield record
+            return
+        with self.path.open("rb") as handle:
+            self.position.handle = handle
+            yield from self._rows(handle, 0, "")
+
+    def parse(self, record: RawRecord) -> User:
+        if self.mapper is None:  # pragma: no cover - records() runs first
+            raise RecordError("the CSV header has not been read")
+        text = record.raw.decode("utf-8", "surrogateescape")
+        if _has_surrogates(text):
+            raise RecordError(
+                f"line {record.line}: bytes that are not valid {self.options.encoding}"
+            )
+        return self.mapper.user(text.split(_SEP), record.line)
+
+
+def _has_surrogates(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False

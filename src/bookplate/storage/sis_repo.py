@@ -1,0 +1,447 @@
+"""Storage of the SIS area: profiles, runs and report items, fingerprints, set-based writes.
+
+Each ``SqlSisBatch`` is one transaction. Writes are set-based: one multi-row statement per
+table and batch (COPY on PostgreSQL for the new rows), never per-row ORM work.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import Connection, Engine, bindparam, delete, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from bookplate.network.model import uniqueness_scope
+from bookplate.sis.model import Mode, Profile, Report
+from bookplate.sis.ports import Found, Holder, ItemRow
+from bookplate.storage import tables as t
+from bookplate.storage.bulk import _USER_COLUMNS, _Batch, _reserve_pks
+from bookplate.storage.documents import user_from_document
+from bookplate.storage.network_repo import read_id_scope
+from bookplate.storage.rows import user_row
+from bookplate.users.errors import DuplicateId
+from bookplate.users.model import User
+
+CHUNK = 900  # bound parameters per IN list (SQLite's limit is far above)
+
+
+def _chunks(items: Sequence[Any], size: int = CHUNK) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _same_time(a: datetime | None, b: datetime | None) -> bool:
+    if a is None or b is None:
+        return a is b
+    if a.tzinfo is None:
+        a = a.replace(tzinfo=UTC)
+    if b.tzinfo is None:
+        b = b.replace(tzinfo=UTC)
+    return a == b
+
+
+class SqlSisBatch:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        self._pg = conn.dialect.name == "postgresql" and conn.dialect.driver == "psycopg"
+
+    # -- reads -------------------------------------------------------------------------
+
+    def lookup(
+        self, institution: str, match_id_type: str, norms: Sequence[str]
+    ) -> dict[str, Found]:
+        u, f = t.users, t.sis_fingerprints
+        out: dict[str, Found] = {}
+        for part in _chunks(list(norms)):
+            if match_id_type == "primary_id":
+                key = u.c.primary_id_norm
+                query = select(key, u.c.id, u.c.last_modified_date, f.c.fingerprint, f.c.modified)
+                query = query.select_from(u.outerjoin(f, f.c.user_pk == u.c.id)).where(
+                    u.c.institution == institution, key.in_(part)
+                )
+            else:
+                ui = t.user_identifiers
+                key = ui.c.value_norm
+                query = (
+                    select(key, u.c.id, u.c.last_modified_date, f.c.fingerprint, f.c.modified)
+                    .select_from(
+                        ui.join(u, u.c.id == ui.c.user_pk).outerjoin(f, f.c.user_pk == u.c.id)
+                    )
+                    .where(
+                        ui.c.id_type == match_id_type,
+                        key.in_(part),
+                        u.c.institution == institution,
+                    )
+                )
+            for norm, pk, modified, fingerprint, fp_modified in self.conn.execute(query):
+                ok = fingerprint is not None and _same_time(modified, fp_modified)
+                out[norm] = Found(pk, fingerprint if ok else None)
+        return out
+
+    def load(self, pks: Sequence[int]) -> dict[int, User]:
+        out: dict[int, User] = {}
+        for part in _chunks(list(pks)):
+            rows = self.conn.execute(
+                select(t.users.c.id, t.users.c.institution, t.users.c.record).where(
+                    t.users.c.id.in_(part)
+                )
+            )
+            for pk, institution, record in rows:
+                user = user_from_document(record)
+                user.institution = institution
+                out[pk] = user
+        return out
+
+    def id_holders(self, institution: str, norms: Sequence[str]) -> dict[str, Holder]:
+        scope = uniqueness_scope(read_id_scope(self.conn), institution)
+        i, u = t.user_ids, t.users
+        out: dict[str, Holder] = {}
+        for part in _chunks(sorted(set(norms))):
+            rows = self.conn.execute(
+                select(i.c.value_norm, i.c.user_pk, u.c.primary_id, i.c.id_type)
+                .select_from(i.join(u, u.c.id == i.c.user_pk))
+                .where(i.c.scope == scope, i.c.value_norm.in_(part))
+            )
+            for norm, pk, primary_id, id_type in rows:
+                out[norm] = Holder(pk, primary_id, id_type)
+        return out
+
+    # -- writes ------------------------------------------------------------------------
+
+    def _copy(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+        if not rows:
+            return
+        if self._pg:
+            raw: Any = self.conn.connection.driver_connection
+            with (
+                raw.cursor() as cursor,
+                cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy,
+            ):
+                for row in rows:
+                    copy.write_row(row)
+            return
+        self.conn.execute(
+            insert(t.metadata.tables[table]),
+            [dict(zip(columns, r, strict=True)) for r in rows],
+        )
+
+    def _write_side_rows(self, rows: _Batch) -> None:
+        for table, columns, table_rows in rows.tables():
+            if table != "users":
+                self._copy(table, columns, table_rows)
+
+    def _fingerprints(self, rows: Sequence[tuple[int, str, datetime | None]]) -> None:
+        pks = [pk for pk, _, _ in rows]
+        for part in _chunks(pks):
+            self.conn.execute(
+                delete(t.sis_fingerprints).where(t.sis_fingerprints.c.user_pk.in_(part))
+            )
+        self._copy("sis_fingerprints", ("user_pk", "fingerprint", "modified"), rows)
+
+    def create(self, users: Sequence[tuple[User, str]]) -> list[int]:
+        if not users:
+            return []
+        pks = _reserve_pks(self.conn, len(users))
+        mode = read_id_scope(self.conn)
+        rows = _Batch([u for u, _ in users], pks, mode, json_text=self._pg)
+        try:
+            self._copy("users", _USER_COLUMNS, rows.users)
+            self._write_side_rows(rows)
+        except IntegrityError as error:
+            raise DuplicateId(str(error.orig or error)[:200], "all_unique") from None
+        self._copy(
+            "sis_fingerprints",
+            ("user_pk", "fingerprint", "modified"),
+            [(pk, fp, u.last_modified_date) for pk, (u, fp) in zip(pks, users, strict=True)],
+        )
+        return pks
+
+    def update(self, users: Sequence[tuple[int, User, str]]) -> None:
+        if not users:
+            return
+        pks = [pk for pk, _, _ in users]
+        values = []
+        for pk, user, _ in users:
+            row = user_row(user, None, with_password=False)
+            row["b_id"] = pk
+            values.append(row)
+        columns = [c for c in _USER_COLUMNS if c not in ("id", "password_hash")]
+        statement = (
+            update(t.users)
+            .where(t.users.c.id == bindparam("b_id"))
+            .values({c: bindparam(c) for c in columns})
+        )
+        self.conn.execute(statement, values)
+        for table in (t.user_ids, t.user_identifiers, t.user_terms):
+            for part in _chunks(pks):
+                self.conn.execute(delete(table).where(table.c.user_pk.in_(part)))
+        mode = read_id_scope(self.conn)
+        rows = _Batch([u for _, u, _ in users], pks, mode, json_text=self._pg)
+        try:
+            self._write_side_rows(rows)
+        except IntegrityError as error:
+            raise DuplicateId(str(error.orig or error)[:200], "all_unique") from None
+        self._fingerprints([(pk, fp, u.last_modified_date) for pk, u, fp in users])
+
+    def set_fingerprints(self, rows: Sequence[tuple[int, str]]) -> None:
+        if not rows:
+            return
+        pks = [pk for pk, _ in rows]
+        modified: dict[int, Any] = {}
+        for part in _chunks(pks):
+            for pk, value in self.conn.execute(
+                select(t.users.c.id, t.users.c.last_modified_date).where(t.users.c.id.in_(part))
+            ):
+                modified[pk] = value
+        self._fingerprints([(pk, fp, modified.get(pk)) for pk, fp in rows])
+
+    def add_items(self, run_id: int, rows: Sequence[ItemRow]) -> None:
+        self._copy(
+            "sis_run_items",
+            ("run_id", "seq", "kind", "record_no", "match_id", "primary_id", "detail"),
+            [
+                (
+                    run_id,
+                    r.seq,
+                    r.kind,
+                    r.record_no,
+                    (r.match_id or "")[:255] or None,
+                    (r.primary_id or "")[:255] or None,
+                    (r.detail or "")[:8000] or None,
+                )
+                for r in rows
+            ],
+        )
+
+    def update_run(self, report: Report) -> None:
+        _update_run(self.conn, report)
+
+    @contextmanager
+    def savepoint(self) -> Iterator[None]:
+        with self.conn.begin_nested():
+            yield
+
+    def commit(self) -> None:
+        self.conn.commit()
+
+    def rollback(self) -> None:
+        self.conn.rollback()
+
+
+def _update_run(conn: Connection, report: Report) -> None:
+    finished = datetime.fromisoformat(report.finished) if report.finished else None
+    conn.execute(
+        update(t.sis_runs)
+        .where(t.sis_runs.c.id == report.run_id)
+        .values(
+            status=report.status,
+            message=report.message[:4000],
+            total=report.total,
+            counts=dict(report.counts),
+            finished=finished,
+        )
+    )
+
+
+def _report(row: Any) -> Report:
+    report = Report(
+        run_id=row.id,
+        profile=row.profile,
+        institution=row.institution,
+        mode=Mode(row.mode),
+        dry_run=bool(row.dry_run),
+        source=row.source,
+        status=row.status,
+        message=row.message or "",
+        total=row.total,
+        started=row.started.isoformat() if row.started else "",
+        finished=row.finished.isoformat() if row.finished else "",
+    )
+    report.counts.update(row.counts or {})
+    return report
+
+
+class SqlSisStore:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    @contextmanager
+    def batch(self) -> Iterator[SqlSisBatch]:
+        with self.engine.connect() as conn:
+            try:
+                yield SqlSisBatch(conn)
+            finally:
+                conn.rollback()
+
+    # -- profiles ----------------------------------------------------------------------
+
+    def get_profile(self, institution: str, code: str) -> Profile | None:
+        p = t.sis_profiles
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(p.c.settings).where(p.c.institution == institution, p.c.code == code)
+            ).first()
+        return Profile.from_dict(row[0]) if row else None
+
+    def list_profiles(self, institution: str | None) -> list[Profile]:
+        p = t.sis_profiles
+        query = select(p.c.settings).order_by(p.c.institution, p.c.code)
+        if institution is not None:
+            query = query.where(p.c.institution == institution)
+        with self.engine.connect() as conn:
+            return [Profile.from_dict(r[0]) for r in conn.execute(query)]
+
+    def put_profile(self, profile: Profile, *, create: bool) -> None:
+        p = t.sis_profiles
+        now = datetime.now(UTC)
+        with self.engine.begin() as conn:
+            if create:
+                conn.execute(
+                    insert(p).values(
+                        institution=profile.institution,
+                        code=profile.code,
+                        settings=profile.to_dict(),
+                        modified=now,
+                    )
+                )
+            else:
+                conn.execute(
+                    update(p)
+                    .where(p.c.institution == profile.institution, p.c.code == profile.code)
+                    .values(settings=profile.to_dict(), modified=now)
+                )
+
+    def delete_profile(self, institution: str, code: str) -> bool:
+        p = t.sis_profiles
+        with self.engine.begin() as conn:
+            result = conn.execute(delete(p).where(p.c.institution == institution, p.c.code == code))
+        return bool(result.rowcount)
+
+    # -- runs --------------------------------------------------------------------------
+
+    def start_run(self, report: Report) -> int:
+        with self.engine.begin() as conn:
+            pk = conn.execute(
+                insert(t.sis_runs)
+                .values(
+                    institution=report.institution,
+                    profile=report.profile,
+                    mode=report.mode.value,
+                    dry_run=report.dry_run,
+                    source=report.source[:1000],
+                    status=report.status,
+                    message="",
+                    total=0,
+                    counts=dict(report.counts),
+                    started=datetime.fromisoformat(report.started) if report.started else None,
+                )
+                .returning(t.sis_runs.c.id)
+            ).scalar_one()
+        return int(pk)
+
+    def finish_run(self, report: Report) -> None:
+        with self.engine.begin() as conn:
+            _update_run(conn, report)
+
+    def get_run(self, run_id: int) -> Report | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(t.sis_runs).where(t.sis_runs.c.id == run_id)).first()
+        return _report(row) if row else None
+
+    def list_runs(self, institution: str, profile: str | None, limit: int) -> list[Report]:
+        r = t.sis_runs
+        query = select(r).where(r.c.institution == institution)
+        if profile is not None:
+            query = query.where(r.c.profile == profile)
+        with self.engine.connect() as conn:
+            rows = conn.execute(query.order_by(r.c.id.desc()).limit(limit)).all()
+        return [_report(row) for row in rows]
+
+    def run_items(self, run_id: int, kind: str | None, offset: int, limit: int) -> list[ItemRow]:
+        i = t.sis_run_items
+        query = select(i).where(i.c.run_id == run_id)
+        if kind is not None:
+            query = query.where(i.c.kind == kind)
+        query = query.order_by(i.c.seq).offset(offset).limit(limit)
+        with self.engine.connect() as conn:
+            return [
+                ItemRow(r.seq, r.kind, r.record_no, r.match_id, r.primary_id, r.detail)
+                for r in conn.execute(query)
+            ]
+
+    # -- users of a profile ------------------------------------------------------------
+
+    def _profile_users(self, institution: str, code: str) -> Any:
+        u = t.users
+        return (
+            u.c.institution == institution,
+            u.c.account_type == "EXTERNAL",
+            u.c.external_id == code,
+        )
+
+    def profile_user_count(self, institution: str, code: str) -> int:
+        with self.engine.connect() as conn:
+            return int(
+                conn.execute(
+                    select(func.count())
+                    .select_from(t.users)
+                    .where(*self._profile_users(institution, code))
+                ).scalar_one()
+            )
+
+    def missing_users(
+        self, institution: str, code: str, seen: set[int], active_only: bool, expire_on: date | None
+    ) -> Iterator[tuple[int, str]]:
+        u = t.users
+        query = select(u.c.id, u.c.primary_id, u.c.status, u.c.expiry_date).where(
+            *self._profile_users(institution, code)
+        )
+        with self.engine.connect() as conn:
+            for pk, primary_id, status, expiry in conn.execute(query.order_by(u.c.id)):
+                if pk in seen:
+                    continue
+                if active_only and status != "ACTIVE":
+                    continue
+                if expire_on is not None and expiry is not None and expiry <= expire_on:
+                    continue
+                yield pk, primary_id
+
+    def deactivate(
+        self, pks: Iterable[int], *, expire_on: date | None, actor: str, now: datetime
+    ) -> None:
+        with self.batch() as batch:
+            users = batch.load(list(pks))
+            changed = []
+            for pk, user in users.items():
+                if expire_on is None:
+                    user.status = "INACTIVE"
+                    user.status_date = now.date()
+                else:
+                    user.expiry_date = expire_on
+                user.last_modified_by = actor
+                user.last_modified_date = now
+                changed.append((pk, user))
+            _rewrite(batch, changed)
+            batch.commit()
+
+
+def _rewrite(batch: SqlSisBatch, users: Sequence[tuple[int, User]]) -> None:
+    """Swap records without touching their fingerprints (they no longer match: the dates
+    differ, so the next run reads these users' records in full)."""
+    if not users:
+        return
+    values = []
+    for pk, user in users:
+        row = user_row(user, None, with_password=False)
+        row["b_id"] = pk
+        values.append(row)
+    columns = [c for c in _USER_COLUMNS if c not in ("id", "password_hash")]
+    batch.conn.execute(
+        update(t.users)
+        .where(t.users.c.id == bindparam("b_id"))
+        .values({c: bindparam(c) for c in columns}),
+        values,
+    )
