@@ -13,6 +13,13 @@ from bookplate.config import Settings
 from bookplate.keys.ports import RateCounter
 from bookplate.keys.services import KeyService
 from bookplate.network.model import Institution
+from bookplate.roles.services import (
+    RoleRules,
+    RolesAdmin,
+    RolesConfigCache,
+    StaffTokens,
+    StaffUsers,
+)
 from bookplate.sis.services import SisService
 from bookplate.storage.engine import Engine, make_engine
 from bookplate.storage.migrate import upgrade
@@ -46,6 +53,9 @@ class Container:
     uow_factory: Callable[[], SqlUnitOfWork]
     users: UserService
     keys: KeyService
+    roles: RolesAdmin
+    staff: StaffUsers
+    tokens: StaffTokens
 
     def add_institution(self, code: str, name: str) -> bool:
         """Create an institution with the default code tables; False if it exists."""
@@ -55,6 +65,7 @@ class Container:
             uow.institutions.add(Institution(code, name))
             uow.codes.seed(code)
             uow.commit()
+        self.roles.seed(code)
         return True
 
     @cached_property
@@ -76,6 +87,13 @@ def build_container(settings: Settings, *, migrate: bool = False) -> Container:
 
     counter: RateCounter
     counter = RedisRateCounter(settings.redis_url) if settings.redis_url else SqlRateCounter(engine)
-    users = UserService(uow_factory, Argon2Hasher(), CodeBookCache(settings.cache_seconds))
+    def read_factory() -> SqlUnitOfWork:
+        return SqlUnitOfWork(engine, read_only=True)
+
+    roles_config = RolesConfigCache(read_factory, settings.cache_seconds)
+    users = UserService(uow_factory, Argon2Hasher(), CodeBookCache(settings.cache_seconds),
+                        roles=RoleRules(roles_config))
     keys = KeyService(uow_factory, counter, settings.cache_seconds)
-    return Container(settings, engine, uow_factory, users, keys)
+    return Container(settings, engine, uow_factory, users, keys,
+                     RolesAdmin(uow_factory, roles_config), StaffUsers(users, roles_config),
+                     StaffTokens(uow_factory))

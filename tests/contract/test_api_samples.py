@@ -44,6 +44,7 @@ from bookplate.alma.errors import error_body_json
 from bookplate.alma.tree import element_to_dict
 from bookplate.alma.xml import parse_xml
 from bookplate.keys.services import parse_areas
+from bookplate.roles.model import Library
 from bookplate.users.ports import CodeRow
 from tests.contract.test_alma_samples_codec import _render_sis_template
 from tests.functional import conftest as functional
@@ -149,6 +150,26 @@ CONFIG: dict[str, tuple[Codes, Groups]] = {
     ),
 }
 
+# Each sample's own institution code (played by MAIN: role scopes naming it are mapped to MAIN)
+# and the libraries with circulation desks its roles are scoped to, as a systems librarian
+# would configure them with `bookplate libraries set`.
+INSTITUTION_OF: dict[str, str] = {
+    "01-user-get-json-scriptotek.json": "47BIBSYS_UBO",
+    "06-user-get-xml-alma_rb.xml": "1010.1021",
+    "07-user-get-json-alma_rb.json": "110.121",
+    "08-user-post-body-staff-slsp.json": "41SLSP_UBS",
+    "09-user-staff-with-91-roles-slsp.json": "41SLSP_UBS",
+    "11-user-devnet-sample-full-json-copyroles.json": "",
+    "10-sis-load-template-pdx.xml.j2": "01ALLIANCE_PSU",
+}
+LIBRARIES: dict[str, dict[str, frozenset[str]]] = {
+    "09-user-staff-with-91-roles-slsp.json": {
+        "A100": frozenset({"A100_KUR"}),
+        "A140": frozenset({"A140_KUR"}),
+        "RES_SHARE": frozenset({"RES_DESK"}),
+    },
+}
+
 JSON_SAMPLES = [
     "01-user-get-json-scriptotek.json",
     "07-user-get-json-alma_rb.json",
@@ -183,6 +204,8 @@ _FLAGS = {"preferred", "preferred_sms", "popup_note", "user_viewable"}
 
 
 def configure(api: Api, sample: str) -> None:
+    for code, desks in LIBRARIES.get(sample, {}).items():
+        api.container.roles.put_library("MAIN", Library(code, code, desks), "test")
     codes, groups = CONFIG[sample]
     with api.container.uow_factory() as uow:
         for table, code, desc in codes:
@@ -209,8 +232,18 @@ def _prepare(data: dict[str, Any], name: str) -> dict[str, Any]:
     out["primary_id"] = out["primary_id"] + SUFFIX
     for ident in out.get("user_identifier") or []:
         ident["value"] = ident["value"] + SUFFIX
+    own = INSTITUTION_OF.get(name)
+    for role in out.get("user_role") or []:
+        for holder in [role, *(role.get("parameter") or [])]:
+            scope = holder.get("scope")
+            if own and isinstance(scope, dict) and scope.get("value") == own:
+                scope["value"] = "MAIN"
     if name.startswith("11-"):
         out["password"] = STRONG_PASSWORD
+        # A Patron role takes no parameters; the sample's stray desk parameter is refused
+        # (see test_sample_11_role_parameter_is_refused), so the round trip goes without it.
+        for role in out.get("user_role") or []:
+            role.pop("parameter", None)
     return out
 
 
@@ -326,6 +359,9 @@ def _xml_sample_body(samples: Path, name: str, primary_id: str) -> bytes:
     user.find("primary_id").text = primary_id
     for value in user.iterfind("user_identifiers/user_identifier/value"):
         value.text = value.text + SUFFIX
+    for scope in user.iterfind("user_roles/user_role/scope"):
+        if scope.text == INSTITUTION_OF[name]:
+            scope.text = "MAIN"
     return bytes(etree.tostring(user, xml_declaration=True, encoding="UTF-8"))
 
 
@@ -409,6 +445,35 @@ def test_sample_11_weak_password_is_refused(api: Api, samples: Path) -> None:
     r = api.client.post("/almaws/v1/users", json=sent, headers=api.h())
     assert r.status_code == 400
     assert r.json()["errorList"]["error"][0]["errorCode"] == "500038"
+
+
+def test_sample_11_role_parameter_is_refused(api: Api, samples: Path) -> None:
+    """Sample 11 gives the Patron role (200) a circulation-desk parameter: refused (40166404)."""
+    name = "11-user-devnet-sample-full-json-copyroles.json"
+    configure(api, name)
+    sent = _prepare(_sample_dict(samples, name), "as-is")
+    sent["password"] = STRONG_PASSWORD
+    r = api.client.post("/almaws/v1/users", json=sent, headers=api.h())
+    assert r.status_code == 400
+    assert r.json()["errorList"]["error"][0]["errorCode"] == "40166404"
+
+
+def test_sample_09_without_its_libraries_is_refused(api: Api, samples: Path) -> None:
+    """Roles scoped to libraries the institution has not configured are refused (401864)."""
+    name = "09-user-staff-with-91-roles-slsp.json"
+    codes, groups = CONFIG[name]
+    with api.container.uow_factory() as uow:
+        for table, code, desc in codes:
+            uow.codes.put_row("MAIN", table, CodeRow(code, desc))
+        for group, record_types in groups:
+            uow.codes.set_group_record_types("MAIN", group, record_types)
+        uow.commit()
+    sent = _prepare(_sample_dict(samples, name), name)
+    r = api.client.post("/almaws/v1/users", json=sent, headers=api.h())
+    assert r.status_code == 400
+    error = r.json()["errorList"]["error"][0]
+    assert error["errorCode"] == "401864"
+    assert "scope" in error["errorMessage"]
 
 
 @pytest.mark.parametrize(

@@ -27,6 +27,7 @@ from bookplate.errors import (
     NotFoundError,
 )
 from bookplate.keys import errors as key_errors
+from bookplate.roles import errors as role_errors
 from bookplate.users import errors as user_errors
 
 log = structlog.get_logger("bookplate.api")
@@ -58,6 +59,10 @@ ERROR_TABLE: dict[type[BaseException], Mapping] = {
     user_errors.PasswordRejected: Mapping(400, "500038"),
     user_errors.UnreadableRecord: Mapping(400, "401676"),
     user_errors.InvalidParameter: Mapping(400, "40166411"),
+    role_errors.LastAdministrator: Mapping(400, "401860"),
+    role_errors.PermissionDenied: Mapping(403, "FORBIDDEN"),
+    role_errors.ProfileNotFound: Mapping(400, "402119"),
+    role_errors.RuleNotFound: Mapping(400, "402119"),
     key_errors.InvalidApiKey: Mapping(403, "UNAUTHORIZED"),
     key_errors.AreaNotAllowed: Mapping(400, "UNAUTHORIZED"),
     key_errors.PerSecondThreshold: Mapping(429, "PER_SECOND_THRESHOLD"),

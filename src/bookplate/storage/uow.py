@@ -9,10 +9,12 @@ from sqlalchemy import Connection, Engine, RootTransaction
 
 from bookplate.keys.ports import ApiKeyRepository
 from bookplate.network.ports import InstitutionRepository
+from bookplate.roles.ports import RolesRepository, StaffTokenRepository
 from bookplate.storage.codes_repo import SqlCodeTables
 from bookplate.storage.engine import SQLITE_BEGIN_OPTION
 from bookplate.storage.keys_repo import SqlApiKeyRepository
 from bookplate.storage.network_repo import SqlInstitutionRepository
+from bookplate.storage.roles_repo import SqlRolesRepository, SqlStaffTokenRepository
 from bookplate.storage.users_repo import SqlUserRepository
 from bookplate.users.ports import CodeTables, UserRepository
 
@@ -29,6 +31,8 @@ class SqlUnitOfWork:
     codes: CodeTables
     institutions: InstitutionRepository
     keys: ApiKeyRepository
+    roles: RolesRepository
+    staff_tokens: StaffTokenRepository
 
     def __init__(self, engine: Engine, *, read_only: bool = False) -> None:
         self.engine = engine
@@ -52,6 +56,8 @@ class SqlUnitOfWork:
         self.codes = SqlCodeTables(connection)
         self.institutions = SqlInstitutionRepository(connection)
         self.keys = SqlApiKeyRepository(connection)
+        self.roles = SqlRolesRepository(connection)
+        self.staff_tokens = SqlStaffTokenRepository(connection)
         return self
 
     def __exit__(

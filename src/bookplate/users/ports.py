@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Protocol, Self
 
-from bookplate.users.model import User
+from bookplate.users.model import Role, User
 from bookplate.users.queries import SearchResult, UserSearch
 
 # ``id_type`` values understood by UserRepository.find besides identifier type codes.
@@ -89,3 +89,22 @@ class UnitOfWork(Protocol):
         ...
 
     def commit(self) -> None: ...
+
+
+class RoleHooks(Protocol):
+    """What the roles area does on every create and update (wired in by bootstrap)."""
+
+    def roles_for_new_user(self, institution: str, user: User) -> list[Role]:
+        """The user's roles plus those the assignment rules give."""
+        ...
+
+    def check(
+        self, uow: UnitOfWork, institution: str, before: User | None, after: User | None
+    ) -> None:
+        """Raise when ``after``'s roles are invalid or the change breaks a role invariant."""
+        ...
+
+
+# Called inside the write transaction with the stored and the new record (None for create /
+# delete); raises to refuse. The staff policy uses it to see exactly what would be written.
+Guard = Callable[[User | None, User | None], None]

@@ -139,6 +139,15 @@ def search_terms(user: User) -> set[tuple[str, str]]:
         add("note_text", words(note.note_text))
         if note.note_type:
             add("note_type", {fold(note.note_type)})
+    # Not searchable with q: lets the roles area find holders of a role (e.g. the last admin).
+    add(
+        "role_type",
+        {
+            r.role_type
+            for r in user.roles
+            if r.role_type and (r.status or "ACTIVE").upper() == "ACTIVE"
+        },
+    )
     add(
         "statistic_category",
         {fold(s.statistic_category) for s in user.statistics if s.statistic_category},

@@ -27,7 +27,7 @@ from bookplate.users.model import (
     UserInput,
 )
 from bookplate.users.passwords import PasswordHasher
-from bookplate.users.ports import ALL_UNIQUE, UnitOfWork
+from bookplate.users.ports import ALL_UNIQUE, Guard, RoleHooks, UnitOfWork
 from bookplate.users.queries import SearchResult, UserSearch
 from bookplate.users.validation import (
     CodeBook,
@@ -120,11 +120,21 @@ class UserService:
         hasher: PasswordHasher,
         codes: CodeBookCache | None = None,
         clock: Callable[[], datetime] = utcnow,
+        roles: RoleHooks | None = None,
     ) -> None:
         self._uow_factory = uow_factory
         self._hasher = hasher
         self.codes = codes or CodeBookCache()
         self._clock = clock
+        self.roles = roles
+
+    def _check(self, uow: UnitOfWork, institution: str, before: User | None,
+               after: User | None, password: str | None = None) -> None:
+        """Every rule on the record to be written (or removed), inside the transaction."""
+        if after is not None:
+            validate(after, self.codes.get(uow, institution), password)
+        if self.roles is not None:
+            self.roles.check(uow, institution, before, after)
 
     def code_book(self, institution: str) -> CodeBook:
         with self._uow_factory() as uow:
@@ -141,7 +151,11 @@ class UserService:
             raise UserNotFound(user_id, None if id_type == ALL_UNIQUE else id_type)
         return user
 
-    def create(self, institution: str, data: UserInput, actor: str) -> User:
+    def create(
+        self, institution: str, data: UserInput, actor: str, *, guard: Guard | None = None
+    ) -> User:
+        """Store a new user. ``guard`` sees the record as sent; the roles the assignment
+        rules add afterwards are the system's doing, not the caller's."""
         user = copy.deepcopy(data.user)
         apply_defaults(user)
         user.institution = institution
@@ -153,7 +167,11 @@ class UserService:
         user.last_modified_by = actor
         user.last_modified_date = now
         with self._uow_factory() as uow:
-            validate(user, self.codes.get(uow, institution), data.password)
+            if guard is not None:
+                guard(None, user)
+            if self.roles is not None:
+                user.roles = self.roles.roles_for_new_user(institution, user)
+            self._check(uow, institution, None, user, data.password)
             password_hash = self._hasher.hash(data.password) if data.password else None
             uow.users.add(user, password_hash)
             uow.commit()
@@ -168,6 +186,8 @@ class UserService:
         *,
         id_type: str = ALL_UNIQUE,
         override: frozenset[str] = frozenset(),
+        recalculate_roles: bool = False,
+        guard: Guard | None = None,
     ) -> User:
         with self._uow_factory() as uow:
             stored = self._find(uow, institution, user_id, id_type)
@@ -185,7 +205,11 @@ class UserService:
             user.last_modified_by = actor
             user.last_modified_date = self._clock()
             force_internal_segments(user)
-            validate(user, self.codes.get(uow, institution), data.password)
+            if guard is not None:
+                guard(stored, user)
+            if recalculate_roles and self.roles is not None:
+                user.roles = self.roles.roles_for_new_user(institution, user)
+            self._check(uow, institution, stored, user, data.password)
             password_hash = self._hasher.hash(data.password) if data.password else None
             uow.users.replace(stored.primary_id, user, password_hash)
             uow.commit()
@@ -222,14 +246,24 @@ class UserService:
             user.last_modified_by = actor
             user.last_modified_date = self._clock()
             force_internal_segments(user)
-            validate(user, self.codes.get(uow, institution))
+            self._check(uow, institution, stored, user)
             uow.users.replace(stored.primary_id, user, None)
             uow.commit()
         return user
 
-    def delete(self, institution: str, user_id: str, id_type: str = ALL_UNIQUE) -> None:
+    def delete(
+        self,
+        institution: str,
+        user_id: str,
+        id_type: str = ALL_UNIQUE,
+        *,
+        guard: Guard | None = None,
+    ) -> None:
         with self._uow_factory() as uow:
             stored = self._find(uow, institution, user_id, id_type)
+            if guard is not None:
+                guard(stored, None)
+            self._check(uow, institution, stored, None)
             uow.users.remove(institution, stored.primary_id)
             uow.commit()
 

@@ -200,9 +200,7 @@ def check_codes(user: User, book: CodeBook) -> None:
         for t in phone.phone_types:
             _code(book, "phone", "phone_type", t)
     for role in user.roles:
-        if not role.role_type:
-            raise MandatoryFieldMissing("user_role.role_type")
-        _code(book, "role", "role_type", role.role_type)
+        # Role types, scopes and parameters are the roles area's to check (roles.validation).
         _code(book, "role status", "role_status", role.status)
     for note in user.notes:
         _code(book, "note", "note_type", note.note_type)

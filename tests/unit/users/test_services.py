@@ -99,7 +99,7 @@ def test_external_user_keeps_external_segments(service: UserService) -> None:
             errors.InvalidFieldValue,
         ),
         (patron(notes=[Note("NOPE", "x")]), errors.InvalidCode),
-        (patron(roles=[Role("99999")]), errors.InvalidCode),
+        (patron(roles=[Role("200", status="SLEEPING")]), errors.InvalidCode),
     ],
 )
 def test_create_refuses_and_stores_nothing(

@@ -241,7 +241,7 @@ async def put_user(
     id_type = params.id_type(user_id_type)
     overrides = parse_override(override)
     params.boolean("send_pin_number_letter", send_pin_number_letter)
-    params.boolean("recalculate_roles", recalculate_roles)
+    recalculate = params.boolean("recalculate_roles", recalculate_roles)
     params.boolean("registration_rules", registration_rules)
     body = await deps.read_body(request, c.settings.max_body_bytes)
     data = read_user(body, body_is_json(request, body))
@@ -254,6 +254,7 @@ async def put_user(
             f"api:{key.key_id}",
             id_type=id_type,
             override=overrides,
+            recalculate_roles=recalculate,
         )
     except UserNotFound as exc:
         raise _not_found_code(exc, id_type) from None

@@ -1,0 +1,1 @@
+"""Roles and permissions: the role catalogue, privileges, the policy, profiles and rules."""

@@ -1,0 +1,34 @@
+"""Errors of the roles area."""
+
+from __future__ import annotations
+
+from bookplate.errors import AccessError, ConflictError, NotFoundError
+
+
+class PermissionDenied(AccessError):
+    """The policy said no. The reason is for logs and for the person, never a secret."""
+
+    def __init__(self, action: str, reason: str) -> None:
+        self.action = action
+        self.reason = reason
+        super().__init__(f"Not allowed: {action} ({reason}).")
+
+
+class LastAdministrator(ConflictError):
+    def __init__(self) -> None:
+        super().__init__(
+            "Failed to update user: the institution must keep at least one active General "
+            "System Administrator."
+        )
+
+
+class ProfileNotFound(NotFoundError):
+    def __init__(self, code: str) -> None:
+        self.code = code
+        super().__init__(f"Role profile {code} was not found.")
+
+
+class RuleNotFound(NotFoundError):
+    def __init__(self, rule_id: str) -> None:
+        self.rule_id = rule_id
+        super().__init__(f"Role assignment rule {rule_id} was not found.")
