@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from bookplate.bootstrap import Container, build_container
+from bookplate.cli.sis import sis_app
 from bookplate.config import get_settings
 from bookplate.errors import BookplateError
 from bookplate.keys.services import parse_areas
@@ -27,6 +28,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(inst_app, name="institutions")
 app.add_typer(keys_app, name="keys")
 app.add_typer(codes_app, name="codes")
+app.add_typer(sis_app, name="sis")
 
 console = Console()
 err = Console(stderr=True)

@@ -205,6 +205,8 @@ class Runner:
                 actions = self._plan_batch(batch, chunk)
                 if not self.dry_run:
                     self._write(batch, actions)
+                    # Users created by this run are in the file too.
+                    self._seen_pks.update(a.pk for a in actions if a.pk is not None)
                 for action in actions:
                     self.report.count(action.kind)
                     if self.plan_out is not None:
@@ -225,6 +227,9 @@ class Runner:
         to_plan: list[int] = []
         for record in chunk:
             fp = fingerprint(self._key, record.raw)
+            if record.error is not None:
+                slots.append(_reject(record, f"record {record.number}: {record.error}"))
+                continue
             if record.match_id is None:
                 slots.append(
                     _reject(record, f"the record has no match ID ({self.profile.match_id_type})")

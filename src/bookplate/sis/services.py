@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -15,11 +15,17 @@ from bookplate.sis.apply import (
     Runner,
     default_roles,
 )
-from bookplate.sis.errors import InvalidProfile, ProfileExists, ProfileNotFound, RunNotFound
+from bookplate.sis.errors import (
+    InvalidProfile,
+    ProfileExists,
+    ProfileNotFound,
+    RunNotFound,
+    SourceError,
+)
 from bookplate.sis.mapping import check_target
 from bookplate.sis.model import NOT_RULED, PRIMARY_ID_MATCH, Mode, Profile, Report
 from bookplate.sis.ports import ItemRow, SisStore
-from bookplate.sis.sources import Source, sniff
+from bookplate.sis.sources import Position, RawRecord, Source, sniff
 from bookplate.sis.sources.csv import CsvSource
 from bookplate.sis.sources.xml import XmlSource
 from bookplate.users.model import PROTECTED_FIELDS, RecordType, Role, User
@@ -44,6 +50,20 @@ def open_source(path: Path, profile: Profile) -> Source:
     if kind == "xml":
         return XmlSource(path, profile.match_id_type)
     return CsvSource(path, profile.csv, profile.match_id_type)
+
+
+class FailedSource:
+    """A file that could not even be opened: the run fails with its reason."""
+
+    def __init__(self, error: SourceError) -> None:
+        self.error = error
+        self.position = Position()
+
+    def records(self) -> Iterator[RawRecord]:
+        raise self.error
+
+    def parse(self, record: RawRecord) -> User:  # pragma: no cover - no records
+        raise self.error
 
 
 class SisService:
@@ -143,9 +163,14 @@ class SisService:
         def check(user: User) -> None:
             validate(user, book)
 
+        source: Source
+        try:
+            source = open_source(path, profile)
+        except SourceError as exc:
+            source = FailedSource(exc)
         runner = Runner(
             store=self.store,
-            source=open_source(path, profile),
+            source=source,
             profile=profile,
             mode=mode,
             check=check,

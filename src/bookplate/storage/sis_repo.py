@@ -123,9 +123,10 @@ class SqlSisBatch:
                 for row in rows:
                     copy.write_row(row)
             return
-        self.conn.execute(
-            insert(t.metadata.tables[table]),
-            [dict(zip(columns, r, strict=True)) for r in rows],
+        marks = ", ".join("?" for _ in columns)
+        self.conn.exec_driver_sql(
+            f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})",  # noqa: S608
+            [tuple(r) for r in rows],
         )
 
     def _write_side_rows(self, rows: _Batch) -> None:
@@ -146,7 +147,7 @@ class SqlSisBatch:
             return []
         pks = _reserve_pks(self.conn, len(users))
         mode = read_id_scope(self.conn)
-        rows = _Batch([u for u, _ in users], pks, mode, json_text=self._pg)
+        rows = _Batch([u for u, _ in users], pks, mode, json_text=True)
         try:
             self._copy("users", _USER_COLUMNS, rows.users)
             self._write_side_rows(rows)
@@ -179,7 +180,7 @@ class SqlSisBatch:
             for part in _chunks(pks):
                 self.conn.execute(delete(table).where(table.c.user_pk.in_(part)))
         mode = read_id_scope(self.conn)
-        rows = _Batch([u for _, u, _ in users], pks, mode, json_text=self._pg)
+        rows = _Batch([u for _, u, _ in users], pks, mode, json_text=True)
         try:
             self._write_side_rows(rows)
         except IntegrityError as error:

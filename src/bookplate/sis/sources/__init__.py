@@ -29,6 +29,7 @@ class RawRecord:
     match_id: str | None
     raw: bytes
     member: str = ""  # the zip member it came from
+    error: str | None = None  # why the record cannot be read (it is then rejected)
 
 
 class Position:

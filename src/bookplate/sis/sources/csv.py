@@ -41,6 +41,12 @@ class CsvSource:
         text = io.TextIOWrapper(
             stream, encoding=self.options.encoding, errors="surrogateescape", newline=""
         )
+        try:
+            yield from self._read(text, start, member)
+        finally:
+            text.detach()
+
+    def _read(self, text: IO[str], start: int, member: str) -> Iterator[RawRecord]:
         csv.field_size_limit(_MAX_FIELD)
         reader = csv.reader(text, delimiter=self.options.delimiter or ",")
         try:
@@ -69,9 +75,11 @@ class CsvSource:
             number += 1
             joined = _SEP.join(row)
             raw = joined.encode("utf-8", "surrogateescape")
-            bad = _has_surrogates(joined)
-            match = None if bad else mapper.match_id(row)
-            yield RawRecord(number, first_line, match, raw, member)
+            if _has_surrogates(joined):
+                error = f"line {first_line}: bytes that are not valid {self.options.encoding}"
+                yield RawRecord(number, first_line, None, raw, member, error)
+                continue
+            yield RawRecord(number, first_line, mapper.match_id(row), raw, member)
 
     def records(self) -> Iterator[RawRecord]:
         try:

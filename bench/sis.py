@@ -1,0 +1,272 @@
+"""SIS sync benchmark (issue 4): initial sync, unchanged re-sync, 10 % changed re-sync, peak
+memory on a large file, each beside a raw COPY of the same rows; PostgreSQL and SQLite.
+
+    .venv/bin/python bench/sis.py [--users 100000] [--memory-users 1000000] [--sqlite]
+
+Users are generated with a fixed seed: two identifiers, one or two emails, an address, a phone,
+a note. Files are written streamed into a zip (never held in memory).
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import os
+import random
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+import zipfile
+from pathlib import Path
+from xml.sax.saxutils import escape
+
+import sqlalchemy as sa
+
+from bookplate.bootstrap import build_container
+from bookplate.config import Settings
+from bookplate.sis.model import Profile
+
+SEED = 20240601
+PG = os.environ.get("BENCH_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+FIRST = [
+    "James",
+    "Mary",
+    "John",
+    "Patricia",
+    "Robert",
+    "Jennifer",
+    "Michael",
+    "Linda",
+    "Zoë",
+    "Hugo",
+    "Aiko",
+    "Priya",
+    "Chen",
+]
+LAST = [
+    "Smith",
+    "Johnson",
+    "Williams",
+    "Brown",
+    "Jones",
+    "Garcia",
+    "Miller",
+    "Davis",
+    "Müller",
+    "Tanaka",
+    "Okafor",
+]
+GROUPS = ["UNDERGRAD", "GRAD", "FACULTY", "STAFF"]
+
+
+def user_xml(i: int, rng: random.Random, variant: int = 0) -> str:
+    first, last = rng.choice(FIRST), rng.choice(LAST)
+    emails = [f"{first.lower()}.{last.lower()}{i}@uni.example.edu"]
+    if rng.random() < 0.5:
+        emails.append(f"{first.lower()}{i}@mail.example.com")
+    email_xml = "".join(
+        f'<email preferred="{str(n == 0).lower()}" segment_type="External">'
+        f"<email_address>{escape(e)}</email_address><email_types><email_type>"
+        f"{'school' if n == 0 else 'personal'}</email_type></email_types></email>"
+        for n, e in enumerate(emails)
+    )
+    street = f"{rng.randint(1, 9999)} {rng.choice(LAST)} Street"
+    return (
+        f"<user><record_type>PUBLIC</record_type><primary_id>s{i:07d}</primary_id>"
+        f"<first_name>{escape(first)}</first_name><last_name>{escape(last)}"
+        f"{'-' + str(variant) if variant else ''}</last_name>"
+        f"<user_group>{rng.choice(GROUPS)}</user_group><preferred_language>en</preferred_language>"
+        f"<expiry_date>2030-08-30Z</expiry_date><account_type>EXTERNAL</account_type>"
+        f"<external_id>SIS</external_id><status>ACTIVE</status><contact_info><addresses>"
+        f'<address preferred="true" segment_type="External"><line1>{escape(street)}</line1>'
+        f"<city>Portland</city><state_province>OR</state_province><postal_code>97201"
+        f"</postal_code><country>USA</country><address_types><address_type>home</address_type>"
+        f"</address_types></address></addresses><emails>{email_xml}</emails><phones>"
+        f'<phone preferred="true" segment_type="External"><phone_number>+1 503 555 '
+        f"{i % 10000:04d}</phone_number><phone_types><phone_type>mobile</phone_type>"
+        f"</phone_types></phone></phones></contact_info><user_identifiers>"
+        f'<user_identifier segment_type="External"><id_type>BARCODE</id_type>'
+        f"<value>21{i:010d}</value></user_identifier>"
+        f'<user_identifier segment_type="External"><id_type>UNIV_ID</id_type>'
+        f"<value>u{i:07d}</value></user_identifier></user_identifiers><user_notes>"
+        f'<user_note segment_type="External"><note_type>CIRCULATION</note_type>'
+        f"<note_text>Enrolled {2020 + i % 5}</note_text></user_note></user_notes></user>\n"
+    )
+
+
+def write_file(path: Path, count: int, changed_share: float = 0.0) -> Path:
+    rng = random.Random(SEED)
+    change_rng = random.Random(SEED + 1)
+    with (
+        zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as archive,
+        archive.open("users.xml", "w", force_zip64=True) as raw,
+    ):
+        out = io.BufferedWriter(raw, 1 << 20)  # type: ignore[arg-type]
+        out.write(b'<?xml version="1.0" encoding="UTF-8"?>\n<users>\n')
+        for i in range(count):
+            variant = 1 if change_rng.random() < changed_share else 0
+            out.write(user_xml(i, rng, variant).encode())
+        out.write(b"</users>\n")
+        out.flush()
+    return path
+
+
+def fresh_pg() -> tuple[str, str]:
+    schema = f"bench_sis_{uuid.uuid4().hex[:8]}"
+    admin = sa.create_engine(PG)
+    with admin.begin() as conn:
+        conn.execute(sa.text(f"CREATE SCHEMA {schema}"))
+    admin.dispose()
+    return f"{PG}?options=-csearch_path%3D{schema}", schema
+
+
+def drop_pg(schema: str) -> None:
+    admin = sa.create_engine(PG)
+    with admin.begin() as conn:
+        conn.execute(sa.text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
+    admin.dispose()
+
+
+def setup(url: str):  # type: ignore[no-untyped-def]
+    c = build_container(Settings(database_url=url, redis_url=None, cache_seconds=60), migrate=True)
+    c.add_institution("MAIN", "Main")
+    c.sis.create_profile(Profile(code="SIS", institution="MAIN"))
+    return c
+
+
+def timed_run(c, path: Path) -> tuple[float, dict[str, int]]:  # type: ignore[no-untyped-def]
+    start = time.perf_counter()
+    report = c.sis.run("MAIN", "SIS", path, batch_size=5000)
+    elapsed = time.perf_counter() - start
+    assert report.status == "done", report.message
+    return elapsed, dict(report.counts)
+
+
+TABLES = ("users", "user_ids", "user_identifiers", "user_terms")
+
+
+def raw_copy_pg(url: str) -> float:
+    """COPY the rows the initial sync wrote into empty copies of the tables."""
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        raw = conn.connection.driver_connection
+        buffers = {}
+        with raw.cursor() as cur:
+            for table in TABLES:
+                buf = io.BytesIO()
+                with cur.copy(f"COPY {table} TO STDOUT") as copy:
+                    for block in copy:
+                        buf.write(block)
+                buffers[table] = buf.getvalue()
+                cur.execute(f"CREATE TEMP TABLE raw_{table} (LIKE {table} INCLUDING ALL)")
+        start = time.perf_counter()
+        with raw.cursor() as cur:
+            for table in TABLES:
+                with cur.copy(f"COPY raw_{table} FROM STDIN") as copy:
+                    copy.write(buffers[table])
+    elapsed = time.perf_counter() - start
+    engine.dispose()
+    return elapsed
+
+
+def raw_insert_sqlite(url: str) -> float:
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        for table in TABLES:
+            conn.exec_driver_sql(f"CREATE TEMP TABLE raw_{table} AS SELECT * FROM {table} WHERE 0")
+        rows = {t: conn.exec_driver_sql(f"SELECT * FROM {t}").all() for t in TABLES}
+        start = time.perf_counter()
+        raw = conn.connection.driver_connection
+        for table in TABLES:
+            if rows[table]:
+                marks = ",".join("?" * len(rows[table][0]))
+                raw.executemany(f"INSERT INTO raw_{table} VALUES ({marks})", rows[table])
+    elapsed = time.perf_counter() - start
+    engine.dispose()
+    return elapsed
+
+
+def peak_memory(url: str, path: Path) -> tuple[float, float]:
+    """Peak RSS (MB) and seconds of a dry-run ``bookplate sis sync`` of ``path`` in a child."""
+    env = {**os.environ, "BOOKPLATE_DATABASE_URL": url}
+    exe = str(Path(sys.executable).with_name("bookplate"))
+    start = time.perf_counter()
+    subprocess.run(
+        [
+            exe,
+            "sis",
+            "sync",
+            str(path),
+            "-p",
+            "SIS",
+            "--dry-run",
+            "--no-progress",
+            "--batch-size",
+            "5000",
+        ],
+        env=env,
+        check=False,
+        stdout=subprocess.DEVNULL,
+    )
+    elapsed = time.perf_counter() - start
+    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, elapsed
+
+
+def bench(url: str, name: str, n: int, tmp: Path, raw: bool) -> None:
+    c = setup(url)
+    initial = write_file(tmp / "initial.zip", n)
+    changed = write_file(tmp / "changed.zip", n, 0.10)
+    t1, counts1 = timed_run(c, initial)
+    t2, counts2 = timed_run(c, initial)
+    t3, counts3 = timed_run(c, changed)
+    c.close()
+    t_raw = raw_copy_pg(url) if raw else raw_insert_sqlite(url)
+    label = "COPY" if raw else "executemany"
+    print(f"## {name}, {n} users")
+    print(f"initial sync      {t1:7.2f} s  {n / t1:9,.0f} users/s  {counts1}")
+    print(f"re-sync unchanged {t2:7.2f} s  {n / t2:9,.0f} users/s  {counts2}")
+    print(f"re-sync 10% chg   {t3:7.2f} s  {n / t3:9,.0f} users/s  {counts3}")
+    print(
+        f"raw {label} of the same rows {t_raw:7.2f} s  ({n / t_raw:,.0f} rows/s); "
+        f"initial sync / raw = {t1 / t_raw:.1f}x"
+    )
+    sys.stdout.flush()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--users", type=int, default=100_000)
+    parser.add_argument("--memory-users", type=int, default=1_000_000)
+    parser.add_argument("--sqlite", action="store_true")
+    parser.add_argument("--skip-pg", action="store_true")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="bench-sis-") as tmpdir:
+        tmp = Path(tmpdir)
+        if not args.skip_pg:
+            url, schema = fresh_pg()
+            try:
+                bench(url, "PostgreSQL", args.users, tmp, raw=True)
+            finally:
+                drop_pg(schema)
+        if args.sqlite:
+            db = tmp / "bench.db"
+            bench(f"sqlite:///{db}", "SQLite", args.users, tmp, raw=False)
+        if args.memory_users:
+            big = write_file(tmp / "big.zip", args.memory_users)
+            url, schema = fresh_pg()
+            try:
+                setup(url).close()
+                mb, secs = peak_memory(url, big)
+            finally:
+                drop_pg(schema)
+            print(
+                f"peak RSS, dry-run of {args.memory_users} users ({big.stat().st_size >> 20} MB "
+                f"zip): {mb:.0f} MB in {secs:.0f} s"
+            )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,410 @@
+"""``bookplate sis ...``: users integration profiles, sync/import runs, reports, inbox."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    Progress,
+    TaskProgressColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
+
+from bookplate.bootstrap import Container, build_container
+from bookplate.config import get_settings
+from bookplate.errors import BookplateError
+from bookplate.sis.apply import plan_writer
+from bookplate.sis.model import (
+    BUCKETS,
+    CsvOptions,
+    FieldRule,
+    MissingPolicy,
+    Mode,
+    Profile,
+    Report,
+)
+
+sis_app = typer.Typer(no_args_is_help=True, help="SIS integration: load and sync external users.")
+profile_app = typer.Typer(no_args_is_help=True, help="Users integration profiles.")
+sis_app.add_typer(profile_app, name="profile")
+
+console = Console()
+err = Console(stderr=True)
+
+EXIT_OK, EXIT_REJECTED, EXIT_ABORTED = 0, 1, 2
+
+
+def _container() -> Container:
+    return build_container(get_settings(), migrate=True)
+
+
+def _fail(message: str, code: int = 2) -> None:
+    err.print(f"[red]error:[/red] {message}")
+    raise typer.Exit(code)
+
+
+def _resolve(c: Container, code: str, institution: str | None) -> Profile:
+    if institution is not None:
+        return c.sis.profile(institution, code)
+    found = [p for p in c.sis.profiles(None) if p.code == code]
+    if not found:
+        _fail(f"no users integration profile {code}")
+    if len(found) > 1:
+        _fail(f"profile {code} exists in several institutions; give --institution")
+    return found[0]
+
+
+@profile_app.command("create")
+def profile_create(
+    code: str,
+    institution: Annotated[str, typer.Option("--institution", "-i")],
+    record_type: str = "PUBLIC",
+    match_id_type: Annotated[str, typer.Option(help="primary_id or an identifier type")] = (
+        "primary_id"
+    ),
+    add_unmatched: Annotated[bool, typer.Option("--add-unmatched/--no-add-unmatched")] = True,
+    default_user_group: str | None = None,
+    expiry_days: int | None = None,
+    purge_days: int | None = None,
+    rule: Annotated[
+        list[str] | None, typer.Option(help="FIELD=keep|replace|erase (repeatable)")
+    ] = None,
+    missing: Annotated[MissingPolicy, typer.Option(help="users absent from a file")] = (
+        MissingPolicy.OFF
+    ),
+    guard_share: Annotated[float, typer.Option(min=0.0, max=1.0)] = 0.1,
+    guard_changes: bool = False,
+    csv_column: Annotated[
+        list[str] | None, typer.Option(help="HEADER=target for CSV files (repeatable)")
+    ] = None,
+    csv_delimiter: str = ",",
+    csv_encoding: str = "utf-8-sig",
+    csv_multi_separator: str = "",
+    description: str = "",
+    replace: Annotated[bool, typer.Option(help="overwrite an existing profile")] = False,
+) -> None:
+    """Create (or with --replace, change) a users integration profile."""
+    rules: dict[str, FieldRule] = {}
+    for item in rule or []:
+        name, _, value = item.partition("=")
+        try:
+            rules[name.strip()] = FieldRule(value.strip())
+        except ValueError:
+            _fail(f"bad --rule {item}: use FIELD=keep|replace|erase")
+    columns: dict[str, str] = {}
+    for item in csv_column or []:
+        header, sep, target = item.partition("=")
+        if not sep:
+            _fail(f"bad --csv-column {item}: use HEADER=target")
+        columns[header.strip()] = target.strip()
+    profile = Profile(
+        code=code,
+        institution=institution,
+        record_type=record_type.upper(),
+        match_id_type=match_id_type,
+        add_unmatched=add_unmatched,
+        default_user_group=default_user_group,
+        expiry_days=expiry_days,
+        purge_days=purge_days,
+        field_rules=rules,
+        missing_policy=missing,
+        guard_share=guard_share,
+        guard_changes=guard_changes,
+        description=description,
+        csv=CsvOptions(columns, csv_delimiter, csv_encoding, "%Y-%m-%d", csv_multi_separator),
+    )
+    c = _container()
+    try:
+        if replace and c.sis.store.get_profile(institution, code) is not None:
+            c.sis.update_profile(profile)
+        else:
+            c.sis.create_profile(profile)
+    except BookplateError as exc:
+        _fail(str(exc), 1)
+    finally:
+        c.close()
+    console.print(f"Profile {code} saved for {institution}.")
+
+
+@profile_app.command("list")
+def profile_list(
+    institution: Annotated[str | None, typer.Option("--institution", "-i")] = None,
+) -> None:
+    c = _container()
+    try:
+        profiles = c.sis.profiles(institution)
+    finally:
+        c.close()
+    table = Table("institution", "code", "record type", "match ID", "add unmatched", "missing")
+    for p in profiles:
+        table.add_row(
+            p.institution,
+            p.code,
+            p.record_type,
+            p.match_id_type,
+            str(p.add_unmatched),
+            p.missing_policy.value,
+        )
+    console.print(table)
+
+
+@profile_app.command("show")
+def profile_show(
+    code: str, institution: Annotated[str | None, typer.Option("--institution", "-i")] = None
+) -> None:
+    c = _container()
+    try:
+        profile = _resolve(c, code, institution)
+    except BookplateError as exc:
+        _fail(str(exc), 1)
+        return
+    finally:
+        c.close()
+    print(json.dumps(profile.to_dict(), indent=2))
+
+
+@profile_app.command("delete")
+def profile_delete(
+    code: str, institution: Annotated[str | None, typer.Option("--institution", "-i")] = None
+) -> None:
+    c = _container()
+    try:
+        profile = _resolve(c, code, institution)
+        c.sis.delete_profile(profile.institution, code)
+    except BookplateError as exc:
+        _fail(str(exc), 1)
+    finally:
+        c.close()
+    console.print(f"Profile {code} deleted.")
+
+
+def summary_table(report: Report) -> Table:
+    title = f"SIS {report.mode.value} with {report.profile}" + (
+        " (dry run)" if report.dry_run else ""
+    )
+    table = Table("", "users", title=title)
+    table.add_row("total", str(report.total))
+    for bucket in BUCKETS:
+        table.add_row(bucket, str(report.counts.get(bucket, 0)))
+    table.add_row("status", report.status)
+    if report.run_id is not None:
+        table.add_row("run", str(report.run_id))
+    return table
+
+
+def run_file(
+    c: Container,
+    profile: Profile,
+    file: Path,
+    *,
+    mode: Mode,
+    dry_run: bool,
+    plan_out: Path | None,
+    batch_size: int,
+    show_progress: bool,
+) -> Report:
+    size = file.stat().st_size
+    handle = plan_out.open("w", encoding="utf-8", newline="") if plan_out else None
+    writer = plan_writer(handle, plan_out.name) if handle is not None and plan_out else None
+    progress = Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        TaskProgressColumn(),
+        TextColumn("{task.fields[records]} users, {task.fields[rate]}/s"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=err,
+        disable=not show_progress,
+    )
+    started = time.monotonic()
+    try:
+        with progress:
+            task = progress.add_task(file.name, total=size or 1, records=0, rate="-")
+
+            def tick(done: int, position: int) -> None:
+                elapsed = max(time.monotonic() - started, 1e-6)
+                progress.update(
+                    task,
+                    completed=min(position, size),
+                    records=done,
+                    rate=f"{done / elapsed:,.0f}",
+                )
+
+            report = c.sis.run(
+                profile.institution,
+                profile.code,
+                file,
+                mode=mode,
+                dry_run=dry_run,
+                plan_out=writer,
+                progress=tick,
+                batch_size=batch_size,
+            )
+            progress.update(task, completed=size or 1)
+    finally:
+        if handle is not None:
+            handle.close()
+    return report
+
+
+@sis_app.command("sync")
+def sis_sync(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True)],
+    profile: Annotated[str, typer.Option("--profile", "-p")],
+    institution: Annotated[str | None, typer.Option("--institution", "-i")] = None,
+    dry_run: Annotated[bool, typer.Option(help="plan only; write nothing")] = False,
+    import_only: Annotated[bool, typer.Option(help="create new users only (Import)")] = False,
+    plan_out: Annotated[Path | None, typer.Option(help="write the plan: .jsonl or .csv")] = None,
+    batch_size: Annotated[int, typer.Option(min=1, max=100_000)] = 2000,
+    progress: Annotated[bool, typer.Option("--progress/--no-progress")] = True,
+) -> None:
+    """Synchronize (or --import-only) FILE with a profile. Exit 0 ok, 1 some rejected,
+    2 aborted or failed."""
+    c = _container()
+    try:
+        prof = _resolve(c, profile, institution)
+        report = run_file(
+            c,
+            prof,
+            file,
+            mode=Mode.IMPORT if import_only else Mode.SYNCHRONIZE,
+            dry_run=dry_run,
+            plan_out=plan_out,
+            batch_size=batch_size,
+            show_progress=progress,
+        )
+    except BookplateError as exc:
+        _fail(str(exc), EXIT_ABORTED)
+        return
+    finally:
+        c.close()
+    console.print(summary_table(report))
+    if report.message:
+        err.print(report.message)
+    raise typer.Exit(report.exit_code)
+
+
+@sis_app.command("runs")
+def sis_runs(
+    institution: Annotated[str, typer.Option("--institution", "-i")],
+    profile: str | None = None,
+    limit: int = 20,
+) -> None:
+    c = _container()
+    try:
+        runs = c.sis.runs(institution, profile, limit)
+    finally:
+        c.close()
+    table = Table("run", "profile", "mode", "status", "total", *BUCKETS, "started")
+    for r in runs:
+        table.add_row(
+            str(r.run_id),
+            r.profile,
+            r.mode.value,
+            r.status,
+            str(r.total),
+            *(str(r.counts.get(b, 0)) for b in BUCKETS),
+            r.started,
+        )
+    console.print(table)
+
+
+@sis_app.command("report")
+def sis_report(
+    run_id: int,
+    kind: Annotated[str | None, typer.Option(help="one bucket: " + ", ".join(BUCKETS))] = None,
+    limit: int = 100,
+    offset: int = 0,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """A run's counts and the list of one bucket (or all)."""
+    c = _container()
+    try:
+        report = c.sis.report(run_id)
+        items = c.sis.items(run_id, kind, offset, limit)
+    except BookplateError as exc:
+        _fail(str(exc), 1)
+        return
+    finally:
+        c.close()
+    if as_json:
+        print(
+            json.dumps(
+                {
+                    **report.to_dict(),
+                    "items": [
+                        {
+                            "action": i.kind,
+                            "record": i.record_no,
+                            "match_id": i.match_id,
+                            "primary_id": i.primary_id,
+                            "detail": i.detail,
+                        }
+                        for i in items
+                    ],
+                },
+                indent=2,
+            )
+        )
+        return
+    console.print(summary_table(report))
+    if report.message:
+        console.print(report.message)
+    table = Table("record", "action", "match ID", "primary ID", "reason / changes")
+    for i in items:
+        table.add_row(
+            str(i.record_no or ""), i.kind, i.match_id or "", i.primary_id or "", i.detail or ""
+        )
+    console.print(table)
+
+
+def handle_inbox_file(c: Container, profile: Profile, path: Path) -> Report:
+    """Run one inbox file and rename it ``.handled`` (Alma's S/FTP behaviour)."""
+    report = run_file(
+        c,
+        profile,
+        path,
+        mode=Mode.SYNCHRONIZE,
+        dry_run=False,
+        plan_out=None,
+        batch_size=2000,
+        show_progress=False,
+    )
+    path.rename(path.with_name(path.name + ".handled"))
+    return report
+
+
+@sis_app.command("watch")
+def sis_watch(
+    directory: Annotated[Path, typer.Argument(exists=True, file_okay=False)],
+    profile: Annotated[str, typer.Option("--profile", "-p")],
+    institution: Annotated[str | None, typer.Option("--institution", "-i")] = None,
+    interval: Annotated[float, typer.Option(min=0.1)] = 30.0,
+    once: Annotated[bool, typer.Option(help="handle what is there, then stop")] = False,
+) -> None:
+    """Poll DIRECTORY for .zip/.xml/.csv files, run each, rename it .handled."""
+    c = _container()
+    try:
+        prof = _resolve(c, profile, institution)
+        while True:
+            for path in sorted(directory.iterdir()):
+                if path.is_file() and path.suffix.lower() in (".zip", ".xml", ".csv"):
+                    report = handle_inbox_file(c, prof, path)
+                    console.print(
+                        f"{path.name}: run {report.run_id} {report.status}, "
+                        + ", ".join(f"{b} {report.counts.get(b, 0)}" for b in BUCKETS)
+                    )
+            if once:
+                return
+            time.sleep(interval)
+    finally:
+        c.close()

@@ -1,0 +1,61 @@
+"""``bookplate sis``: profiles, sync with exit codes, dry run plan files, report, inbox."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from bookplate.cli.main import app
+from bookplate.config import get_settings
+from tests.integration.sis.helpers import user_xml, users_doc, write_zip
+
+
+@pytest.fixture
+def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> CliRunner:
+    monkeypatch.setenv("BOOKPLATE_DATABASE_URL", f"sqlite:///{tmp_path}/cli.db")
+    get_settings.cache_clear()
+    runner = CliRunner()
+    assert runner.invoke(app, ["institutions", "add", "MAIN", "Main"]).exit_code == 0
+    result = runner.invoke(
+        app, ["sis", "profile", "create", "SIS", "-i", "MAIN", "--default-user-group", "UNDERGRAD"]
+    )
+    assert result.exit_code == 0, result.output
+    yield runner
+    get_settings.cache_clear()
+
+
+def test_sync_exit_codes_report_and_plan(cli: CliRunner, tmp_path: Path) -> None:
+    good = write_zip(tmp_path / "good.zip", {"u.xml": users_doc(user_xml("u1"), user_xml("u2"))})
+    result = cli.invoke(app, ["sis", "sync", str(good), "--profile", "SIS", "--no-progress"])
+    assert result.exit_code == 0, result.output
+    assert "create" in result.output
+    bad = write_zip(tmp_path / "bad.zip", {"u.xml": users_doc(user_xml("u1"), user_xml("u1"))})
+    plan = tmp_path / "plan.jsonl"
+    result = cli.invoke(
+        app, ["sis", "sync", str(bad), "-p", "SIS", "--dry-run", "--plan-out", str(plan)]
+    )
+    assert result.exit_code == 1
+    assert [json.loads(x)["action"] for x in plan.read_text().splitlines()] == [
+        "unchanged",
+        "reject",
+    ]
+    junk = tmp_path / "junk.zip"
+    junk.write_bytes(b"PK\x03\x04 not really")
+    assert cli.invoke(app, ["sis", "sync", str(junk), "-p", "SIS"]).exit_code == 2
+    result = cli.invoke(app, ["sis", "report", "1", "--json"])
+    data = json.loads(result.output)
+    assert data["create"] == 2 and len(data["items"]) == 2
+    assert "SIS" in cli.invoke(app, ["sis", "profile", "list"]).output
+    assert json.loads(cli.invoke(app, ["sis", "profile", "show", "SIS"]).output)["code"] == "SIS"
+
+
+def test_inbox_renames_handled(cli: CliRunner, tmp_path: Path) -> None:
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    write_zip(inbox / "a.zip", {"u.xml": users_doc(user_xml("u1"))})
+    result = cli.invoke(app, ["sis", "watch", str(inbox), "-p", "SIS", "--once"])
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in inbox.iterdir()) == ["a.zip.handled"]

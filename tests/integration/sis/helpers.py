@@ -1,0 +1,51 @@
+"""Building SIS XML files for the tests."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from pathlib import Path
+from xml.sax.saxutils import escape
+
+
+def user_xml(
+    primary_id: str,
+    first: str = "Ann",
+    last: str = "Lee",
+    group: str | None = "UNDERGRAD",
+    barcode: str | None = None,
+    email: str | None = None,
+    extra: str = "",
+) -> str:
+    parts = [f"<primary_id>{escape(primary_id)}</primary_id>"]
+    parts.append(f"<first_name>{escape(first)}</first_name><last_name>{escape(last)}</last_name>")
+    if group is not None:
+        parts.append(f"<user_group>{group}</user_group>")
+    if email:
+        parts.append(
+            '<contact_info><emails><email preferred="true"><email_address>'
+            f"{escape(email)}</email_address><email_types><email_type>personal</email_type>"
+            "</email_types></email></emails></contact_info>"
+        )
+    if barcode:
+        parts.append(
+            "<user_identifiers><user_identifier><id_type>BARCODE</id_type>"
+            f"<value>{escape(barcode)}</value></user_identifier></user_identifiers>"
+        )
+    parts.append(extra)
+    return "<user>" + "".join(parts) + "</user>"
+
+
+def users_doc(*users: str) -> bytes:
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>\n<users>\n' + "\n".join(users) + "\n</users>\n"
+    ).encode()
+
+
+def write_zip(path: Path, members: dict[str, bytes]) -> Path:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    path.write_bytes(buffer.getvalue())
+    return path
