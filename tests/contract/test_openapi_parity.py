@@ -112,7 +112,9 @@ def test_not_implemented_list_is_exact(reference: dict[str, Any], ours: dict[str
     assert ref_ops == IMPLEMENTED | NOT_IMPLEMENTED
     assert not IMPLEMENTED & NOT_IMPLEMENTED
     assert not NOT_IMPLEMENTED & our_ops, "implemented now: move it to IMPLEMENTED"
-    assert our_ops - ref_ops == OURS_ONLY
+    # Bookplate's own API lives under /bookplate/ and is not part of the comparison.
+    almaws = {op for op in our_ops if op[1].startswith("/almaws/")}
+    assert almaws - ref_ops == OURS_ONLY
 
 
 @pytest.mark.parametrize("operation", sorted(IMPLEMENTED))

@@ -6,7 +6,7 @@ from fastapi import FastAPI
 
 from bookplate import __version__, logs
 from bookplate.api import errors
-from bookplate.api.almaws import conf, users
+from bookplate.api.routes import ROUTERS
 from bookplate.bootstrap import Container, build_container
 from bookplate.config import Settings, get_settings
 
@@ -23,8 +23,8 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     )
     app.state.container = container or build_container(settings)
     errors.install(app)
-    app.include_router(users.router)
-    app.include_router(conf.router)
+    for router in ROUTERS:
+        app.include_router(router)
     return app
 
 

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from starlette.requests import Request
 
 from bookplate.api.errors import BodyTooLarge
 from bookplate.bootstrap import Container
+from bookplate.keys.errors import InvalidApiKey
 from bookplate.keys.model import ApiKey, Area
+from bookplate.roles.model import Actor
 
 
 def container(request: Request) -> Container:
@@ -22,6 +26,42 @@ def api_key_secret(request: Request) -> str | None:
         if scheme.lower() == "apikey" and value.strip():
             return value.strip()
     return request.query_params.get("apikey")
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """Who is calling: an integration's API key, or a staff member with a bearer token."""
+
+    institution: str
+    key: ApiKey | None = None
+    actor: Actor | None = None
+
+    @property
+    def who(self) -> str:
+        if self.actor is not None:
+            return f"staff:{self.actor.primary_id}"
+        return f"api:{self.key.key_id if self.key else '?'}"
+
+
+def bearer_token(request: Request) -> str | None:
+    header = request.headers.get("authorization", "").strip()
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() == "bearer" and value.strip():
+        return value.strip()
+    return None
+
+
+def caller(request: Request, area: Area, write: bool) -> Caller:
+    """A staff bearer token (the policy then decides each action) or an API key (its area
+    and access decide)."""
+    token = bearer_token(request)
+    if token is not None:
+        actor = container(request).tokens.actor(token)
+        if actor is None:
+            raise InvalidApiKey()
+        return Caller(actor.institution, actor=actor)
+    key = require_key(request, area, write)
+    return Caller(key.institution, key=key)
 
 
 def require_key(request: Request, area: Area, write: bool) -> ApiKey:

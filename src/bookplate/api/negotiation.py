@@ -12,6 +12,8 @@ def wants_json(request: Request) -> bool:
     fmt = request.query_params.get("format")
     if fmt is not None:
         return fmt.strip().lower() == "json"
+    if request.url.path.startswith("/bookplate/"):
+        return True  # Bookplate's own API speaks JSON
     accept = request.headers.get("accept", "").lower()
     if "json" not in accept:
         return False

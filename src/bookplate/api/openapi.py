@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import FastAPI
 
 from bookplate import __version__
-from bookplate.api.almaws import conf, users
+from bookplate.api.routes import ROUTERS
 
 
 def document() -> dict[str, Any]:
@@ -16,8 +16,8 @@ def document() -> dict[str, Any]:
         version=__version__,
         description="Library user management that speaks the Alma Users API.",
     )
-    app.include_router(users.router)
-    app.include_router(conf.router)
+    for router in ROUTERS:
+        app.include_router(router)
     spec = app.openapi()
     spec["components"] = spec.get("components", {})
     spec["components"]["securitySchemes"] = {

@@ -126,6 +126,15 @@ def all_privileges(actor: Actor) -> dict[Privilege, list[str]]:
     return out
 
 
+def where_held(actor: Actor, privilege: Privilege) -> str | None:
+    """A scope where the actor holds ``privilege``: the institution if anywhere, else the
+    first of their libraries; None if nowhere. For reads, which no desk location limits."""
+    scopes = all_privileges(actor).get(privilege, [])
+    if actor.institution in scopes or not scopes:
+        return actor.institution if scopes else None
+    return scopes[0]
+
+
 def target_kind(user: User, restricted: RestrictedSettings, today: date) -> TargetKind:
     roles = {r.role_type for r in active_roles(user, today)}
     if ADMINISTRATOR in roles:

@@ -37,6 +37,7 @@ from bookplate.roles.policy import (
     check_user_change,
     decide,
     role_is_active,
+    where_held,
 )
 from bookplate.roles.ports import RolesRepository, StaffTokenRepository
 from bookplate.roles.validation import check_roles
@@ -180,9 +181,15 @@ class StaffUsers:
 
         return guard
 
+    @staticmethod
+    def _read_scope(actor: Actor, scope: str | None) -> str | None:
+        """Reading is not tied to a desk: without a location, wherever the actor may view."""
+        return scope or where_held(actor, Privilege.VIEW_USERS)
+
     def get(
         self, actor: Actor, user_id: str, id_type: str = ALL_UNIQUE, scope: str | None = None
     ) -> User:
+        scope = self._read_scope(actor, scope)
         decision = decide(actor, Action.VIEW_USER, scope=scope)
         if not decision:
             raise _deny(decision.reason, Action.VIEW_USER.value)
@@ -192,7 +199,7 @@ class StaffUsers:
         return user
 
     def search(self, actor: Actor, search: UserSearch, scope: str | None = None) -> SearchResult:
-        decision = decide(actor, Action.VIEW_USER, scope=scope)
+        decision = decide(actor, Action.VIEW_USER, scope=self._read_scope(actor, scope))
         if not decision:
             raise _deny(decision.reason, Action.VIEW_USER.value)
         return self._users.search(search)

@@ -135,7 +135,7 @@ def list_users(
     source_institution_code: Q = None,
     source_user_id: Q = None,
 ) -> Response:
-    key = deps.require_key(request, Area.USERS, write=False)
+    key = deps.caller(request, Area.USERS, write=False)
     c = deps.container(request)
     if q and q.strip() and modify_date_from and modify_date_from.strip():
         raise InvalidParameter("modify_date_from")
@@ -151,7 +151,8 @@ def list_users(
         source_user_id=(source_user_id or None),
     )
     full = params.choice("expand", expand, ("none", "full"), "none") == "full"
-    result = c.users.search(search)
+    actor = key.actor
+    result = c.staff.search(actor, search) if actor is not None else c.users.search(search)
     book = c.users.code_book(key.institution)
     return users_response(
         result.users,
@@ -173,7 +174,7 @@ async def create_user(
     registration_rules: Q = None,
     library: Q = None,
 ) -> Response:
-    key = deps.require_key(request, Area.USERS, write=True)
+    key = deps.caller(request, Area.USERS, write=True)
     c = deps.container(request)
     params.boolean("social_authentication", social_authentication)
     params.boolean("send_pin_number_letter", send_pin_number_letter)
@@ -184,7 +185,10 @@ async def create_user(
         )
     body = await deps.read_body(request, c.settings.max_body_bytes)
     data = read_user(body, body_is_json(request, body))
-    user = await run_in_threadpool(c.users.create, key.institution, data, f"api:{key.key_id}")
+    if key.actor is not None:
+        user = await run_in_threadpool(c.staff.create, key.actor, data, library or None)
+    else:
+        user = await run_in_threadpool(c.users.create, key.institution, data, key.who)
     book = c.users.code_book(key.institution)
     return user_response(user, book, wants_json(request), link=_link(request, user.primary_id))
 
@@ -198,7 +202,7 @@ def get_user(
     expand: Q = None,
     source_institution_code: Q = None,
 ) -> Response:
-    key = deps.require_key(request, Area.USERS, write=False)
+    key = deps.caller(request, Area.USERS, write=False)
     c = deps.container(request)
     id_type = params.id_type(user_id_type)
     chosen_view = params.choice("view", view, ("full", "brief"), "full")
@@ -211,7 +215,10 @@ def get_user(
             f"{source_institution_code} was not found.",
         )
     try:
-        user = c.users.get(key.institution, user_id, id_type)
+        if key.actor is not None:
+            user = c.staff.get(key.actor, user_id, id_type)
+        else:
+            user = c.users.get(key.institution, user_id, id_type)
     except UserNotFound as exc:
         raise _not_found_code(exc, id_type) from None
     book = c.users.code_book(key.institution)
@@ -236,7 +243,7 @@ async def put_user(
     registration_rules: Q = None,
     library: Q = None,
 ) -> Response:
-    key = deps.require_key(request, Area.USERS, write=True)
+    key = deps.caller(request, Area.USERS, write=True)
     c = deps.container(request)
     id_type = params.id_type(user_id_type)
     overrides = parse_override(override)
@@ -246,16 +253,28 @@ async def put_user(
     body = await deps.read_body(request, c.settings.max_body_bytes)
     data = read_user(body, body_is_json(request, body))
     try:
-        user = await run_in_threadpool(
-            c.users.replace,
-            key.institution,
-            user_id,
-            data,
-            f"api:{key.key_id}",
-            id_type=id_type,
-            override=overrides,
-            recalculate_roles=recalculate,
-        )
+        if key.actor is not None:
+            user = await run_in_threadpool(
+                c.staff.replace,
+                key.actor,
+                user_id,
+                data,
+                id_type=id_type,
+                override=overrides,
+                recalculate_roles=recalculate,
+                scope=library or None,
+            )
+        else:
+            user = await run_in_threadpool(
+                c.users.replace,
+                key.institution,
+                user_id,
+                data,
+                key.who,
+                id_type=id_type,
+                override=overrides,
+                recalculate_roles=recalculate,
+            )
     except UserNotFound as exc:
         raise _not_found_code(exc, id_type) from None
     book = c.users.code_book(key.institution)
@@ -264,11 +283,14 @@ async def put_user(
 
 @router.delete("/users/{user_id:path}", status_code=204, summary="Delete user")
 def delete_user(request: Request, user_id: UserIdPath, user_id_type: Q = None) -> Response:
-    key = deps.require_key(request, Area.USERS, write=True)
+    key = deps.caller(request, Area.USERS, write=True)
     c = deps.container(request)
     id_type = params.id_type(user_id_type)
     try:
-        c.users.delete(key.institution, user_id, id_type)
+        if key.actor is not None:
+            c.staff.delete(key.actor, user_id, id_type)
+        else:
+            c.users.delete(key.institution, user_id, id_type)
     except UserNotFound as exc:
         raise ApiError(400, "401890" if id_type != ALL_UNIQUE else "401861", str(exc)) from None
     return Response(status_code=204)

@@ -1,0 +1,10 @@
+"""Every router of the API, in one list, for the app and for the exported OpenAPI document."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from bookplate.api.almaws import conf, users
+from bookplate.api.v1 import roles
+
+ROUTERS: tuple[APIRouter, ...] = (users.router, conf.router, roles.router)

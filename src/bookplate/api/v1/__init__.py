@@ -1,0 +1,1 @@
+"""Bookplate's own API under /bookplate/v1 (JSON): what Alma's API has no place for."""

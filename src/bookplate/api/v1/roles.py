@@ -1,0 +1,275 @@
+"""``/bookplate/v1``: the signed-in staff member's capabilities, and the roles configuration
+(role types, profiles, assignment rules, restricted accounts, libraries, history).
+
+Configuration changes need a staff member allowed to configure user management, or an API key
+with the Configuration area read/write. Every change is written to the audit log.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Path, Request
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import JSONResponse, Response
+
+from bookplate.api import deps
+from bookplate.api.errors import ApiError
+from bookplate.keys.model import Area
+from bookplate.roles.model import (
+    ROLE_TYPES,
+    AssignmentRule,
+    Library,
+    ProfileRole,
+    RestrictedSettings,
+    RoleProfile,
+)
+from bookplate.roles.services import capabilities
+
+router = APIRouter(prefix="/bookplate/v1", tags=["Bookplate: roles"])
+
+Code = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.\-]+$")]
+Text = Annotated[str, Field(min_length=1, max_length=64)]
+Codes = Annotated[list[Text], Field(max_length=200)]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class ParameterIn(Strict):
+    type: Text
+    scope: Annotated[str, Field(max_length=64)] = ""
+    value: Text
+
+
+class ProfileRoleIn(Strict):
+    role_type: Text
+    scope: Annotated[str | None, Field(max_length=64)] = None
+    status: Annotated[str, Field(pattern="^(ACTIVE|INACTIVE)$")] = "ACTIVE"
+    expiry_date: date | None = None
+    parameters: Annotated[list[ParameterIn], Field(max_length=20)] = []
+
+
+class ProfileIn(Strict):
+    name: Annotated[str, Field(min_length=1, max_length=255)]
+    roles: Annotated[list[ProfileRoleIn], Field(max_length=500)] = []
+
+
+class RuleIn(Strict):
+    profile: Text
+    user_groups: Codes = []
+    job_categories: Codes = []
+    record_types: Annotated[
+        list[Annotated[str, Field(pattern="^(PUBLIC|STAFF|CONTACT)$")]], Field(max_length=3)
+    ] = []
+    campuses: Codes = []
+    position: Annotated[int, Field(ge=0, le=10_000)] = 0
+
+
+class RestrictedIn(Strict):
+    user_groups: Codes = []
+    role_types: Codes = []
+
+
+class LibraryIn(Strict):
+    name: Annotated[str, Field(min_length=1, max_length=255)]
+    circulation_desks: Codes = []
+
+
+def _json(data: Any, status: int = 200) -> Response:
+    return JSONResponse(data, status)
+
+
+def _profile_out(p: RoleProfile) -> dict[str, Any]:
+    return {
+        "code": p.code,
+        "name": p.name,
+        "roles": [
+            {
+                "role_type": r.role_type,
+                "scope": r.scope,
+                "status": r.status,
+                "expiry_date": r.expiry_date.isoformat() if r.expiry_date else None,
+                "parameters": [{"type": t, "scope": s, "value": v} for t, s, v in r.parameters],
+            }
+            for r in p.roles
+        ],
+    }
+
+
+def _rule_out(r: AssignmentRule) -> dict[str, Any]:
+    return {
+        "rule_id": r.rule_id,
+        "profile": r.profile,
+        "position": r.position,
+        "user_groups": sorted(r.user_groups),
+        "job_categories": sorted(r.job_categories),
+        "record_types": sorted(r.record_types),
+        "campuses": sorted(r.campuses),
+    }
+
+
+@router.get("/me/capabilities", summary="What the signed-in staff member may use")
+def my_capabilities(request: Request) -> Response:
+    who = deps.caller(request, Area.USERS, write=False)
+    if who.actor is None:
+        raise ApiError(
+            403, "FORBIDDEN", "Capabilities belong to a signed-in staff member, not to an API key."
+        )
+    return _json(capabilities(who.actor))
+
+
+@router.get("/roles/types", summary="The role catalogue")
+def role_types(request: Request) -> Response:
+    deps.caller(request, Area.CONFIGURATION, write=False)
+    return _json(
+        {
+            "role_type": [
+                {
+                    "code": r.code,
+                    "name": r.name,
+                    "scope": r.scope.value,
+                    "parameter": r.parameter.value if r.parameter else None,
+                    "privileges": sorted(p.value for p in r.privileges),
+                }
+                for r in ROLE_TYPES.values()
+            ]
+        }
+    )
+
+
+@router.get("/roles/profiles", summary="Role profiles")
+def list_profiles(request: Request) -> Response:
+    who = deps.caller(request, Area.CONFIGURATION, write=False)
+    config = deps.container(request).roles.config(who.institution)
+    return _json({"profile": [_profile_out(p) for p in config.profiles.values()]})
+
+
+@router.put("/roles/profiles/{code}", summary="Create or replace a role profile")
+async def put_profile(request: Request, code: Code, body: Annotated[ProfileIn, Body()]) -> Response:
+    who = deps.caller(request, Area.CONFIGURATION, write=True)
+    profile = RoleProfile(
+        code,
+        body.name,
+        tuple(
+            ProfileRole(
+                r.role_type,
+                r.scope or None,
+                tuple((p.type, p.scope, p.value) for p in r.parameters),
+                r.status,
+                r.expiry_date,
+            )
+            for r in body.roles
+        ),
+    )
+    await run_in_threadpool(
+        deps.container(request).roles.put_profile, who.institution, profile, who.who, who.actor
+    )
+    return _json(_profile_out(profile))
+
+
+@router.delete("/roles/profiles/{code}", status_code=204, summary="Delete a role profile")
+def delete_profile(request: Request, code: Code) -> Response:
+    who = deps.caller(request, Area.CONFIGURATION, write=True)
+    deps.container(request).roles.remove_profile(who.institution, code, who.who, who.actor)
+    return Response(status_code=204)
+
+
+@router.get("/roles/rules", summary="Role assignment rules")
+def list_rules(request: Request) -> Response:
+    who = deps.caller(request, Area.CONFIGURATION, write=False)
+    config = deps.container(request).roles.config(who.institution)
+    return _json({"rule": [_rule_out(r) for r in config.rules]})
+
+
+@router.put("/roles/rules/{rule_id}", summary="Create or replace an assignment rule")
+async def put_rule(request: Request, rule_id: Code, body: Annotated[RuleIn, Body()]) -> Response:
+    who = deps.caller(request, Area.CONFIGURATION, write=True)
+    rule = AssignmentRule(
+        rule_id,
+        body.profile,
+        frozenset(body.user_groups),
+        frozenset(body.job_categories),
+        frozenset(body.record_types),
+        frozenset(body.campuses),
+        body.position,
+    )
+    await run_in_threadpool(
+        deps.container(request).roles.put_rule, who.institution, rule, who.who, who.actor
+    )
+    return _json(_rule_out(rule))
+
+
+@router.delete("/roles/rules/{rule_id}", status_code=204, summary="Delete an assignment rule")
+def delete_rule(request: Request, rule_id: Code) -> Response:
+    who = deps.caller(request, Area.CONFIGURATION, write=True)
+    deps.container(request).roles.remove_rule(who.institution, rule_id, who.who, who.actor)
+    return Response(status_code=204)
+
+
+@router.get("/roles/restricted", summary="Restricted-account settings")
+def get_restricted(request: Request) -> Response:
+    who = deps.caller(request, Area.CONFIGURATION, write=False)
+    settings = deps.container(request).roles.config(who.institution).restricted
+    return _json(
+        {"user_groups": sorted(settings.user_groups), "role_types": sorted(settings.role_types)}
+    )
+
+
+@router.put("/roles/restricted", summary="Set restricted-account settings")
+async def put_restricted(request: Request, body: Annotated[RestrictedIn, Body()]) -> Response:
+    who = deps.caller(request, Area.CONFIGURATION, write=True)
+    settings = RestrictedSettings(frozenset(body.user_groups), frozenset(body.role_types))
+    await run_in_threadpool(
+        deps.container(request).roles.set_restricted, who.institution, settings, who.who, who.actor
+    )
+    return _json(
+        {"user_groups": sorted(settings.user_groups), "role_types": sorted(settings.role_types)}
+    )
+
+
+@router.get("/libraries", summary="Libraries and their circulation desks")
+def list_libraries(request: Request) -> Response:
+    who = deps.caller(request, Area.CONFIGURATION, write=False)
+    libraries = deps.container(request).roles.config(who.institution).libraries
+    return _json(
+        {
+            "library": [
+                {"code": lib.code, "name": lib.name, "circulation_desks": sorted(lib.desks)}
+                for lib in libraries.values()
+            ]
+        }
+    )
+
+
+@router.put("/libraries/{code}", summary="Create or replace a library")
+async def put_library(request: Request, code: Code, body: Annotated[LibraryIn, Body()]) -> Response:
+    who = deps.caller(request, Area.CONFIGURATION, write=True)
+    library = Library(code, body.name, frozenset(body.circulation_desks))
+    await run_in_threadpool(
+        deps.container(request).roles.put_library, who.institution, library, who.who, who.actor
+    )
+    return _json({"code": code, "name": body.name, "circulation_desks": sorted(library.desks)})
+
+
+@router.get("/roles/history", summary="Who changed the roles configuration, and when")
+def roles_history(request: Request) -> Response:
+    who = deps.caller(request, Area.CONFIGURATION, write=False)
+    rows = deps.container(request).roles.history(who.institution)
+    return _json(
+        {
+            "change": [
+                {
+                    "at": r["at"].isoformat() if r["at"] else None,
+                    "actor": r["actor"],
+                    "action": r["action"],
+                    "target": r["target"],
+                    "detail": r["detail"],
+                }
+                for r in rows
+            ]
+        }
+    )
