@@ -30,13 +30,13 @@ def default_rule() -> AssignmentRule:
 
 
 def rule_matches(rule: AssignmentRule, user: User) -> bool:
-    checks: Sequence[tuple[frozenset[str], str | None]] = (
-        (rule.user_groups, user.user_group),
-        (rule.job_categories, user.job_category),
-        (rule.record_types, user.record_type),
-        (rule.campuses, user.campus_code),
+    """Every condition the rule sets must hold (an empty condition always holds)."""
+    return (
+        (not rule.user_groups or user.user_group in rule.user_groups)
+        and (not rule.job_categories or user.job_category in rule.job_categories)
+        and (not rule.record_types or user.record_type in rule.record_types)
+        and (not rule.campuses or user.campus_code in rule.campuses)
     )
-    return all(not wanted or value in wanted for wanted, value in checks)
 
 
 def profile_roles(profile: RoleProfile, institution: str, today: date) -> list[Role]:
@@ -84,8 +84,9 @@ def roles_from_rules(
     if user.record_type == RecordType.CONTACT:
         return []
     out: list[Role] = []
-    for rule in sorted(rules, key=lambda r: (r.position, r.rule_id)):
-        profile = profiles.get(rule.profile)
-        if profile is not None and rule_matches(rule, user):
-            out = merge_roles(out, profile_roles(profile, institution, today))
+    for rule in rules:  # storage returns them in (position, rule_id) order
+        if rule_matches(rule, user):
+            profile = profiles.get(rule.profile)
+            if profile is not None:
+                out = merge_roles(out, profile_roles(profile, institution, today))
     return out

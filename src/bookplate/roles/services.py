@@ -428,10 +428,15 @@ class StaffTokens:
     """Bearer tokens for staff members, until web sign-in exists (authentication issue)."""
 
     def __init__(
-        self, uow_factory: Callable[[], RolesUnitOfWork], clock: Callable[[], date] = today
+        self,
+        uow_factory: Callable[[], RolesUnitOfWork],
+        clock: Callable[[], date] = today,
+        cache_seconds: float = 5.0,
     ) -> None:
         self._uow_factory = uow_factory
         self._today = clock
+        self._cache_seconds = cache_seconds
+        self._cache: dict[str, tuple[float, Actor | None]] = {}
 
     def issue(self, institution: str, primary_id: str) -> tuple[str, str]:
         token_id = secrets.token_hex(4)
@@ -450,12 +455,25 @@ class StaffTokens:
         with self._uow_factory() as uow:
             done = uow.staff_tokens.revoke(token_id)
             uow.commit()
+        self._cache.clear()
         return done
 
     def actor(self, secret: str | None) -> Actor | None:
         """The staff member behind a live token, with their roles as of now; None if none."""
         if not secret or not secret.startswith(TOKEN_PREFIX) or len(secret) > 200:
             return None
+        digest = _hash(secret)
+        hit = self._cache.get(digest)
+        now = time.monotonic()
+        if hit is not None and now - hit[0] < self._cache_seconds:
+            return hit[1]
+        actor = self._lookup(secret)
+        if len(self._cache) > 10_000:
+            self._cache.clear()
+        self._cache[digest] = (now, actor)
+        return actor
+
+    def _lookup(self, secret: str) -> Actor | None:
         with self._uow_factory() as uow:
             found = uow.staff_tokens.by_hash(_hash(secret))
             if found is None:
