@@ -113,3 +113,32 @@ def test_openapi_export(tmp_path: Path) -> None:
     target = tmp_path / "openapi.json"
     assert run("openapi", "--out", str(target))[0] == 0
     assert '"/almaws/v1/users"' in target.read_text()
+
+
+def test_roles_libraries_and_staff_commands() -> None:
+    run("institutions", "add", "LIB1", "Library One")
+    assert run("libraries", "set", "LIB1", "MUSIC", "Music library", "--desk", "M1")[0] == 0
+    assert "M1" in run("libraries", "list", "LIB1")[1]
+    assert run("libraries", "set", "LIB1", "x" * 70, "Too long")[0] == 1
+    code, out = run("roles", "profile-set", "LIB1", "DESK", "Desk staff",
+                    "--role", "32@MUSIC#CirculationDesk:MUSIC:M1", "--role", "200!2030-12-31")
+    assert code == 0, out
+    assert "32@MUSIC" in run("roles", "profiles", "LIB1")[1]
+    for bad in ("777@LIB1", "32@NOWHERE", "32@MUSIC#CirculationDesk:MUSIC:NODESK",
+                "32@MUSIC#broken", "200!someday", "@LIB1"):
+        code, out = run("roles", "profile-set", "LIB1", "BAD", "Bad", "--role", bad)
+        assert code in (1, 2), (bad, out)
+    assert run("roles", "rule-set", "LIB1", "desk", "DESK", "--job-category",
+               "Circulation", "--record-type", "staff")[0] == 0
+    assert "desk" in run("roles", "rules", "LIB1")[1]
+    assert run("roles", "rule-set", "LIB1", "x", "NOPROFILE")[0] == 1
+    assert run("roles", "rule-set", "LIB1", "x", "DESK", "--record-type", "ROBOT")[0] == 1
+    assert run("roles", "profile-remove", "LIB1", "DESK")[0] == 1  # a rule still uses it
+    assert run("roles", "rule-remove", "LIB1", "desk")[0] == 0
+    assert run("roles", "profile-remove", "LIB1", "DESK")[0] == 0
+    assert run("roles", "restricted", "LIB1", "--user-group", "STAFF")[0] == 0
+    history = run("roles", "history", "LIB1")[1]
+    assert "roles.restricted.set" in history
+    assert "cli" in history
+    assert run("staff", "token", "LIB1", "nobody")[0] == 1
+    assert run("staff", "revoke", "nosuchtoken")[0] == 1

@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from bookplate.bootstrap import Container, build_container
+from bookplate.cli.roles import libraries_app, roles_app, staff_app
 from bookplate.cli.sis import sis_app
 from bookplate.config import get_settings
 from bookplate.errors import BookplateError
@@ -29,6 +30,9 @@ app.add_typer(inst_app, name="institutions")
 app.add_typer(keys_app, name="keys")
 app.add_typer(codes_app, name="codes")
 app.add_typer(sis_app, name="sis")
+app.add_typer(roles_app, name="roles")
+app.add_typer(libraries_app, name="libraries")
+app.add_typer(staff_app, name="staff")
 
 console = Console()
 err = Console(stderr=True)

@@ -42,7 +42,7 @@ from bookplate.roles.policy import (
 from bookplate.roles.ports import RolesRepository, StaffTokenRepository
 from bookplate.roles.validation import check_roles
 from bookplate.users.errors import InvalidCode, UserNotFound
-from bookplate.users.model import Role, User, UserInput, normalise_id
+from bookplate.users.model import Role, RoleParameter, User, UserInput, normalise_id
 from bookplate.users.ports import ALL_UNIQUE, CodeRow, CodeTables, UnitOfWork, UserRepository
 from bookplate.users.queries import Condition, SearchResult, Term, UserSearch
 from bookplate.users.services import UserService
@@ -318,7 +318,16 @@ class RolesAdmin:
         probe = User(
             "probe",
             institution=institution,
-            roles=[Role(r.role_type, r.scope, r.status, r.expiry_date) for r in profile.roles],
+            roles=[
+                Role(
+                    r.role_type,
+                    r.scope,
+                    r.status,
+                    r.expiry_date,
+                    [RoleParameter(t, sc, v) for t, sc, v in r.parameters],
+                )
+                for r in profile.roles
+            ],
         )
         check_roles(probe, institution, libraries)
         self._change(
