@@ -1,0 +1,1 @@
+"""Protocol adapters: each proves who someone is and returns an ``auth.model.Identity``."""

@@ -1,0 +1,56 @@
+"""What every way of signing in produces, and how an outside identity maps onto a user.
+
+A backend (LDAP bind, SAML assertion, CAS ticket, OIDC ID token) verifies the protocol and
+returns an :class:`Identity`. ``matching.py`` then decides, purely, whether that identity logs
+in an existing user, creates one just in time, updates one, or is denied.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+class Method(StrEnum):
+    LOCAL = "local"
+    LDAP = "ldap"
+    SAML = "saml"
+    CAS = "cas"
+    OIDC = "oidc"
+
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    """A person proven by a backend. ``subject`` is the login name / NameID / CAS user /
+    OIDC ``sub``; ``attributes`` are what the identity provider released, multi-valued."""
+
+    method: Method
+    profile: str  # the code of the profile (LDAP/SAML/CAS/OIDC configuration) that proved it
+    institution: str
+    subject: str
+    attributes: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+
+    def first(self, name: str) -> str | None:
+        values = self.attributes.get(name) or ()
+        return values[0] if values else None
+
+
+@dataclass(frozen=True, slots=True)
+class UserMapping:
+    """How an identity becomes a Bookplate user (SPEC section 8: the mapping table).
+
+    ``user_id_from``: None = the identity's subject, else an attribute name. ``match_id_type``:
+    "primary_id" or an identifier type the user ID is looked up by. ``fields``: user field ->
+    attribute (first_name, last_name, email, user_group, campus_code, job_category, ...).
+    ``identifiers``: identifier type -> attribute, added as External segments.
+    """
+
+    user_id_from: str | None = None
+    match_id_type: str = "primary_id"
+    create_users: bool = False  # just-in-time registration
+    update_users: bool = False  # refresh mapped fields on every login
+    fields: Mapping[str, str] = field(default_factory=dict)
+    identifiers: Mapping[str, str] = field(default_factory=dict)
+    default_user_group: str | None = None
+    expiry_days: int | None = None
