@@ -194,7 +194,7 @@ async def create_user(
 
 
 @router.get("/users/{user_id:path}", summary="Get user details")
-def get_user(
+async def get_user(
     request: Request,
     user_id: UserIdPath,
     user_id_type: Q = None,
@@ -214,6 +214,8 @@ def get_user(
             f"User with source identifier {user_id} of institution "
             f"{source_institution_code} was not found.",
         )
+    # One indexed read: done on the event loop, which costs less than a hop to a worker thread
+    # (measured in docs/benchmarks.md). Searches and writes still go to the thread pool.
     try:
         if key.actor is not None:
             user = c.staff.get(key.actor, user_id, id_type)
