@@ -1,0 +1,322 @@
+"""SAML 2.0 Web Browser SSO, service-provider side (pysaml2; signatures by Debian's xmlsec1).
+
+``start(profile, relay_state)`` gives the IdP redirect URL and the request ID to remember in
+the browser's session; ``finish(profile, saml_response_b64, outstanding_request_ids, replay)``
+checks the IdP's answer and returns an :class:`Identity`. ``sp_metadata(profile)`` is the XML
+the web layer serves at ``/auth/saml/{code}/metadata``.
+
+What ``finish`` insists on, before and on top of pysaml2's own checks:
+
+* size caps, strict base64, and no DOCTYPE/entities at all (defusedxml);
+* exactly one ``Assertion`` element anywhere in the document, so signature-wrapping tricks
+  (a second, unsigned assertion next to, or a signed one hidden inside, another element) fail;
+* the assertion signed by a key in the IdP's metadata, with RSA/ECDSA-SHA-256 or better
+  (SHA-1 is refused);
+* audience = our entity ID, recipient/destination = our ACS URL, InResponseTo = one of the
+  browser's outstanding requests (no unsolicited responses), NotBefore/NotOnOrAfter with a
+  small clock skew;
+* the assertion ID not seen before (the replay cache, kept in the database until the
+  assertion expires).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import calendar
+import hashlib
+import json
+import threading
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
+from urllib.parse import urlsplit
+
+import structlog
+from defusedxml import DefusedXmlException
+from defusedxml.ElementTree import fromstring
+from saml2 import BINDING_HTTP_POST, BINDING_HTTP_REDIRECT
+from saml2.client import Saml2Client
+from saml2.config import SPConfig
+from saml2.metadata import create_metadata_string
+from saml2.time_util import str_to_time
+
+from bookplate.auth.errors import ProfileInvalid, ProtocolRefused
+from bookplate.auth.model import Identity, Method, UserMapping
+
+log = structlog.get_logger("bookplate.auth.saml")
+
+SAML_ASSERTION = "{urn:oasis:names:tc:SAML:2.0:assertion}Assertion"
+SAML_ENCRYPTED_ASSERTION = "{urn:oasis:names:tc:SAML:2.0:assertion}EncryptedAssertion"
+DS = "{http://www.w3.org/2000/09/xmldsig#}"
+#: Signature and digest algorithms accepted (SHA-1 is not).
+GOOD_SIGNATURES = frozenset({
+    "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256",
+    "http://www.w3.org/2001/04/xmldsig-more#rsa-sha384",
+    "http://www.w3.org/2001/04/xmldsig-more#rsa-sha512",
+    "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha256",
+    "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha384",
+    "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha512",
+})
+GOOD_DIGESTS = frozenset({
+    "http://www.w3.org/2001/04/xmlenc#sha256",
+    "http://www.w3.org/2001/04/xmldsig-more#sha384",
+    "http://www.w3.org/2001/04/xmlenc#sha512",
+})
+MAX_RESPONSE_B64 = 512 * 1024
+NAMEID_UNSPECIFIED = "urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified"
+
+
+class ReplayCache(Protocol):
+    """Assertion IDs already used. ``remember`` returns False if the key is already there."""
+
+    def remember(self, key: str, expires_at: datetime) -> bool: ...
+
+
+class MemoryReplayCache:
+    """For one process (tests, a single worker); production uses the database table."""
+
+    def __init__(self) -> None:
+        self._seen: dict[str, datetime] = {}
+        self._lock = threading.Lock()
+
+    def remember(self, key: str, expires_at: datetime) -> bool:
+        now = datetime.now(UTC)
+        with self._lock:
+            for k in [k for k, t in self._seen.items() if t < now]:
+                del self._seen[k]
+            if key in self._seen:
+                return False
+            self._seen[key] = expires_at
+            return True
+
+
+@dataclass(frozen=True, slots=True)
+class SamlProfile:
+    institution: str
+    code: str
+    #: Our entity ID and Assertion Consumer Service URL (as the IdP knows them).
+    sp_entity_id: str
+    acs_url: str
+    #: Our key pair (PEM files): published in the SP metadata, used to sign requests.
+    sp_key_file: str
+    sp_cert_file: str
+    #: The IdP's metadata: exactly one of a URL, a file or inline XML.
+    idp_metadata_url: str | None = None
+    idp_metadata_file: str | None = None
+    idp_metadata_xml: str | None = None
+    #: Which IdP of the metadata (None: the only one in it).
+    idp_entity_id: str | None = None
+    #: None = the user ID is the NameID; else the name of the attribute holding it.
+    user_id_attribute: str | None = None
+    name_id_format: str = NAMEID_UNSPECIFIED
+    clock_skew_s: int = 60
+    sign_requests: bool = False
+    xmlsec_binary: str = "/usr/bin/xmlsec1"
+    mapping: UserMapping = field(default_factory=UserMapping)
+
+    def __post_init__(self) -> None:
+        sources = [self.idp_metadata_url, self.idp_metadata_file, self.idp_metadata_xml]
+        if sum(s is not None for s in sources) != 1:
+            raise ProfileInvalid("Give the IdP metadata as exactly one of URL, file or XML.")
+        for url in (self.acs_url,):
+            if urlsplit(url).scheme not in ("http", "https"):
+                raise ProfileInvalid("acs_url must be an http(s) URL.")
+        if not 0 <= self.clock_skew_s <= 600:
+            raise ProfileInvalid("clock_skew_s is between 0 and 600.")
+
+    def fingerprint(self) -> str:
+        return hashlib.sha256(json.dumps(asdict(self), sort_keys=True, default=str)
+                              .encode()).hexdigest()
+
+
+_clients: dict[str, Any] = {}
+_clients_lock = threading.Lock()
+
+
+def _config(profile: SamlProfile) -> Any:
+    metadata: dict[str, Any] = {}
+    if profile.idp_metadata_url:
+        metadata["remote"] = [{"url": profile.idp_metadata_url}]
+    elif profile.idp_metadata_file:
+        metadata["local"] = [profile.idp_metadata_file]
+    else:
+        metadata["inline"] = [profile.idp_metadata_xml]
+    conf = {
+        "entityid": profile.sp_entity_id,
+        "xmlsec_binary": profile.xmlsec_binary,
+        "key_file": profile.sp_key_file,
+        "cert_file": profile.sp_cert_file,
+        "attribute_map_dir": None,
+        "allow_unknown_attributes": True,
+        "accepted_time_diff": profile.clock_skew_s,
+        "metadata": metadata,
+        "service": {"sp": {
+            "endpoints": {"assertion_consumer_service": [(profile.acs_url, BINDING_HTTP_POST)]},
+            "want_response_signed": False,
+            "want_assertions_signed": True,
+            "want_assertions_or_response_signed": True,
+            "authn_requests_signed": profile.sign_requests,
+            "allow_unsolicited": False,
+            "name_id_format": profile.name_id_format,
+            "signing_algorithm": "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256",
+            "digest_algorithm": "http://www.w3.org/2001/04/xmlenc#sha256",
+        }},
+    }
+    return SPConfig().load(conf)
+
+
+def _client(profile: SamlProfile) -> Any:
+    """One pysaml2 client per profile version (metadata parsed once, not per login)."""
+    key = f"{profile.institution}/{profile.code}/{profile.fingerprint()}"
+    with _clients_lock:
+        client = _clients.get(key)
+    if client is None:
+        try:
+            client = Saml2Client(config=_config(profile))
+        except Exception as exc:
+            log.error("saml.profile_unusable", profile=profile.code, error=repr(exc)[:500])
+            raise ProfileInvalid("The SAML profile cannot be loaded (metadata, keys).") from exc
+        with _clients_lock:
+            _clients[key] = client
+    return client
+
+
+def _idp(profile: SamlProfile, client: Any) -> str:
+    if profile.idp_entity_id:
+        return profile.idp_entity_id
+    idps = list(client.metadata.identity_providers())
+    if len(idps) != 1:
+        raise ProfileInvalid("The IdP metadata holds several IdPs: set idp_entity_id.")
+    return str(idps[0])
+
+
+def sp_metadata(profile: SamlProfile) -> str:
+    """Our SP metadata (entity ID, ACS, signing certificate), valid for 7 days."""
+    data = create_metadata_string(None, config=_config(profile), valid=24 * 7)
+    return data.decode() if isinstance(data, bytes) else str(data)
+
+
+def safe_relay_state(relay_state: str | None) -> str:
+    """A local path only (no scheme, no host, no ``//``, no backslashes), else ``/``."""
+    if not relay_state or len(relay_state) > 1024:
+        return "/"
+    if (not relay_state.startswith("/") or relay_state.startswith("//")
+            or "\\" in relay_state or any(ord(c) < 32 for c in relay_state)):
+        return "/"
+    parts = urlsplit(relay_state)
+    return "/" if parts.scheme or parts.netloc else relay_state
+
+
+def start(profile: SamlProfile, relay_state: str | None = None) -> tuple[str, str]:
+    """(URL to redirect the browser to, AuthnRequest ID to keep in the session)."""
+    client = _client(profile)
+    request_id, info = client.prepare_for_authenticate(
+        entityid=_idp(profile, client),
+        relay_state=safe_relay_state(relay_state),
+        binding=BINDING_HTTP_REDIRECT,
+        sign=profile.sign_requests,
+    )
+    location = dict(info["headers"])["Location"]
+    return str(location), str(request_id)
+
+
+def _precheck(saml_response_b64: str) -> Any:
+    """Decode and look at the document before pysaml2 does; return the parsed root."""
+    if not saml_response_b64 or len(saml_response_b64) > MAX_RESPONSE_B64:
+        raise ProtocolRefused("SAMLResponse missing or too large")
+    try:
+        raw = base64.b64decode("".join(saml_response_b64.split()), validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise ProtocolRefused("SAMLResponse is not base64") from exc
+    try:
+        root = fromstring(raw, forbid_dtd=True, forbid_entities=True, forbid_external=True)
+    except (DefusedXmlException, SyntaxError, ValueError) as exc:
+        raise ProtocolRefused(f"SAMLResponse unreadable: {type(exc).__name__}: {exc}") from exc
+    if root.tag != "{urn:oasis:names:tc:SAML:2.0:protocol}Response":
+        raise ProtocolRefused(f"not a SAML Response: {str(root.tag)[:100]}")
+    assertions = list(root.iter(SAML_ASSERTION))
+    if len(assertions) != 1 or list(root.iter(SAML_ENCRYPTED_ASSERTION)):
+        raise ProtocolRefused(f"{len(assertions)} assertions in the response (exactly 1 wanted)")
+    if assertions[0] not in list(root):
+        raise ProtocolRefused("the assertion is not a direct child of the Response")
+    if assertions[0].find(f"{DS}Signature") is None:
+        raise ProtocolRefused("the assertion is not signed")
+    for method in root.iter(f"{DS}SignatureMethod"):
+        if method.get("Algorithm") not in GOOD_SIGNATURES:
+            raise ProtocolRefused(f"weak signature algorithm {method.get('Algorithm')}")
+    for method in root.iter(f"{DS}DigestMethod"):
+        if method.get("Algorithm") not in GOOD_DIGESTS:
+            raise ProtocolRefused(f"weak digest algorithm {method.get('Algorithm')}")
+    return root
+
+
+def _expiry(authn: Any, skew: int) -> datetime:
+    latest = datetime.now(UTC) + timedelta(hours=1)
+    try:
+        conditions = authn.assertion.conditions
+        if conditions is not None and conditions.not_on_or_after:
+            ts = str_to_time(conditions.not_on_or_after)
+            latest = datetime.fromtimestamp(calendar.timegm(ts), UTC)
+    except (AttributeError, ValueError, TypeError):
+        pass
+    return latest + timedelta(seconds=skew)
+
+
+def finish(
+    profile: SamlProfile,
+    saml_response_b64: str,
+    outstanding_request_ids: Iterable[str],
+    replay: ReplayCache,
+) -> Identity:
+    """Check the IdP's answer (HTTP-POST binding) and return who signed in."""
+    try:
+        _precheck(saml_response_b64)
+        outstanding = {rid: "/" for rid in outstanding_request_ids if rid}
+        if not outstanding:
+            raise ProtocolRefused("no outstanding request (unsolicited responses refused)")
+        client = _client(profile)
+        try:
+            authn = client.parse_authn_request_response(
+                saml_response_b64, BINDING_HTTP_POST, outstanding=outstanding
+            )
+        except ProtocolRefused:
+            raise
+        except Exception as exc:  # pysaml2 raises dozens of kinds; all are a refusal
+            raise ProtocolRefused(f"pysaml2: {type(exc).__name__}: {str(exc)[:300]}") from exc
+        if authn is None or authn.assertion is None:
+            raise ProtocolRefused("no assertion accepted")
+        if authn.in_response_to not in outstanding:
+            raise ProtocolRefused("InResponseTo is not an outstanding request")
+        expected_issuer = _idp(profile, client)
+        if authn.issuer() != expected_issuer:
+            raise ProtocolRefused(f"issuer {authn.issuer()!r} is not the profile's IdP")
+        assertion_id = str(authn.assertion.id)
+        if not replay.remember(f"saml:{profile.institution}:{profile.code}:{assertion_id}",
+                               _expiry(authn, profile.clock_skew_s)):
+            raise ProtocolRefused(f"assertion {assertion_id} replayed")
+        attributes = {str(k): tuple(str(v) for v in vs)
+                      for k, vs in (authn.get_identity() or {}).items()}
+        name_id = authn.name_id.text.strip() if authn.name_id is not None and authn.name_id.text \
+            else ""
+        if profile.user_id_attribute:
+            values = attributes.get(profile.user_id_attribute) or ()
+            subject = values[0] if values else ""
+        else:
+            subject = name_id
+        if not subject or len(subject) > 255:
+            raise ProtocolRefused("no usable user ID in the assertion")
+        if name_id:
+            attributes.setdefault("name_id", (name_id,))
+    except ProtocolRefused as exc:
+        log.warning("saml.refused", profile=profile.code, reason=exc.reason)
+        raise
+    log.info("saml.authenticated", profile=profile.code, subject=subject)
+    return Identity(
+        method=Method.SAML,
+        profile=profile.code,
+        institution=profile.institution,
+        subject=subject,
+        attributes=attributes,
+    )

@@ -1,0 +1,53 @@
+"""Authentication errors. Callers are told only "authentication failed"; the reason is for
+the log (``reason``), never for the response."""
+
+from __future__ import annotations
+
+from bookplate.errors import AccessError, InputError
+
+
+class AuthenticationFailed(AccessError):
+    """Wrong credentials, unknown, locked, inactive or expired account, bad token..."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__("User authentication failed")
+        self.reason = reason
+
+
+class LoginDenied(AuthenticationFailed):
+    """An identity proven by a backend that ``matching.decide`` (or the write) refused."""
+
+
+class TokenRejected(AuthenticationFailed):
+    """A discovery JWT that is malformed, expired, wrongly signed or for another place."""
+
+
+class ResetLinkInvalid(InputError):
+    """A password-reset link that is unknown, used or expired."""
+
+    def __init__(self) -> None:
+        super().__init__("The password reset link is invalid or has expired.")
+
+
+# --- protocol adapters (auth/backends): LDAP, SAML, CAS, OIDC ---------------------------------
+
+
+class BadCredentials(AuthenticationFailed):
+    """A backend refused the user name or password (wrong, empty, unacceptable input)."""
+
+
+class ProtocolRefused(AuthenticationFailed):
+    """A SAML response, CAS ticket or OIDC answer that is malformed, forged, replayed, for
+    another audience/service, or out of date."""
+
+
+class ProviderUnavailable(AuthenticationFailed):
+    """No configured server of the identity provider answered (or it answered nonsense)."""
+
+
+class ProfileInvalid(InputError):
+    """An LDAP/SAML/CAS/OIDC profile's configuration is not acceptable."""
+
+
+class ProfileNotFound(InputError):
+    """No profile of that method and code for the institution."""
