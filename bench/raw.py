@@ -23,18 +23,23 @@ from common import INSTITUTION, PSYCOPG_URL, barcode, primary_id
 # What UserRepository.find(..., ALL_UNIQUE) sends.
 GET_SQL = (
     "SELECT u.institution, u.record FROM users u JOIN user_ids i ON i.user_pk = u.id "
-    "WHERE u.institution = %(inst)s AND i.scope IN ('*', %(inst)s) AND i.value_norm = %(v)s "
-    "ORDER BY u.id LIMIT 1"
+    "WHERE u.institution = %(inst)s AND (i.scope = '*' OR i.scope = %(inst)s) "
+    "AND i.value_norm = %(v)s ORDER BY u.id LIMIT 1"
 )
-# What UserRepository.search sends for q=last_name~<word>&limit=10 (count, then the page).
-_TERM = (
-    "EXISTS (SELECT 1 FROM user_terms t WHERE t.user_pk = u.id AND t.institution = %(inst)s "
-    "AND t.field = 'last_name' AND t.term = %(term)s)"
+# What UserRepository.search sends for q=last_name~<word>&limit=10: the count from the term
+# index alone, then the page sorted on the covering index, records read for the page only.
+_MATCHES = (
+    "SELECT t.user_pk FROM user_terms t WHERE t.institution = %(inst)s "
+    "AND t.field = 'last_name' AND t.term = %(term)s"
 )
-COUNT_SQL = f"SELECT count(*) FROM users u WHERE u.institution = %(inst)s AND {_TERM}"
+COUNT_SQL = f"SELECT count(*) FROM ({_MATCHES}) AS m"
 PAGE_SQL = (
-    f"SELECT u.institution, u.record FROM users u WHERE u.institution = %(inst)s AND {_TERM} "
-    "ORDER BY u.last_name_sort, u.first_name_sort, u.primary_id_norm LIMIT 10 OFFSET 0"
+    "SELECT u.institution, u.record FROM users u JOIN ("
+    "SELECT p.id, p.last_name_sort, p.first_name_sort, p.primary_id_norm FROM users p "
+    f"WHERE p.institution = %(inst)s AND p.id IN ({_MATCHES}) "
+    "ORDER BY p.last_name_sort, p.first_name_sort, p.primary_id_norm LIMIT 10 OFFSET 0"
+    ") AS page ON page.id = u.id "
+    "ORDER BY page.last_name_sort, page.first_name_sort, page.primary_id_norm"
 )
 USER_COLUMNS = (
     "institution",

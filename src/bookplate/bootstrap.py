@@ -92,8 +92,8 @@ def build_container(settings: Settings, *, migrate: bool = False) -> Container:
 
     roles_config = RolesConfigCache(read_factory, settings.cache_seconds)
     users = UserService(uow_factory, Argon2Hasher(), CodeBookCache(settings.cache_seconds),
-                        roles=RoleRules(roles_config))
-    keys = KeyService(uow_factory, counter, settings.cache_seconds)
+                        roles=RoleRules(roles_config), read_uow_factory=read_factory)
+    keys = KeyService(uow_factory, counter, settings.cache_seconds, read_factory)
     return Container(settings, engine, uow_factory, users, keys,
                      RolesAdmin(uow_factory, roles_config), StaffUsers(users, roles_config),
                      StaffTokens(uow_factory, cache_seconds=settings.cache_seconds))

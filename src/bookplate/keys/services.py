@@ -43,6 +43,9 @@ class KeyService:
     uow_factory: Callable[[], KeysUnitOfWork]
     counter: RateCounter
     cache_seconds: float = 5.0
+    # Units for the key look-up of ``authenticate`` (a read-only unit skips BEGIN/ROLLBACK on
+    # PostgreSQL); None: ``uow_factory``.
+    read_uow_factory: Callable[[], KeysUnitOfWork] | None = None
 
     def __post_init__(self) -> None:
         self._cache: dict[str, tuple[float, ApiKey | None]] = {}
@@ -78,7 +81,7 @@ class KeyService:
         if cached is not None and now - cached[0] < self.cache_seconds:
             key = cached[1]
         else:
-            with self.uow_factory() as uow:
+            with (self.read_uow_factory or self.uow_factory)() as uow:
                 key = uow.keys.by_hash(digest)
             if len(self._cache) > 10_000:
                 self._cache.clear()

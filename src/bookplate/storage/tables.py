@@ -94,6 +94,15 @@ users = Table(
         "primary_id_norm",
     ),
     Index("ix_users_first_name_order", "institution", "first_name_sort", "primary_id_norm"),
+    # Search: id -> sort keys, so the matches of a term are sorted without reading their rows.
+    Index(
+        "ix_users_id_order",
+        "id",
+        "institution",
+        "last_name_sort",
+        "first_name_sort",
+        "primary_id_norm",
+    ),
     Index("ix_users_last_modified", "institution", "last_modified_date"),
     Index("ix_users_linking_id", "linking_id"),
     Index("ix_users_source", "source_institution_code", "source_link_id"),

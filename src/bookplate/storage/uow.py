@@ -11,12 +11,15 @@ from bookplate.keys.ports import ApiKeyRepository
 from bookplate.network.ports import InstitutionRepository
 from bookplate.roles.ports import RolesRepository, StaffTokenRepository
 from bookplate.storage.codes_repo import SqlCodeTables
-from bookplate.storage.engine import SQLITE_BEGIN_OPTION
+from bookplate.storage.engine import READ_ONLY_OPTION, SQLITE_BEGIN_OPTION
 from bookplate.storage.keys_repo import SqlApiKeyRepository
 from bookplate.storage.network_repo import SqlInstitutionRepository
 from bookplate.storage.roles_repo import SqlRolesRepository, SqlStaffTokenRepository
 from bookplate.storage.users_repo import SqlUserRepository
 from bookplate.users.ports import CodeTables, UserRepository
+
+_PG_READ_OPTIONS = {"isolation_level": "AUTOCOMMIT", READ_ONLY_OPTION: True}
+_SQLITE_READ_OPTIONS = {SQLITE_BEGIN_OPTION: "DEFERRED", READ_ONLY_OPTION: True}
 
 
 class SqlUnitOfWork:
@@ -24,7 +27,12 @@ class SqlUnitOfWork:
 
     ``with SqlUnitOfWork(engine) as uow: ...; uow.commit()`` — anything not committed is
     rolled back on exit. After ``commit()`` a new transaction starts, so the unit can go on.
-    ``read_only`` lets SQLite start the transaction without taking the write lock.
+
+    ``read_only=True`` is for reads only: a write statement raises ``ReadOnlyViolation`` and
+    ``commit()`` raises RuntimeError. On SQLite the transaction starts DEFERRED (no write
+    lock; one snapshot for the unit). On PostgreSQL the connection runs in AUTOCOMMIT mode:
+    no BEGIN / ROLLBACK round trips, each statement sees the data committed when it starts —
+    the same visibility as the READ COMMITTED transaction it replaces.
     """
 
     users: UserRepository
@@ -49,7 +57,10 @@ class SqlUnitOfWork:
     def __enter__(self) -> Self:
         connection = self.engine.connect()
         if self.read_only:
-            connection = connection.execution_options(**{SQLITE_BEGIN_OPTION: "DEFERRED"})
+            if connection.dialect.name == "postgresql":
+                connection = connection.execution_options(**_PG_READ_OPTIONS)
+            else:
+                connection = connection.execution_options(**_SQLITE_READ_OPTIONS)
         self._connection = connection
         self._transaction = connection.begin()
         self.users = SqlUserRepository(connection)
@@ -78,6 +89,8 @@ class SqlUnitOfWork:
     def commit(self) -> None:
         if self._transaction is None:
             raise RuntimeError("SqlUnitOfWork.commit() outside its 'with' block")
+        if self.read_only:
+            raise RuntimeError("SqlUnitOfWork.commit() on a read-only unit of work")
         self._transaction.commit()
         self._transaction = self.connection.begin()
 

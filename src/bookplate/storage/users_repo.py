@@ -7,14 +7,17 @@ from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
+    CompoundSelect,
     Connection,
     Select,
     and_,
+    bindparam,
     delete,
     exists,
     func,
     insert,
-    literal,
+    intersect,
+    or_,
     select,
     update,
 )
@@ -53,6 +56,35 @@ def term_match(column: Any, term: Term) -> ColumnElement[bool]:
     if upper is None:
         return column >= term.text  # type: ignore[no-any-return]
     return and_(column >= term.text, column < upper)
+
+
+# The GET look-ups, built once: a statement with bound parameters only is compiled once per
+# engine and then found in SQLAlchemy's cache (an expanding IN would be re-rendered per call).
+_FIND_BY_ANY_ID = (
+    select(t.users.c.institution, t.users.c.record)
+    .join(t.user_ids, t.user_ids.c.user_pk == t.users.c.id)
+    .where(
+        t.users.c.institution == bindparam("institution"),
+        # The rows of one deployment are all in one mode, and the user must belong to
+        # ``institution``: so either scope key is right and no settings read is needed.
+        or_(
+            t.user_ids.c.scope == NETWORK_SCOPE_KEY,
+            t.user_ids.c.scope == bindparam("institution"),
+        ),
+        t.user_ids.c.value_norm == bindparam("norm"),
+    )
+    .order_by(t.users.c.id)
+    .limit(1)
+)
+_FIND_BY_PRIMARY_ID = select(t.users.c.institution, t.users.c.record).where(
+    t.users.c.institution == bindparam("institution"),
+    t.users.c.primary_id_norm == bindparam("norm"),
+)
+
+# Writes with the values as parameters (not ``.values(...)``): the statement is built and
+# compiled once instead of per call.
+_INSERT_USER = insert(t.users).returning(t.users.c.id)
+_INSERT_AUDIT = insert(t.audit_log)
 
 
 class SqlUserRepository:
@@ -128,19 +160,20 @@ class SqlUserRepository:
         detail: dict[str, Any] | None = None,
     ) -> None:
         self._conn.execute(
-            insert(t.audit_log).values(
-                at=datetime.now(UTC),
-                institution=user_institution,
-                actor=actor,
-                action=action,
-                target=target,
-                detail=detail,
-            )
+            _INSERT_AUDIT,
+            {
+                "at": datetime.now(UTC),
+                "institution": user_institution,
+                "actor": actor,
+                "action": action,
+                "target": target,
+                "detail": detail,
+            },
         )
 
-    def _load(self, query: Select[Any]) -> list[User]:
+    def _load(self, query: Select[Any], params: dict[str, Any] | None = None) -> list[User]:
         out = []
-        for institution, record in self._conn.execute(query):
+        for institution, record in self._conn.execute(query, params):
             user = user_from_document(record)
             user.institution = institution
             out.append(user)
@@ -150,18 +183,15 @@ class SqlUserRepository:
 
     def find(self, institution: str, user_id: str, id_type: str = ALL_UNIQUE) -> User | None:
         u = t.users
-        query = select(u.c.institution, u.c.record).where(u.c.institution == institution)
         norm = normalise_id(user_id)
         if id_type == ALL_UNIQUE:
-            query = query.join(t.user_ids, t.user_ids.c.user_pk == u.c.id).where(
-                # The rows of one deployment are all in one mode, and the user must belong to
-                # ``institution``: so either scope key is right and no settings read is needed.
-                t.user_ids.c.scope.in_([NETWORK_SCOPE_KEY, institution]),
-                t.user_ids.c.value_norm == norm,
-            )
-        elif id_type == PRIMARY_ID:
-            query = query.where(u.c.primary_id_norm == norm)
-        elif id_type == LINKING_ID:
+            found = self._load(_FIND_BY_ANY_ID, {"institution": institution, "norm": norm})
+            return found[0] if found else None
+        if id_type == PRIMARY_ID:
+            found = self._load(_FIND_BY_PRIMARY_ID, {"institution": institution, "norm": norm})
+            return found[0] if found else None
+        query = select(u.c.institution, u.c.record).where(u.c.institution == institution)
+        if id_type == LINKING_ID:
             query = query.where(u.c.linking_id == user_id.strip())
         else:
             ident = t.user_identifiers
@@ -179,7 +209,7 @@ class SqlUserRepository:
         try:
             with self._conn.begin_nested():
                 pk = self._conn.execute(
-                    insert(t.users).values(user_row(user, password_hash)).returning(t.users.c.id)
+                    _INSERT_USER, user_row(user, password_hash)
                 ).scalar_one()
                 self._write_side_rows(pk, user)
         except IntegrityError:
@@ -225,10 +255,16 @@ class SqlUserRepository:
         return value
 
     def search(self, search: UserSearch) -> SearchResult:
+        """Count, then one page in the requested order.
+
+        The ``q`` terms are answered from ``user_terms`` alone (it carries the institution):
+        the count is an index-only pass over ``ix_user_terms_lookup`` when nothing else
+        filters, and the page sorts the matching ids on the covering ``ix_users_id_order``
+        (id → sort keys) before the ``record`` of the page's rows only is read.
+        """
         u = t.users
+        matched = self._matching_ids(search.institution, search.conditions)
         where: list[ColumnElement[bool]] = [u.c.institution == search.institution]
-        for condition in search.conditions:
-            where.extend(self._condition(search.institution, condition))
         if search.modified_from is not None:
             start = datetime.combine(search.modified_from, time.min, tzinfo=UTC)
             where.append(u.c.last_modified_date >= start)
@@ -236,45 +272,69 @@ class SqlUserRepository:
             where.append(u.c.source_institution_code == search.source_institution_code)
         if search.source_user_id is not None:
             where.append(u.c.source_link_id == search.source_user_id)
-        total = self._conn.execute(select(func.count()).select_from(u).where(*where)).scalar_one()
+        if matched is not None and len(where) == 1:
+            count = select(func.count()).select_from(matched.subquery())
+        else:
+            if matched is not None:
+                where.append(u.c.id.in_(matched))
+            count = select(func.count()).select_from(u).where(*where)
+        total = self._conn.execute(count).scalar_one()
         if search.limit <= 0 or total == 0 or search.offset >= total:
             return SearchResult([], total)
+        if matched is not None and len(where) == 1:
+            where.append(u.c.id.in_(matched))
         if search.order_by == "last_name":
-            order = [u.c.last_name_sort, u.c.primary_id_norm]
+            keys = [u.c.last_name_sort, u.c.primary_id_norm]
         elif search.order_by == "first_name":
-            order = [u.c.first_name_sort, u.c.primary_id_norm]
+            keys = [u.c.first_name_sort, u.c.primary_id_norm]
         elif search.order_by == "primary_id":
-            order = [u.c.primary_id_norm]
+            keys = [u.c.primary_id_norm]
         else:
-            order = [u.c.last_name_sort, u.c.first_name_sort, u.c.primary_id_norm]
-        query = (
-            select(u.c.institution, u.c.record)
+            keys = [u.c.last_name_sort, u.c.first_name_sort, u.c.primary_id_norm]
+        page = (
+            select(u.c.id, *keys)
             .where(*where)
-            .order_by(*order)
+            .order_by(*keys)
             .limit(search.limit)
             .offset(max(search.offset, 0))
+            .subquery("page")
+        )
+        query = (
+            select(u.c.institution, u.c.record)
+            .join(page, page.c.id == u.c.id)
+            .order_by(*(page.c[key.name] for key in keys))
         )
         return SearchResult(self._load(query), total)
 
     @staticmethod
-    def _condition(institution: str, condition: Condition) -> list[ColumnElement[bool]]:
-        """One EXISTS per term: each term must be found in one of the condition's fields."""
-        out: list[ColumnElement[bool]] = []
-        for term in condition.terms:
-            terms = t.user_terms.alias()
-            field_test = (
-                terms.c.field == condition.fields[0]
-                if len(condition.fields) == 1
-                else terms.c.field.in_(condition.fields)
-            )
-            out.append(
-                exists(
-                    select(literal(1)).where(
-                        terms.c.user_pk == t.users.c.id,
+    def _matching_ids(
+        institution: str, conditions: tuple[Condition, ...]
+    ) -> Select[Any] | CompoundSelect[Any] | None:
+        """The ``user_pk`` of the users having every term (each in one of its condition's
+        fields), each once; None when there is no term to match."""
+        parts: list[Select[Any]] = []
+        for condition in conditions:
+            for term in condition.terms:
+                terms = t.user_terms
+                field_test = (
+                    terms.c.field == condition.fields[0]
+                    if len(condition.fields) == 1
+                    else terms.c.field.in_(condition.fields)
+                )
+                # (user_pk, field, term) is the primary key: an exact term in one field
+                # matches each user once.
+                one_row_per_user = len(condition.fields) == 1 and not term.prefix
+                parts.append(
+                    select(terms.c.user_pk).where(
                         terms.c.institution == institution,
                         field_test,
                         term_match(terms.c.term, term),
                     )
                 )
-            )
-        return out
+        if not parts:
+            return None
+        if len(parts) > 1:
+            return intersect(*parts)  # INTERSECT removes duplicates
+        if one_row_per_user:
+            return parts[0]
+        return parts[0].distinct()

@@ -52,6 +52,13 @@ class CodeBookCache:
     ttl: float = 5.0
     _books: dict[str, tuple[float, CodeBook]] = field(default_factory=dict)
 
+    def peek(self, institution: str) -> CodeBook | None:
+        """The cached book while it is fresh, else None (no database access)."""
+        cached = self._books.get(institution)
+        if cached is not None and time.monotonic() - cached[0] < self.ttl:
+            return cached[1]
+        return None
+
     def get(self, uow: UnitOfWork, institution: str) -> CodeBook:
         now = time.monotonic()
         cached = self._books.get(institution)
@@ -121,8 +128,12 @@ class UserService:
         codes: CodeBookCache | None = None,
         clock: Callable[[], datetime] = utcnow,
         roles: RoleHooks | None = None,
+        read_uow_factory: UowFactory | None = None,
     ) -> None:
         self._uow_factory = uow_factory
+        # Units for reads only (get, search, code_book): on PostgreSQL a read-only unit runs
+        # without BEGIN/ROLLBACK round trips. Defaults to the write factory.
+        self._read_uow_factory = read_uow_factory or uow_factory
         self._hasher = hasher
         self.codes = codes or CodeBookCache()
         self._clock = clock
@@ -137,11 +148,14 @@ class UserService:
             self.roles.check(uow, institution, before, after)
 
     def code_book(self, institution: str) -> CodeBook:
-        with self._uow_factory() as uow:
+        book = self.codes.peek(institution)
+        if book is not None:
+            return book
+        with self._read_uow_factory() as uow:
             return self.codes.get(uow, institution)
 
     def get(self, institution: str, user_id: str, id_type: str = ALL_UNIQUE) -> User:
-        with self._uow_factory() as uow:
+        with self._read_uow_factory() as uow:
             return self._find(uow, institution, user_id, id_type)
 
     @staticmethod
@@ -285,5 +299,5 @@ class UserService:
         return self._hasher.verify(stored, password)
 
     def search(self, search: UserSearch) -> SearchResult:
-        with self._uow_factory() as uow:
+        with self._read_uow_factory() as uow:
             return uow.users.search(search)
