@@ -6,27 +6,16 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from types import TracebackType
-from typing import Protocol, Self
+from typing import Protocol
 
 from bookplate.keys.errors import AreaNotAllowed, InvalidApiKey, PerSecondThreshold
 from bookplate.keys.model import Access, ApiKey, Area, hash_secret, new_secret
 from bookplate.keys.ports import ApiKeyRepository, RateCounter
+from bookplate.transactions import Transactional
 
 
-class KeysUnitOfWork(Protocol):
+class KeysUnitOfWork(Transactional, Protocol):
     keys: ApiKeyRepository
-
-    def __enter__(self) -> Self: ...
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None: ...
-
-    def commit(self) -> None: ...
 
 
 def parse_areas(specs: list[str]) -> dict[Area, Access]:

@@ -10,8 +10,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from types import TracebackType
-from typing import Any, Protocol, Self
+from typing import Any, Protocol
 
 from bookplate.roles.assignment import default_profile, default_rule, merge_roles, roles_from_rules
 from bookplate.roles.errors import (
@@ -41,6 +40,7 @@ from bookplate.roles.policy import (
 )
 from bookplate.roles.ports import RolesRepository, StaffTokenRepository
 from bookplate.roles.validation import check_roles
+from bookplate.transactions import Transactional
 from bookplate.users.errors import InvalidCode, UserNotFound
 from bookplate.users.model import Role, RoleParameter, User, UserInput, normalise_id
 from bookplate.users.ports import ALL_UNIQUE, CodeRow, CodeTables, UnitOfWork, UserRepository
@@ -51,22 +51,11 @@ TOKEN_PREFIX = "bpt_"  # noqa: S105 - a public prefix, not a secret
 ROLE_TABLE = "HFrUserRoles.roleType"
 
 
-class RolesUnitOfWork(Protocol):
+class RolesUnitOfWork(Transactional, Protocol):
     users: UserRepository
     codes: CodeTables
     roles: RolesRepository
     staff_tokens: StaffTokenRepository
-
-    def __enter__(self) -> Self: ...
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None: ...
-
-    def commit(self) -> None: ...
 
 
 def today() -> date:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from types import TracebackType
-from typing import Protocol, Self
+from typing import Protocol
 
+from bookplate.transactions import Transactional
 from bookplate.users.model import Role, User
 from bookplate.users.queries import SearchResult, UserSearch
 
@@ -73,22 +73,9 @@ class CodeTables(Protocol):
         ...
 
 
-class UnitOfWork(Protocol):
+class UnitOfWork(Transactional, Protocol):
     users: UserRepository
     codes: CodeTables
-
-    def __enter__(self) -> Self: ...
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        """Roll back unless committed."""
-        ...
-
-    def commit(self) -> None: ...
 
 
 class RoleHooks(Protocol):
