@@ -18,7 +18,7 @@ class ApiKeyRepository(Protocol):
 
 
 class RateCounter(Protocol):
-    def hit(self, bucket: str, second: int) -> int:
-        """Count one call for ``bucket`` in epoch ``second``; return the count so far.
+    def hit(self, bucket: str, second: int, amount: int = 1) -> int:
+        """Add ``amount`` calls for ``bucket`` in epoch ``second``; return the count so far.
         Shared by every worker process (Redis or the database)."""
         ...

@@ -27,6 +27,11 @@ def parse_areas(specs: list[str]) -> dict[Area, Access]:
     return areas
 
 
+def claim_size(per_second: int) -> int:
+    """How many calls a worker claims from the shared counter at once: 1/20 of the limit."""
+    return max(1, per_second // 20)
+
+
 @dataclass
 class KeyService:
     uow_factory: Callable[[], KeysUnitOfWork]
@@ -35,9 +40,11 @@ class KeyService:
     # Units for the key look-up of ``authenticate`` (a read-only unit skips BEGIN/ROLLBACK on
     # PostgreSQL); None: ``uow_factory``.
     read_uow_factory: Callable[[], KeysUnitOfWork] | None = None
+    clock: Callable[[], float] = time.time
 
     def __post_init__(self) -> None:
         self._cache: dict[str, tuple[float, ApiKey | None]] = {}
+        self._budgets: dict[str, tuple[int, int]] = {}  # key id -> (second, calls left)
 
     def create(
         self, institution: str, name: str, areas: dict[Area, Access], per_second: int = 50
@@ -84,6 +91,23 @@ class KeyService:
             raise AreaNotAllowed(area.value, write)
 
     def throttle(self, key: ApiKey) -> None:
-        """Raise PerSecondThreshold past the key's calls per second (shared counter)."""
-        if self.counter.hit(f"key:{key.key_id}", int(time.time())) > key.per_second:
+        """Raise PerSecondThreshold past the key's calls per second.
+
+        The count is shared by every worker through the counter, but a worker does not ask it
+        for every call: it claims a share of the second's allowance (``claim_size``) and spends
+        it locally. All workers together never exceed the limit; a share claimed and not spent
+        may make another worker refuse up to that many calls early (at most 1/20 of the limit
+        per worker, and nothing for limits under 40/s, where every call is counted).
+        """
+        second = int(self.clock())
+        state = self._budgets.get(key.key_id)
+        if state is not None and state[0] == second and state[1] > 0:
+            self._budgets[key.key_id] = (second, state[1] - 1)
+            return
+        claim = claim_size(key.per_second)
+        total = self.counter.hit(f"key:{key.key_id}", second, claim)
+        granted = min(claim, key.per_second - (total - claim))
+        if granted <= 0:
+            self._budgets[key.key_id] = (second, 0)
             raise PerSecondThreshold()
+        self._budgets[key.key_id] = (second, granted - 1)

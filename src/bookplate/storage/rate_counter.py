@@ -11,13 +11,13 @@ from sqlalchemy.dialects import postgresql, sqlite
 from bookplate.storage import tables as t
 
 
-def _increment(conn: Connection, bucket: str, second: int) -> Any:
-    """INSERT ... ON CONFLICT DO UPDATE SET count = count + 1 RETURNING count."""
+def _increment(conn: Connection, bucket: str, second: int, amount: int) -> Any:
+    """INSERT ... ON CONFLICT DO UPDATE SET count = count + amount RETURNING count."""
     module: Any = postgresql if conn.dialect.name == "postgresql" else sqlite
-    stmt = module.insert(t.rate_counts).values(bucket=bucket, second=second, count=1)
+    stmt = module.insert(t.rate_counts).values(bucket=bucket, second=second, count=amount)
     return stmt.on_conflict_do_update(
         index_elements=["bucket", "second"],
-        set_={"count": t.rate_counts.c.count + 1},
+        set_={"count": t.rate_counts.c.count + amount},
     ).returning(t.rate_counts.c.count)
 
 
@@ -31,9 +31,9 @@ class SqlRateCounter:
         self._cleanup_every = cleanup_every
         self._calls = itertools.count(1)
 
-    def hit(self, bucket: str, second: int) -> int:
+    def hit(self, bucket: str, second: int, amount: int = 1) -> int:
         with self._engine.begin() as conn:
-            count = conn.execute(_increment(conn, bucket, second)).scalar_one()
+            count = conn.execute(_increment(conn, bucket, second, amount)).scalar_one()
         if next(self._calls) % self._cleanup_every == 0:
             self.cleanup(second)
         return int(count)

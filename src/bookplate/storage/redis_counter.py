@@ -30,10 +30,10 @@ class RedisRateCounter:
     def from_url(cls, url: str, **kwargs: Any) -> RedisRateCounter:
         return cls(url, **kwargs)
 
-    def hit(self, bucket: str, second: int) -> int:
+    def hit(self, bucket: str, second: int, amount: int = 1) -> int:
         key = f"{self._prefix}{bucket}:{second}"
         pipe = self._client.pipeline(transaction=True)
-        pipe.incr(key)
+        pipe.incrby(key, amount)
         pipe.expire(key, self._ttl)
         results: list[Any] = pipe.execute()
         return int(results[0])

@@ -318,7 +318,7 @@ def test_key_lookup_uses_the_read_factory(engine: Engine) -> None:
     writes, reads = CountingFactory(engine, False), CountingFactory(engine, True)
 
     class Counter:
-        def hit(self, key: str, second: int) -> int:
+        def hit(self, key: str, second: int, amount: int = 1) -> int:
             return 1
 
     keys = KeyService(writes, Counter(), 60, reads)
