@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
+from pathlib import Path
 
 from argon2 import PasswordHasher as Argon2
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -20,6 +21,8 @@ from bookplate.roles.services import (
     StaffTokens,
     StaffUsers,
 )
+from bookplate.sis.jobs import JobQueue, SisJobs, ThreadQueue
+from bookplate.sis.queue import ProcrastinateQueue
 from bookplate.sis.services import SisService
 from bookplate.storage.engine import Engine, make_engine
 from bookplate.storage.migrate import upgrade
@@ -73,7 +76,22 @@ class Container:
         """SIS profiles and runs (built on first use)."""
         return SisService(SqlSisStore(self.engine), self.users)
 
+    @cached_property
+    def sis_jobs(self) -> SisJobs:
+        """SIS runs as jobs: procrastinate on PostgreSQL, a background thread on SQLite."""
+        jobs = SisJobs(self.sis, SqlSisStore(self.engine), Path(self.settings.sis_spool))
+        queue: JobQueue
+        if self.engine.dialect.name == "postgresql":
+            queue = ProcrastinateQueue(self.settings.database_url, jobs.execute)
+        else:
+            queue = ThreadQueue(jobs.execute)
+        jobs.queue = queue
+        return jobs
+
     def close(self) -> None:
+        jobs = self.__dict__.get("sis_jobs")
+        if jobs is not None and jobs.queue is not None:
+            jobs.queue.close()
         self.engine.dispose()
 
 

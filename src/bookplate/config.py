@@ -22,6 +22,10 @@ class Settings(BaseSettings):
     default_per_second: int = Field(default=50, ge=1)
     log_level: str = "INFO"
     log_json: bool = False
+    # SIS jobs (docs/sis.md): where queued and uploaded files wait for their run (a directory
+    # every worker can read), and the largest upload accepted, in bytes.
+    sis_spool: str = "./var/sis"
+    sis_max_upload_bytes: int = Field(default=2 * 1024**3, ge=1024)
 
 
 @lru_cache(maxsize=1)

@@ -16,6 +16,7 @@ from tests.integration.sis.helpers import user_xml, users_doc, write_zip
 @pytest.fixture
 def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> CliRunner:
     monkeypatch.setenv("BOOKPLATE_DATABASE_URL", f"sqlite:///{tmp_path}/cli.db")
+    monkeypatch.setenv("BOOKPLATE_SIS_SPOOL", str(tmp_path / "spool"))
     get_settings.cache_clear()
     runner = CliRunner()
     assert runner.invoke(app, ["institutions", "add", "MAIN", "Main"]).exit_code == 0

@@ -5,6 +5,6 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from bookplate.api.almaws import conf, users
-from bookplate.api.v1 import roles
+from bookplate.api.v1 import roles, sis
 
-ROUTERS: tuple[APIRouter, ...] = (users.router, conf.router, roles.router)
+ROUTERS: tuple[APIRouter, ...] = (users.router, conf.router, roles.router, sis.router)

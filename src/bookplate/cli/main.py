@@ -13,7 +13,7 @@ from rich.table import Table
 
 from bookplate.bootstrap import Container, build_container
 from bookplate.cli.roles import libraries_app, roles_app, staff_app
-from bookplate.cli.sis import sis_app
+from bookplate.cli.sis import sis_app, worker
 from bookplate.config import get_settings
 from bookplate.errors import BookplateError
 from bookplate.keys.services import parse_areas
@@ -33,6 +33,7 @@ app.add_typer(sis_app, name="sis")
 app.add_typer(roles_app, name="roles")
 app.add_typer(libraries_app, name="libraries")
 app.add_typer(staff_app, name="staff")
+app.command("worker")(worker)
 
 console = Console()
 err = Console(stderr=True)

@@ -239,16 +239,18 @@ def run_file(
                     rate=f"{done / elapsed:,.0f}",
                 )
 
-            report = c.sis.run(
+            jobs = c.sis_jobs
+            pending = jobs.create(
                 profile.institution,
                 profile.code,
                 file,
                 mode=mode,
                 dry_run=dry_run,
-                plan_out=writer,
-                progress=tick,
+                actor="cli",
                 batch_size=batch_size,
             )
+            assert pending.run_id is not None
+            report = jobs.execute(pending.run_id, progress=tick, plan_out=writer)
             progress.update(task, completed=size or 1)
     finally:
         if handle is not None:
@@ -266,12 +268,20 @@ def sis_sync(
     plan_out: Annotated[Path | None, typer.Option(help="write the plan: .jsonl or .csv")] = None,
     batch_size: Annotated[int, typer.Option(min=1, max=100_000)] = 2000,
     progress: Annotated[bool, typer.Option("--progress/--no-progress")] = True,
+    queue: Annotated[
+        bool, typer.Option("--queue", help="queue the run for the workers and return")
+    ] = False,
 ) -> None:
     """Synchronize (or --import-only) FILE with a profile. Exit 0 ok, 1 some rejected,
-    2 aborted or failed."""
+    2 aborted or failed. With --queue: exit 0 once the run is queued."""
     c = _container()
     try:
         prof = _resolve(c, profile, institution)
+        if queue:
+            mode = Mode.IMPORT if import_only else Mode.SYNCHRONIZE
+            queued = queue_file(c, prof, file, mode=mode, dry_run=dry_run, batch_size=batch_size)
+            console.print(f"Run {queued.run_id} queued.")
+            return
         report = run_file(
             c,
             prof,
@@ -367,18 +377,27 @@ def sis_report(
     console.print(table)
 
 
-def handle_inbox_file(c: Container, profile: Profile, path: Path) -> Report:
-    """Run one inbox file and rename it ``.handled`` (Alma's S/FTP behaviour)."""
-    report = run_file(
-        c,
-        profile,
-        path,
-        mode=Mode.SYNCHRONIZE,
-        dry_run=False,
-        plan_out=None,
-        batch_size=2000,
-        show_progress=False,
+def queue_file(
+    c: Container, profile: Profile, file: Path, *, mode: Mode, dry_run: bool, batch_size: int
+) -> Report:
+    """A pending run of a copy of FILE in the spool, handed to the job queue."""
+    jobs = c.sis_jobs
+    pending = jobs.create(
+        profile.institution,
+        profile.code,
+        file,
+        mode=mode,
+        dry_run=dry_run,
+        actor="cli",
+        copy=True,
+        batch_size=batch_size,
     )
+    return jobs.submit(pending)
+
+
+def handle_inbox_file(c: Container, profile: Profile, path: Path) -> Report:
+    """Queue a run of one inbox file and rename it ``.handled`` (Alma's S/FTP behaviour)."""
+    report = queue_file(c, profile, path, mode=Mode.SYNCHRONIZE, dry_run=False, batch_size=2000)
     path.rename(path.with_name(path.name + ".handled"))
     return report
 
@@ -391,7 +410,8 @@ def sis_watch(
     interval: Annotated[float, typer.Option(min=0.1)] = 30.0,
     once: Annotated[bool, typer.Option(help="handle what is there, then stop")] = False,
 ) -> None:
-    """Poll DIRECTORY for .zip/.xml/.csv files, run each, rename it .handled."""
+    """Poll DIRECTORY for .zip/.xml/.csv files, queue a run of each, rename it .handled.
+    (On SQLite the runs execute in this process, in the background.)"""
     c = _container()
     try:
         prof = _resolve(c, profile, institution)
@@ -399,12 +419,58 @@ def sis_watch(
             for path in sorted(directory.iterdir()):
                 if path.is_file() and path.suffix.lower() in (".zip", ".xml", ".csv"):
                     report = handle_inbox_file(c, prof, path)
-                    console.print(
-                        f"{path.name}: run {report.run_id} {report.status}, "
-                        + ", ".join(f"{b} {report.counts.get(b, 0)}" for b in BUCKETS)
-                    )
+                    console.print(f"{path.name}: run {report.run_id} queued")
             if once:
                 return
             time.sleep(interval)
+    finally:
+        c.close()
+
+
+@sis_app.command("requeue")
+def sis_requeue(
+    run_ids: Annotated[list[int] | None, typer.Argument(help="runs to queue again")] = None,
+    stalled: Annotated[
+        bool, typer.Option(help="every run left pending or running (after a crash)")
+    ] = False,
+    institution: Annotated[str | None, typer.Option("--institution", "-i")] = None,
+) -> None:
+    """Queue again runs a crash interrupted; each runs its file again from the start (the
+    result is that of one clean run)."""
+    c = _container()
+    try:
+        wanted = list(run_ids or [])
+        if stalled:
+            wanted += c.sis_jobs.stalled(institution)
+        if not wanted:
+            _fail("give run ids or --stalled", 1)
+        for run_id in sorted(set(wanted)):
+            c.sis_jobs.requeue(run_id)
+            console.print(f"Run {run_id} queued.")
+    except BookplateError as exc:
+        _fail(str(exc), 1)
+    finally:
+        c.close()
+
+
+def worker(
+    concurrency: Annotated[int, typer.Option(min=1, max=64, help="jobs run at once")] = 1,
+    burst: Annotated[bool, typer.Option(help="stop when no job is left")] = False,
+) -> None:
+    """Run a worker for queued jobs (SIS runs) on PostgreSQL; any number may run at once."""
+    from bookplate.sis.queue import ProcrastinateQueue
+
+    c = _container()
+    try:
+        queue = c.sis_jobs.queue
+        if not isinstance(queue, ProcrastinateQueue):
+            _fail(
+                "the worker needs PostgreSQL; on SQLite, runs execute in the process that "
+                "queues them",
+                1,
+            )
+            return
+        err.print(f"worker: {concurrency} at once" + (", burst" if burst else ""))
+        queue.run_worker(concurrency=concurrency, wait=not burst)
     finally:
         c.close()

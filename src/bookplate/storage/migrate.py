@@ -54,6 +54,11 @@ def current_revision(target: str | URL | Engine) -> str | None:
             engine.dispose()
 
 
+def _not_procrastinate(name: str | None, type_: str, parent: Any) -> bool:
+    """procrastinate's job tables (the SIS queue, ``sis.queue``) are its own, not Alembic's."""
+    return not (type_ == "table" and (name or "").startswith("procrastinate_"))
+
+
 def check_models_match(target: str | URL | Engine) -> list[Any]:
     """Differences between ``tables.metadata`` and the migrated database (empty when they
     match). A non-empty result means a model change has no migration."""
@@ -61,7 +66,12 @@ def check_models_match(target: str | URL | Engine) -> list[Any]:
     try:
         with engine.connect() as connection:
             context = MigrationContext.configure(
-                connection, opts={"compare_type": True, "compare_server_default": False}
+                connection,
+                opts={
+                    "compare_type": True,
+                    "compare_server_default": False,
+                    "include_name": _not_procrastinate,
+                },
             )
             diffs: list[Any] = compare_metadata(context, metadata)
             return diffs

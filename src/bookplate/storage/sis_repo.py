@@ -347,6 +347,11 @@ class SqlSisStore:
         with self.engine.begin() as conn:
             _update_run(conn, report)
 
+    def clear_run_items(self, run_id: int) -> None:
+        """Forget the report lists of a run about to be executed again (after a crash)."""
+        with self.engine.begin() as conn:
+            conn.execute(delete(t.sis_run_items).where(t.sis_run_items.c.run_id == run_id))
+
     def get_run(self, run_id: int) -> Report | None:
         with self.engine.connect() as conn:
             row = conn.execute(select(t.sis_runs).where(t.sis_runs.c.id == run_id)).first()
