@@ -79,5 +79,75 @@ def main() -> None:
           f"{per_user / 200 * 100:.1f}% of the 200 us budget at 5,000 users/s")
 
 
+
+
+def api_overhead(calls: int = 3000) -> None:
+    """GET /almaws/v1/users/{id} in-process (ASGI, SQLite): API key vs staff bearer token.
+
+    The key path checks the area only; the token path resolves the staff member (cached) and
+    asks the policy. The difference is what the permission check adds to an API call.
+    """
+    import asyncio
+    import tempfile
+
+    from bookplate.api.app import create_app
+    from bookplate.bootstrap import build_container
+    from bookplate.config import Settings
+    from bookplate.keys.services import parse_areas
+    from bookplate.users.model import UserInput
+
+    folder = tempfile.mkdtemp()
+    settings = Settings(database_url=f"sqlite:///{folder}/roles-bench.db", cache_seconds=60)
+    c = build_container(settings, migrate=True)
+    c.add_institution(INST, "Main")
+    _, key = c.keys.create(INST, "bench", parse_areas(["users:rw"]), 10**9)
+    c.users.create(INST, UserInput(User("patron1", last_name="Doe", user_group="UNDERGRAD")), "b")
+    c.users.create(INST, UserInput(User("mgr", record_type="STAFF", user_group="STAFF",
+                                        roles=[Role("21", INST)])), "b")
+    _, token = c.tokens.issue(INST, "mgr")
+    app = create_app(settings, c)
+
+    async def one(auth: str) -> int:
+        scope = {
+            "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET",
+            "scheme": "http", "path": "/almaws/v1/users/patron1",
+            "raw_path": b"/almaws/v1/users/patron1", "query_string": b"", "root_path": "",
+            "server": ("127.0.0.1", 80), "client": ("127.0.0.1", 1),
+            "headers": [(b"host", b"x"), (b"accept", b"application/json"),
+                        (b"authorization", auth.encode())],
+        }
+        sent: list[dict[str, object]] = []
+
+        async def receive() -> dict[str, object]:
+            return {"type": "http.request", "body": b"", "more_body": False}
+
+        async def send(message: dict[str, object]) -> None:
+            sent.append(message)
+
+        start = time.perf_counter_ns()
+        await app(scope, receive, send)
+        assert sent[0]["status"] == 200, sent
+        return time.perf_counter_ns() - start
+
+    async def run(auth: str) -> list[int]:
+        for _ in range(200):
+            await one(auth)
+        return sorted([await one(auth) for _ in range(calls)])
+
+    by_key = asyncio.run(run(f"apikey {key}"))
+    by_staff = asyncio.run(run(f"Bearer {token}"))
+    c.close()
+
+    def p(samples: list[int], q: float) -> float:
+        return samples[int(len(samples) * q)] / 1000
+
+    print(f"{'GET /users/{id}, in-process':45} {'p50 us':>9} {'p99 us':>9}")
+    print(f"{'  with an API key (area check)':45} {p(by_key, 0.5):9.1f} {p(by_key, 0.99):9.1f}")
+    print(f"{'  with a staff token (policy)':45} {p(by_staff, 0.5):9.1f} {p(by_staff, 0.99):9.1f}")
+    print(f"added by the policy: p50 {p(by_staff, 0.5) - p(by_key, 0.5):+.1f} us, "
+          f"p99 {p(by_staff, 0.99) - p(by_key, 0.99):+.1f} us")
+
+
 if __name__ == "__main__":
     main()
+    api_overhead()
