@@ -26,6 +26,21 @@ class Settings(BaseSettings):
     # every worker can read), and the largest upload accepted, in bytes.
     sis_spool: str = "./var/sis"
     sis_max_upload_bytes: int = Field(default=2 * 1024**3, ge=1024)
+    # Authentication (docs/authentication.md). Session cookies are Secure unless this is
+    # turned off (plain-http development and tests only).
+    session_cookie_secure: bool = True
+    session_seconds: int = Field(default=8 * 3600, ge=60)
+    # Discovery JWTs (POST /primo/v1/userJwt): lifetime in seconds.
+    jwt_ttl_seconds: int = Field(default=3600, ge=60)
+    # Password-reset mail: no smtp_host = no reset mail. Links point at public_url, which
+    # must then be set (a link built from the request's Host header could be poisoned).
+    smtp_host: str | None = None
+    smtp_port: int = 25
+    smtp_from: str = "bookplate@localhost"
+    smtp_starttls: bool = False
+    smtp_user: str | None = None
+    smtp_password: str | None = None
+    reset_link_seconds: int = Field(default=3600, ge=60)
 
 
 @lru_cache(maxsize=1)

@@ -30,14 +30,14 @@ IMPLEMENTED = {
     ("POST", "/almaws/v1/users/{user_id}"),
     ("GET", "/almaws/v1/users/operation/test"),
     ("POST", "/almaws/v1/users/operation/test"),
-}
-
-# Deliberately not implemented yet (docs/alma-compatibility.md, "Not built yet"): the logged-in
-# user, the staff login report, attachments, GDPR export and the fulfilment sub-resources
-# (Bookplate holds no loans, requests, fees, deposits or purchase requests), and Leganto.
-NOT_IMPLEMENTED = {
     ("GET", "/almaws/v1/users/ME"),
     ("GET", "/almaws/v1/users/staff-login-report"),
+}
+
+# Deliberately not implemented yet (docs/alma-compatibility.md, "Not built yet"): attachments,
+# GDPR export and the fulfilment sub-resources (Bookplate holds no loans, requests, fees,
+# deposits or purchase requests), and Leganto.
+NOT_IMPLEMENTED = {
     ("POST", "/almaws/v1/users/{user_id}/attachments"),
     ("GET", "/almaws/v1/users/{user_id}/attachments/{attachment_id}"),
     ("GET", "/almaws/v1/users/{user_id}/personal-data"),

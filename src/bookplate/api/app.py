@@ -9,6 +9,7 @@ from bookplate.api import errors
 from bookplate.api.routes import ROUTERS
 from bookplate.bootstrap import Container, build_container
 from bookplate.config import Settings, get_settings
+from bookplate.web import routes as web_routes
 
 
 def create_app(settings: Settings | None = None, container: Container | None = None) -> FastAPI:
@@ -25,6 +26,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     errors.install(app)
     for router in ROUTERS:
         app.include_router(router)
+    app.include_router(web_routes.router)  # sign-in pages (not in the OpenAPI document)
     return app
 
 

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import hmac
 from dataclasses import dataclass
 
 from starlette.requests import Request
 
 from bookplate.api.errors import BodyTooLarge
+from bookplate.auth.services import CSRF_HEADER, SESSION_COOKIE
 from bookplate.bootstrap import Container
 from bookplate.keys.errors import InvalidApiKey
 from bookplate.keys.model import ApiKey, Area
 from bookplate.roles.model import Actor
+from bookplate.roles.policy import actor_for
 
 
 def container(request: Request) -> Container:
@@ -60,8 +63,26 @@ def caller(request: Request, area: Area, write: bool) -> Caller:
         if actor is None:
             raise InvalidApiKey()
         return Caller(actor.institution, actor=actor)
+    if api_key_secret(request) is None and request.cookies.get(SESSION_COOKIE):
+        actor = session_actor(request)
+        if actor is not None:
+            return Caller(actor.institution, actor=actor)
     key = require_key(request, area, write)
     return Caller(key.institution, key=key)
+
+
+def session_actor(request: Request) -> Actor | None:
+    """The staff member of a web session (cookie). Anything but GET/HEAD must also send the
+    session's CSRF token in ``X-CSRF-Token``; the policy then decides each action."""
+    c = container(request)
+    info = c.auth.session(request.cookies.get(SESSION_COOKIE))
+    if info is None:
+        return None
+    if request.method not in ("GET", "HEAD", "OPTIONS"):
+        sent = request.headers.get(CSRF_HEADER, "")
+        if not hmac.compare_digest(sent.encode(), info.session.csrf.encode()):
+            raise InvalidApiKey()
+    return actor_for(info.user, c.auth.now().date())
 
 
 def require_key(request: Request, area: Area, write: bool) -> ApiKey:

@@ -19,6 +19,7 @@ from starlette.responses import Response
 
 from bookplate.api.negotiation import wants_json
 from bookplate.api.wire import error_response
+from bookplate.auth import errors as auth_errors
 from bookplate.errors import (
     AccessError,
     BookplateError,
@@ -65,6 +66,8 @@ ERROR_TABLE: dict[type[BaseException], Mapping] = {
     role_errors.PermissionDenied: Mapping(403, "FORBIDDEN"),
     role_errors.ProfileNotFound: Mapping(400, "402119"),
     role_errors.RuleNotFound: Mapping(400, "402119"),
+    auth_errors.AuthenticationFailed: Mapping(401, "401866"),
+    auth_errors.ResetLinkInvalid: Mapping(400, "402119"),
     key_errors.InvalidApiKey: Mapping(403, "UNAUTHORIZED"),
     key_errors.AreaNotAllowed: Mapping(400, "UNAUTHORIZED"),
     key_errors.PerSecondThreshold: Mapping(429, "PER_SECOND_THRESHOLD"),

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from bookplate.api import auth
 from bookplate.api.almaws import conf, users
 from bookplate.api.v1 import roles, sis
 
-ROUTERS: tuple[APIRouter, ...] = (users.router, conf.router, roles.router, sis.router)
+# auth comes first: its /users/ME and /users/staff-login-report must win over /users/{id}.
+ROUTERS: tuple[APIRouter, ...] = (
+    auth.router, users.router, conf.router, roles.router, sis.router
+)

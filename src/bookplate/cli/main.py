@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from bookplate.bootstrap import Container, build_container
+from bookplate.cli.auth import auth_app
 from bookplate.cli.roles import libraries_app, roles_app, staff_app
 from bookplate.cli.sis import sis_app, worker
 from bookplate.config import get_settings
@@ -34,6 +35,7 @@ app.add_typer(roles_app, name="roles")
 app.add_typer(libraries_app, name="libraries")
 app.add_typer(staff_app, name="staff")
 app.command("worker")(worker)
+app.add_typer(auth_app, name="auth")
 
 console = Console()
 err = Console(stderr=True)

@@ -339,3 +339,69 @@ sis_fingerprints = Table(
     Column("fingerprint", String(64), nullable=False),
     Column("modified", DateTime(timezone=True), nullable=True),
 )
+
+# --- authentication (issue 6; migration 0005_auth) ---------------------------------------------
+
+# Web sessions: the cookie holds a random token, only its SHA-256 is stored.
+auth_sessions = Table(
+    "auth_sessions",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("institution", String(64), nullable=False),
+    Column("primary_id", String(255), nullable=False),
+    Column("method", String(32), nullable=False),
+    Column("csrf", String(64), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Index("ix_auth_sessions_expires_at", "expires_at"),
+)
+
+# Failed sign-ins per account (used when no Redis is configured), epoch seconds.
+login_failures = Table(
+    "login_failures",
+    metadata,
+    Column("account", String(320), primary_key=True),
+    Column("failures", Integer, nullable=False),
+    Column("last_failure", Integer, nullable=False),
+    Column("locked_until", Integer, nullable=False),
+)
+
+# Every sign-in attempt, for the staff login report.
+login_events = Table(
+    "login_events",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("institution", String(64), nullable=False),
+    Column("login_name", String(255), nullable=False),
+    Column("primary_id", String(255), nullable=True),
+    Column("method", String(32), nullable=False),
+    Column("success", Boolean, nullable=False),
+    Column("staff", Boolean, nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("address", String(64), nullable=True),
+    Column("reason", String(255), nullable=True),
+    Index("ix_login_events_report", "institution", "staff", "at"),
+)
+
+# One-time password-reset links (SHA-256 of the token).
+password_resets = Table(
+    "password_resets",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("institution", String(64), nullable=False),
+    Column("primary_id", String(255), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Column("used_at", DateTime(timezone=True), nullable=True),
+)
+
+# RS256 keys that sign discovery JWTs; retired keys stay published until their tokens expire.
+signing_keys = Table(
+    "signing_keys",
+    metadata,
+    Column("kid", String(64), primary_key=True),
+    Column("institution", String(64), nullable=False),
+    Column("private_pem", String(8000), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("retired_at", DateTime(timezone=True), nullable=True),
+    Index("ix_signing_keys_institution", "institution"),
+)

@@ -14,6 +14,7 @@ from bookplate.api.almaws import params
 from bookplate.api.errors import ApiError
 from bookplate.api.negotiation import JSON, XML, body_is_json, wants_json
 from bookplate.api.wire import read_user, user_response, users_response
+from bookplate.auth.errors import AuthenticationFailed
 from bookplate.keys.model import Area
 from bookplate.users.errors import InvalidParameter, UserNotFound
 from bookplate.users.ports import ALL_UNIQUE
@@ -321,8 +322,12 @@ def user_operation(
         raise ApiError(400, "401859", f"Action currently not supported: op={op}")
     header = request.headers.get("exl-user-pw")
     secret = unquote(header) if header is not None else password
-    if not c.users.check_password(
-        key.institution, user_id, params.id_type(user_id_type), secret or ""
-    ):
-        raise ApiError(400, "401866", "User authentication failed")
+    id_type = params.id_type(user_id_type)
+    try:
+        # Lockout applies (auth.services): 15 failures lock the account for 30 minutes.
+        c.auth.verify_password(key.institution, user_id, secret or "", id_type)
+    except UserNotFound as exc:
+        raise _not_found_code(exc, id_type) from None
+    except AuthenticationFailed:
+        raise ApiError(400, "401866", "User authentication failed") from None
     return Response(status_code=204)

@@ -1,0 +1,1 @@
+"""The web face: sign-in pages (and later the staff UI and patron self-service)."""
