@@ -254,6 +254,8 @@ class Runner:
                 user: User | None = self.source.parse(record)
                 error = None
             except (RecordError, BookplateError) as exc:
+                if isinstance(exc, SourceError):
+                    raise  # a record that is not well-formed fails the run (as iterparse did)
                 user, error = None, f"{_where(record)}{exc}"
             except (ValueError, TypeError, RecursionError) as exc:
                 user, error = None, f"{_where(record)}unreadable record: {exc}"

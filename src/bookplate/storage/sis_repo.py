@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, bindparam, delete, func, insert, select, update
+from sqlalchemy import Connection, Engine, bindparam, delete, func, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 
 from bookplate.network.model import uniqueness_scope
@@ -26,6 +26,30 @@ from bookplate.users.errors import DuplicateId
 from bookplate.users.model import User
 
 CHUNK = 900  # bound parameters per IN list (SQLite's limit is far above)
+
+# PostgreSQL: a batch's keys as one array joined through unnest (a hash or index join whatever
+# the statistics of tables just filled say; an IN list was planned as a sequential scan
+# comparing every row with every value).
+_PG_LOOKUP_PRIMARY = text(
+    "SELECT u.primary_id_norm, u.id, u.last_modified_date, f.fingerprint, f.modified"
+    " FROM unnest(CAST(:norms AS text[])) AS k(norm)"
+    " JOIN users u ON u.institution = :institution"
+    ' AND u.primary_id_norm = k.norm COLLATE "C"'
+    " LEFT JOIN sis_fingerprints f ON f.user_pk = u.id"
+)
+_PG_LOOKUP_IDENTIFIER = text(
+    "SELECT i.value_norm, u.id, u.last_modified_date, f.fingerprint, f.modified"
+    " FROM unnest(CAST(:norms AS text[])) AS k(norm)"
+    ' JOIN user_identifiers i ON i.id_type = :id_type AND i.value_norm = k.norm COLLATE "C"'
+    " JOIN users u ON u.id = i.user_pk AND u.institution = :institution"
+    " LEFT JOIN sis_fingerprints f ON f.user_pk = u.id"
+)
+_PG_HOLDERS = text(
+    "SELECT i.value_norm, i.user_pk, u.primary_id, i.id_type"
+    " FROM unnest(CAST(:norms AS text[])) AS k(norm)"
+    ' JOIN user_ids i ON i.scope = :scope AND i.value_norm = k.norm COLLATE "C"'
+    " JOIN users u ON u.id = i.user_pk"
+)
 
 
 def _chunks(items: Sequence[Any], size: int = CHUNK) -> Iterator[Sequence[Any]]:
@@ -55,6 +79,17 @@ class SqlSisBatch:
     ) -> dict[str, Found]:
         u, f = t.users, t.sis_fingerprints
         out: dict[str, Found] = {}
+        if self._pg:
+            statement = (
+                _PG_LOOKUP_PRIMARY if match_id_type == "primary_id" else _PG_LOOKUP_IDENTIFIER
+            )
+            params = {"norms": list(norms), "institution": institution, "id_type": match_id_type}
+            for norm, pk, modified, fingerprint, fp_modified in self.conn.execute(
+                statement, params
+            ):
+                ok = fingerprint is not None and _same_time(modified, fp_modified)
+                out[norm] = Found(pk, fingerprint if ok else None)
+            return out
         for part in _chunks(list(norms)):
             if match_id_type == "primary_id":
                 key = u.c.primary_id_norm
@@ -99,6 +134,11 @@ class SqlSisBatch:
         scope = uniqueness_scope(read_id_scope(self.conn), institution)
         i, u = t.user_ids, t.users
         out: dict[str, Holder] = {}
+        if self._pg:
+            params = {"norms": sorted(set(norms)), "scope": scope}
+            for norm, pk, primary_id, id_type in self.conn.execute(_PG_HOLDERS, params):
+                out[norm] = Holder(pk, primary_id, id_type)
+            return out
         for part in _chunks(sorted(set(norms))):
             rows = self.conn.execute(
                 select(i.c.value_norm, i.c.user_pk, u.c.primary_id, i.c.id_type)

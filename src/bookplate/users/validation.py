@@ -112,8 +112,36 @@ def _strings(obj: object, path: str) -> Iterator[tuple[str, str, str]]:
             yield from _strings(item, f"{path}[{i}]")
 
 
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+
+
+def _clean(obj: object, name: str) -> bool:
+    """True when no string inside ``obj`` (walked as ``_strings`` walks it) is too long or
+    holds control characters; no paths are built."""
+    if isinstance(obj, str):
+        return len(obj) <= MAX_LENGTHS.get(name, DEFAULT_MAX) and _CONTROL.search(obj) is None
+    if isinstance(obj, list):
+        return all(_clean(item, name) for item in obj)
+    kind = type(obj)
+    names = _FIELD_NAMES.get(kind)
+    if names is None:
+        is_record = dataclasses.is_dataclass(obj) and not isinstance(obj, type)
+        names = tuple(f.name for f in dataclasses.fields(obj)) if is_record else ()  # type: ignore[arg-type]
+        _FIELD_NAMES[kind] = names
+    return all(_clean(getattr(obj, field), field) for field in names)
+
+
 def check_text(user: User) -> None:
     """Lengths and control characters of every string field."""
+    names = _FIELD_NAMES.get(User)
+    if names is None:
+        names = _FIELD_NAMES[User] = tuple(f.name for f in dataclasses.fields(User))
+    if all(
+        _clean(getattr(user, name), name)
+        for name in names
+        if name not in ("manual_fields", "institution")
+    ):
+        return
     for path, name, value in _strings(user, ""):
         if path.startswith("manual_fields") or path == "institution":
             continue

@@ -1,0 +1,65 @@
+"""The fast ``<user>`` scanner gives the records iterparse gives (number, line, match ID), and
+hands anything unusual to iterparse."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+
+from bookplate.sis.errors import SourceError
+from bookplate.sis.sources.xml import _iterparse, iter_users, parse_user
+
+U1 = (
+    b"<user><primary_id> a1 </primary_id><user_identifiers>"
+    b"<user_identifier><id_type>BARCODE</id_type><value>B1</value></user_identifier>"
+    b"<user_identifier><id_type>UNIV_ID</id_type><value>U1</value></user_identifier>"
+    b"</user_identifiers></user>"
+)
+U2 = b'<user segment="x">\n<primary_id>a2</primary_id>\n</user>'
+CASES = [
+    b'<?xml version="1.0" encoding="UTF-8"?>\n<users>\n' + U1 + b"\n" + U2 + b"\n</users>\n",
+    b"<users>" + U1 + U2 + b"</users>",
+    b"<users>" + U1 + b"<!-- c -->" + U2 + b"</users>",  # comment between records
+    b"<users>" + U1 + b"<user><!-- c --><primary_id>a3</primary_id></user></users>",
+    b"<users>" + U1 + b"<user><primary_id><![CDATA[</user>]]></primary_id></user></users>",
+    b"<users>" + U1 + b"<user><primary_id>a&amp;b</primary_id></user></users>",
+    b"<users>" + U1 + b"<user><primary_id>x</primary_id><primary_id>y</primary_id></user></users>",
+    b"<users>" + U1 + b"<other>skip</other>" + U2 + b"</users>",
+    b"<users>" + U1 + b"</users><!-- end -->\n",
+    b"<users>" + U1 + b"text between" + U2 + b"</users>",
+    b"<users>" + U1 + b"<user><first_name>n</first_name></user></users>",
+    b"\xef\xbb\xbf<users>\r\n" + U1 + b"\r\n</users>",
+]
+
+
+def _records(data: bytes, match: str, fast: bool) -> list[tuple[int, int | None, str | None]]:
+    stream = io.BytesIO(data)
+    source = iter_users(stream, match) if fast else _iterparse(stream, match, 0, "", 0)
+    return [(r.number, r.line, r.match_id) for r in source]
+
+
+@pytest.mark.parametrize("data", CASES)
+@pytest.mark.parametrize("match", ["primary_id", "UNIV_ID", "BARCODE", "OTHER"])
+def test_same_records_as_iterparse(data: bytes, match: str) -> None:
+    assert _records(data, match, True) == _records(data, match, False)
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"<users>" + U1,  # truncated
+        b"<users>" + U1 + b"</users>trailing",
+        b"<users>" + U1 + b"<user><primary_id>x</primary_id></users>",
+    ],
+)
+def test_not_well_formed_fails(data: bytes) -> None:
+    with pytest.raises(SourceError, match="not well-formed"):
+        _records(data, "primary_id", True)
+
+
+def test_fast_slices_parse_and_a_broken_slice_fails_the_run() -> None:
+    records = list(iter_users(io.BytesIO(b"<users>" + U1 + b"</users>"), "primary_id"))
+    assert parse_user(records[0].raw).primary_id.strip() == "a1"
+    with pytest.raises(SourceError, match="not well-formed"):
+        parse_user(b"<user><primary_id>x</user>", 3, 7)
