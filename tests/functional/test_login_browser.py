@@ -29,18 +29,6 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-@pytest.fixture(scope="session")
-def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[str, Any]:
-    return {**browser_type_launch_args, "executable_path": CHROMIUM,
-            "args": [*browser_type_launch_args.get("args", []), *HERMETIC]}
-
-
-@pytest.fixture(scope="session")
-def base_url() -> str | None:
-    # pytest-base-url's own fixture trips a pytest 9 deprecation (an error here).
-    return None
-
-
 @pytest.fixture(scope="module")
 def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     db = Path(tmp_path_factory.mktemp("browser")) / "bookplate.db"
@@ -70,7 +58,21 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     container.close()
 
 
-def test_sign_in_and_out_in_chromium(page: Any, live_server: str) -> None:
+def test_sign_in_and_out_in_chromium(live_server: str) -> None:
+    # Playwright's sync API runs an event loop in this thread while it is open: keep it inside
+    # this test (pytest-playwright's session-wide fixtures would leave it running and break
+    # later asyncio.run() calls, e.g. the SIS worker's).
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=HERMETIC)
+        try:
+            _sign_in_and_out(browser.new_page(), live_server)
+        finally:
+            browser.close()
+
+
+def _sign_in_and_out(page: Any, live_server: str) -> None:
     from playwright.sync_api import expect
 
     page.goto(f"{live_server}/auth/login?next=https://evil.example/")
