@@ -526,3 +526,22 @@ def test_uniqueness_scope_between_institutions(api: Api) -> None:
     assert (mine["primary_id"], theirs["primary_id"]) == ("shared", "SHARED")
     with api.container.uow_factory() as uow, pytest.raises(Exception, match="already exists"):
         uow.institutions.set_id_scope(IdScope.NETWORK)
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("GET", "/almaws/v1/users/a%00b"),
+        ("GET", "/almaws/v1/users/a%00b?user_id_type=BARCODE"),
+        ("GET", "/almaws/v1/users/a?user_id_type=BAR%00CODE"),
+        ("GET", "/almaws/v1/users?q=last_name~a%00b"),
+        ("GET", "/almaws/v1/users?q=primary_id~a%00b"),
+        ("DELETE", "/almaws/v1/users/a%00b"),
+        ("POST", "/almaws/v1/users/a%00b?op=auth&password=whatever-pw"),
+    ],
+)
+def test_nul_characters_are_refused_not_crashed_on(api: Api, method: str, path: str) -> None:
+    """PostgreSQL cannot hold a NUL in text: such IDs are simply never found."""
+    r = api.client.request(method, path, headers=api.h())
+    assert r.status_code == 400, r.text
+    assert error_code(r) in ("401861", "401890", "40166411", "401866")

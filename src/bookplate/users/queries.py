@@ -194,6 +194,8 @@ def parse_q(q: str) -> tuple[Condition, ...]:
     q = q.replace("+AND+", " AND ").strip()
     if not q:
         return ()
+    if "\x00" in q:
+        raise InvalidParameter("q", q.replace("\x00", "\\x00"))
     parts = re.split(r"\s+AND\s+", q)
     if len(parts) > MAX_TERMS:
         raise InvalidParameter("q", q)

@@ -160,6 +160,10 @@ class UserService:
 
     @staticmethod
     def _find(uow: UnitOfWork, institution: str, user_id: str, id_type: str) -> User:
+        if "\x00" in user_id or "\x00" in id_type:
+            # No stored ID holds a NUL (validation refuses control characters), and PostgreSQL
+            # cannot even compare one: answer "not found" without asking.
+            raise UserNotFound(user_id, None if id_type == ALL_UNIQUE else id_type)
         user = uow.users.find(institution, user_id, id_type)
         if user is None:
             raise UserNotFound(user_id, None if id_type == ALL_UNIQUE else id_type)
