@@ -12,6 +12,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 
 from bookplate.auth.mail import SmtpMailer
 from bookplate.auth.ports import LockoutCounter
+from bookplate.auth.profiles import ExternalLogins
 from bookplate.auth.registry import LoginMethods
 from bookplate.auth.services import AuthService
 from bookplate.auth.tokens import DiscoveryTokens
@@ -29,6 +30,11 @@ from bookplate.roles.services import (
 from bookplate.sis.jobs import JobQueue, SisJobs, ThreadQueue
 from bookplate.sis.queue import ProcrastinateQueue
 from bookplate.sis.services import SisService
+from bookplate.storage.auth_profiles_repo import (
+    SqlPendingStore,
+    SqlProfileStore,
+    SqlReplayCache,
+)
 from bookplate.storage.auth_repo import SqlAuthStore, SqlLockoutCounter
 from bookplate.storage.engine import Engine, make_engine
 from bookplate.storage.migrate import upgrade
@@ -122,6 +128,14 @@ class Container:
     def login_methods(self) -> LoginMethods:
         """External sign-in profiles the login page offers; adapters ``add`` theirs."""
         return LoginMethods()
+
+    @cached_property
+    def external(self) -> ExternalLogins:
+        """LDAP/SAML/CAS/OIDC profiles and sign-ins (replay cache and pending state in the
+        database, shared by every worker)."""
+        return ExternalLogins(self.auth, SqlProfileStore(self.engine),
+                              SqlPendingStore(self.engine), SqlReplayCache(self.engine),
+                              public_url=self.settings.public_url)
 
     @cached_property
     def discovery(self) -> DiscoveryTokens:

@@ -9,6 +9,7 @@ from bookplate.api import errors
 from bookplate.api.routes import ROUTERS
 from bookplate.bootstrap import Container, build_container
 from bookplate.config import Settings, get_settings
+from bookplate.web import external as web_external
 from bookplate.web import routes as web_routes
 
 
@@ -27,6 +28,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     for router in ROUTERS:
         app.include_router(router)
     app.include_router(web_routes.router)  # sign-in pages (not in the OpenAPI document)
+    app.include_router(web_external.router)  # LDAP/SAML/CAS/OIDC sign-in (not in OpenAPI)
     return app
 
 

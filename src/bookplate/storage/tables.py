@@ -405,3 +405,40 @@ signing_keys = Table(
     Column("retired_at", DateTime(timezone=True), nullable=True),
     Index("ix_signing_keys_institution", "institution"),
 )
+
+# --- external sign-in profiles (issue 6 items 3-6; migration 0006_auth_profiles) -------------
+
+# LDAP / SAML / CAS / OIDC profiles: the adapter's dataclass (with its UserMapping) as JSON.
+auth_profiles = Table(
+    "auth_profiles",
+    metadata,
+    Column("institution", String(64), nullable=False),
+    Column("method", String(16), nullable=False),
+    Column("code", String(64), nullable=False),
+    Column("config", JSON, nullable=False),
+    Column("modified", DateTime(timezone=True), nullable=True),
+    PrimaryKeyConstraint("institution", "method", "code", name="pk_auth_profiles"),
+)
+
+# SAML assertion IDs already consumed (replay cache shared by every worker), until they expire.
+saml_replay = Table(
+    "saml_replay",
+    metadata,
+    Column("key", String(512), primary_key=True),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Index("ix_saml_replay_expires_at", "expires_at"),
+)
+
+# A browser's external sign-in in progress (SAML request IDs, OIDC state/nonce/PKCE verifier,
+# where to go afterwards), keyed by the SHA-256 of a random cookie value.
+auth_pending = Table(
+    "auth_pending",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("institution", String(64), nullable=False),
+    Column("method", String(16), nullable=False),
+    Column("code", String(64), nullable=False),
+    Column("data", JSON, nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Index("ix_auth_pending_expires_at", "expires_at"),
+)

@@ -21,7 +21,12 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 from starlette.responses import RedirectResponse, Response
 
-from bookplate.auth.errors import AuthenticationFailed, ResetLinkInvalid
+from bookplate.auth.errors import (
+    AuthenticationFailed,
+    ProfileInvalid,
+    ProfileNotFound,
+    ResetLinkInvalid,
+)
 from bookplate.auth.services import SESSION_COOKIE, SessionInfo
 from bookplate.bootstrap import Container
 from bookplate.errors import BookplateError
@@ -128,7 +133,8 @@ def _login_page(request: Request, *, institution: str | None, next_url: str, use
     context = {
         "csrf": csrf, "next": next_url, "institutions": institutions, "institution": chosen,
         "username": username, "error": error,
-        "methods": c.login_methods.for_institution(chosen or None),
+        "methods": [*c.login_methods.for_institution(chosen or None),
+                    *c.external.login_methods(chosen or None)],
     }
     return _render(request, "login.html", context, status, csrf_cookie=csrf)
 
@@ -150,15 +156,23 @@ async def login(request: Request) -> Response:
     institution = _field(form, "institution")
     username = _field(form, "username")[:255]
     client = request.client.host if request.client else None
+    method = _field(form, "method") or "local"
     try:
-        user = await run_in_threadpool(c.auth.password_login, institution, username,
-                                       _field(form, "password"), address=client)
-    except AuthenticationFailed:
+        if method.startswith("ldap:"):  # the password form also signs in through LDAP
+            user = await run_in_threadpool(c.external.ldap_login, institution, method[5:],
+                                           username, _field(form, "password"))
+        else:
+            method = "local"
+            user = await run_in_threadpool(c.auth.password_login, institution, username,
+                                           _field(form, "password"), address=client)
+    except (AuthenticationFailed, ProfileNotFound, ProfileInvalid) as exc:
+        log.info("login_refused", method=method[:70], kind=type(exc).__name__,
+                 reason=getattr(exc, "reason", str(exc)))
         return _login_page(request, institution=institution, next_url=next_url,
                            username=username, error=FAILED, status=401)
     # A new session id at every sign-in; whatever session cookie came in is ended.
     c.auth.end_session(request.cookies.get(SESSION_COOKIE))
-    token, _ = c.auth.start_session(user, "local")
+    token, _ = c.auth.start_session(user, "ldap" if method != "local" else "local")
     target = "/auth/password" if user.force_password_change else next_url
     response = RedirectResponse(target, status_code=303)
     _set_cookie(request, response, SESSION_COOKIE, token, c.auth.session_seconds)

@@ -1,0 +1,122 @@
+"""Storage for external sign-in: profiles, the SAML replay cache, pending sign-ins.
+
+Each call is its own short transaction on the engine (shared by every worker process)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Engine, delete, select
+from sqlalchemy.exc import IntegrityError
+
+from bookplate.auth.model import Method
+from bookplate.auth.profiles import Pending, StoredProfile
+from bookplate.storage import tables as t
+
+
+def _row(r: Any) -> StoredProfile:
+    return StoredProfile(r.institution, Method(r.method), r.code, dict(r.config))
+
+
+class SqlProfileStore:
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    def put(self, profile: StoredProfile, now: datetime) -> bool:
+        p = t.auth_profiles
+        key = (p.c.institution == profile.institution, p.c.method == profile.method.value,
+               p.c.code == profile.code)
+        with self._engine.begin() as conn:
+            existed = conn.execute(select(p.c.code).where(*key)).first() is not None
+            conn.execute(delete(p).where(*key))
+            conn.execute(p.insert().values(institution=profile.institution,
+                                           method=profile.method.value, code=profile.code,
+                                           config=profile.config, modified=now))
+        return not existed
+
+    def get(self, institution: str, method: str, code: str) -> StoredProfile | None:
+        p = t.auth_profiles
+        with self._engine.connect() as conn:
+            r = conn.execute(select(p).where(p.c.institution == institution,
+                                             p.c.method == method, p.c.code == code)).first()
+        return _row(r) if r else None
+
+    def find(self, method: str, code: str) -> list[StoredProfile]:
+        p = t.auth_profiles
+        with self._engine.connect() as conn:
+            rows = conn.execute(select(p).where(p.c.method == method, p.c.code == code)).all()
+        return [_row(r) for r in rows]
+
+    def list(self, institution: str | None, method: str | None) -> list[StoredProfile]:
+        p = t.auth_profiles
+        stmt = select(p).order_by(p.c.institution, p.c.method, p.c.code)
+        if institution is not None:
+            stmt = stmt.where(p.c.institution == institution)
+        if method is not None:
+            stmt = stmt.where(p.c.method == method)
+        with self._engine.connect() as conn:
+            return [_row(r) for r in conn.execute(stmt).all()]
+
+    def remove(self, institution: str, method: str, code: str) -> bool:
+        p = t.auth_profiles
+        with self._engine.begin() as conn:
+            done = conn.execute(delete(p).where(p.c.institution == institution,
+                                                p.c.method == method, p.c.code == code))
+        return bool(done.rowcount)
+
+
+class SqlReplayCache:
+    """``saml.ReplayCache`` on ``saml_replay``: the primary key makes ``remember`` atomic
+    across workers (the second insert of a key fails)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    def remember(self, key: str, expires_at: datetime) -> bool:
+        r = t.saml_replay
+        now = datetime.now(UTC)
+        with self._engine.begin() as conn:
+            old = select(r.c.key).where(r.c.expires_at < now).limit(100)
+            conn.execute(delete(r).where(r.c.key.in_(old.scalar_subquery())))
+        try:
+            with self._engine.begin() as conn:
+                conn.execute(r.insert().values(key=key[:512], expires_at=expires_at))
+        except IntegrityError:
+            return False
+        return True
+
+
+class SqlPendingStore:
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    def put(self, token_hash: str, pending: Pending, expires_at: datetime) -> None:
+        a = t.auth_pending
+        now = datetime.now(UTC)
+        with self._engine.begin() as conn:
+            old = select(a.c.token_hash).where(a.c.expires_at < now).limit(100)
+            conn.execute(delete(a).where(a.c.token_hash.in_(old.scalar_subquery())))
+            conn.execute(a.insert().values(token_hash=token_hash,
+                                           institution=pending.institution,
+                                           method=pending.method, code=pending.code,
+                                           data=pending.data, expires_at=expires_at))
+
+    def get(self, token_hash: str, now: datetime) -> Pending | None:
+        a = t.auth_pending
+        with self._engine.connect() as conn:
+            r = conn.execute(select(a).where(a.c.token_hash == token_hash,
+                                             a.c.expires_at > now)).first()
+        return Pending(r.institution, r.method, r.code, dict(r.data)) if r else None
+
+    def take(self, token_hash: str, now: datetime) -> Pending | None:
+        a = t.auth_pending
+        with self._engine.begin() as conn:
+            r = conn.execute(select(a).where(a.c.token_hash == token_hash,
+                                             a.c.expires_at > now)).first()
+            if r is None:
+                return None
+            done = conn.execute(delete(a).where(a.c.token_hash == token_hash))
+            if done.rowcount != 1:
+                return None
+        return Pending(r.institution, r.method, r.code, dict(r.data))

@@ -1,0 +1,153 @@
+"""External sign-in routes: SAML (metadata, start, ACS), CAS (login, callback) and OIDC (start,
+callback). LDAP goes through the password form (``routes.login``, method choice).
+
+A start stores the protocol state (SAML request ID, OIDC state/nonce/PKCE verifier, where to go
+afterwards) server-side, under a random value in the ``bp_sso`` cookie; the return leg reads it
+back. Sign-in ends with a brand-new session (no fixation). Every failure is the same
+"Authentication failed" page; the reason is in the log. Where to go afterwards is a same-site
+relative path only (``safe_next``); the RelayState an IdP posts back is never followed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import structlog
+from fastapi import APIRouter, Request
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import RedirectResponse, Response
+
+from bookplate.auth.errors import AuthenticationFailed, ProfileInvalid, ProfileNotFound
+from bookplate.auth.model import Method
+from bookplate.auth.profiles import Started
+from bookplate.auth.services import SESSION_COOKIE
+from bookplate.users.model import User
+from bookplate.web.routes import CSRF_COOKIE, _failed, _field, _form, container, safe_next
+
+log = structlog.get_logger("bookplate.web.external")
+router = APIRouter(include_in_schema=False)
+
+SSO_COOKIE = "bp_sso"
+SSO_SECONDS = 600
+
+
+def _sso_cookie(request: Request, response: Response, value: str) -> None:
+    secure = container(request).settings.session_cookie_secure
+    # The SAML ACS is a cross-site POST from the IdP: Lax cookies are not sent with it.
+    response.set_cookie(SSO_COOKIE, value, max_age=SSO_SECONDS, path="/auth/", httponly=True,
+                        samesite="none" if secure else "lax", secure=secure)
+
+
+def signed_in(request: Request, user: User, method: str, next_url: str) -> Response:
+    """A new session for ``user`` (whatever session came in is ended) and a redirect."""
+    c = container(request)
+    c.auth.end_session(request.cookies.get(SESSION_COOKIE))
+    token, _ = c.auth.start_session(user, method)
+    response = RedirectResponse(safe_next(next_url), status_code=303)
+    response.set_cookie(SESSION_COOKIE, token, max_age=c.auth.session_seconds, path="/",
+                        httponly=True, samesite="lax",
+                        secure=c.settings.session_cookie_secure)
+    response.delete_cookie(SSO_COOKIE, path="/auth/")
+    response.delete_cookie(CSRF_COOKIE, path="/")
+    return response
+
+
+def _refused(request: Request, exc: Exception, method: Method, code: str) -> Response:
+    if isinstance(exc, AuthenticationFailed):
+        log.info("external_login_refused", method=method.value, profile=code[:64],
+                 kind=type(exc).__name__, reason=exc.reason)
+    elif isinstance(exc, ProfileNotFound | ProfileInvalid):
+        log.info("external_login_refused", method=method.value, profile=code[:64],
+                 reason=str(exc))
+    else:
+        log.error("external_login_error", method=method.value, profile=code[:64],
+                  error=f"{type(exc).__name__}: {str(exc)[:300]}")
+    return _failed(request)
+
+
+async def _start(request: Request, method: Method, code: str,
+                 start: Callable[[str, str | None, str], Started]) -> Response:
+    institution = request.query_params.get("institution") or None
+    next_url = safe_next(request.query_params.get("next"))
+    try:
+        started = await run_in_threadpool(start, code, institution, next_url)
+    except Exception as exc:  # any failure is the same refusal; the reason goes to the log
+        return _refused(request, exc, method, code)
+    response = RedirectResponse(started.redirect_url, status_code=303)
+    _sso_cookie(request, response, started.cookie)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+async def _finish(request: Request, method: Method, code: str,
+                  finish: Callable[..., tuple[User, str]], *args: Any) -> Response:
+    cookie = request.cookies.get(SSO_COOKIE)
+    try:
+        user, next_url = await run_in_threadpool(finish, code, cookie, *args)
+    except Exception as exc:
+        return _refused(request, exc, method, code)
+    return signed_in(request, user, method.value, next_url)
+
+
+# --- SAML ---------------------------------------------------------------------------------------
+
+
+@router.get("/auth/saml/{code}/metadata")
+async def saml_metadata(request: Request, code: str) -> Response:
+    c = container(request)
+    try:
+        xml = await run_in_threadpool(c.external.saml_metadata, code,
+                                      request.query_params.get("institution") or None)
+    except (ProfileNotFound, ProfileInvalid) as exc:
+        log.info("saml_metadata_refused", profile=code[:64], reason=str(exc))
+        return Response("Not found", status_code=404, media_type="text/plain")
+    return Response(xml, media_type="application/samlmetadata+xml")
+
+
+@router.get("/auth/saml/{code}/login")
+async def saml_login(request: Request, code: str) -> Response:
+    return await _start(request, Method.SAML, code, container(request).external.saml_start)
+
+
+@router.post("/auth/saml/{code}/acs")
+async def saml_acs(request: Request, code: str) -> Response:
+    form = await _form(request)
+    if form is None:
+        log.info("external_login_refused", method="saml", reason="unreadable or huge form")
+        return _failed(request, 400)
+    return await _finish(request, Method.SAML, code, container(request).external.saml_finish,
+                         _field(form, "SAMLResponse"))
+
+
+# --- CAS ----------------------------------------------------------------------------------------
+
+
+@router.get("/auth/cas/{code}/login")
+async def cas_login(request: Request, code: str) -> Response:
+    return await _start(request, Method.CAS, code, container(request).external.cas_start)
+
+
+@router.get("/auth/cas/{code}/callback")
+async def cas_callback(request: Request, code: str) -> Response:
+    return await _finish(request, Method.CAS, code, container(request).external.cas_finish,
+                         request.query_params.get("ticket", ""))
+
+
+# --- OpenID Connect -----------------------------------------------------------------------------
+
+
+@router.get("/auth/oidc/{code}/login")
+async def oidc_login(request: Request, code: str) -> Response:
+    return await _start(request, Method.OIDC, code, container(request).external.oidc_start)
+
+
+@router.get("/auth/oidc/{code}/callback")
+async def oidc_callback(request: Request, code: str) -> Response:
+    q = request.query_params
+    if q.get("error"):
+        log.info("external_login_refused", method="oidc", profile=code[:64],
+                 reason=f"provider error {q.get('error', '')[:100]}")
+        return _failed(request)
+    return await _finish(request, Method.OIDC, code, container(request).external.oidc_finish,
+                         q.get("code", ""), q.get("state", ""))
