@@ -9,12 +9,14 @@ keep the file well under ~90 s on two cores.
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import schemathesis
+import sqlalchemy as sa
 from hypothesis import HealthCheck, settings
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
@@ -24,6 +26,7 @@ from bookplate.api.openapi import document
 from bookplate.bootstrap import build_container
 from bookplate.config import Settings
 from bookplate.keys.services import parse_areas
+from tests.functional.conftest import PG_URL
 
 MAX_EXAMPLES = 30
 
@@ -38,11 +41,26 @@ class Target:
         self.key = key
 
 
-@pytest.fixture(scope="module")
-def target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Target]:
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def target(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Target]:
+    """The app over SQLite, then over PostgreSQL (stricter: e.g. it refuses NUL in text)."""
     folder: Path = tmp_path_factory.mktemp("schemathesis")
+    database_url = f"sqlite:///{folder}/bookplate.db"
+    schema_name = ""
+    if request.param == "postgresql":
+        if not PG_URL:
+            pytest.skip("BOOKPLATE_TEST_POSTGRES_URL not set")
+        schema_name = f"fuzz_{secrets.token_hex(6)}"
+        admin = sa.create_engine(PG_URL)
+        with admin.begin() as conn:
+            conn.execute(sa.text(f"CREATE SCHEMA {schema_name}"))
+        admin.dispose()
+        sep = "&" if "?" in PG_URL else "?"
+        database_url = f"{PG_URL}{sep}options=-csearch_path%3D{schema_name}"
     config = Settings(
-        database_url=f"sqlite:///{folder}/bookplate.db",
+        database_url=database_url,
         max_body_bytes=200_000,
         cache_seconds=0,
         redis_url=None,
@@ -59,6 +77,11 @@ def target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Target]:
     )
     yield Target(create_app(config, container), key)
     container.close()
+    if schema_name:
+        admin = sa.create_engine(str(PG_URL))
+        with admin.begin() as conn:
+            conn.execute(sa.text(f"DROP SCHEMA {schema_name} CASCADE"))
+        admin.dispose()
 
 
 @schema.parametrize()
