@@ -234,3 +234,17 @@ def test_profile_validation(keys: dict[str, tuple[str, str]]) -> None:
         SamlProfile("I", "c", "e", ACS, "k", "c", idp_metadata_url="http://x",
                     idp_metadata_xml="<x/>")
     assert IDP_ID
+
+
+def test_response_signature_not_needed_but_assertion_signature_is(
+        world: tuple[SamlProfile, SamlProfile, InProcessIdP]) -> None:
+    """Only the assertion's signature is verified; the outer one is cut before pysaml2 runs."""
+    xml, rid = login(world, sign_assertion=True, sign_response=True)
+    outer = re.search(r"<(?:\w+:)?SignatureValue>\s*([^<]+)</", xml)
+    assert outer and outer.start() < xml.index(_assertion(xml))
+    value = outer.group(1).strip()
+    broken = xml.replace(value, ("B" if value[0] == "A" else "A") + value[1:], 1)
+    assert _assertion(broken) == _assertion(xml)  # only the Response's signature was touched
+    assert finish(world[0], b64(broken), [rid], MemoryReplayCache()).first("mail")
+    xml, rid = login(world, sign_assertion=True, sign_response=True)
+    refused(world, xml.replace("jdoe@example.org", "admin@example.org"), rid)

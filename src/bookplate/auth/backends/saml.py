@@ -24,8 +24,11 @@ from __future__ import annotations
 import base64
 import binascii
 import calendar
+import functools
 import hashlib
 import json
+import re
+import subprocess
 import threading
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
@@ -40,6 +43,7 @@ from saml2 import BINDING_HTTP_POST, BINDING_HTTP_REDIRECT
 from saml2.client import Saml2Client
 from saml2.config import SPConfig
 from saml2.metadata import create_metadata_string
+from saml2.sigver import CryptoBackendXmlSec1
 from saml2.time_util import str_to_time
 
 from bookplate.auth.errors import ProfileInvalid, ProtocolRefused
@@ -135,6 +139,24 @@ _clients: dict[str, Any] = {}
 _clients_lock = threading.Lock()
 
 
+@functools.cache
+def _xmlsec_version(binary: str) -> str:
+    # the binary is the profile's xmlsec_binary, set by an administrator (as for pysaml2)
+    out = subprocess.run([binary, "--version"], capture_output=True, check=False,  # noqa: S603
+                         timeout=10)
+    parts = out.stdout.decode("ascii", "replace").split(" ")
+    return parts[1] if len(parts) > 1 else "0.0.0"
+
+
+class _XmlSec1(CryptoBackendXmlSec1):  # type: ignore[misc]
+    """pysaml2's xmlsec1 backend, but ``xmlsec1 --version`` is asked once per binary, not twice
+    per signature check (two process starts saved per signature)."""
+
+    @property
+    def version(self) -> str:
+        return _xmlsec_version(str(self.xmlsec))
+
+
 def _config(profile: SamlProfile) -> Any:
     metadata: dict[str, Any] = {}
     if profile.idp_metadata_url:
@@ -175,6 +197,8 @@ def _client(profile: SamlProfile) -> Any:
     if client is None:
         try:
             client = Saml2Client(config=_config(profile))
+            if type(client.sec.crypto) is CryptoBackendXmlSec1:
+                client.sec.crypto.__class__ = _XmlSec1
         except Exception as exc:
             log.error("saml.profile_unusable", profile=profile.code, error=repr(exc)[:500])
             raise ProfileInvalid("The SAML profile cannot be loaded (metadata, keys).") from exc
@@ -252,6 +276,33 @@ def _precheck(saml_response_b64: str) -> Any:
     return root
 
 
+_SIGNATURE = re.compile(rb"<((?:[A-Za-z_][\w.\-]*:)?)Signature\b[^>]*>.*?</\1Signature\s*>", re.S)
+_ASSERTION_START = re.compile(rb"<(?:[A-Za-z_][\w.\-]*:)?Assertion\b")
+
+
+def _without_response_signature(saml_response_b64: str, root: Any) -> str:
+    """The response without the Response element's own signature, when it has one.
+
+    Bookplate requires (and pysaml2 checks) the signature of the one assertion, which covers
+    everything the login uses (subject, attributes, audience, recipient, InResponseTo, times);
+    the outer signature adds nothing but a second xmlsec1 run. Only the first Signature before
+    the assertion is cut, and only when it is the Response's direct child; the cut document is
+    checked again from scratch, so a wrong cut can only make the response fail.
+    """
+    if root.find(f"{DS}Signature") is None:
+        return saml_response_b64
+    raw = base64.b64decode("".join(saml_response_b64.split()), validate=True)
+    first = _ASSERTION_START.search(raw)
+    found = _SIGNATURE.search(raw)
+    if first is None or found is None or found.start() > first.start():
+        return saml_response_b64
+    stripped = base64.b64encode(raw[:found.start()] + raw[found.end():]).decode("ascii")
+    again = _precheck(stripped)
+    if again.find(f"{DS}Signature") is not None:
+        raise ProtocolRefused("the response's own signature is not where it belongs")
+    return stripped
+
+
 def _expiry(authn: Any, skew: int) -> datetime:
     latest = datetime.now(UTC) + timedelta(hours=1)
     try:
@@ -272,7 +323,8 @@ def finish(
 ) -> Identity:
     """Check the IdP's answer (HTTP-POST binding) and return who signed in."""
     try:
-        _precheck(saml_response_b64)
+        root = _precheck(saml_response_b64)
+        saml_response_b64 = _without_response_signature(saml_response_b64, root)
         outstanding = {rid: "/" for rid in outstanding_request_ids if rid}
         if not outstanding:
             raise ProtocolRefused("no outstanding request (unsolicited responses refused)")
