@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
-# Installs the test dependencies into .venv and runs every check Bookplate has:
+# Installs the test peers (scripts/test-peers.sh) and the test dependencies into .venv, then
+# runs every check Bookplate has:
 # lint, types, layer contracts, the OpenAPI drift check and the whole pytest suite.
 # Storage tests run on SQLite, and on PostgreSQL too when BOOKPLATE_TEST_POSTGRES_URL is set
 # (for example postgresql+psycopg://postgres@127.0.0.1:5432/test).
 set -euo pipefail
 cd "$(dirname "$0")"
 PY=${PYTHON:-python3}
+bash scripts/test-peers.sh \
+  || echo "warning: could not install the test peers (slapd, SimpleSAMLphp, oidc-provider, chromium); their tests will skip (or fail under CI=true)"
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip >/dev/null
 .venv/bin/python -m pip install -q -e '.[test]'
