@@ -296,7 +296,12 @@ class ExternalLogins:
     def ldap_login(self, institution: str, code: str, login: str, password: str) -> User:
         profile = self.profile(Method.LDAP, code, institution)
         assert isinstance(profile, LdapProfile)
-        identity = ldap.authenticate(profile, login, password)
+        try:
+            identity = ldap.authenticate(profile, login, password)
+        except AuthenticationFailed as exc:
+            self.auth.record_failed_login(institution, login, Method.LDAP.value,
+                                          getattr(exc, "reason", None) or "ldap refused")
+            raise
         return self._complete(profile, identity)
 
     # SAML

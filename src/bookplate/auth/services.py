@@ -298,6 +298,13 @@ class AuthService:
         except UserNotFound:
             return None
 
+    def record_failed_login(self, institution: str, login: str, method: str, reason: str,
+                            address: str | None = None) -> None:
+        """A refusal a backend decided (e.g. an LDAP bind with a wrong password), so that the
+        staff login report shows it beside Bookplate's own refusals."""
+        self._event(institution, login, self._maybe(institution, login), method, False, reason,
+                    address)
+
     def _event(self, institution: str, login: str, user: User | None, method: str,
                success: bool, reason: str | None, address: str | None = None) -> None:
         # Control characters (NUL above all: PostgreSQL refuses it) never reach the log or table.

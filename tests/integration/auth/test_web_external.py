@@ -177,6 +177,11 @@ def test_ldap_refusals(app: App, slapd: Slapd) -> None:
     assert forged.status_code == 401 and FAILED in forged.text
     evil = _ldap_post(app, "jdoe", "Secret-123", next_url="https://evil.example/")
     assert evil.headers["location"] == "/auth/me"  # open redirect refused
+    # the directory's refusals are in the login events too (staff login report)
+    events, total = app.container.auth.store.events("MAIN", None, None, False, False, 50, 0)
+    failed = [(e.login_name, e.method) for e in events]
+    assert total >= 4
+    assert ("jdoe", "ldap") in failed
 
 
 # --- CAS --------------------------------------------------------------------------------------
