@@ -127,6 +127,11 @@ class SamlProfile:
         for url in (self.acs_url,):
             if urlsplit(url).scheme not in ("http", "https"):
                 raise ProfileInvalid("acs_url must be an http(s) URL.")
+        if self.idp_metadata_url is not None:
+            # only http(s): a local file goes through idp_metadata_file
+            parts = urlsplit(self.idp_metadata_url)
+            if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+                raise ProfileInvalid("idp_metadata_url must be an http(s) URL.")
         if not 0 <= self.clock_skew_s <= 600:
             raise ProfileInvalid("clock_skew_s is between 0 and 600.")
 
@@ -218,7 +223,12 @@ def _idp(profile: SamlProfile, client: Any) -> str:
 
 def sp_metadata(profile: SamlProfile) -> str:
     """Our SP metadata (entity ID, ACS, signing certificate), valid for 7 days."""
-    data = create_metadata_string(None, config=_config(profile), valid=24 * 7)
+    try:
+        config = _config(profile)  # loads the IdP metadata too (a URL is fetched)
+    except Exception as exc:
+        log.error("saml.profile_unusable", profile=profile.code, error=repr(exc)[:500])
+        raise ProfileInvalid("The SAML profile cannot be loaded (metadata, keys).") from exc
+    data = create_metadata_string(None, config=config, valid=24 * 7)
     return data.decode() if isinstance(data, bytes) else str(data)
 
 
