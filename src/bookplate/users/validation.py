@@ -10,6 +10,7 @@ import dataclasses
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 
 from bookplate.users.defaults import FIELD_TABLES
 from bookplate.users.errors import (
@@ -260,6 +261,14 @@ def check_identifiers(user: User, book: CodeBook) -> None:
         seen.add(norm)
 
 
+@lru_cache(maxsize=1)
+def common_passwords() -> frozenset[str]:
+    """The 30,000 most common passwords of zxcvbn's frequency list, plus our own few."""
+    from zxcvbn.frequency_lists import FREQUENCY_LISTS  # a word list; loaded once, on first use
+
+    return frozenset(FREQUENCY_LISTS["passwords"]) | COMMON_PASSWORDS
+
+
 def check_password(password: str, primary_id: str) -> None:
     """500038: at least 8 characters, not containing the user name, not a common password."""
     lowered = password.casefold()
@@ -267,7 +276,7 @@ def check_password(password: str, primary_id: str) -> None:
         len(password) < 8
         or len(password) > 1024
         or normalise_id(primary_id) in lowered
-        or lowered in COMMON_PASSWORDS
+        or lowered in common_passwords()
     ):
         raise PasswordRejected()
 

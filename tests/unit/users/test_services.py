@@ -130,7 +130,11 @@ def test_contact_user_may_not_have_a_password(service: UserService) -> None:
         service.create(INST, UserInput(u, password="long enough pass"), "t")
 
 
-@pytest.mark.parametrize("password", ["short", "password123", "xxjdoexx-long", "JDOE-and-more"])
+@pytest.mark.parametrize(
+    "password",
+    ["short", "password123", "xxjdoexx-long", "JDOE-and-more", "baseball1", "Sunshine1",
+     "superman123", "trustno1trustno1"[:8]],
+)
 def test_password_rules(service: UserService, password: str) -> None:
     with pytest.raises(errors.PasswordRejected):
         service.create(INST, UserInput(patron(), password=password), "t")
