@@ -264,7 +264,8 @@ def check_identifiers(user: User, book: CodeBook) -> None:
 @lru_cache(maxsize=1)
 def common_passwords() -> frozenset[str]:
     """The 30,000 most common passwords of zxcvbn's frequency list, plus our own few."""
-    from zxcvbn.frequency_lists import FREQUENCY_LISTS  # a word list; loaded once, on first use
+    # Imported here: a 30,000-word list is loaded once, on first use, not at every start-up.
+    from zxcvbn.frequency_lists import FREQUENCY_LISTS  # noqa: PLC0415
 
     return frozenset(FREQUENCY_LISTS["passwords"]) | COMMON_PASSWORDS
 
