@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-import os
-import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
-import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from bookplate.api.app import create_app
 from bookplate.bootstrap import Container, build_container
 from bookplate.config import Settings
+from tests.pg import PG_URL, postgres_schema
 
-PG_URL = os.environ.get("BOOKPLATE_TEST_POSTGRES_URL")
 BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
 
 
@@ -26,17 +23,8 @@ def database_url(request: pytest.FixtureRequest, tmp_path: object) -> Iterator[s
         return
     if not PG_URL:
         pytest.skip("BOOKPLATE_TEST_POSTGRES_URL not set")
-    schema = f"t_{secrets.token_hex(6)}"
-    admin = sa.create_engine(PG_URL)
-    with admin.begin() as conn:
-        conn.execute(sa.text(f"CREATE SCHEMA {schema}"))
-    sep = "&" if "?" in PG_URL else "?"
-    try:
-        yield f"{PG_URL}{sep}options=-csearch_path%3D{schema}"
-    finally:
-        with admin.begin() as conn:
-            conn.execute(sa.text(f"DROP SCHEMA {schema} CASCADE"))
-        admin.dispose()
+    with postgres_schema() as url:
+        yield url
 
 
 @dataclass

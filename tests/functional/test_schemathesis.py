@@ -9,14 +9,13 @@ keep the file well under ~90 s on two cores.
 
 from __future__ import annotations
 
-import secrets
+import contextlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import schemathesis
-import sqlalchemy as sa
 from hypothesis import HealthCheck, settings
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
@@ -26,7 +25,8 @@ from bookplate.api.openapi import document
 from bookplate.bootstrap import build_container
 from bookplate.config import Settings
 from bookplate.keys.services import parse_areas
-from tests.functional.conftest import PG_URL
+from bookplate.users.model import User, UserInput
+from tests.pg import PG_URL, postgres_schema
 
 MAX_EXAMPLES = 30
 
@@ -46,42 +46,31 @@ def target(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Target]:
     """The app over SQLite, then over PostgreSQL (stricter: e.g. it refuses NUL in text)."""
-    folder: Path = tmp_path_factory.mktemp("schemathesis")
-    database_url = f"sqlite:///{folder}/bookplate.db"
-    schema_name = ""
-    if request.param == "postgresql":
-        if not PG_URL:
-            pytest.skip("BOOKPLATE_TEST_POSTGRES_URL not set")
-        schema_name = f"fuzz_{secrets.token_hex(6)}"
-        admin = sa.create_engine(PG_URL)
-        with admin.begin() as conn:
-            conn.execute(sa.text(f"CREATE SCHEMA {schema_name}"))
-        admin.dispose()
-        sep = "&" if "?" in PG_URL else "?"
-        database_url = f"{PG_URL}{sep}options=-csearch_path%3D{schema_name}"
-    config = Settings(
-        database_url=database_url,
-        max_body_bytes=200_000,
-        cache_seconds=0,
-        redis_url=None,
-    )
-    container = build_container(config, migrate=True)
-    container.add_institution("MAIN", "Main University")
-    # A high per-second threshold: the fuzzer must not be throttled into 429s.
-    _, key = container.keys.create("MAIN", "fuzz", parse_areas(["users:rw", "conf:ro"]), 1_000_000)
-    # The user named in the OpenAPI examples, so reads and updates reach a real record.
-    from bookplate.users.model import User, UserInput
-
-    container.users.create(
-        "MAIN", UserInput(User("jdoe42", last_name="Doe", user_group="UNDERGRAD")), "fuzz"
-    )
-    yield Target(create_app(config, container), key)
-    container.close()
-    if schema_name:
-        admin = sa.create_engine(str(PG_URL))
-        with admin.begin() as conn:
-            conn.execute(sa.text(f"DROP SCHEMA {schema_name} CASCADE"))
-        admin.dispose()
+    with contextlib.ExitStack() as stack:
+        folder: Path = tmp_path_factory.mktemp("schemathesis")
+        database_url = f"sqlite:///{folder}/bookplate.db"
+        if request.param == "postgresql":
+            if not PG_URL:
+                pytest.skip("BOOKPLATE_TEST_POSTGRES_URL not set")
+            database_url = stack.enter_context(postgres_schema("fuzz"))
+        config = Settings(
+            database_url=database_url,
+            max_body_bytes=200_000,
+            cache_seconds=0,
+            redis_url=None,
+        )
+        container = build_container(config, migrate=True)
+        stack.callback(container.close)
+        container.add_institution("MAIN", "Main University")
+        # A high per-second threshold: the fuzzer must not be throttled into 429s.
+        _, key = container.keys.create(
+            "MAIN", "fuzz", parse_areas(["users:rw", "conf:ro"]), 1_000_000
+        )
+        # The user named in the OpenAPI examples, so reads and updates reach a real record.
+        container.users.create(
+            "MAIN", UserInput(User("jdoe42", last_name="Doe", user_group="UNDERGRAD")), "fuzz"
+        )
+        yield Target(create_app(config, container), key)
 
 
 @schema.parametrize()

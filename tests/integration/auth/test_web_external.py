@@ -7,9 +7,7 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import re
-import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +15,6 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-import sqlalchemy as sa
 import structlog
 from fastapi.testclient import TestClient
 
@@ -44,12 +41,12 @@ from tests.integration.auth.conftest import (
 )
 from tests.integration.auth.peers import need
 from tests.integration.auth.saml_idp import InProcessIdP, b64, idp_config, idp_metadata, keypair
+from tests.pg import PG_URL, postgres_schema
 
 PUBLIC = "http://127.0.0.1:9999"
 FAILED = "Authentication failed"
 MAPPING = {"create_users": True, "update_users": True, "default_user_group": "UNDERGRAD",
            "expiry_days": 365}
-PG_URL = os.environ.get("BOOKPLATE_TEST_POSTGRES_URL")
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
@@ -59,17 +56,8 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         return
     if not PG_URL:
         pytest.skip("BOOKPLATE_TEST_POSTGRES_URL not set")
-    schema = f"t_{secrets.token_hex(6)}"
-    admin = sa.create_engine(PG_URL)
-    with admin.begin() as conn:
-        conn.execute(sa.text(f"CREATE SCHEMA {schema}"))
-    sep = "&" if "?" in PG_URL else "?"
-    try:
-        yield f"{PG_URL}{sep}options=-csearch_path%3D{schema}"
-    finally:
-        with admin.begin() as conn:
-            conn.execute(sa.text(f"DROP SCHEMA {schema} CASCADE"))
-        admin.dispose()
+    with postgres_schema() as url:
+        yield url
 
 
 @dataclass
