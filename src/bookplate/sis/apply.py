@@ -13,10 +13,10 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Container, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import IO
+from typing import IO, TypeVar
 
 from bookplate.errors import BookplateError
 from bookplate.sis.errors import RecordError, SourceError
@@ -31,7 +31,8 @@ from bookplate.sis.model import (
     Report,
 )
 from bookplate.sis.plan import Check, match_key, plan_sync
-from bookplate.sis.ports import Found, ItemRow, SisBatch, SisStore
+from bookplate.sis.ports import AuditRow, Found, ItemRow, SisBatch, SisStore
+from bookplate.sis.seen import KeySet, NoPks, PkBits
 from bookplate.sis.sources import RawRecord, Source
 from bookplate.users.errors import DuplicateId
 from bookplate.users.model import Role, User, id_values, normalise_id
@@ -40,6 +41,8 @@ RolesHook = Callable[[User, str], list[Role]]
 Progress = Callable[[int, int], None]  # (records done, bytes read)
 
 DEFAULT_BATCH = 2000
+_T = TypeVar("_T")
+_AUDIT = {ActionKind.CREATE: "sis.create", ActionKind.UPDATE: "sis.update"}
 DEACTIVATE_SEQ = 1 << 30  # report items of deactivations come after every record
 
 
@@ -83,8 +86,8 @@ def fingerprint(key: bytes, raw: bytes) -> str:
     return hashlib.blake2b(raw, digest_size=16, key=key).hexdigest()
 
 
-def _batches(records: Iterator[RawRecord], size: int) -> Iterator[list[RawRecord]]:
-    chunk: list[RawRecord] = []
+def _batches(records: Iterator[_T], size: int) -> Iterator[list[_T]]:
+    chunk: list[_T] = []
     for record in records:
         chunk.append(record)
         if len(chunk) >= size:
@@ -110,8 +113,9 @@ class Runner:
     plan_out: PlanWriter | None = None
     batch_size: int = DEFAULT_BATCH
     report: Report = field(init=False)
-    _seen_keys: set[int] = field(default_factory=set)
-    _seen_pks: set[int] = field(default_factory=set)
+    # What the run has met: bounded to a few bytes a record (``sis.seen``).
+    _seen_keys: KeySet = field(default_factory=KeySet)
+    _seen_pks: PkBits = field(default_factory=NoPks)
     _key: bytes = b""
 
     def __post_init__(self) -> None:
@@ -119,6 +123,8 @@ class Runner:
         self.report = Report(
             None, self.profile.code, self.profile.institution, self.mode, self.dry_run
         )
+        if self._missing_on():
+            self._seen_pks = PkBits()
 
     # -- the run -----------------------------------------------------------------------
 
@@ -132,10 +138,7 @@ class Runner:
             if self._needs_guard() and not self._guard():
                 return self._finish()
             self._main_pass()
-            if (
-                self.mode is Mode.SYNCHRONIZE
-                and self.profile.missing_policy is not MissingPolicy.OFF
-            ):
+            if self._missing_on():
                 self._missing()
             report.status = "done"
         except SourceError as exc:
@@ -148,6 +151,10 @@ class Runner:
         if not self.dry_run:
             self.store.finish_run(self.report)
         return self.report
+
+    def _missing_on(self) -> bool:
+        policy = self.profile.missing_policy
+        return self.mode is Mode.SYNCHRONIZE and policy is not MissingPolicy.OFF
 
     # -- guard -------------------------------------------------------------------------
 
@@ -163,7 +170,7 @@ class Runner:
         existing = self.store.profile_user_count(profile.institution, profile.code)
         if existing == 0:
             return True
-        seen: set[int] = set()
+        seen = PkBits()
         changed = 0
         with self.store.batch() as batch:
             for chunk in _batches(self.source.records(), self.batch_size * 5):
@@ -214,6 +221,7 @@ class Runner:
                 self.report.total += len(chunk)
                 if not self.dry_run:
                     self._items(batch, actions)
+                    self._audit(batch, actions)
                     batch.update_run(self.report)
                     batch.commit()
             done += len(chunk)
@@ -381,9 +389,21 @@ class Runner:
             )
         batch.add_items(self.report.run_id or 0, rows)
 
+    def _audit(self, batch: SisBatch, actions: list[Action]) -> None:
+        """A history row per user the batch created or updated, in the batch's transaction."""
+        rows = []
+        for action in actions:
+            if action.user is None or action.kind not in (ActionKind.CREATE, ActionKind.UPDATE):
+                continue
+            detail: dict[str, object] = {"run": self.report.run_id, "profile": self.profile.code}
+            if action.kind is ActionKind.UPDATE:
+                detail["fields"] = sorted(action.diff)
+            rows.append(AuditRow(_AUDIT[action.kind], action.user.primary_id, detail))
+        batch.audit(self.profile.institution, self.actor, self.clock(), rows)
+
     # -- users missing from the file ---------------------------------------------------
 
-    def _missing_users(self, seen: set[int]) -> Iterator[tuple[int, str]]:
+    def _missing_users(self, seen: Container[int]) -> Iterator[tuple[int, str]]:
         expire = self.today if self.profile.missing_policy is MissingPolicy.EXPIRE else None
         return self.store.missing_users(
             self.profile.institution,
@@ -395,10 +415,9 @@ class Runner:
 
     def _missing(self) -> None:
         expire = self.today if self.profile.missing_policy is MissingPolicy.EXPIRE else None
-        candidates = list(self._missing_users(self._seen_pks))
         seq = DEACTIVATE_SEQ
-        for start in range(0, len(candidates), self.batch_size):
-            part = candidates[start : start + self.batch_size]
+        # Streamed page by page: neither the candidates nor the run's lists are held.
+        for part in _batches(self._missing_users(self._seen_pks), self.batch_size):
             actions = [
                 Action(
                     ActionKind.DEACTIVATE,
@@ -417,7 +436,11 @@ class Runner:
             if self.dry_run:
                 continue
             self.store.deactivate(
-                [pk for pk, _ in part], expire_on=expire, actor=self.actor, now=self.clock()
+                [pk for pk, _ in part],
+                expire_on=expire,
+                actor=self.actor,
+                now=self.clock(),
+                run_id=self.report.run_id,
             )
             with self.store.batch() as batch:
                 batch.add_items(

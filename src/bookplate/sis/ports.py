@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Container, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Protocol
@@ -36,6 +36,15 @@ class ItemRow:
     detail: str | None
 
 
+@dataclass(frozen=True, slots=True)
+class AuditRow:
+    """One user's history line for a SIS write (``audit_log``)."""
+
+    action: str  # sis.create / sis.update
+    target: str  # the user's primary ID
+    detail: dict[str, Any]
+
+
 class SisBatch(Protocol):
     """One transaction of a run. Nothing is stored unless ``commit`` is called."""
 
@@ -62,6 +71,10 @@ class SisBatch(Protocol):
     def add_items(self, run_id: int, rows: Sequence[ItemRow]) -> None: ...
 
     def update_run(self, report: Report) -> None: ...
+
+    def audit(self, institution: str, actor: str, at: datetime, rows: Sequence[AuditRow]) -> None:
+        """History rows of the users this batch wrote (one statement or COPY)."""
+        ...
 
     def savepoint(self) -> Any:
         """A context manager: a nested transaction, rolled back alone on error."""
@@ -103,14 +116,27 @@ class SisStore(Protocol):
     def profile_user_count(self, institution: str, code: str) -> int: ...
 
     def missing_users(
-        self, institution: str, code: str, seen: set[int], active_only: bool, expire_on: date | None
+        self,
+        institution: str,
+        code: str,
+        seen: Container[int],
+        active_only: bool,
+        expire_on: date | None,
     ) -> Iterator[tuple[int, str]]:
         """(pk, primary_id) of the profile's external users not in ``seen`` that the missing
-        policy would still change."""
+        policy would still change, in key order, read a page at a time (no connection is held
+        between pages, so the caller may write while it iterates)."""
         ...
 
     def deactivate(
-        self, pks: Iterable[int], *, expire_on: date | None, actor: str, now: datetime
+        self,
+        pks: Iterable[int],
+        *,
+        expire_on: date | None,
+        actor: str,
+        now: datetime,
+        run_id: int | None = None,
     ) -> None:
-        """Set status INACTIVE (``expire_on`` None) or the expiry date, in one transaction."""
+        """Set status INACTIVE (``expire_on`` None) or the expiry date, with an audit row per
+        user (``sis.deactivate`` / ``sis.expire``), in one transaction."""
         ...

@@ -6,7 +6,8 @@ table and batch (COPY on PostgreSQL for the new rows), never per-row ORM work.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+import json
+from collections.abc import Container, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from typing import Any
@@ -16,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 
 from bookplate.network.model import uniqueness_scope
 from bookplate.sis.model import Mode, Profile, Report
-from bookplate.sis.ports import Found, Holder, ItemRow
+from bookplate.sis.ports import AuditRow, Found, Holder, ItemRow
 from bookplate.storage import tables as t
 from bookplate.storage.bulk import _USER_COLUMNS, _Batch, _reserve_pks
 from bookplate.storage.documents import user_from_document
@@ -26,6 +27,7 @@ from bookplate.users.errors import DuplicateId
 from bookplate.users.model import User
 
 CHUNK = 900  # bound parameters per IN list (SQLite's limit is far above)
+MISSING_PAGE = 5000  # users read at a time by ``missing_users``
 
 # PostgreSQL: a batch's keys as one array joined through unnest (a hash or index join whatever
 # the statistics of tables just filled say; an IN list was planned as a sequential scan
@@ -260,6 +262,9 @@ class SqlSisBatch:
     def update_run(self, report: Report) -> None:
         _update_run(self.conn, report)
 
+    def audit(self, institution: str, actor: str, at: datetime, rows: Sequence[AuditRow]) -> None:
+        _write_audit(self, institution, actor, at, rows)
+
     @contextmanager
     def savepoint(self) -> Iterator[None]:
         with self.conn.begin_nested():
@@ -439,14 +444,25 @@ class SqlSisStore:
             )
 
     def missing_users(
-        self, institution: str, code: str, seen: set[int], active_only: bool, expire_on: date | None
+        self,
+        institution: str,
+        code: str,
+        seen: Container[int],
+        active_only: bool,
+        expire_on: date | None,
     ) -> Iterator[tuple[int, str]]:
         u = t.users
         query = select(u.c.id, u.c.primary_id, u.c.status, u.c.expiry_date).where(
             *self._profile_users(institution, code)
         )
-        with self.engine.connect() as conn:
-            for pk, primary_id, status, expiry in conn.execute(query.order_by(u.c.id)):
+        last = -1
+        while True:
+            # One page per connection: nothing is held open while the caller writes.
+            with self.engine.connect() as conn:
+                page = conn.execute(
+                    query.where(u.c.id > last).order_by(u.c.id).limit(MISSING_PAGE)
+                ).all()
+            for pk, primary_id, status, expiry in page:
                 if pk in seen:
                     continue
                 if active_only and status != "ACTIVE":
@@ -454,13 +470,24 @@ class SqlSisStore:
                 if expire_on is not None and expiry is not None and expiry <= expire_on:
                     continue
                 yield pk, primary_id
+            if len(page) < MISSING_PAGE:
+                return
+            last = page[-1][0]
 
     def deactivate(
-        self, pks: Iterable[int], *, expire_on: date | None, actor: str, now: datetime
+        self,
+        pks: Iterable[int],
+        *,
+        expire_on: date | None,
+        actor: str,
+        now: datetime,
+        run_id: int | None = None,
     ) -> None:
         with self.batch() as batch:
             users = batch.load(list(pks))
             changed = []
+            history = []
+            action = "sis.deactivate" if expire_on is None else "sis.expire"
             for pk, user in users.items():
                 if expire_on is None:
                     user.status = "INACTIVE"
@@ -470,7 +497,10 @@ class SqlSisStore:
                 user.last_modified_by = actor
                 user.last_modified_date = now
                 changed.append((pk, user))
+                history.append(AuditRow(action, user.primary_id, {"run": run_id}))
             _rewrite(batch, changed)
+            if changed:
+                _write_audit(batch, changed[0][1].institution, actor, now, history)
             batch.commit()
 
 
@@ -490,4 +520,36 @@ def _rewrite(batch: SqlSisBatch, users: Sequence[tuple[int, User]]) -> None:
         .where(t.users.c.id == bindparam("b_id"))
         .values({c: bindparam(c) for c in columns}),
         values,
+    )
+
+
+def _write_audit(
+    batch: SqlSisBatch, institution: str, actor: str, at: datetime, rows: Sequence[AuditRow]
+) -> None:
+    """The users' history rows of a batch: one COPY (PostgreSQL) or one multi-row insert."""
+    if not rows:
+        return
+    if batch._pg:
+        batch._copy(
+            "audit_log",
+            ("at", "institution", "actor", "action", "target", "detail"),
+            [
+                (at, institution, actor[:255], r.action, r.target[:255], json.dumps(r.detail))
+                for r in rows
+            ],
+        )
+        return
+    batch.conn.execute(
+        insert(t.audit_log),
+        [
+            {
+                "at": at,
+                "institution": institution,
+                "actor": actor[:255],
+                "action": r.action,
+                "target": r.target[:255],
+                "detail": r.detail,
+            }
+            for r in rows
+        ],
     )
