@@ -23,6 +23,8 @@ from bookplate.users.model import User
 
 _SEP = "\x1f"
 _MAX_FIELD = 1_000_000
+#: Longest line read (characters); a longer one fails the run (see ``_lines``).
+MAX_LINE = 8 * _MAX_FIELD
 
 
 class CsvSource:
@@ -48,7 +50,7 @@ class CsvSource:
 
     def _read(self, text: IO[str], start: int, member: str) -> Iterator[RawRecord]:
         csv.field_size_limit(_MAX_FIELD)
-        reader = csv.reader(text, delimiter=self.options.delimiter or ",")
+        reader = csv.reader(_lines(text), delimiter=self.options.delimiter or ",")
         try:
             header = next(reader, None)
         except csv.Error as exc:
@@ -109,6 +111,24 @@ class CsvSource:
                 f"line {record.line}: bytes that are not valid {self.options.encoding}"
             )
         return self.mapper.user(text.split(_SEP), record.line)
+
+
+def _lines(text: IO[str]) -> Iterator[str]:
+    """The file's lines, each read with a bound: a file with no line ends (binary data, a
+    huge sparse file) fails the run after ``MAX_LINE`` characters instead of being read
+    into memory whole."""
+    number = 0
+    while True:
+        line = text.readline(MAX_LINE)
+        if not line:
+            return
+        number += 1
+        if len(line) >= MAX_LINE and not line.endswith(("\n", "\r")):
+            raise SourceError(
+                f"the line is longer than {MAX_LINE} characters (is this a CSV file?)",
+                line=number,
+            )
+        yield line
 
 
 def _has_surrogates(text: str) -> bool:
