@@ -27,7 +27,8 @@ GET_SQL = (
     "AND i.value_norm = %(v)s ORDER BY u.id LIMIT 1"
 )
 # What UserRepository.search sends for q=last_name~<word>&limit=10: the count from the term
-# index alone, then the page sorted on the covering index, records read for the page only.
+# index alone, then the page read in order from the same index (the name terms carry the
+# user's order_key), records read for the page only.
 _MATCHES = (
     "SELECT t.user_pk FROM user_terms t WHERE t.institution = %(inst)s "
     "AND t.field = 'last_name' AND t.term = %(term)s"
@@ -35,11 +36,9 @@ _MATCHES = (
 COUNT_SQL = f"SELECT count(*) FROM ({_MATCHES}) AS m"
 PAGE_SQL = (
     "SELECT u.institution, u.record FROM users u JOIN ("
-    "SELECT p.id, p.last_name_sort, p.first_name_sort, p.primary_id_norm FROM users p "
-    f"WHERE p.institution = %(inst)s AND p.id IN ({_MATCHES}) "
-    "ORDER BY p.last_name_sort, p.first_name_sort, p.primary_id_norm LIMIT 10 OFFSET 0"
-    ") AS page ON page.id = u.id "
-    "ORDER BY page.last_name_sort, page.first_name_sort, page.primary_id_norm"
+    "SELECT t.user_pk, t.order_key FROM user_terms t WHERE t.institution = %(inst)s "
+    "AND t.field = 'last_name' AND t.term = %(term)s ORDER BY t.order_key LIMIT 10 OFFSET 0"
+    ") AS page ON page.user_pk = u.id ORDER BY page.order_key"
 )
 USER_COLUMNS = (
     "institution",
@@ -67,7 +66,7 @@ def _post_template() -> dict[str, Any]:
     """Rows of one new user as the API would write them, with MARK where the ID goes."""
     from datetime import UTC, date, datetime
 
-    from bookplate.storage.rows import id_entries, identifier_pairs, term_pairs, user_row
+    from bookplate.storage.rows import id_entries, identifier_pairs, term_rows, user_row
     from bookplate.users.model import ContactInfo, Email, Identifier, Phone, User
 
     now = datetime.now(UTC)
@@ -94,7 +93,7 @@ def _post_template() -> dict[str, Any]:
         "user": [row[c] for c in USER_COLUMNS],
         "ids": [(norm, id_type) for norm, _raw, id_type in id_entries(user)],
         "identifiers": sorted(identifier_pairs(user)),
-        "terms": sorted(term_pairs(user)),
+        "terms": sorted(term_rows(user), key=lambda r: r[:2]),
     }
 
 
@@ -155,9 +154,12 @@ def _worker(
                             [(pk, t, _sub(v, new)) for t, v in template["identifiers"]],
                         )
                         cur.executemany(
-                            "INSERT INTO user_terms (user_pk, institution, field, term) "
-                            "VALUES (%s, %s, %s, %s)",
-                            [(pk, INSTITUTION, f, _sub(v, new)) for f, v in template["terms"]],
+                            "INSERT INTO user_terms (user_pk, institution, field, term, order_key) "
+                            "VALUES (%s, %s, %s, %s, %s)",
+                            [
+                                (pk, INSTITUTION, f, _sub(v, new), _sub(k, new))
+                                for f, v, k in template["terms"]
+                            ],
                         )
                     conn.execute(
                         "INSERT INTO audit_log (at, institution, actor, action, target) "

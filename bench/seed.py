@@ -39,7 +39,7 @@ from common import (
 from bookplate.bootstrap import build_container
 from bookplate.config import Settings
 from bookplate.storage.bulk import bulk_insert_users
-from bookplate.storage.migrate import upgrade
+from bookplate.storage.migrate import current_revision, upgrade
 from bookplate.users.model import ContactInfo, Email, Identifier, Phone, User
 
 GROUPS = ("UNDERGRAD",) * 6 + ("GRAD",) * 3 + ("FACULTY",)
@@ -111,7 +111,18 @@ def seed(users: int, reuse: bool) -> dict[str, float]:
     """Seed (or reuse) the database; returns timings in seconds."""
     if reuse and user_count() == users:
         print(f"reusing {DB_NAME}: {users} users already there")
+        before = current_revision(DB_URL)
+        t0 = time.perf_counter()
         upgrade(DB_URL)  # a database seeded by an older commit gets the newer migrations
+        if current_revision(DB_URL) != before:
+            migrate = time.perf_counter() - t0
+            t_an = time.perf_counter()
+            with psycopg.connect(PSYCOPG_URL, autocommit=True) as conn:
+                conn.execute("VACUUM ANALYZE")  # migrated rows: visibility map and statistics
+            print(
+                f"migrated from {before} in {migrate:.1f} s, "
+                f"VACUUM ANALYZE {time.perf_counter() - t_an:.1f} s"
+            )
         return {"reused": 1.0}
     t0 = time.perf_counter()
     recreate_database()

@@ -24,7 +24,7 @@ from sqlalchemy.exc import IntegrityError
 from bookplate.network.model import IdScope, uniqueness_scope
 from bookplate.storage import tables as t
 from bookplate.storage.network_repo import read_id_scope
-from bookplate.storage.rows import id_entries, identifier_pairs, term_pairs, user_row
+from bookplate.storage.rows import id_entries, identifier_pairs, row_order_key, term_rows, user_row
 from bookplate.users.errors import DuplicateId
 from bookplate.users.model import User
 
@@ -52,7 +52,7 @@ _USER_COLUMNS = (
 )
 _ID_COLUMNS = ("scope", "value_norm", "user_pk", "id_type")
 _IDENTIFIER_COLUMNS = ("user_pk", "id_type", "value_norm")
-_TERM_COLUMNS = ("user_pk", "institution", "field", "term")
+_TERM_COLUMNS = ("user_pk", "institution", "field", "term", "order_key")
 
 _KEY_DETAIL = re.compile(r"\)=\((.*)\) already exists")
 
@@ -89,7 +89,8 @@ class _Batch:
             self.ids.extend((scope, norm, pk, id_type) for norm, _raw, id_type in id_entries(user))
             self.identifiers.extend((pk, k, v) for k, v in identifier_pairs(user))
             inst = user.institution
-            self.terms.extend((pk, inst, f, v) for f, v in term_pairs(user))
+            key = row_order_key(row)
+            self.terms.extend((pk, inst, f, v, k) for f, v, k in term_rows(user, key))
 
     def tables(self) -> list[tuple[str, tuple[str, ...], list[Row]]]:
         return [

@@ -77,3 +77,43 @@ def identifier_pairs(user: User) -> set[tuple[str, str]]:
 
 def term_pairs(user: User) -> set[tuple[str, str]]:
     return search_terms(user)
+
+
+# The fields whose ``user_terms`` rows carry the user's ``order_key``: a search on them reads
+# its page of the default order straight from the term index (``SqlUserRepository.search``).
+# Other fields' rows hold NULL there, which keeps the rows and the index narrow.
+ORDERED_TERM_FIELDS = frozenset({"first_name", "last_name", "middle_name"})
+
+
+def order_key(*parts: str) -> str:
+    """One string whose code point order is the order of the tuple ``parts``.
+
+    Each part is ended by U+0001 U+0001, and a U+0001 inside a part is written U+0001 U+0002:
+    the end of a part then sorts before any character that could follow it (PostgreSQL text
+    holds no U+0000), so ``order_key(*a) < order_key(*b)`` exactly when ``a < b``.
+    """
+    return "".join(part.replace("\x01", "\x01\x02") + "\x01\x01" for part in parts)
+
+
+def user_order_key(user: User) -> str:
+    """The search's default order (last name, first name, primary ID) as one key; built from
+    the same values as ``user_row``'s sort columns."""
+    return order_key(
+        sort_key(user.last_name or user.pref_last_name),
+        sort_key(user.first_name or user.pref_first_name),
+        normalise_id(user.primary_id),
+    )
+
+
+def row_order_key(row: dict[str, Any]) -> str:
+    """``user_order_key`` from a ``user_row`` (its sort columns are already computed)."""
+    return order_key(row["last_name_sort"], row["first_name_sort"], row["primary_id_norm"])
+
+
+def term_rows(user: User, key: str | None = None) -> list[tuple[str, str, str | None]]:
+    """``(field, term, order_key)`` for each of ``term_pairs(user)``; ``order_key`` is None
+    outside ``ORDERED_TERM_FIELDS``. ``key``: the user's ``user_order_key`` when the caller
+    has it already."""
+    if key is None:
+        key = user_order_key(user)
+    return [(f, v, key if f in ORDERED_TERM_FIELDS else None) for f, v in search_terms(user)]

@@ -7,7 +7,8 @@ for what is looked up, searched or must be unique:
   values) with its uniqueness scope ('*' network-wide or the institution code). Its primary
   key (scope, value_norm) is what makes IDs unique, even under concurrent writes.
 * ``user_identifiers``: (id_type, value_norm) for look-ups by one identifier type.
-* ``user_terms``: the search terms of ``users.queries.search_terms``.
+* ``user_terms``: the search terms of ``users.queries.search_terms``; the rows of name fields
+  also carry the user's ``order_key`` (sort keys of the default search order in one string).
 
 Text that is compared by range or sorted uses the "C" collation on PostgreSQL so that both
 databases order by code point and ``term >= 'abc' AND term < 'abd'`` is an exact prefix test.
@@ -153,8 +154,13 @@ user_terms = Table(
     Column("institution", String(64), nullable=False),
     Column("field", String(32), nullable=False),
     Column("term", ctext(200), nullable=False),
+    # The user's place in the search's default order (``rows.user_order_key``) on the rows of
+    # ``rows.ORDERED_TERM_FIELDS`` (the names), NULL on the others (migration 0007).
+    Column("order_key", String().with_variant(String(collation="C"), "postgresql")),
     PrimaryKeyConstraint("user_pk", "field", "term", name="pk_user_terms"),
-    Index("ix_user_terms_lookup", "institution", "field", "term", "user_pk"),
+    # The matches of one term in the default order, then their user: a page of a name search
+    # is read from here with LIMIT (no sort, no look-up per match), the count index-only.
+    Index("ix_user_terms_search", "institution", "field", "term", "order_key", "user_pk"),
 )
 
 code_rows = Table(

@@ -27,7 +27,13 @@ from bookplate.network.model import NETWORK_SCOPE_KEY, IdScope, uniqueness_scope
 from bookplate.storage import tables as t
 from bookplate.storage.documents import user_from_document
 from bookplate.storage.network_repo import read_id_scope
-from bookplate.storage.rows import id_entries, identifier_pairs, term_pairs, user_row
+from bookplate.storage.rows import (
+    ORDERED_TERM_FIELDS,
+    id_entries,
+    identifier_pairs,
+    term_rows,
+    user_row,
+)
 from bookplate.users.errors import DuplicateId, UserNotFound
 from bookplate.users.model import User, normalise_id
 from bookplate.users.ports import ALL_UNIQUE, LINKING_ID, PRIMARY_ID
@@ -121,13 +127,14 @@ class SqlUserRepository:
                 insert(t.user_identifiers),
                 [{"user_pk": pk, "id_type": k, "value_norm": v} for k, v in identifiers],
             )
-        terms = term_pairs(user)
+        terms = term_rows(user)
         if terms:
+            inst = user.institution
             self._conn.execute(
                 insert(t.user_terms),
                 [
-                    {"user_pk": pk, "institution": user.institution, "field": f, "term": v}
-                    for f, v in terms
+                    {"user_pk": pk, "institution": inst, "field": f, "term": v, "order_key": k}
+                    for f, v, k in terms
                 ],
             )
 
@@ -208,9 +215,7 @@ class SqlUserRepository:
     def add(self, user: User, password_hash: str | None) -> None:
         try:
             with self._conn.begin_nested():
-                pk = self._conn.execute(
-                    _INSERT_USER, user_row(user, password_hash)
-                ).scalar_one()
+                pk = self._conn.execute(_INSERT_USER, user_row(user, password_hash)).scalar_one()
                 self._write_side_rows(pk, user)
         except IntegrityError:
             raise self._duplicate(user, None) from None
@@ -258,12 +263,15 @@ class SqlUserRepository:
         """Count, then one page in the requested order.
 
         The ``q`` terms are answered from ``user_terms`` alone (it carries the institution):
-        the count is an index-only pass over ``ix_user_terms_lookup`` when nothing else
-        filters, and the page sorts the matching ids on the covering ``ix_users_id_order``
-        (id → sort keys) before the ``record`` of the page's rows only is read.
+        the count is an index-only pass over ``ix_user_terms_search`` when nothing else
+        filters. When every condition names only fields whose term rows carry the user's
+        ``order_key`` (the names) and the order is the default one, the page is read from the
+        term index in that order (for one exact term: a range read with LIMIT); otherwise it
+        sorts the matching ids on the covering ``ix_users_id_order`` (id → sort keys). Either
+        way ``record`` is read for the page's rows only.
         """
         u = t.users
-        matched = self._matching_ids(search.institution, search.conditions)
+        matched = self._matching(search.institution, search.conditions)
         where: list[ColumnElement[bool]] = [u.c.institution == search.institution]
         if search.modified_from is not None:
             start = datetime.combine(search.modified_from, time.min, tzinfo=UTC)
@@ -282,6 +290,8 @@ class SqlUserRepository:
         if search.limit <= 0 or total == 0 or search.offset >= total:
             return SearchResult([], total)
         if matched is not None and len(where) == 1:
+            if search.order_by is None and _ordered_in_terms(search.conditions):
+                return SearchResult(self._load(self._ordered_page(search)), total)
             where.append(u.c.id.in_(matched))
         if search.order_by == "last_name":
             keys = [u.c.last_name_sort, u.c.primary_id_norm]
@@ -306,26 +316,46 @@ class SqlUserRepository:
         )
         return SearchResult(self._load(query), total)
 
+    def _ordered_page(self, search: UserSearch) -> Select[Any]:
+        """The page of the default order from the term rows' ``order_key`` (the conditions
+        pass ``_ordered_in_terms``)."""
+        u = t.users
+        matched = self._matching(search.institution, search.conditions, with_key=True)
+        assert matched is not None  # the caller found terms
+        pairs = [(c, term) for c in search.conditions for term in c.terms]
+        if isinstance(matched, Select) and len(pairs) == 1 and _one_row_per_user(*pairs[0]):
+            # One exact term in one field: the index range is already in key order.
+            page = matched.order_by(t.user_terms.c.order_key)
+        else:
+            keyed = matched.subquery("keyed")
+            page = select(keyed.c.user_pk, keyed.c.order_key).order_by(keyed.c.order_key)
+        paged = page.limit(search.limit).offset(max(search.offset, 0)).subquery("page")
+        return (
+            select(u.c.institution, u.c.record)
+            .join(paged, paged.c.user_pk == u.c.id)
+            .order_by(paged.c.order_key)
+        )
+
     @staticmethod
-    def _matching_ids(
-        institution: str, conditions: tuple[Condition, ...]
+    def _matching(
+        institution: str, conditions: tuple[Condition, ...], *, with_key: bool = False
     ) -> Select[Any] | CompoundSelect[Any] | None:
-        """The ``user_pk`` of the users having every term (each in one of its condition's
-        fields), each once; None when there is no term to match."""
+        """The ``user_pk`` (and with ``with_key`` the ``order_key``) of the users having every
+        term (each in one of its condition's fields), each once; None when there is no term
+        to match."""
+        terms = t.user_terms
+        columns = (terms.c.user_pk, terms.c.order_key) if with_key else (terms.c.user_pk,)
         parts: list[Select[Any]] = []
         for condition in conditions:
             for term in condition.terms:
-                terms = t.user_terms
                 field_test = (
                     terms.c.field == condition.fields[0]
                     if len(condition.fields) == 1
                     else terms.c.field.in_(condition.fields)
                 )
-                # (user_pk, field, term) is the primary key: an exact term in one field
-                # matches each user once.
-                one_row_per_user = len(condition.fields) == 1 and not term.prefix
+                one_row_per_user = _one_row_per_user(condition, term)
                 parts.append(
-                    select(terms.c.user_pk).where(
+                    select(*columns).where(
                         terms.c.institution == institution,
                         field_test,
                         term_match(terms.c.term, term),
@@ -338,3 +368,14 @@ class SqlUserRepository:
         if one_row_per_user:
             return parts[0]
         return parts[0].distinct()
+
+
+def _one_row_per_user(condition: Condition, term: Term) -> bool:
+    """(user_pk, field, term) is the primary key: an exact term in one field matches each
+    user once."""
+    return len(condition.fields) == 1 and not term.prefix
+
+
+def _ordered_in_terms(conditions: tuple[Condition, ...]) -> bool:
+    """Whether every term row the conditions match carries ``order_key``."""
+    return all(f in ORDERED_TERM_FIELDS for c in conditions for f in c.fields)
