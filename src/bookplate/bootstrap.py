@@ -107,6 +107,8 @@ class Container:
         else:
             queue = ThreadQueue(jobs.execute)
         jobs.queue = queue
+        if not isinstance(queue, ProcrastinateQueue):
+            jobs.sweep()  # runs a killed process left "running" become "interrupted"
         return jobs
 
     @cached_property

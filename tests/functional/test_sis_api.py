@@ -345,7 +345,7 @@ def test_interrupted_run_is_requeued(api: Api) -> None:
     assert (final.status, final.counts["unchanged"], final.counts["create"]) == ("done", 2, 0)
     items = api.container.sis.items(again.run_id)
     assert len(items) == 2
-    with pytest.raises(Exception, match="only pending or running"):
+    with pytest.raises(Exception, match="only pending, running or interrupted"):
         jobs.requeue(again.run_id)
 
 

@@ -55,7 +55,7 @@ def test_queue_worker_and_requeue(cli: CliRunner, tmp_path: Path, database_url: 
     assert result.exit_code == 0, result.output
     assert report(cli, 2)["unchanged"] == 2
     result = cli.invoke(app, ["sis", "requeue", "2"])
-    assert result.exit_code == 1 and "only pending or running" in result.output
+    assert result.exit_code == 1 and "only pending, running or interrupted" in result.output
     assert cli.invoke(app, ["sis", "requeue"]).exit_code == 1
     assert cli.invoke(app, ["sis", "requeue", "--stalled"]).exit_code == 1  # none stalled
     assert sorted(p.name for p in (tmp_path / "spool").iterdir()) == []

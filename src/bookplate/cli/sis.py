@@ -456,8 +456,16 @@ def sis_requeue(
 def worker(
     concurrency: Annotated[int, typer.Option(min=1, max=64, help="jobs run at once")] = 1,
     burst: Annotated[bool, typer.Option(help="stop when no job is left")] = False,
+    stalled_after: Annotated[
+        float,
+        typer.Option(
+            min=1,
+            help="seconds without a worker heartbeat after which its jobs are queued again",
+        ),
+    ] = 30.0,
 ) -> None:
-    """Run a worker for queued jobs (SIS runs) on PostgreSQL; any number may run at once."""
+    """Run a worker for queued jobs (SIS runs) on PostgreSQL; any number may run at once.
+    Jobs of workers that died are queued again when a worker starts and every minute."""
     from bookplate.sis.queue import ProcrastinateQueue
 
     c = _container()
@@ -470,6 +478,9 @@ def worker(
                 1,
             )
             return
+        queue.stalled_after = stalled_after
+        for run_id in c.sis_jobs.sweep():
+            err.print(f"run {run_id}: its process is gone; marked interrupted")
         err.print(f"worker: {concurrency} at once" + (", burst" if burst else ""))
         queue.run_worker(concurrency=concurrency, wait=not burst)
     finally:

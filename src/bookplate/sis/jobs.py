@@ -5,19 +5,24 @@ A run is created ``pending`` (``sis_runs``) with its file under the spool direct
 the file, the actor, the batch size). ``JobQueue.enqueue(run_id)`` hands it to a queue:
 procrastinate on PostgreSQL (``sis.queue``), a background thread or the caller itself on
 SQLite. ``SisJobs.execute`` is the job: ``pending`` -> ``running`` -> ``done`` / ``failed`` /
-``aborted``. A run interrupted by a crash stays ``running``; enqueueing it again runs the file
-again from the start, which converges to the state of one clean run (``sis.apply``).
+``aborted``. A process executing a run holds an advisory lock on ``<spool>/<run id>.lock``
+(the kernel drops it when the process dies). A run left ``running`` by a process that is gone
+is found by that free lock and marked ``interrupted`` (``SisJobs.sweep``; on PostgreSQL the
+queue also re-queues the jobs of dead workers by itself, ``sis.queue``); enqueueing it again
+runs the file again from the start, which converges to the state of one clean run
+(``sis.apply``).
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import queue
 import shutil
 import threading
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,8 +40,10 @@ from bookplate.sis.sources import MAX_RATIO
 
 log = structlog.get_logger("bookplate.sis.jobs")
 
-PENDING, RUNNING = "pending", "running"
+PENDING, RUNNING, INTERRUPTED = "pending", "running", "interrupted"
 FINISHED = frozenset({"done", "failed", "aborted"})
+#: Runs that may be queued again.
+REQUEUEABLE = frozenset({PENDING, RUNNING, INTERRUPTED})
 KINDS = ("zip", "xml", "csv")
 #: How much of an XML file (or zip member) the upload check reads for a DOCTYPE.
 HEAD_BYTES = 64 * 1024
@@ -47,6 +54,11 @@ class JobQueue(Protocol):
 
     def enqueue(self, run_id: int) -> None: ...
 
+    def queued(self) -> set[int]:
+        """Runs the queue still holds a job for, waiting or being executed (their jobs are
+        the queue's business, not the sweep's)."""
+        ...
+
     def close(self) -> None: ...
 
 
@@ -54,6 +66,10 @@ class RunStore(SisStore, Protocol):
     """The SIS store, plus what re-running a run needs."""
 
     def clear_run_items(self, run_id: int) -> None: ...
+
+    def run_ids(self, statuses: Collection[str], institution: str | None = None) -> list[int]:
+        """The runs (of one institution, or all) in one of these states, oldest first."""
+        ...
 
 
 class UploadError(SourceError):
@@ -74,7 +90,8 @@ class UploadTooLarge(InputError):
 class RunNotQueueable(ConflictError):
     def __init__(self, run_id: int, status: str) -> None:
         super().__init__(
-            f"SIS run {run_id} is {status}; only pending or running runs can be queued."
+            f"SIS run {run_id} is {status}; only pending, running or interrupted runs can "
+            "be queued."
         )
 
 
@@ -221,6 +238,37 @@ class _ResumeStore:
         return getattr(self._store, name)
 
 
+class RunLock:
+    """An exclusive advisory lock (``flock``) on a file, held by the process executing a run.
+    The kernel releases it when that process ends however it ends (even SIGKILL), so a run
+    marked running whose lock is free has lost its process."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._fd: int | None = None
+
+    def acquire(self) -> bool:
+        """Take the lock without waiting; False when another process holds it."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            return False
+        self._fd = fd
+        return True
+
+    def release(self, *, remove: bool = False) -> None:
+        if self._fd is None:
+            return
+        if remove:
+            with suppress(OSError):
+                self.path.unlink()
+        os.close(self._fd)  # drops the lock
+        self._fd = None
+
+
 @dataclass(frozen=True, slots=True)
 class Ticket:
     """What the spool keeps beside a run's file."""
@@ -302,25 +350,45 @@ class SisJobs:
         return report
 
     def requeue(self, run_id: int) -> Report:
-        """Queue again a run that was interrupted (``pending`` or ``running``)."""
+        """Queue again a run that was interrupted (``pending``, ``running`` or
+        ``interrupted``)."""
         report = self.sis.report(run_id)
-        if report.status not in (PENDING, RUNNING):
+        if report.status not in REQUEUEABLE:
             raise RunNotQueueable(run_id, report.status)
         return self.submit(report)
 
     def stalled(self, institution: str | None = None) -> list[int]:
-        """Runs left pending or running (candidates for ``requeue`` after a crash)."""
-        institutions = (
-            [institution]
-            if institution is not None
-            else sorted({p.institution for p in self.sis.profiles(None)})
-        )
+        """Runs left pending, running or interrupted (candidates for ``requeue``)."""
+        return self.store.run_ids(REQUEUEABLE, institution)
+
+    def sweep(self) -> list[int]:
+        """Mark ``interrupted`` every run left ``running`` by a process that is gone (its
+        lock is free) and that no queue job will resume; the ids. Called when a process
+        starts using the jobs (SQLite) and when a worker starts (PostgreSQL)."""
+        queued = self.queue.queued() if self.queue is not None else set()
         found: list[int] = []
-        for inst in institutions:
-            for report in self.sis.runs(inst, None, 1000):
-                if report.status in (PENDING, RUNNING) and report.run_id is not None:
-                    found.append(report.run_id)
-        return sorted(found)
+        for run_id in self.store.run_ids([RUNNING]):
+            if run_id in queued:
+                continue
+            lock = RunLock(self._lock_path(run_id))
+            if not lock.acquire():
+                continue  # a live process is executing it
+            try:
+                report = self.store.get_run(run_id)
+                if report is None or report.status != RUNNING:
+                    continue
+                report.status = INTERRUPTED
+                report.message = (
+                    "the process executing the run stopped before it finished (killed or "
+                    f"crashed); `bookplate sis requeue {run_id}` runs the file again"
+                )
+                report.finished = self.sis.clock().isoformat()
+                self.store.finish_run(report)
+                found.append(run_id)
+                log.warning("sis_run_interrupted", run_id=run_id)
+            finally:
+                lock.release()
+        return found
 
     # -- the job -----------------------------------------------------------------------
 
@@ -331,12 +399,36 @@ class SisJobs:
         progress: Progress | None = None,
         plan_out: PlanWriter | None = None,
     ) -> Report:
-        """Run a stored run's file. Finished runs are left alone (a duplicate delivery)."""
+        """Run a stored run's file. Finished runs are left alone (a duplicate delivery), and
+        so is a run another live process is executing (it holds the run's lock)."""
         pending = self.store.get_run(run_id)
         if pending is None:
             raise RunNotFound(run_id)
         if pending.status in FINISHED:
             log.info("sis_run_skipped", run_id=run_id, status=pending.status)
+            return pending
+        lock = RunLock(self._lock_path(run_id))
+        if not lock.acquire():
+            log.info("sis_run_busy", run_id=run_id)
+            return pending
+        try:
+            return self._execute_locked(run_id, lock, progress, plan_out)
+        finally:
+            lock.release()
+
+    def _execute_locked(
+        self,
+        run_id: int,
+        lock: RunLock,
+        progress: Progress | None,
+        plan_out: PlanWriter | None,
+    ) -> Report:
+        pending = self.store.get_run(run_id)  # again: it may have finished meanwhile
+        if pending is None:
+            raise RunNotFound(run_id)
+        if pending.status in FINISHED:
+            log.info("sis_run_skipped", run_id=run_id, status=pending.status)
+            lock.release(remove=True)
             return pending
         ticket = self._ticket(run_id)
         if ticket is None:
@@ -381,12 +473,16 @@ class SisJobs:
             self.store.finish_run(report)
         log.info("sis_run_finished", run_id=run_id, status=report.status, total=report.total)
         self._discard(run_id, ticket)
+        lock.release(remove=True)
         return report
 
     # -- spool -------------------------------------------------------------------------
 
     def _ticket_path(self, run_id: int) -> Path:
         return self.spool / f"{run_id}.json"
+
+    def _lock_path(self, run_id: int) -> Path:
+        return self.spool / f"{run_id}.lock"
 
     def _ticket(self, run_id: int) -> Ticket | None:
         try:
@@ -423,6 +519,9 @@ class InlineQueue:
     def enqueue(self, run_id: int) -> None:
         self._execute(run_id)
 
+    def queued(self) -> set[int]:
+        return set()
+
     def close(self) -> None:
         return None
 
@@ -457,6 +556,10 @@ class ThreadQueue:
                 log.exception("sis_job_failed", run_id=run_id)
             finally:
                 self._queue.task_done()
+
+    def queued(self) -> set[int]:
+        # A run this thread executes holds its lock; the waiting ones are still pending.
+        return set()
 
     def join(self) -> None:
         self._queue.join()

@@ -179,7 +179,7 @@ class Report:
     mode: Mode
     dry_run: bool
     source: str = ""
-    status: str = "running"  # running / done / aborted / failed
+    status: str = "running"  # pending / running / done / aborted / failed / interrupted
     message: str = ""
     total: int = 0
     counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(BUCKETS, 0))
@@ -191,7 +191,7 @@ class Report:
 
     @property
     def exit_code(self) -> int:
-        if self.status in ("aborted", "failed"):
+        if self.status in ("aborted", "failed", "interrupted"):
             return 2
         return 1 if self.counts.get(ActionKind.REJECT.value) else 0
 

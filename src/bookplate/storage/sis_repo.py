@@ -7,7 +7,7 @@ table and batch (COPY on PostgreSQL for the new rows), never per-row ORM work.
 from __future__ import annotations
 
 import json
-from collections.abc import Container, Iterable, Iterator, Sequence
+from collections.abc import Collection, Container, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from typing import Any
@@ -410,6 +410,14 @@ class SqlSisStore:
         with self.engine.connect() as conn:
             rows = conn.execute(query.order_by(r.c.id.desc()).limit(limit)).all()
         return [_report(row) for row in rows]
+
+    def run_ids(self, statuses: Collection[str], institution: str | None = None) -> list[int]:
+        r = t.sis_runs
+        query = select(r.c.id).where(r.c.status.in_(list(statuses)))
+        if institution is not None:
+            query = query.where(r.c.institution == institution)
+        with self.engine.connect() as conn:
+            return [int(pk) for pk in conn.execute(query.order_by(r.c.id)).scalars()]
 
     def run_items(self, run_id: int, kind: str | None, offset: int, limit: int) -> list[ItemRow]:
         i = t.sis_run_items
