@@ -1,18 +1,26 @@
 """In-process micro-benchmark of the service read paths on ``bookplate_bench`` (no HTTP).
 
-    .venv/bin/python bench/micro.py [--calls 3000] [--scenarios get_id,get_barcode,search]
+    .venv/bin/python bench/micro.py [--calls 3000] [--scenarios get_id,get_barcode,search,post]
+        [--profile]
 
 One thread calls ``UserService.get`` / ``search`` / ``code_book`` and ``KeyService.authenticate``
 the way a GET request does, and reports per call: CPU time of this process (less sensitive to
 a loaded machine than wall time), wall time, and the database round trips as SQLAlchemy sees
-them (statements, BEGIN/COMMIT/ROLLBACK outside AUTOCOMMIT, pool pre-pings; psycopg skips a
-ROLLBACK when no statement ran, so the count is an upper bound). Use it to compare
-code changes in the same minute; the end-to-end figures come from ``bench/api.py``.
+them (statements, BEGIN/COMMIT/ROLLBACK outside AUTOCOMMIT, SAVEPOINT/RELEASE, pool
+pre-pings; psycopg skips a ROLLBACK when no statement ran, so the count is an upper bound).
+Use it to compare code changes in the same minute; the end-to-end figures come from
+``bench/api.py``.
+
+``post`` does what ``POST /almaws/v1/users`` does around the HTTP layer: key check, the Alma
+JSON body through the codec, ``UserService.create`` and the JSON response. Its users (IDs
+``bwm…``) are deleted at the end (and by ``bench/api.py``'s clean-up, like its own ``bw…``).
+``--profile`` runs each scenario under cProfile and prints the top functions.
 """
 
 from __future__ import annotations
 
 import argparse
+import pstats
 import random
 import sys
 import time
@@ -23,11 +31,39 @@ from sqlalchemy import event
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import _SURNAME_BASE, DB_URL, INSTITUTION, barcode, primary_id
+from common import _SURNAME_BASE, DB_URL, INSTITUTION, PSYCOPG_URL, barcode, primary_id
 
+from bookplate.api.wire import read_user, user_response
 from bookplate.bootstrap import build_container
 from bookplate.config import Settings
+from bookplate.keys.model import Area
+from bookplate.keys.services import parse_areas
 from bookplate.users.queries import UserSearch, parse_q
+
+POST_BODY = (
+    '{"record_type":{"value":"PUBLIC"},"primary_id":"%s","first_name":"Ada",'
+    '"last_name":"Okafor","account_type":{"value":"INTERNAL"},"status":{"value":"ACTIVE"},'
+    '"user_group":{"value":"UNDERGRAD"},"expiry_date":"2030-08-30Z","contact_info":{"email":'
+    '[{"email_address":"%s@example.edu","preferred":true,"email_type":[{"value":"school"}]}],'
+    '"phone":[{"phone_number":"+1 555 010 0001","preferred":true,"phone_type":'
+    '[{"value":"mobile"}]}]},"user_identifier":[{"id_type":{"value":"BARCODE"},'
+    '"value":"%s-bc"},{"id_type":{"value":"UNIV_ID"},"value":"%s-un"}]}'
+)
+
+
+def _profiler() -> Any:
+    """A cProfile profiler on CPU time (waiting for the database is not what is profiled).
+    ``bench/profile.py`` would shadow the standard library's ``profile``, which cProfile
+    imports: the bench folder is left out of the path for that import."""
+    here = Path(__file__).resolve().parent
+    saved = sys.path[:]
+    sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != here]
+    sys.modules.pop("profile", None)
+    try:
+        import cProfile
+    finally:
+        sys.path[:] = saved
+    return cProfile.Profile(time.process_time)
 
 
 class RoundTrips:
@@ -39,6 +75,8 @@ class RoundTrips:
         event.listen(engine, "begin", self._tx)
         event.listen(engine, "commit", self._tx)
         event.listen(engine, "rollback", self._tx)
+        for name in ("savepoint", "release_savepoint", "rollback_savepoint"):
+            event.listen(engine, name, self._nested)
         event.listen(engine.pool, "checkout", self._checkout)
         self._pings = bool(getattr(engine.pool, "_pre_ping", False))
 
@@ -50,6 +88,9 @@ class RoundTrips:
         if conn._execution_options.get("isolation_level") != "AUTOCOMMIT":
             self.count += 1
 
+    def _nested(self, *_args: Any) -> None:
+        self.count += 1
+
     def _checkout(self, *_args: Any) -> None:
         if self._pings:
             self.count += 1
@@ -60,12 +101,16 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=3000)
     parser.add_argument("--users", type=int, default=1_000_000)
     parser.add_argument("--scenarios", default="get_id,get_barcode,search")
+    parser.add_argument("--profile", action="store_true", help="cProfile each scenario")
+    parser.add_argument("--top", type=int, default=35)
     args = parser.parse_args()
     container = build_container(Settings(database_url=DB_URL))
     trips = RoundTrips(container.engine)
     users = container.users
     keys = container.keys
-    _key, secret = keys.create(INSTITUTION, "micro", {}, per_second=1_000_000)
+    _key, secret = keys.create(
+        INSTITUTION, "micro", parse_areas(["users:rw"]), per_second=1_000_000
+    )
     rng = random.Random(1)
     surnames = sorted(set(_SURNAME_BASE))
 
@@ -85,7 +130,21 @@ def main() -> None:
         users.search(UserSearch(INSTITUTION, conditions, limit=10))
         users.code_book(INSTITUTION)
 
-    calls = {"get_id": get_id, "get_barcode": get_barcode, "search": search}
+    run = f"bwm{int(time.time())}"
+    posted = [0]
+
+    def post() -> None:
+        key = keys.authenticate(secret)
+        keys.authorise(key, Area.USERS, write=True)
+        keys.throttle(key)
+        posted[0] += 1
+        new = f"{run}-{posted[0]}"
+        data = read_user((POST_BODY % (new, new, new, new)).encode(), True)
+        user = users.create(key.institution, data, f"api:{key.key_id}")
+        book = users.code_book(key.institution)
+        user_response(user, book, True, link=f"http://x/almaws/v1/users/{user.primary_id}")
+
+    calls = {"get_id": get_id, "get_barcode": get_barcode, "search": search, "post": post}
     try:
         for name in [s.strip() for s in args.scenarios.split(",") if s.strip()]:
             fn = calls[name]
@@ -94,11 +153,16 @@ def main() -> None:
                 fn()
             trips.count = 0
             lat: list[float] = []
+            profiler = _profiler() if args.profile else None
             c0, w0 = time.process_time(), time.perf_counter()
+            if profiler is not None:
+                profiler.enable()
             for _ in range(n):
                 t0 = time.perf_counter()
                 fn()
                 lat.append(time.perf_counter() - t0)
+            if profiler is not None:
+                profiler.disable()
             cpu, wall = time.process_time() - c0, time.perf_counter() - w0
             lat.sort()
             print(
@@ -107,9 +171,23 @@ def main() -> None:
                 f"round trips {trips.count / n:4.1f}/call",
                 flush=True,
             )
+            if profiler is not None:
+                stats = pstats.Stats(profiler)
+                stats.sort_stats("tottime").print_stats(args.top)
+                stats.sort_stats("cumulative").print_stats(args.top)
     finally:
         keys.revoke(_key.key_id)
         container.close()
+        if posted[0]:
+            _delete_posted(run)
+
+
+def _delete_posted(run: str) -> None:
+    import psycopg
+
+    with psycopg.connect(PSYCOPG_URL, autocommit=True) as conn:
+        conn.execute("DELETE FROM users WHERE primary_id LIKE %s", (run + "-%",))
+        conn.execute("DELETE FROM audit_log WHERE target LIKE %s", (run + "-%",))
 
 
 if __name__ == "__main__":

@@ -165,9 +165,13 @@ def build_container(settings: Settings, *, migrate: bool = False) -> Container:
     def read_factory() -> SqlUnitOfWork:
         return SqlUnitOfWork(engine, read_only=True)
 
+    def single_write_factory() -> SqlUnitOfWork:
+        return SqlUnitOfWork(engine, single_write=True)
+
     roles_config = RolesConfigCache(read_factory, settings.cache_seconds)
     users = UserService(uow_factory, Argon2Hasher(), CodeBookCache(settings.cache_seconds),
-                        roles=RoleRules(roles_config), read_uow_factory=read_factory)
+                        roles=RoleRules(roles_config), read_uow_factory=read_factory,
+                        single_write_uow_factory=single_write_factory)
     keys = KeyService(uow_factory, counter, settings.cache_seconds, read_factory)
     return Container(settings, engine, uow_factory, users, keys,
                      RolesAdmin(uow_factory, roles_config), StaffUsers(users, roles_config),

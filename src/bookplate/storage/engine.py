@@ -9,7 +9,17 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.pool import StaticPool
 from sqlalchemy.sql.expression import SelectBase
 
-__all__ = ["READ_ONLY_OPTION", "Engine", "ReadOnlyViolation", "make_engine", "normalise_url"]
+__all__ = [
+    "ATOMIC_WRITE_OPTION",
+    "READ_ONLY_OPTION",
+    "SINGLE_WRITE_OPTION",
+    "Engine",
+    "ReadOnlyViolation",
+    "SingleWrite",
+    "SingleWriteViolation",
+    "make_engine",
+    "normalise_url",
+]
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
@@ -27,8 +37,30 @@ READ_ONLY_OPTION = "bookplate_read_only"
 _READ_STATEMENTS = frozenset({"SELECT", "SHOW", "EXPLAIN", "VALUES", "BEGIN", "COMMIT", "ROLLBACK"})
 
 
+# Execution option of a single-write unit of work on PostgreSQL (AUTOCOMMIT: no BEGIN/COMMIT
+# round trips), whose value is that unit's ``SingleWrite``: the unit may run one write, and
+# only a statement marked ``ATOMIC_WRITE_OPTION`` (one statement that does the whole change,
+# so that it cannot be half-done); any other write raises SingleWriteViolation before it is
+# sent.
+SINGLE_WRITE_OPTION = "bookplate_single_write"
+ATOMIC_WRITE_OPTION = "bookplate_atomic_write"
+
+
 class ReadOnlyViolation(RuntimeError):
     """A write attempted through a read-only unit of work."""
+
+
+class SingleWriteViolation(RuntimeError):
+    """A second write, or a write not marked atomic, in a single-write unit of work."""
+
+
+class SingleWrite:
+    """The state of one single-write unit: whether its write has been sent."""
+
+    __slots__ = ("done",)
+
+    def __init__(self) -> None:
+        self.done = False
 
 
 def _is_read(statement: str, context: Any) -> bool:
@@ -46,8 +78,16 @@ def _guard_read_only(engine: Engine) -> None:
     def _before_execute(
         conn: Any, _cursor: Any, statement: str, _params: Any, context: Any, _many: bool
     ) -> None:
-        if conn._execution_options.get(READ_ONLY_OPTION) and not _is_read(statement, context):
+        options = conn._execution_options
+        if options.get(READ_ONLY_OPTION) and not _is_read(statement, context):
             raise ReadOnlyViolation(f"write in a read-only unit of work: {statement[:60]!r}")
+        single = options.get(SINGLE_WRITE_OPTION)
+        if single is not None and not _is_read(statement, context):
+            if single.done or not context.execution_options.get(ATOMIC_WRITE_OPTION):
+                raise SingleWriteViolation(
+                    f"write not allowed in a single-write unit of work: {statement[:60]!r}"
+                )
+            single.done = True
 
 
 def normalise_url(url: str | URL) -> URL:

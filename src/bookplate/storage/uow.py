@@ -11,7 +11,12 @@ from bookplate.keys.ports import ApiKeyRepository
 from bookplate.network.ports import InstitutionRepository
 from bookplate.roles.ports import RolesRepository, StaffTokenRepository
 from bookplate.storage.codes_repo import SqlCodeTables
-from bookplate.storage.engine import READ_ONLY_OPTION, SQLITE_BEGIN_OPTION
+from bookplate.storage.engine import (
+    READ_ONLY_OPTION,
+    SINGLE_WRITE_OPTION,
+    SQLITE_BEGIN_OPTION,
+    SingleWrite,
+)
 from bookplate.storage.keys_repo import SqlApiKeyRepository
 from bookplate.storage.network_repo import SqlInstitutionRepository
 from bookplate.storage.roles_repo import SqlRolesRepository, SqlStaffTokenRepository
@@ -33,6 +38,13 @@ class SqlUnitOfWork:
     lock; one snapshot for the unit). On PostgreSQL the connection runs in AUTOCOMMIT mode:
     no BEGIN / ROLLBACK round trips, each statement sees the data committed when it starts —
     the same visibility as the READ COMMITTED transaction it replaces.
+
+    ``single_write=True`` is for a use case whose only write is one repository call that
+    PostgreSQL does in one statement (``users.add``): there the connection runs in AUTOCOMMIT
+    mode, so the unit costs no BEGIN / COMMIT round trips and the statement is atomic by
+    itself. Any other write — a second one, or one not marked ``ATOMIC_WRITE_OPTION`` by its
+    repository — raises ``SingleWriteViolation`` before it is sent, so nothing can be
+    half-written. On SQLite it is an ordinary unit (one transaction).
     """
 
     users: UserRepository
@@ -42,9 +54,14 @@ class SqlUnitOfWork:
     roles: RolesRepository
     staff_tokens: StaffTokenRepository
 
-    def __init__(self, engine: Engine, *, read_only: bool = False) -> None:
+    def __init__(
+        self, engine: Engine, *, read_only: bool = False, single_write: bool = False
+    ) -> None:
+        if read_only and single_write:
+            raise ValueError("a unit of work is read-only or single-write, not both")
         self.engine = engine
         self.read_only = read_only
+        self.single_write = single_write
         self._connection: Connection | None = None
         self._transaction: RootTransaction | None = None
 
@@ -61,6 +78,10 @@ class SqlUnitOfWork:
                 connection = connection.execution_options(**_PG_READ_OPTIONS)
             else:
                 connection = connection.execution_options(**_SQLITE_READ_OPTIONS)
+        elif self.single_write and connection.dialect.name == "postgresql":
+            connection = connection.execution_options(
+                isolation_level="AUTOCOMMIT", **{SINGLE_WRITE_OPTION: SingleWrite()}
+            )
         self._connection = connection
         self._transaction = connection.begin()
         self.users = SqlUserRepository(connection)

@@ -26,6 +26,7 @@ from sqlalchemy.exc import IntegrityError
 from bookplate.network.model import NETWORK_SCOPE_KEY, IdScope, uniqueness_scope
 from bookplate.storage import tables as t
 from bookplate.storage.documents import user_from_document
+from bookplate.storage.engine import ATOMIC_WRITE_OPTION
 from bookplate.storage.network_repo import read_id_scope
 from bookplate.storage.rows import (
     ORDERED_TERM_FIELDS,
@@ -34,6 +35,7 @@ from bookplate.storage.rows import (
     term_rows,
     user_row,
 )
+from bookplate.storage.user_insert import insert_user
 from bookplate.users.errors import DuplicateId, UserNotFound
 from bookplate.users.model import User, normalise_id
 from bookplate.users.ports import ALL_UNIQUE, LINKING_ID, PRIMARY_ID
@@ -87,10 +89,39 @@ _FIND_BY_PRIMARY_ID = select(t.users.c.institution, t.users.c.record).where(
     t.users.c.primary_id_norm == bindparam("norm"),
 )
 
+# Search for one exact word in one name field in the default order (``q=last_name~smith``),
+# built once: the count and the page in one statement (the count as a scalar subquery, so a
+# page with rows brings its total along), the page an ordered range of ix_user_terms_search.
+_TERMS = t.user_terms
+_ONE_TERM = (
+    _TERMS.c.institution == bindparam("institution"),
+    _TERMS.c.field == bindparam("field"),
+    _TERMS.c.term == bindparam("term"),
+)
+_COUNT_ONE_TERM = select(func.count()).select_from(_TERMS).where(*_ONE_TERM)
+_ONE_TERM_PAGE = (
+    select(_TERMS.c.user_pk, _TERMS.c.order_key)
+    .where(*_ONE_TERM)
+    .order_by(_TERMS.c.order_key)
+    .limit(bindparam("limit"))
+    .offset(bindparam("offset"))
+    .subquery("page")
+)
+_SEARCH_ONE_TERM = (
+    select(
+        _COUNT_ONE_TERM.scalar_subquery().label("total"),
+        t.users.c.institution,
+        t.users.c.record,
+    )
+    .join_from(t.users, _ONE_TERM_PAGE, _ONE_TERM_PAGE.c.user_pk == t.users.c.id)
+    .order_by(_ONE_TERM_PAGE.c.order_key)
+)
+
 # Writes with the values as parameters (not ``.values(...)``): the statement is built and
 # compiled once instead of per call.
 _INSERT_USER = insert(t.users).returning(t.users.c.id)
 _INSERT_AUDIT = insert(t.audit_log)
+_ATOMIC = {ATOMIC_WRITE_OPTION: True}
 
 
 class SqlUserRepository:
@@ -213,6 +244,9 @@ class SqlUserRepository:
         return found[0] if found else None
 
     def add(self, user: User, password_hash: str | None) -> None:
+        if self._conn.dialect.name == "postgresql":
+            self._add_in_one_statement(user, password_hash)
+            return
         try:
             with self._conn.begin_nested():
                 pk = self._conn.execute(_INSERT_USER, user_row(user, password_hash)).scalar_one()
@@ -222,6 +256,23 @@ class SqlUserRepository:
         self._audit(
             user.institution, user.last_modified_by or user.created_by, "user.add", user.primary_id
         )
+
+    def _add_in_one_statement(self, user: User, password_hash: str | None) -> None:
+        """PostgreSQL: one round trip (``storage.user_insert``). Inside a transaction it runs
+        under a savepoint so that the transaction stays usable after a clash; a unit in
+        AUTOCOMMIT mode (``SqlUnitOfWork(single_write=True)``) needs none, the statement
+        being atomic by itself."""
+        statement, params = insert_user(
+            user, password_hash, user.last_modified_by or user.created_by, datetime.now(UTC)
+        )
+        try:
+            if self._conn.get_execution_options().get("isolation_level") == "AUTOCOMMIT":
+                self._conn.execute(statement.execution_options(**_ATOMIC), params)
+            else:
+                with self._conn.begin_nested():
+                    self._conn.execute(statement, params)
+        except IntegrityError:
+            raise self._duplicate(user, None) from None
 
     def replace(self, previous_primary_id: str, user: User, password_hash: str | None) -> None:
         pk = self._pk(user.institution, previous_primary_id)
@@ -270,6 +321,9 @@ class SqlUserRepository:
         sorts the matching ids on the covering ``ix_users_id_order`` (id → sort keys). Either
         way ``record`` is read for the page's rows only.
         """
+        one = _one_ordered_term(search)
+        if one is not None:
+            return self._search_one_term(search, *one)
         u = t.users
         matched = self._matching(search.institution, search.conditions)
         where: list[ColumnElement[bool]] = [u.c.institution == search.institution]
@@ -315,6 +369,21 @@ class SqlUserRepository:
             .order_by(*(page.c[key.name] for key in keys))
         )
         return SearchResult(self._load(query), total)
+
+    def _search_one_term(self, search: UserSearch, field: str, term: str) -> SearchResult:
+        params: dict[str, Any] = {"institution": search.institution, "field": field, "term": term}
+        if search.limit > 0:
+            params.update(limit=search.limit, offset=max(search.offset, 0))
+            rows = self._conn.execute(_SEARCH_ONE_TERM, params).all()
+            if rows:
+                users = []
+                for _total, institution, record in rows:
+                    user = user_from_document(record)
+                    user.institution = institution
+                    users.append(user)
+                return SearchResult(users, rows[0][0])
+        # No page (limit 0, no match, or an offset past the end): the count alone.
+        return SearchResult([], self._conn.execute(_COUNT_ONE_TERM, params).scalar_one())
 
     def _ordered_page(self, search: UserSearch) -> Select[Any]:
         """The page of the default order from the term rows' ``order_key`` (the conditions
@@ -374,6 +443,26 @@ def _one_row_per_user(condition: Condition, term: Term) -> bool:
     """(user_pk, field, term) is the primary key: an exact term in one field matches each
     user once."""
     return len(condition.fields) == 1 and not term.prefix
+
+
+def _one_ordered_term(search: UserSearch) -> tuple[str, str] | None:
+    """(field, word) when ``search`` is one exact word in one field whose terms carry the
+    default order, in that order, with no other filter; None otherwise."""
+    if (
+        len(search.conditions) != 1
+        or search.order_by is not None
+        or search.modified_from is not None
+        or search.source_institution_code is not None
+        or search.source_user_id is not None
+    ):
+        return None
+    condition = search.conditions[0]
+    if len(condition.terms) != 1 or len(condition.fields) != 1:
+        return None
+    field, term = condition.fields[0], condition.terms[0]
+    if term.prefix or field not in ORDERED_TERM_FIELDS:
+        return None
+    return field, term.text
 
 
 def _ordered_in_terms(conditions: tuple[Condition, ...]) -> bool:

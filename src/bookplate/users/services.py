@@ -129,11 +129,15 @@ class UserService:
         clock: Callable[[], datetime] = utcnow,
         roles: RoleHooks | None = None,
         read_uow_factory: UowFactory | None = None,
+        single_write_uow_factory: UowFactory | None = None,
     ) -> None:
         self._uow_factory = uow_factory
         # Units for reads only (get, search, code_book): on PostgreSQL a read-only unit runs
         # without BEGIN/ROLLBACK round trips. Defaults to the write factory.
         self._read_uow_factory = read_uow_factory or uow_factory
+        # Units for ``create``, whose only write is ``users.add``: on PostgreSQL that is one
+        # atomic statement, run without BEGIN/COMMIT. Defaults to the write factory.
+        self._single_write_uow_factory = single_write_uow_factory or uow_factory
         self._hasher = hasher
         self.codes = codes or CodeBookCache()
         self._clock = clock
@@ -184,7 +188,7 @@ class UserService:
         user.created_date = now
         user.last_modified_by = actor
         user.last_modified_date = now
-        with self._uow_factory() as uow:
+        with self._single_write_uow_factory() as uow:
             if guard is not None:
                 guard(None, user)
             if self.roles is not None:
