@@ -33,7 +33,7 @@ from bookplate.sis.model import (
 from bookplate.sis.plan import Check, match_key, plan_sync
 from bookplate.sis.ports import AuditRow, Found, ItemRow, SisBatch, SisStore
 from bookplate.sis.seen import KeySet, NoPks, PkBits
-from bookplate.sis.sources import RawRecord, Source
+from bookplate.sis.sources import RawRecord, Source, parse_many
 from bookplate.users.errors import DuplicateId
 from bookplate.users.model import Role, User, id_values, normalise_id
 
@@ -233,6 +233,7 @@ class Runner:
         slots: list[Action | None] = []
         incoming: list[Incoming] = []
         to_plan: list[int] = []
+        to_parse: list[tuple[RawRecord, str]] = []
         for record in chunk:
             fp = fingerprint(self._key, record.raw)
             if record.error is not None:
@@ -258,18 +259,23 @@ class Runner:
                     Action(ActionKind.UNCHANGED, record.number, record.match_id, pk=hit.pk)
                 )
                 continue
-            try:
-                user: User | None = self.source.parse(record)
-                error = None
-            except (RecordError, BookplateError) as exc:
-                if isinstance(exc, SourceError):
-                    raise  # a record that is not well-formed fails the run (as iterparse did)
-                user, error = None, f"{_where(record)}{exc}"
-            except (ValueError, TypeError, RecursionError) as exc:
-                user, error = None, f"{_where(record)}unreadable record: {exc}"
-            incoming.append(Incoming(record.number, record.match_id, user, error, fp, record.line))
+            to_parse.append((record, fp))
             to_plan.append(len(slots))
             slots.append(None)
+        # A record that is not well-formed fails the run here (SourceError, as iterparse did).
+        parsed = parse_many(self.source, [record for record, _ in to_parse])
+        for (record, fp), result in zip(to_parse, parsed, strict=True):
+            user: User | None = None
+            error = None
+            if isinstance(result, User):
+                user = result
+            elif isinstance(result, RecordError | BookplateError):
+                error = f"{_where(record)}{result}"
+            elif isinstance(result, ValueError | TypeError | RecursionError):
+                error = f"{_where(record)}unreadable record: {result}"
+            else:  # pragma: no cover - parse_many raises anything else
+                raise result
+            incoming.append(Incoming(record.number, record.match_id, user, error, fp, record.line))
         wanted = {
             normalise_id(i.match_id): found[normalise_id(i.match_id)].pk
             for i in incoming

@@ -81,7 +81,12 @@ def _plan(cls: type[Any]) -> tuple[_FieldPlan, ...]:
 
 
 def _encode(value: Any) -> Any:
-    if value is None or isinstance(value, str | bool | int | float):
+    kind = value.__class__
+    if kind is str or value is None or kind is bool or kind is int or kind is float:
+        return value
+    if kind in _PLANS:  # a dataclass met before
+        return _to_document(value)
+    if isinstance(value, str | bool | int | float):
         return value
     if isinstance(value, Enum):
         return value.value
@@ -100,16 +105,19 @@ def _to_document(obj: Any) -> Document:
     out: Document = {}
     for plan in _plan(type(obj)):
         value = getattr(obj, plan.name)
+        default = plan.default
+        if value is None and default is None:
+            continue
         if plan.factory is not None:
             if not value and isinstance(value, list | dict):
                 continue
         elif (
-            plan.default is not _MISSING
-            and value == plan.default
-            and (type(value) is type(plan.default) or isinstance(value, Enum))
+            default is not _MISSING
+            and value == default
+            and (type(value) is type(default) or isinstance(value, Enum))
         ):
             continue
-        out[plan.name] = _encode(value)
+        out[plan.name] = value if value.__class__ is str else _encode(value)
     return out
 
 

@@ -113,35 +113,54 @@ def _strings(obj: object, path: str) -> Iterator[tuple[str, str, str]]:
             yield from _strings(item, f"{path}[{i}]")
 
 
-_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+_LIMITED_FIELDS: dict[type, tuple[tuple[str, int], ...]] = {}
 
 
-def _clean(obj: object, name: str) -> bool:
-    """True when no string inside ``obj`` (walked as ``_strings`` walks it) is too long or
-    holds control characters; no paths are built."""
+def _limited_fields(kind: type) -> tuple[tuple[str, int], ...]:
+    """(field name, length limit) of a dataclass type; () for any other type."""
+    found = _LIMITED_FIELDS.get(kind)
+    if found is None:
+        fields = dataclasses.fields(kind) if dataclasses.is_dataclass(kind) else ()
+        found = tuple((f.name, MAX_LENGTHS.get(f.name, DEFAULT_MAX)) for f in fields)
+        _LIMITED_FIELDS[kind] = found
+    return found
+
+
+def _gather(obj: object, limit: int, out: list[str]) -> bool:
+    """Add every string inside ``obj`` (walked as ``_strings`` walks it; ``limit`` is the
+    length limit of the field holding it) to ``out``; False as soon as one is too long."""
     if isinstance(obj, str):
-        return len(obj) <= MAX_LENGTHS.get(name, DEFAULT_MAX) and _CONTROL.search(obj) is None
+        if len(obj) > limit:
+            return False
+        out.append(obj)
+        return True
     if isinstance(obj, list):
-        return all(_clean(item, name) for item in obj)
-    kind = type(obj)
-    names = _FIELD_NAMES.get(kind)
-    if names is None:
-        is_record = dataclasses.is_dataclass(obj) and not isinstance(obj, type)
-        names = tuple(f.name for f in dataclasses.fields(obj)) if is_record else ()  # type: ignore[arg-type]
-        _FIELD_NAMES[kind] = names
-    return all(_clean(getattr(obj, field), field) for field in names)
+        return all(_gather(item, limit, out) for item in obj)
+    for name, field_limit in _limited_fields(type(obj)):
+        value = getattr(obj, name)
+        if value is None:
+            continue
+        if value.__class__ is str:
+            if len(value) > field_limit:
+                return False
+            out.append(value)
+        elif not _gather(value, field_limit, out):
+            return False
+    return True
 
 
 def check_text(user: User) -> None:
     """Lengths and control characters of every string field."""
-    names = _FIELD_NAMES.get(User)
-    if names is None:
-        names = _FIELD_NAMES[User] = tuple(f.name for f in dataclasses.fields(User))
-    if all(
-        _clean(getattr(user, name), name)
-        for name in names
-        if name not in ("manual_fields", "institution")
-    ):
+    strings: list[str] = []
+    clean = True
+    for name, limit in _limited_fields(User):
+        if name in ("manual_fields", "institution"):
+            continue
+        value = getattr(user, name)
+        if value is not None and not _gather(value, limit, strings):
+            clean = False
+            break
+    if clean and _CONTROL.search("".join(strings)) is None:
         return
     for path, name, value in _strings(user, ""):
         if path.startswith("manual_fields") or path == "institution":

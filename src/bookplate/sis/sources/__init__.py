@@ -9,13 +9,24 @@ from __future__ import annotations
 
 import io
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Protocol
 
-from bookplate.sis.errors import SourceError
+from bookplate.errors import BookplateError
+from bookplate.sis.errors import RecordError, SourceError
 from bookplate.users.model import User
+
+#: What reading one record may raise that rejects only that record (a SourceError, which is
+#: a BookplateError too, fails the run instead).
+RECORD_ERRORS: tuple[type[Exception], ...] = (
+    RecordError,
+    BookplateError,
+    ValueError,
+    TypeError,
+    RecursionError,
+)
 
 #: Largest total uncompressed size of a zip's members, and largest compression ratio.
 MAX_UNZIPPED_BYTES = 8 * 1024**3
@@ -57,6 +68,30 @@ class Source(Protocol):
         """The mapped user; raises RecordError (or a users.errors InputError) when the
         record cannot be read."""
         ...
+
+
+def parse_many(source: Source, records: Sequence[RawRecord]) -> list[User | Exception]:
+    """``source.parse`` of each record, in order: the user, or the RECORD_ERRORS exception
+    ``parse`` raises for it; a SourceError (or anything unexpected) is raised. A source may
+    offer a faster ``parse_many(records)`` of its own with the same result."""
+    own = getattr(source, "parse_many", None)
+    if own is not None:
+        result: list[User | Exception] = own(records)
+        return result
+    return parse_each(source, records)
+
+
+def parse_each(source: Source, records: Sequence[RawRecord]) -> list[User | Exception]:
+    """``parse_many`` the plain way: one ``source.parse`` after the other."""
+    out: list[User | Exception] = []
+    for record in records:
+        try:
+            out.append(source.parse(record))
+        except SourceError:
+            raise
+        except RECORD_ERRORS as exc:
+            out.append(exc)
+    return out
 
 
 class LimitedReader(io.RawIOBase):

@@ -17,19 +17,28 @@ does not grow with the file.
 from __future__ import annotations
 
 import re
+import threading
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import IO, Any
 
 from lxml import etree
 
+from bookplate.alma.element import user_from_element
 from bookplate.alma.tree import element_to_dict
 from bookplate.alma.user import user_from_dict
 from bookplate.alma.xml import MAX_DEPTH, PARSER_OPTIONS, check_depth, local_name, safe_parser
 from bookplate.sis.errors import SourceError
 from bookplate.sis.model import PRIMARY_ID_MATCH
-from bookplate.sis.sources import Position, RawRecord, sniff, zip_members
+from bookplate.sis.sources import (
+    RECORD_ERRORS,
+    Position,
+    RawRecord,
+    parse_each,
+    sniff,
+    zip_members,
+)
 from bookplate.users.model import User
 
 _ITER_OPTIONS = {k: v for k, v in PARSER_OPTIONS.items() if k != "dtd_validation"}
@@ -304,13 +313,66 @@ class XmlSource:
     def parse(self, record: RawRecord) -> User:
         return parse_user(record.raw, record.number, record.line)
 
+    def parse_many(self, records: Sequence[RawRecord]) -> list[User | Exception]:
+        """``parse`` of each record: the slices are parsed by lxml together, wrapped in one
+        ``<users>`` element (a slice is a whole ``<user>`` element, so this gives the elements
+        parsing them one by one gives); if that fails, one by one, which names the slice."""
+        elements = _parse_together([r.raw for r in records])
+        if elements is None:
+            return parse_each(self, records)
+        out: list[User | Exception] = []
+        for element in elements:
+            try:
+                out.append(user_of_element(element))
+            except RECORD_ERRORS as exc:
+                out.append(exc)
+        return out
+
+
+_PARSERS = threading.local()
+_TOGETHER = 500  # slices per lxml call
+
+
+def _parser() -> Any:
+    """One safe parser per thread (an lxml parser may be reused, not shared by threads)."""
+    parser = getattr(_PARSERS, "parser", None)
+    if parser is None:
+        parser = _PARSERS.parser = safe_parser()
+    return parser
+
+
+def _parse_together(raws: Sequence[bytes]) -> list[Any] | None:
+    elements: list[Any] = []
+    for start in range(0, len(raws), _TOGETHER):
+        part = raws[start : start + _TOGETHER]
+        try:
+            root = etree.fromstring(b"<users>" + b"".join(part) + b"</users>", _parser())
+        except etree.XMLSyntaxError:
+            return None
+        children = list(root)
+        if len(children) != len(part) or not all(
+            isinstance(c.tag, str) and local_name(c.tag) == "user" for c in children
+        ):
+            return None
+        elements.extend(children)
+    return elements
+
+
+def user_of_element(element: Any) -> User:
+    """The user of a parsed ``<user>`` element: the direct reader when it recognises the
+    element, else the general codec (depth check, Alma's JSON shape, ``user_from_dict``)."""
+    user = user_from_element(element)
+    if user is not None:
+        return user
+    check_depth(element, MAX_DEPTH)
+    return user_from_dict(element_to_dict(element)).user
+
 
 def parse_user(raw: bytes, number: int | None = None, line: int | None = None) -> User:
     """The user of one ``<user>`` slice; a slice that is not well-formed fails the run
     (SourceError), as iterparse would have failed it."""
     try:
-        element = etree.fromstring(raw, safe_parser())
+        element = etree.fromstring(raw, _parser())
     except etree.XMLSyntaxError as exc:
         raise SourceError(f"the XML is not well-formed: {exc.msg}", number, line) from None
-    check_depth(element, MAX_DEPTH)
-    return user_from_dict(element_to_dict(element)).user
+    return user_of_element(element)
