@@ -12,12 +12,16 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from fastapi.testclient import TestClient
 
+from bookplate.api.app import create_app
 from bookplate.bootstrap import Container, build_container
 from bookplate.config import Settings
+from bookplate.keys.services import parse_areas
 from bookplate.sis.jobs import INTERRUPTED, RUNNING, RunLock
 from bookplate.sis.model import Profile
 from tests.integration.sis.helpers import user_xml, users_doc, write_zip
@@ -183,3 +187,41 @@ def test_a_killed_workers_job_is_queued_again_and_finishes(
             sa.text("SELECT count(*) FROM procrastinate_jobs WHERE task_name = 'bookplate.sis_run'")
         ).scalar_one()
     assert left == 0  # succeeded (and deleted), not waiting or stuck
+
+
+def test_the_api_requeues_an_interrupted_run(c: Container, tmp_path: Path) -> None:
+    c.add_institution("OTHER", "Other")
+    _, key = c.keys.create("MAIN", "rw", parse_areas(["users:rw"]), 10_000)
+    _, ro = c.keys.create("MAIN", "ro", parse_areas(["users:ro"]), 10_000)
+    _, other = c.keys.create("OTHER", "rw", parse_areas(["users:rw"]), 10_000)
+    path = write_zip(tmp_path / "u.zip", {"users.xml": users_doc(user_xml("u1"))})
+    pending = c.sis_jobs.create("MAIN", "SIS", path)
+    assert pending.run_id is not None
+    pending.status = RUNNING
+    c.sis_jobs.store.finish_run(pending)
+    assert c.sis_jobs.sweep() == [pending.run_id]
+
+    url = f"/bookplate/v1/sis/runs/{pending.run_id}/requeue"
+    with TestClient(create_app(c.settings, c), raise_server_exceptions=False) as client:
+
+        def post(path: str, k: str) -> Any:
+            headers = {"Authorization": f"apikey {k}", "Accept": "application/json"}
+            return client.post(path, headers=headers)
+
+        refused = post(url, ro)  # a read-only key
+        assert refused.status_code == 400 and "UNAUTHORIZED" in refused.text
+        foreign = post(url, other)  # another institution's key: no such run there
+        assert foreign.status_code == 400 and f"No SIS run {pending.run_id}" in foreign.text
+        bad = post("/bookplate/v1/sis/runs/0/requeue", key)
+        assert bad.status_code == 400
+        ok = post(url, key)
+        assert ok.status_code == 202, ok.text
+        assert ok.headers["location"].endswith(f"/runs/{pending.run_id}")
+        if c.engine.dialect.name == "sqlite":
+            c.sis_jobs.queue.join()  # type: ignore[union-attr]
+        else:
+            c.sis_jobs.queue.run_worker(wait=False, install_signal_handlers=False)  # type: ignore[union-attr]
+        assert c.sis.report(pending.run_id).status == "done"
+        again = post(url, key)
+        assert again.status_code == 400
+        assert "only pending, running or interrupted" in again.text

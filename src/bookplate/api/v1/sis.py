@@ -268,6 +268,20 @@ def get_run(request: Request, run_id: Annotated[int, Path(ge=1, le=2**31 - 1)]) 
     return JSONResponse(_run_out(request, report))
 
 
+@router.post(
+    "/runs/{run_id}/requeue",
+    status_code=202,
+    summary="Queue again a run a crash interrupted (pending, running or interrupted)",
+)
+def requeue_run(request: Request, run_id: Annotated[int, Path(ge=1, le=2**31 - 1)]) -> Response:
+    _own_run(request, run_id)
+    _require(request, Area.USERS, True, Action.RUN_SIS)
+    report = deps.container(request).sis_jobs.requeue(run_id)
+    return JSONResponse(
+        _run_out(request, report), 202, headers={"Location": _run_link(request, run_id)}
+    )
+
+
 @router.get("/runs/{run_id}/items", summary="A run's report lists")
 def run_items(
     request: Request,
