@@ -287,3 +287,29 @@ def test_other_filters_keep_the_sort_on_users(namesakes: Engine) -> None:
 
 def test_sort_key_is_what_the_key_is_built_from() -> None:
     assert sort_key("  Öztürk ") == "ozturk"
+
+
+@pytest.mark.parametrize(
+    ("limit", "offset", "statements"),
+    [(10, 0, 1), (3, 2, 1), (10, 10_000, 2), (0, 0, 1)],
+)
+def test_one_word_in_one_name_field_is_one_statement(
+    namesakes: Engine, limit: int, offset: int, statements: int
+) -> None:
+    """The count rides along with a page that has rows; without rows it is asked alone."""
+    search = UserSearch("MAIN", parse_q("last_name~smith"), limit=limit, offset=offset)
+    with Statements(namesakes) as seen, SqlUnitOfWork(namesakes, read_only=True) as uow:
+        result = uow.users.search(search)
+    assert len([s for s in seen.sent if s.startswith("SELECT")]) == statements
+    assert ([u.primary_id for u in result.users], result.total) == reference_search(
+        namesakes, search
+    )
+    assert result.total > 3
+
+
+def test_one_word_without_matches_counts_zero(namesakes: Engine) -> None:
+    for query in ("last_name~nobody", "first_name~smith*x", "middle_name~zed"):
+        search = UserSearch("OTHER", parse_q(query), limit=10)
+        with SqlUnitOfWork(namesakes, read_only=True) as uow:
+            result = uow.users.search(search)
+        assert (result.users, result.total) == ([], reference_search(namesakes, search)[1])
