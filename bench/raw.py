@@ -26,18 +26,15 @@ GET_SQL = (
     "WHERE u.institution = %(inst)s AND (i.scope = '*' OR i.scope = %(inst)s) "
     "AND i.value_norm = %(v)s ORDER BY u.id LIMIT 1"
 )
-# What UserRepository.search sends for q=last_name~<word>&limit=10: the count from the term
-# index alone, then the page read in order from the same index (the name terms carry the
-# user's order_key), records read for the page only.
-_MATCHES = (
-    "SELECT t.user_pk FROM user_terms t WHERE t.institution = %(inst)s "
-    "AND t.field = 'last_name' AND t.term = %(term)s"
-)
-COUNT_SQL = f"SELECT count(*) FROM ({_MATCHES}) AS m"
-PAGE_SQL = (
-    "SELECT u.institution, u.record FROM users u JOIN ("
-    "SELECT t.user_pk, t.order_key FROM user_terms t WHERE t.institution = %(inst)s "
-    "AND t.field = 'last_name' AND t.term = %(term)s ORDER BY t.order_key LIMIT 10 OFFSET 0"
+# What UserRepository.search sends for q=last_name~<word>&limit=10: one statement, the page
+# read in order from the term index (the name terms carry the user's order_key) with its count
+# from the same index range as a scalar subquery; records read for the page only.
+_TERM = "t.institution = %(inst)s AND t.field = 'last_name' AND t.term = %(term)s"
+SEARCH_SQL = (
+    f"SELECT (SELECT count(*) FROM user_terms t WHERE {_TERM}) AS total, "
+    "u.institution, u.record FROM users u JOIN ("
+    f"SELECT t.user_pk, t.order_key FROM user_terms t WHERE {_TERM} "
+    "ORDER BY t.order_key LIMIT 10 OFFSET 0"
     ") AS page ON page.user_pk = u.id ORDER BY page.order_key"
 )
 USER_COLUMNS = (
@@ -130,9 +127,8 @@ def _worker(
                 assert row is not None
             elif scenario == "search":
                 args = {"inst": INSTITUTION, "term": rng.choice(surnames).lower()}
-                total = conn.execute(COUNT_SQL, args).fetchone()
-                conn.execute(PAGE_SQL, args).fetchall()
-                extra += int(total[0]) if total else 0
+                page = conn.execute(SEARCH_SQL, args).fetchall()
+                extra += int(page[0][0]) if page else 0
             else:
                 assert template is not None
                 n += 1
