@@ -27,7 +27,7 @@ from bookplate.sis.model import Profile
 from tests.integration.sis.helpers import user_xml, users_doc, write_zip
 
 BOOKPLATE = str(Path(sys.executable).with_name("bookplate"))
-N = 3000
+N = 4000
 
 
 @pytest.fixture
@@ -81,7 +81,7 @@ def _kill_mid_run(c: Container, proc: subprocess.Popen[bytes]) -> None:
     committed = 0
     while time.monotonic() < deadline and proc.poll() is None:
         committed = _users(c)
-        if committed >= 300:
+        if committed >= 100:
             break
         time.sleep(0.02)
     proc.send_signal(signal.SIGKILL)
@@ -103,7 +103,7 @@ def test_a_killed_foreground_run_is_marked_interrupted_and_runs_again(
 ) -> None:
     proc = _bookplate(
         database_url, spool, "sis", "sync", str(_file(tmp_path)), "-p", "SIS",
-        "--batch-size", "100", "--no-progress",
+        "--batch-size", "50", "--no-progress",
     )  # fmt: skip
     _kill_mid_run(c, proc)
     (run,) = c.sis.runs("MAIN")
@@ -164,7 +164,7 @@ def test_a_killed_workers_job_is_queued_again_and_finishes(
 ) -> None:
     if not database_url.startswith("postgresql"):
         pytest.skip("the worker queue is PostgreSQL's")
-    pending = c.sis_jobs.create("MAIN", "SIS", _file(tmp_path), copy=True, batch_size=100)
+    pending = c.sis_jobs.create("MAIN", "SIS", _file(tmp_path), copy=True, batch_size=50)
     assert pending.run_id is not None
     c.sis_jobs.submit(pending)
 
