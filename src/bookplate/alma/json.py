@@ -23,7 +23,11 @@ def _refuse_constant(name: str) -> Any:
     raise UnreadableRecord(f"The JSON holds the non-standard constant {name}.")
 
 
-def _check(value: Any, max_depth: int) -> None:
+def _check(value: Any, max_depth: int, *, strings: bool = True) -> None:
+    """Depth of every container and, with ``strings``, every string (keys too)."""
+    if not strings:
+        _check_depth(value, max_depth)
+        return
     stack: list[tuple[Any, int]] = [(value, 1)]
     while stack:
         item, depth = stack.pop()
@@ -39,6 +43,29 @@ def _check(value: Any, max_depth: int) -> None:
         if depth > max_depth:
             raise UnreadableRecord(f"The JSON is nested deeper than {max_depth} levels.")
         stack.extend((child, depth + 1) for child in children)
+
+
+def _check_depth(value: Any, max_depth: int) -> None:
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        children = item.values() if isinstance(item, dict) else item
+        if depth > max_depth:
+            raise UnreadableRecord(f"The JSON is nested deeper than {max_depth} levels.")
+        stack.extend((c, depth + 1) for c in children if isinstance(c, dict | list))
+
+
+def _may_hold_surrogates(body: bytes | bytearray | str) -> bool:
+    """Whether ``json.loads(body)`` can give a string with a lone surrogate.
+
+    It decodes bytes with the ``surrogatepass`` handler, so a surrogate gets through written
+    as a ``\\u`` escape, as UTF-16/32 text or as UTF-8 bytes (ED A0..BF ..). Bytes holding no
+    backslash-u, no NUL (every JSON text in UTF-16/32 has NUL bytes: its brackets and quotes
+    are ASCII) and no ED byte are UTF-8 without any: their strings need no check.
+    """
+    if isinstance(body, str):
+        return True
+    return b"\\u" in body or b"\x00" in body or b"\xed" in body
 
 
 def _check_string(text: str) -> None:
@@ -58,7 +85,10 @@ def parse_json(body: bytes, *, max_depth: int = MAX_DEPTH) -> Any:
         raise UnreadableRecord("The JSON is nested too deeply.") from None
     except (ValueError, TypeError) as exc:  # JSONDecodeError and UnicodeDecodeError included
         raise UnreadableRecord(f"The JSON could not be read: {exc}") from None
-    _check(value, max_depth)
+    if isinstance(value, dict | list):
+        _check(value, max_depth, strings=_may_hold_surrogates(body))
+    elif isinstance(value, str):
+        _check_string(value)
     return value
 
 

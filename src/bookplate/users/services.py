@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from bookplate.users.copying import copy_record
 from bookplate.users.errors import (
     ActionNotSupported,
     ExternalIdImmutable,
@@ -178,7 +179,7 @@ class UserService:
     ) -> User:
         """Store a new user. ``guard`` sees the record as sent; the roles the assignment
         rules add afterwards are the system's doing, not the caller's."""
-        user = copy.deepcopy(data.user)
+        user = copy_record(data.user)
         apply_defaults(user)
         user.institution = institution
         user.manual_fields = {}
