@@ -69,6 +69,29 @@ def test_pk_bits() -> None:
     assert "5" not in bits
     with pytest.raises(ValueError):
         bits.add(-1)
+    with pytest.raises(ValueError):
+        bits.add(1 << 64)
+
+
+def test_pk_bits_with_sparse_keys_move_to_a_keyset() -> None:
+    """Keys far apart (a bitmap would take 16+ bits a key beyond 1 MiB) are kept ~9 bytes
+    each, and every answer stays right."""
+    rng = random.Random(9)
+    keys = {rng.randrange(1, 1 << 40) for _ in range(20_000)} | {1, 2, 3}
+    gc.collect()
+    tracemalloc.start()
+    bits = PkBits()
+    bits.update(sorted(keys)[:3])
+    bits.update(keys)
+    size, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert len(bits) == len(keys)
+    assert all(k in bits for k in keys)
+    assert sum(k in bits for k in range(4, 20_000) if k not in keys) == 0
+    assert size < 1 << 20 and peak < 4 << 20
+
+
+def test_no_pks_remembers_nothing() -> None:
     none = NoPks()
     none.update([1, 2])
     none.add(3)
