@@ -10,6 +10,7 @@ from sqlalchemy import (
     CompoundSelect,
     Connection,
     Select,
+    String,
     and_,
     bindparam,
     delete,
@@ -17,8 +18,10 @@ from sqlalchemy import (
     func,
     insert,
     intersect,
+    literal,
     or_,
     select,
+    union,
     update,
 )
 from sqlalchemy.exc import IntegrityError
@@ -344,7 +347,7 @@ class SqlUserRepository:
         if search.limit <= 0 or total == 0 or search.offset >= total:
             return SearchResult([], total)
         if matched is not None and len(where) == 1:
-            if search.order_by is None and _ordered_in_terms(search.conditions):
+            if search.order_by is None and _keyed(search.conditions):
                 return SearchResult(self._load(self._ordered_page(search)), total)
             where.append(u.c.id.in_(matched))
         if search.order_by == "last_name":
@@ -386,19 +389,20 @@ class SqlUserRepository:
         return SearchResult([], self._conn.execute(_COUNT_ONE_TERM, params).scalar_one())
 
     def _ordered_page(self, search: UserSearch) -> Select[Any]:
-        """The page of the default order from the term rows' ``order_key`` (the conditions
-        pass ``_ordered_in_terms``)."""
+        """The page of the default order from the term rows' ``order_key`` (every condition
+        passes ``_keyed``): a match in a field whose rows hold no key takes the key computed
+        from its user's sort columns, which is the same string."""
         u = t.users
         matched = self._matching(search.institution, search.conditions, with_key=True)
         assert matched is not None  # the caller found terms
-        pairs = [(c, term) for c in search.conditions for term in c.terms]
-        if isinstance(matched, Select) and len(pairs) == 1 and _one_row_per_user(*pairs[0]):
-            # One exact term in one field: the index range is already in key order.
-            page = matched.order_by(t.user_terms.c.order_key)
-        else:
-            keyed = matched.subquery("keyed")
-            page = select(keyed.c.user_pk, keyed.c.order_key).order_by(keyed.c.order_key)
-        paged = page.limit(search.limit).offset(max(search.offset, 0)).subquery("page")
+        keyed = matched.subquery("keyed")
+        paged = (
+            select(keyed.c.user_pk, keyed.c.order_key)
+            .order_by(keyed.c.order_key)
+            .limit(search.limit)
+            .offset(max(search.offset, 0))
+            .subquery("page")
+        )
         return (
             select(u.c.institution, u.c.record)
             .join(paged, paged.c.user_pk == u.c.id)
@@ -413,23 +417,21 @@ class SqlUserRepository:
         term (each in one of its condition's fields), each once; None when there is no term
         to match."""
         terms = t.user_terms
-        columns = (terms.c.user_pk, terms.c.order_key) if with_key else (terms.c.user_pk,)
         parts: list[Select[Any]] = []
+        one_row_per_user = False
         for condition in conditions:
             for term in condition.terms:
-                field_test = (
-                    terms.c.field == condition.fields[0]
-                    if len(condition.fields) == 1
-                    else terms.c.field.in_(condition.fields)
-                )
                 one_row_per_user = _one_row_per_user(condition, term)
-                parts.append(
-                    select(*columns).where(
-                        terms.c.institution == institution,
-                        field_test,
-                        term_match(terms.c.term, term),
+                if with_key:
+                    parts.append(_keyed_matches(institution, condition, term))
+                else:
+                    parts.append(
+                        select(terms.c.user_pk).where(
+                            terms.c.institution == institution,
+                            _field_test(condition.fields),
+                            term_match(terms.c.term, term),
+                        )
                     )
-                )
         if not parts:
             return None
         if len(parts) > 1:
@@ -437,6 +439,59 @@ class SqlUserRepository:
         if one_row_per_user:
             return parts[0]
         return parts[0].distinct()
+
+
+def _field_test(fields: tuple[str, ...] | list[str]) -> ColumnElement[bool]:
+    column = t.user_terms.c.field
+    return column == fields[0] if len(fields) == 1 else column.in_(fields)
+
+
+def _users_order_key() -> ColumnElement[str]:
+    """``rows.user_order_key`` computed from a ``users`` row's sort columns (as migration
+    0007 does)."""
+    u = t.users
+    key: ColumnElement[str] | None = None
+    for column in (u.c.last_name_sort, u.c.first_name_sort, u.c.primary_id_norm):
+        part = func.replace(column, "\x01", "\x01\x02", type_=String()) + literal(
+            "\x01\x01", String()
+        )
+        key = part if key is None else key + part
+    assert key is not None
+    return key
+
+
+def _keyed_matches(institution: str, condition: Condition, term: Term) -> Select[Any]:
+    """(user_pk, order_key) of the users having ``term`` in one of the condition's fields:
+    from the term rows for the fields that carry the key, through ``users`` for the others."""
+    terms = t.user_terms
+    named = [f for f in condition.fields if f in ORDERED_TERM_FIELDS]
+    other = [f for f in condition.fields if f not in ORDERED_TERM_FIELDS]
+    parts: list[Select[Any]] = []
+    if named:
+        parts.append(
+            select(terms.c.user_pk, terms.c.order_key).where(
+                terms.c.institution == institution,
+                _field_test(named),
+                term_match(terms.c.term, term),
+            )
+        )
+    if other:
+        u = t.users
+        parts.append(
+            select(terms.c.user_pk, _users_order_key().label("order_key"))
+            .join_from(terms, u, u.c.id == terms.c.user_pk)
+            .where(
+                terms.c.institution == institution,
+                _field_test(other),
+                term_match(terms.c.term, term),
+            )
+        )
+    if len(parts) == 1:
+        return parts[0]
+    # A plain SELECT over the UNION (which removes duplicates), so that INTERSECT of several
+    # terms needs no nested compound statement (SQLite has none).
+    both = union(*parts).subquery("either")
+    return select(both.c.user_pk, both.c.order_key)
 
 
 def _one_row_per_user(condition: Condition, term: Term) -> bool:
@@ -465,6 +520,7 @@ def _one_ordered_term(search: UserSearch) -> tuple[str, str] | None:
     return field, term.text
 
 
-def _ordered_in_terms(conditions: tuple[Condition, ...]) -> bool:
-    """Whether every term row the conditions match carries ``order_key``."""
-    return all(f in ORDERED_TERM_FIELDS for c in conditions for f in c.fields)
+def _keyed(conditions: tuple[Condition, ...]) -> bool:
+    """Whether every condition names a field whose term rows carry ``order_key`` (the default
+    order is then read from the term rows rather than sorted through ``users``)."""
+    return all(any(f in ORDERED_TERM_FIELDS for f in c.fields) for c in conditions)
