@@ -86,3 +86,28 @@ def test_history_is_rolled_back_with_its_batch(
     with c.engine.connect() as conn:
         assert conn.execute(sa.select(sa.func.count()).select_from(t.users)).scalar_one() == 0
     assert _history(c, "u1") == []
+
+
+def test_missing_users_are_read_and_deactivated_a_page_at_a_time(
+    c: Container, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bookplate.storage import sis_repo
+
+    monkeypatch.setattr(sis_repo, "MISSING_PAGE", 2)
+    users = [user_xml(f"u{i}") for i in range(9)]
+    assert c.sis.run("MAIN", "SIS", _zip(tmp_path, "a.zip", *users)).counts["create"] == 9
+    profile = c.sis.profile("MAIN", "SIS")
+    profile.missing_policy = MissingPolicy.DEACTIVATE
+    profile.guard_share = 1.0
+    c.sis.update_profile(profile)
+    kept = [users[0], users[4], users[8]]
+    report = c.sis.run("MAIN", "SIS", _zip(tmp_path, "b.zip", *kept), batch_size=2)
+    assert report.status == "done" and report.counts["deactivate"] == 6
+    listed = [i.primary_id for i in c.sis.items(report.run_id or 0, "deactivate")]
+    assert listed == ["u1", "u2", "u3", "u5", "u6", "u7"]
+    status = {f"u{i}": c.users.get("MAIN", f"u{i}").status for i in range(9)}
+    assert [p for p, s in status.items() if s == "ACTIVE"] == ["u0", "u4", "u8"]
+    assert all(_history(c, p)[-1][0] == "sis.deactivate" for p in listed)
+    # Run again: nobody is left to deactivate.
+    again = c.sis.run("MAIN", "SIS", _zip(tmp_path, "c.zip", *kept), batch_size=2)
+    assert again.counts["deactivate"] == 0
