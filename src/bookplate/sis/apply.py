@@ -14,6 +14,7 @@ import csv
 import hashlib
 import json
 from collections.abc import Callable, Container, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import IO, TypeVar
@@ -98,6 +99,51 @@ def _batches(records: Iterator[_T], size: int) -> Iterator[list[_T]]:
 
 
 @dataclass
+class _Screened:
+    """A batch after ``Runner._screen``: final actions of the records rejected without
+    stored data, the records whose match ID counts (``met``) and those left to plan."""
+
+    size: int
+    slots: list[Action | None] = field(init=False)
+    met: list[RawRecord] = field(default_factory=list)
+    candidates: list[int] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.slots = [None] * self.size
+
+
+@dataclass
+class _Planned:
+    """A planned batch, with what its plan read and what its writes change."""
+
+    actions: list[Action]
+    hits: list[int]  # stored users found by the batch's match IDs
+    size: int
+    read_norms: set[str] = field(default_factory=set)
+    read_pks: set[int] = field(default_factory=set)
+    write_norms: set[str] = field(default_factory=set)
+    write_pks: set[int] = field(default_factory=set)
+
+    def writes(self, *, refresh: bool = False) -> list[Action]:
+        """Creates and updates (and, with ``refresh``, unchanged users whose fingerprint is
+        written again)."""
+        out = []
+        for action in self.actions:
+            if action.kind in (ActionKind.CREATE, ActionKind.UPDATE) or (
+                refresh and action.kind is ActionKind.UNCHANGED and action.user is not None
+            ):
+                out.append(action)
+        return out
+
+    def depends_on(self, earlier: _Planned) -> bool:
+        """Did this plan read an ID or a user that ``earlier``'s writes change?"""
+        return not (
+            self.read_norms.isdisjoint(earlier.write_norms)
+            and self.read_pks.isdisjoint(earlier.write_pks)
+        )
+
+
+@dataclass
 class Runner:
     store: SisStore
     source: Source
@@ -117,6 +163,7 @@ class Runner:
     _seen_keys: KeySet = field(default_factory=KeySet)
     _seen_pks: PkBits = field(default_factory=NoPks)
     _key: bytes = b""
+    _done: int = 0  # records whose batch is committed (or planned, in a dry run)
 
     def __post_init__(self) -> None:
         self._key = self.profile.fingerprint_key() + self.mode.value.encode()
@@ -206,62 +253,111 @@ class Runner:
         return batch.lookup(self.profile.institution, self.profile.match_id_type, norms)
 
     def _main_pass(self) -> None:
-        done = 0
-        for chunk in _batches(self.source.records(), self.batch_size):
-            with self.store.batch() as batch:
-                actions = self._plan_batch(batch, chunk)
-                if not self.dry_run:
-                    self._write(batch, actions)
-                    # Users created by this run are in the file too.
-                    self._seen_pks.update(a.pk for a in actions if a.pk is not None)
-                for action in actions:
-                    self.report.count(action.kind)
-                    if self.plan_out is not None:
-                        self.plan_out.write(action)
-                self.report.total += len(chunk)
-                if not self.dry_run:
-                    self._items(batch, actions)
-                    self._audit(batch, actions)
-                    batch.update_run(self.report)
-                    batch.commit()
-            done += len(chunk)
-            if self.progress is not None:
-                self.progress(done, self.source.position())
+        """Plan and write batch after batch. On a store that allows it (PostgreSQL, whose work
+        runs in its own process) batch N is written and committed by a writer thread while
+        this thread reads and plans batch N + 1; a plan that read something batch N writes
+        (``_Planned.depends_on``) is made again once batch N is committed, so every batch is
+        planned against the state the batches before it left, as one after the other."""
+        overlap = not self.dry_run and bool(getattr(self.store, "overlap_writes", False))
+        pool = ThreadPoolExecutor(1, thread_name_prefix="sis-writer") if overlap else None
+        pending: tuple[Future[None], _Planned] | None = None
+        try:
+            for chunk in _batches(self.source.records(), self.batch_size):
+                screened = self._screen(chunk)
+                with self.store.batch() as batch:
+                    planned = self._plan_batch(batch, chunk, screened)
+                    if pending is not None:
+                        self._settle(*pending)
+                        if planned.depends_on(pending[1]):
+                            planned = self._plan_batch(batch, chunk, screened)
+                        pending = None
+                    self._seen_pks.update(planned.hits)
+                    if not self.dry_run:
+                        self._stamp(planned.writes())
+                    if pool is None:
+                        self._apply(batch, planned)
+                        self._settle(None, planned)
+                        continue
+                pending = (pool.submit(self._apply_alone, planned), planned)
+            if pending is not None:
+                self._settle(*pending)
+                pending = None
+        finally:
+            if pool is not None:
+                pool.shutdown(wait=True)  # a batch in flight is committed (or fails) first
 
-    def _plan_batch(self, batch: SisBatch, chunk: list[RawRecord]) -> list[Action]:
-        found = self._lookup(batch, chunk)
-        slots: list[Action | None] = []
-        incoming: list[Incoming] = []
-        to_plan: list[int] = []
-        to_parse: list[tuple[RawRecord, str]] = []
-        for record in chunk:
-            fp = fingerprint(self._key, record.raw)
+    def _apply_alone(self, planned: _Planned) -> None:
+        with self.store.batch() as batch:
+            self._apply(batch, planned)
+
+    def _apply(self, batch: SisBatch, planned: _Planned) -> None:
+        """Write one planned batch, count it and store its report lines: one transaction."""
+        actions = planned.actions
+        if not self.dry_run:
+            self._write(batch, actions)
+        for action in actions:
+            self.report.count(action.kind)
+            if self.plan_out is not None:
+                self.plan_out.write(action)
+        self.report.total += planned.size
+        if not self.dry_run:
+            self._items(batch, actions)
+            self._audit(batch, actions)
+            batch.update_run(self.report)
+            batch.commit()
+
+    def _settle(self, written: Future[None] | None, planned: _Planned) -> None:
+        """After a batch is committed: its new users are in the file too; progress."""
+        if written is not None:
+            written.result()
+        if not self.dry_run:
+            self._seen_pks.update(a.pk for a in planned.actions if a.pk is not None)
+        self._done += planned.size
+        if self.progress is not None:
+            self.progress(self._done, self.source.position())
+
+    def _screen(self, chunk: list[RawRecord]) -> _Screened:
+        """What needs no stored data: unreadable records, records without a match ID and
+        match IDs met earlier in the file are rejected (once: this remembers the keys)."""
+        screened = _Screened(len(chunk))
+        for index, record in enumerate(chunk):
             if record.error is not None:
-                slots.append(_reject(record, f"record {record.number}: {record.error}"))
+                screened.slots[index] = _reject(record, f"record {record.number}: {record.error}")
                 continue
             if record.match_id is None:
-                slots.append(
-                    _reject(record, f"the record has no match ID ({self.profile.match_id_type})")
+                screened.slots[index] = _reject(
+                    record, f"the record has no match ID ({self.profile.match_id_type})"
                 )
                 continue
+            screened.met.append(record)
             key = match_key(record.match_id)
-            hit = found.get(normalise_id(record.match_id))
-            if hit is not None:
-                self._seen_pks.add(hit.pk)
             if key in self._seen_keys:
-                slots.append(
-                    _reject(record, f"match ID {record.match_id} appears earlier in the same file")
+                screened.slots[index] = _reject(
+                    record, f"match ID {record.match_id} appears earlier in the same file"
                 )
                 continue
             self._seen_keys.add(key)
+            screened.candidates.append(index)
+        return screened
+
+    def _plan_batch(self, batch: SisBatch, chunk: list[RawRecord], screened: _Screened) -> _Planned:
+        found = self._lookup(batch, chunk)
+        slots = list(screened.slots)
+        hits = [hit.pk for r in screened.met if (hit := found.get(normalise_id(r.match_id or "")))]
+        incoming: list[Incoming] = []
+        to_plan: list[int] = []
+        to_parse: list[tuple[RawRecord, str]] = []
+        for index in screened.candidates:
+            record = chunk[index]
+            fp = fingerprint(self._key, record.raw)
+            hit = found.get(normalise_id(record.match_id or ""))
             if hit is not None and hit.fingerprint == fp:
-                slots.append(
-                    Action(ActionKind.UNCHANGED, record.number, record.match_id, pk=hit.pk)
+                slots[index] = Action(
+                    ActionKind.UNCHANGED, record.number, record.match_id, pk=hit.pk
                 )
                 continue
             to_parse.append((record, fp))
-            to_plan.append(len(slots))
-            slots.append(None)
+            to_plan.append(index)
         # A record that is not well-formed fails the run here (SourceError, as iterparse did).
         parsed = parse_many(self.source, [record for record, _ in to_parse])
         for (record, fp), result in zip(to_parse, parsed, strict=True):
@@ -289,15 +385,27 @@ class Runner:
         for index, action in zip(to_plan, planned, strict=True):
             slots[index] = action
         actions = [a for a in slots if a is not None]
-        self._check_ids(batch, actions)
-        return actions
+        held, holders = self._check_ids(batch, actions)
+        plan = _Planned(actions, hits, len(chunk))
+        plan.read_norms = {normalise_id(r.match_id) for r in chunk if r.match_id} | held
+        plan.read_pks = {f.pk for f in found.values()} | holders
+        for action in plan.writes(refresh=True):
+            if action.pk is not None:
+                plan.write_pks.add(action.pk)
+            if action.user is not None and action.kind is not ActionKind.UNCHANGED:
+                plan.write_norms.update(id_values(action.user))
+            old = stored.get(action.pk) if action.pk is not None else None
+            if old is not None:
+                plan.write_norms.update(id_values(old))
+        return plan
 
-    def _check_ids(self, batch: SisBatch, actions: list[Action]) -> None:
+    def _check_ids(self, batch: SisBatch, actions: list[Action]) -> tuple[set[str], set[int]]:
         """Reject records whose IDs clash with another record of the batch or a stored user
-        (SPEC section 4.3: a clash rejects that record, the rest go on)."""
+        (SPEC section 4.3: a clash rejects that record, the rest go on). Returns what it read:
+        the IDs asked for and the users holding them."""
         writing = [a for a in actions if a.kind in (ActionKind.CREATE, ActionKind.UPDATE)]
         if not writing:
-            return
+            return set(), set()
         owner: dict[str, Action] = {}
         for action in writing:
             assert action.user is not None
@@ -323,6 +431,7 @@ class Runner:
                         f"ID {norm} ({holder.id_type}) is already held by user {holder.primary_id}",
                     )
                     break
+        return set(owner), {h.pk for h in holders.values()}
 
     # -- writes ------------------------------------------------------------------------
 
@@ -341,7 +450,6 @@ class Runner:
 
     def _write(self, batch: SisBatch, actions: list[Action]) -> None:
         writes = [a for a in actions if a.kind in (ActionKind.CREATE, ActionKind.UPDATE)]
-        self._stamp(writes)
         try:
             with batch.savepoint():
                 self._write_set(batch, actions)

@@ -38,6 +38,7 @@ from bookplate.users.manual import field_text
 from bookplate.users.model import (
     PROTECTED_FIELDS,
     AccountType,
+    ContactInfo,
     SegmentType,
     User,
     normalise_id,
@@ -143,20 +144,49 @@ def _reset_value(name: str, profile: Profile) -> Any:
     return None
 
 
+_USER_FIELDS = tuple(f.name for f in dataclasses.fields(User))
+
+
+def _copy_for_merge(user: User) -> User:
+    """A copy of ``user`` whose segment lists are its own (the lists ``merge`` extends); the
+    segments in them are the same objects, which ``merge`` never changes."""
+    out = User.__new__(User)
+    for name in _USER_FIELDS:
+        setattr(out, name, getattr(user, name))
+    for name in _SEGMENT_LISTS:
+        setattr(out, name, list(getattr(user, name)))
+    contact = user.contact_info
+    out.contact_info = ContactInfo(
+        list(contact.addresses), list(contact.emails), list(contact.phones)
+    )
+    return out
+
+
+def _own(value: Any) -> Any:
+    """``value`` for the merged user: shared when immutable, else a deep copy."""
+    if value is None or isinstance(value, str | int | float | date):
+        return value
+    if isinstance(value, list) and not value:
+        return []
+    return copy.deepcopy(value)
+
+
 def merge(stored: User, incoming: User, profile: Profile) -> User:
-    """Swap-all of ``stored`` by ``incoming`` (already ``prepare``d), with Alma's exceptions."""
-    merged = copy.deepcopy(incoming)
+    """Swap-all of ``stored`` by ``incoming`` (already ``prepare``d), with Alma's exceptions.
+    Neither argument is changed; the result shares ``incoming``'s segment objects and values
+    (callers do not change those afterwards: ``incoming`` is the file's record, read once)."""
+    merged = _copy_for_merge(incoming)
     for name in _KEPT_FROM_STORED:
-        setattr(merged, name, copy.deepcopy(getattr(stored, name)))
+        setattr(merged, name, _own(getattr(stored, name)))
     # Internal segments stay, after the file's external ones.
     for name in _SEGMENT_LISTS:
         kept = [s for s in getattr(stored, name) if s.segment_type == SegmentType.INTERNAL]
-        getattr(merged, name).extend(copy.deepcopy(kept))
+        getattr(merged, name).extend(_own(kept))
     for name in _CONTACT_LISTS:
         kept = [
             s for s in getattr(stored.contact_info, name) if s.segment_type == SegmentType.INTERNAL
         ]
-        getattr(merged.contact_info, name).extend(copy.deepcopy(kept))
+        getattr(merged.contact_info, name).extend(_own(kept))
     # Protected fields.
     manual = dict(stored.manual_fields)
     for name in PROTECTED_FIELDS:
@@ -164,7 +194,7 @@ def merge(stored: User, incoming: User, profile: Profile) -> User:
             if field_text(incoming, name) == manual[name]:
                 del manual[name]  # the SIS sent its last value again: re-attached
             else:
-                setattr(merged, name, copy.deepcopy(getattr(stored, name)))
+                setattr(merged, name, _own(getattr(stored, name)))
         elif _blank(getattr(incoming, name)):
             setattr(merged, name, _reset_value(name, profile))
     merged.manual_fields = manual
@@ -176,7 +206,7 @@ def merge(stored: User, incoming: User, profile: Profile) -> User:
         if (rule is FieldRule.KEEP and not _blank(old)) or (
             rule is FieldRule.REPLACE and _blank(new)
         ):
-            setattr(merged, name, copy.deepcopy(old))
+            setattr(merged, name, _own(old))
     # Expiry and purge dates the file leaves blank stay as they are (defaults are for new users).
     if merged.expiry_date is None:
         merged.expiry_date = stored.expiry_date

@@ -54,6 +54,32 @@ _PG_HOLDERS = text(
 )
 
 
+_PG_MODIFIED = text(
+    "SELECT u.id, u.last_modified_date FROM unnest(CAST(:pks AS integer[])) AS k(pk)"
+    " JOIN users u ON u.id = k.pk"
+)
+# An update's new rows go through a temporary table of the session (``_update_users_pg``).
+_PG_UPDATES = "sis_user_updates"
+_PG_UPDATE_TABLE = (
+    f"CREATE TEMPORARY TABLE IF NOT EXISTS {_PG_UPDATES} (LIKE users) ON COMMIT DELETE ROWS"
+)
+_PG_UPDATE_COLUMNS = tuple(c for c in _USER_COLUMNS if c != "password_hash")
+_PG_UPDATE_USERS = (
+    "UPDATE users AS u SET "  # noqa: S608 - column names of the table definition
+    + ", ".join(f"{c} = s.{c}" for c in _PG_UPDATE_COLUMNS if c != "id")
+    + f" FROM {_PG_UPDATES} AS s WHERE u.id = s.id"
+)
+
+
+def _pg_delete_by_pk(table: str) -> Any:
+    """Delete a batch's rows of a side table: the keys as one array joined by ``unnest``
+    (an index join whatever the statistics of a table just filled say)."""
+    return text(
+        f"DELETE FROM {table} AS x USING unnest(CAST(:pks AS integer[])) AS k(pk)"  # noqa: S608
+        " WHERE x.user_pk = k.pk"
+    )
+
+
 def _chunks(items: Sequence[Any], size: int = CHUNK) -> Iterator[Sequence[Any]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
@@ -178,10 +204,13 @@ class SqlSisBatch:
 
     def _fingerprints(self, rows: Sequence[tuple[int, str, datetime | None]]) -> None:
         pks = [pk for pk, _, _ in rows]
-        for part in _chunks(pks):
-            self.conn.execute(
-                delete(t.sis_fingerprints).where(t.sis_fingerprints.c.user_pk.in_(part))
-            )
+        if self._pg:
+            self.conn.execute(_pg_delete_by_pk("sis_fingerprints"), {"pks": pks})
+        else:
+            for part in _chunks(pks):
+                self.conn.execute(
+                    delete(t.sis_fingerprints).where(t.sis_fingerprints.c.user_pk.in_(part))
+                )
         self._copy("sis_fingerprints", ("user_pk", "fingerprint", "modified"), rows)
 
     def create(self, users: Sequence[tuple[User, str]]) -> list[int]:
@@ -206,35 +235,54 @@ class SqlSisBatch:
         if not users:
             return
         pks = [pk for pk, _, _ in users]
-        values = []
-        for pk, user, _ in users:
-            row = user_row(user, None, with_password=False)
-            row["b_id"] = pk
-            values.append(row)
-        columns = [c for c in _USER_COLUMNS if c not in ("id", "password_hash")]
-        statement = (
-            update(t.users)
-            .where(t.users.c.id == bindparam("b_id"))
-            .values({c: bindparam(c) for c in columns})
-        )
-        self.conn.execute(statement, values)
-        for table in (t.user_ids, t.user_identifiers, t.user_terms):
-            for part in _chunks(pks):
-                self.conn.execute(delete(table).where(table.c.user_pk.in_(part)))
         mode = read_id_scope(self.conn)
         rows = _Batch([u for _, u, _ in users], pks, mode, json_text=True)
+        columns = [c for c in _USER_COLUMNS if c not in ("id", "password_hash")]
+        if self._pg:
+            self._update_users_pg(rows)
+            for name in ("user_ids", "user_identifiers", "user_terms"):
+                self.conn.execute(_pg_delete_by_pk(name), {"pks": pks})
+        else:
+            values = []
+            for row in rows.users:
+                value = dict(zip(_USER_COLUMNS, row, strict=True))
+                value["b_id"] = value.pop("id")
+                value["record"] = json.loads(value["record"])
+                values.append(value)
+            statement = (
+                update(t.users)
+                .where(t.users.c.id == bindparam("b_id"))
+                .values({c: bindparam(c) for c in columns})
+            )
+            self.conn.execute(statement, values)
+            for table in (t.user_ids, t.user_identifiers, t.user_terms):
+                for part in _chunks(pks):
+                    self.conn.execute(delete(table).where(table.c.user_pk.in_(part)))
         try:
             self._write_side_rows(rows)
         except IntegrityError as error:
             raise DuplicateId(str(error.orig or error)[:200], "all_unique") from None
         self._fingerprints([(pk, fp, u.last_modified_date) for pk, u, fp in users])
 
+    def _update_users_pg(self, rows: _Batch) -> None:
+        """One UPDATE for the batch, from the new rows COPYed into a temporary table (emptied
+        at every commit) and analysed, so the join goes by the users' primary key."""
+        self.conn.exec_driver_sql(_PG_UPDATE_TABLE)
+        self.conn.exec_driver_sql(f"TRUNCATE {_PG_UPDATES}")
+        index = [_USER_COLUMNS.index(c) for c in _PG_UPDATE_COLUMNS]
+        self._copy(_PG_UPDATES, _PG_UPDATE_COLUMNS, [[r[i] for i in index] for r in rows.users])
+        self.conn.exec_driver_sql(f"ANALYZE {_PG_UPDATES}")
+        self.conn.exec_driver_sql(_PG_UPDATE_USERS)
+
     def set_fingerprints(self, rows: Sequence[tuple[int, str]]) -> None:
         if not rows:
             return
         pks = [pk for pk, _ in rows]
         modified: dict[int, Any] = {}
-        for part in _chunks(pks):
+        if self._pg:
+            for pk, value in self.conn.execute(_PG_MODIFIED, {"pks": pks}):
+                modified[pk] = value
+        for part in [] if self._pg else _chunks(pks):
             for pk, value in self.conn.execute(
                 select(t.users.c.id, t.users.c.last_modified_date).where(t.users.c.id.in_(part))
             ):
@@ -313,6 +361,9 @@ def _report(row: Any) -> Report:
 class SqlSisStore:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        # PostgreSQL works in its own process: a run may write a batch on one connection
+        # while it plans the next on another (``sis.apply.Runner._main_pass``).
+        self.overlap_writes = engine.dialect.name == "postgresql"
 
     @contextmanager
     def batch(self) -> Iterator[SqlSisBatch]:
