@@ -6,7 +6,6 @@ for ``warmup + duration`` seconds; latencies of the last ``duration`` seconds ar
 
 from __future__ import annotations
 
-import json
 import multiprocessing as mp
 import random
 import sys
@@ -37,33 +36,17 @@ SEARCH_SQL = (
     "ORDER BY t.order_key LIMIT 10 OFFSET 0"
     ") AS page ON page.user_pk = u.id ORDER BY page.order_key"
 )
-USER_COLUMNS = (
-    "institution",
-    "primary_id",
-    "primary_id_norm",
-    "record",
-    "last_name_sort",
-    "first_name_sort",
-    "user_group",
-    "record_type",
-    "account_type",
-    "status",
-    "created_date",
-    "last_modified_date",
-    "expiry_date",
-)
-INSERT_USER = (
-    f"INSERT INTO users ({', '.join(USER_COLUMNS)}) "
-    f"VALUES ({', '.join(['%s'] * len(USER_COLUMNS))}) RETURNING id"
-)
 MARK = "zzmark"
 
 
-def _post_template() -> dict[str, Any]:
-    """Rows of one new user as the API would write them, with MARK where the ID goes."""
+def _post_template() -> tuple[str, dict[str, Any]]:
+    """What ``SqlUserRepository.add`` sends on PostgreSQL for one new user (the one statement
+    of ``storage.user_insert``: user, side rows, audit row), with MARK where the ID goes."""
     from datetime import UTC, date, datetime
 
-    from bookplate.storage.rows import id_entries, identifier_pairs, term_rows, user_row
+    from sqlalchemy.dialects.postgresql import psycopg as pg_dialect
+
+    from bookplate.storage.user_insert import insert_user
     from bookplate.users.model import ContactInfo, Email, Identifier, Phone, User
 
     now = datetime.now(UTC)
@@ -84,18 +67,16 @@ def _post_template() -> dict[str, Any]:
         last_modified_by="api:raw",
         last_modified_date=now,
     )
-    row = user_row(user, None)
-    row["record"] = json.dumps(row["record"], separators=(",", ":"))
-    return {
-        "user": [row[c] for c in USER_COLUMNS],
-        "ids": [(norm, id_type) for norm, _raw, id_type in id_entries(user)],
-        "identifiers": sorted(identifier_pairs(user)),
-        "terms": sorted(term_rows(user), key=lambda r: r[:2]),
-    }
+    statement, params = insert_user(user, None, "api:raw", now)
+    return str(statement.compile(dialect=pg_dialect.dialect())), params
 
 
 def _sub(value: Any, new: str) -> Any:
-    return value.replace(MARK, new) if isinstance(value, str) else value
+    if isinstance(value, str):
+        return value.replace(MARK, new)
+    if isinstance(value, list):
+        return [_sub(v, new) for v in value]
+    return value
 
 
 def _worker(
@@ -111,7 +92,7 @@ def _worker(
     lat: list[int] = []
     extra = 0
     template = _post_template() if scenario == "post" else None
-    with psycopg.connect(PSYCOPG_URL, autocommit=scenario != "post") as conn:
+    with psycopg.connect(PSYCOPG_URL, autocommit=True) as conn:
         start = time.perf_counter()
         measure_from = start + warmup
         end = measure_from + duration
@@ -133,35 +114,9 @@ def _worker(
                 assert template is not None
                 n += 1
                 new = f"br{seq}-{int(start)}-{n}"
-                with conn.transaction():
-                    user = [_sub(v, new) for v in template["user"]]
-                    pk_row = conn.execute(INSERT_USER, user).fetchone()
-                    assert pk_row is not None
-                    pk = pk_row[0]
-                    with conn.cursor() as cur:
-                        cur.executemany(
-                            "INSERT INTO user_ids (scope, value_norm, user_pk, id_type) "
-                            "VALUES ('*', %s, %s, %s)",
-                            [(_sub(v, new), pk, t) for v, t in template["ids"]],
-                        )
-                        cur.executemany(
-                            "INSERT INTO user_identifiers (user_pk, id_type, value_norm) "
-                            "VALUES (%s, %s, %s)",
-                            [(pk, t, _sub(v, new)) for t, v in template["identifiers"]],
-                        )
-                        cur.executemany(
-                            "INSERT INTO user_terms (user_pk, institution, field, term, order_key) "
-                            "VALUES (%s, %s, %s, %s, %s)",
-                            [
-                                (pk, INSTITUTION, f, _sub(v, new), _sub(k, new))
-                                for f, v, k in template["terms"]
-                            ],
-                        )
-                    conn.execute(
-                        "INSERT INTO audit_log (at, institution, actor, action, target) "
-                        "VALUES (now(), %s, 'api:raw', 'user.add', %s)",
-                        (INSTITUTION, new),
-                    )
+                sql, params = template
+                # One statement in AUTOCOMMIT mode, as the API's single-write unit sends it.
+                conn.execute(sql, {k: _sub(v, new) for k, v in params.items()}).fetchone()
             t1 = time.perf_counter()
             if t0 >= measure_from:
                 lat.append(int((t1 - t0) * 1_000_000))
