@@ -421,7 +421,9 @@ class SqlUserRepository:
         one_row_per_user = False
         for condition in conditions:
             for term in condition.terms:
-                one_row_per_user = _one_row_per_user(condition, term)
+                one_row_per_user = _one_row_per_user(condition, term) or (
+                    with_key and _split_by_key(condition)  # a UNION: already one row per user
+                )
                 if with_key:
                     parts.append(_keyed_matches(institution, condition, term))
                 else:
@@ -458,6 +460,13 @@ def _users_order_key() -> ColumnElement[str]:
         key = part if key is None else key + part
     assert key is not None
     return key
+
+
+def _split_by_key(condition: Condition) -> bool:
+    """Whether the condition names fields with and fields without ``order_key``."""
+    return any(f in ORDERED_TERM_FIELDS for f in condition.fields) and any(
+        f not in ORDERED_TERM_FIELDS for f in condition.fields
+    )
 
 
 def _keyed_matches(institution: str, condition: Condition, term: Term) -> Select[Any]:
