@@ -87,10 +87,14 @@ def generate(count: int, start: int = 0, seed: int = SEED) -> Iterator[User]:
 
 
 def user_count() -> int | None:
+    """The seeded users: those a POST run is writing at the same moment (IDs ``bw…``/``br…``,
+    removed after each run) do not count, so a concurrent ``--reuse`` does not re-seed."""
     try:
         with psycopg.connect(PSYCOPG_URL, connect_timeout=5) as conn:
             row = conn.execute(
-                "SELECT count(*) FROM users WHERE institution = %s", (INSTITUTION,)
+                "SELECT count(*) FROM users WHERE institution = %s "
+                "AND primary_id NOT LIKE 'bw%%' AND primary_id NOT LIKE 'br%%'",
+                (INSTITUTION,),
             ).fetchone()
             return int(row[0]) if row else 0
     except psycopg.Error:
