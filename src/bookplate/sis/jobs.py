@@ -436,6 +436,7 @@ class SisJobs:
             pending.message = "the run's file is no longer in the spool"
             pending.finished = self.sis.clock().isoformat()
             self.store.finish_run(pending)
+            lock.release(remove=True)
             return pending
         resume = _ResumeStore(self.store, run_id)
         service = SisService(resume, self.sis.users, self.sis.roles, self.sis.clock)
