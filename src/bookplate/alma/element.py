@@ -216,7 +216,7 @@ _USER = _Spec(
         **{n: (_CODE, n) for n in _USER_CODES},
         **{n: (_DATE, n) for n in _USER_DATES},
         "force_password_change": (_FLAG, "force_password_change"),
-        "password": (_TEXT, ""),  # read (and checked) by the general reader, not kept
+        "password": (_TEXT, "_password"),  # read (and checked) by the general reader, not kept
     },
     {},
     {
@@ -308,8 +308,7 @@ def _items(wrapper: Any, name: str, spec: _Spec | None, items: list[Any]) -> Non
 
 
 def _read(element: Any, spec: _Spec) -> dict[str, Any]:
-    kwargs: dict[str, Any] = {}
-    seen: set[str] = set()
+    kwargs: dict[str, Any] = {}  # a field met twice (or as attribute and element): _Unusual
     for raw_name, raw in element.items():
         name = _local(raw_name)
         attribute = spec.attributes.get(name)
@@ -321,7 +320,6 @@ def _read(element: Any, spec: _Spec) -> dict[str, Any]:
             continue
         kind, target = attribute
         kwargs[target] = _segment_type(raw) if kind == _SEGMENT else _boolean(raw)
-        seen.add(name)
     for child in element:
         tag = child.tag
         if not isinstance(tag, str):
@@ -329,13 +327,17 @@ def _read(element: Any, spec: _Spec) -> dict[str, Any]:
         name = tag if tag[0] != "{" else _local(tag)
         found = spec.fields.get(name)
         if found is not None:
-            if name in seen:
-                raise _Unusual  # repeated: a list where one value belongs
-            seen.add(name)
             kind, target = found
-            value = _value(kind, child)
-            if target:
-                kwargs[target] = value
+            if target in kwargs or len(child):
+                raise _Unusual  # repeated (a list where one value belongs), or nested
+            if kind == _CODE:
+                kwargs[target] = child.text or None
+            elif kind == _TEXT:
+                if child.get("desc") is not None:
+                    raise _Unusual  # read as a code by the general reader
+                kwargs[target] = child.text or None
+            else:
+                kwargs[target] = _value(kind, child)
             continue
         listed = spec.lists.get(name)
         if listed is not None:
@@ -343,9 +345,8 @@ def _read(element: Any, spec: _Spec) -> dict[str, Any]:
             _items(child, item_name, item_spec, kwargs.setdefault(target, []))
             continue
         if name == "contact_info" and spec is _USER:
-            if name in seen:
+            if name in kwargs:
                 raise _Unusual
-            seen.add(name)
             kwargs["contact_info"] = ContactInfo(**_read(child, _CONTACT))
             continue
         if name in spec.read or name in spec.attributes or len(child):
@@ -360,6 +361,7 @@ def user_from_element(element: Any) -> User | None:
         kwargs = _read(element, _USER)
     except (_Unusual, InvalidFieldValue, ValueError, TypeError):
         return None
+    kwargs.pop("_password", None)
     for name in ("primary_id", "record_type", "account_type", "status"):
         if kwargs.get(name) is None:
             kwargs[name] = ""

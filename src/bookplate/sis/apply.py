@@ -341,16 +341,20 @@ class Runner:
         return screened
 
     def _plan_batch(self, batch: SisBatch, chunk: list[RawRecord], screened: _Screened) -> _Planned:
-        found = self._lookup(batch, chunk)
+        # Each match ID normalised once (it is looked up, matched and compared several times).
+        norm = {r.match_id: normalise_id(r.match_id) for r in chunk if r.match_id}
+        found = batch.lookup(
+            self.profile.institution, self.profile.match_id_type, list(norm.values())
+        )
         slots = list(screened.slots)
-        hits = [hit.pk for r in screened.met if (hit := found.get(normalise_id(r.match_id or "")))]
+        hits = [hit.pk for r in screened.met if (hit := found.get(norm[r.match_id or ""]))]
         incoming: list[Incoming] = []
         to_plan: list[int] = []
         to_parse: list[tuple[RawRecord, str]] = []
         for index in screened.candidates:
             record = chunk[index]
             fp = fingerprint(self._key, record.raw)
-            hit = found.get(normalise_id(record.match_id or ""))
+            hit = found.get(norm[record.match_id or ""])
             if hit is not None and hit.fingerprint == fp:
                 slots[index] = Action(
                     ActionKind.UNCHANGED, record.number, record.match_id, pk=hit.pk
@@ -373,9 +377,9 @@ class Runner:
                 raise result
             incoming.append(Incoming(record.number, record.match_id, user, error, fp, record.line))
         wanted = {
-            normalise_id(i.match_id): found[normalise_id(i.match_id)].pk
+            norm[i.match_id]: found[norm[i.match_id]].pk
             for i in incoming
-            if i.match_id and normalise_id(i.match_id) in found
+            if i.match_id and norm[i.match_id] in found
         }
         stored = batch.load(sorted(set(wanted.values()))) if wanted else {}
         existing = {norm: Existing(pk, stored[pk]) for norm, pk in wanted.items() if pk in stored}
@@ -385,21 +389,24 @@ class Runner:
         for index, action in zip(to_plan, planned, strict=True):
             slots[index] = action
         actions = [a for a in slots if a is not None]
-        held, holders = self._check_ids(batch, actions)
+        ids = {id(a): id_values(a.user) for a in actions if a.user is not None}
+        held, holders = self._check_ids(batch, actions, ids)
         plan = _Planned(actions, hits, len(chunk))
-        plan.read_norms = {normalise_id(r.match_id) for r in chunk if r.match_id} | held
+        plan.read_norms = set(norm.values()) | held
         plan.read_pks = {f.pk for f in found.values()} | holders
         for action in plan.writes(refresh=True):
             if action.pk is not None:
                 plan.write_pks.add(action.pk)
             if action.user is not None and action.kind is not ActionKind.UNCHANGED:
-                plan.write_norms.update(id_values(action.user))
+                plan.write_norms.update(ids[id(action)])
             old = stored.get(action.pk) if action.pk is not None else None
             if old is not None:
                 plan.write_norms.update(id_values(old))
         return plan
 
-    def _check_ids(self, batch: SisBatch, actions: list[Action]) -> tuple[set[str], set[int]]:
+    def _check_ids(
+        self, batch: SisBatch, actions: list[Action], ids: dict[int, list[str]]
+    ) -> tuple[set[str], set[int]]:
         """Reject records whose IDs clash with another record of the batch or a stored user
         (SPEC section 4.3: a clash rejects that record, the rest go on). Returns what it read:
         the IDs asked for and the users holding them."""
@@ -409,7 +416,7 @@ class Runner:
         owner: dict[str, Action] = {}
         for action in writing:
             assert action.user is not None
-            for norm in id_values(action.user):
+            for norm in ids[id(action)]:
                 other = owner.get(norm)
                 if other is not None and other is not action:
                     _turn_reject(
@@ -417,13 +424,13 @@ class Runner:
                     )
                     break
             else:
-                for norm in id_values(action.user):
+                for norm in ids[id(action)]:
                     owner[norm] = action
         holders = batch.id_holders(self.profile.institution, list(owner))
         for action in writing:
             if action.kind is ActionKind.REJECT or action.user is None:
                 continue
-            for norm in id_values(action.user):
+            for norm in ids[id(action)]:
                 holder = holders.get(norm)
                 if holder is not None and holder.pk != action.pk:
                     _turn_reject(
