@@ -17,7 +17,7 @@ import json
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import TextClause, text
+from sqlalchemy import Dialect, TextClause, text
 
 from bookplate.network.model import NETWORK_SCOPE_KEY, IdScope
 from bookplate.storage import tables as t
@@ -71,6 +71,18 @@ SELECT id FROM new_user"""  # noqa: S608
     statement = text(sql)
     _STATEMENTS[columns] = statement
     return statement
+
+
+_DRIVER_SQL: dict[tuple[int, str], tuple[TextClause, str]] = {}
+
+
+def driver_sql(statement: TextClause, dialect: Dialect) -> str:
+    """``statement`` as the driver's SQL text (``%(name)s`` parameters), rendered once."""
+    key = (id(statement), dialect.name)
+    found = _DRIVER_SQL.get(key)
+    if found is None or found[0] is not statement:
+        found = _DRIVER_SQL[key] = (statement, str(statement.compile(dialect=dialect)))
+    return found[1]
 
 
 def insert_user(

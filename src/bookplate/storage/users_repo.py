@@ -38,7 +38,7 @@ from bookplate.storage.rows import (
     term_rows,
     user_row,
 )
-from bookplate.storage.user_insert import insert_user
+from bookplate.storage.user_insert import driver_sql, insert_user
 from bookplate.users.errors import DuplicateId, UserNotFound
 from bookplate.users.model import User, normalise_id
 from bookplate.users.ports import ALL_UNIQUE, LINKING_ID, PRIMARY_ID
@@ -268,12 +268,14 @@ class SqlUserRepository:
         statement, params = insert_user(
             user, password_hash, user.last_modified_by or user.created_by, datetime.now(UTC)
         )
+        # Sent as the driver's own SQL: no statement cache look-up per call.
+        sql = driver_sql(statement, self._conn.dialect)
         try:
             if self._conn.get_execution_options().get("isolation_level") == "AUTOCOMMIT":
-                self._conn.execute(statement.execution_options(**_ATOMIC), params)
+                self._conn.exec_driver_sql(sql, params, execution_options=_ATOMIC)
             else:
                 with self._conn.begin_nested():
-                    self._conn.execute(statement, params)
+                    self._conn.exec_driver_sql(sql, params)
         except IntegrityError:
             raise self._duplicate(user, None) from None
 
