@@ -35,7 +35,9 @@ def processes() -> dict[int, tuple[int, int, str]]:
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
             raw = stat.read_text()
-            cmd = (stat.parent / "cmdline").read_bytes().replace(b"\0", b" ").decode("replace")
+            cmd = (
+                (stat.parent / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            )
         except OSError:
             continue
         fields = raw[raw.rfind(")") + 2 :].split()
