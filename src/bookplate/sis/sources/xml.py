@@ -314,18 +314,23 @@ class XmlSource:
         return parse_user(record.raw, record.number, record.line)
 
     def parse_many(self, records: Sequence[RawRecord]) -> list[User | Exception]:
-        """``parse`` of each record: the slices are parsed by lxml together, wrapped in one
-        ``<users>`` element (a slice is a whole ``<user>`` element, so this gives the elements
-        parsing them one by one gives); if that fails, one by one, which names the slice."""
-        elements = _parse_together([r.raw for r in records])
-        if elements is None:
-            return parse_each(self, records)
+        """``parse`` of each record: up to 500 slices at a time are parsed by lxml together,
+        wrapped in one ``<users>`` element (a slice is a whole ``<user>`` element, so this
+        gives the elements parsing them one by one gives), and turned into users before the
+        next 500 are parsed; if parsing them together fails, they are parsed one by one,
+        which names the bad slice."""
         out: list[User | Exception] = []
-        for element in elements:
-            try:
-                out.append(user_of_element(element))
-            except RECORD_ERRORS as exc:
-                out.append(exc)
+        for start in range(0, len(records), _TOGETHER):
+            part = records[start : start + _TOGETHER]
+            elements = _parse_together([r.raw for r in part])
+            if elements is None:
+                out.extend(parse_each(self, part))
+                continue
+            for element in elements:
+                try:
+                    out.append(user_of_element(element))
+                except RECORD_ERRORS as exc:
+                    out.append(exc)
         return out
 
 
@@ -342,20 +347,16 @@ def _parser() -> Any:
 
 
 def _parse_together(raws: Sequence[bytes]) -> list[Any] | None:
-    elements: list[Any] = []
-    for start in range(0, len(raws), _TOGETHER):
-        part = raws[start : start + _TOGETHER]
-        try:
-            root = etree.fromstring(b"<users>" + b"".join(part) + b"</users>", _parser())
-        except etree.XMLSyntaxError:
-            return None
-        children = list(root)
-        if len(children) != len(part) or not all(
-            isinstance(c.tag, str) and local_name(c.tag) == "user" for c in children
-        ):
-            return None
-        elements.extend(children)
-    return elements
+    try:
+        root = etree.fromstring(b"<users>" + b"".join(raws) + b"</users>", _parser())
+    except etree.XMLSyntaxError:
+        return None
+    children = list(root)
+    if len(children) != len(raws) or not all(
+        isinstance(c.tag, str) and local_name(c.tag) == "user" for c in children
+    ):
+        return None
+    return children
 
 
 def user_of_element(element: Any) -> User:
