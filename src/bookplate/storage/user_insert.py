@@ -17,7 +17,7 @@ import json
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Dialect, TextClause, text
+from sqlalchemy import JSON, Dialect, TextClause, text
 
 from bookplate.network.model import NETWORK_SCOPE_KEY, IdScope
 from bookplate.storage import tables as t
@@ -26,7 +26,7 @@ from bookplate.storage.rows import id_entries, identifier_pairs, row_order_key, 
 from bookplate.users.model import User
 
 # user_row's JSON columns; the other values are passed as they are (psycopg adapts them).
-_JSON_COLUMNS = frozenset(c.name for c in t.users.columns if c.type.__class__.__name__ == "JSON")
+_JSON_COLUMNS = frozenset(c.name for c in t.users.columns if isinstance(c.type, JSON))
 
 _STATEMENTS: dict[tuple[str, ...], TextClause] = {}
 
