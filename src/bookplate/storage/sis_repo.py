@@ -72,11 +72,14 @@ _PG_UPDATE_USERS = (
 
 
 def _pg_delete_by_pk(table: str) -> Any:
-    """Delete a batch's rows of a side table: the keys as one array joined by ``unnest``
-    (an index join whatever the statistics of a table just filled say)."""
+    """Delete a batch's rows of a side table, found key by key through the table's index on
+    ``user_pk``: a lateral subquery per key (``OFFSET 0`` keeps it from being flattened into a
+    join), so a table whose statistics are stale (just filled by a load) is never read whole
+    by a hash join."""
     return text(
-        f"DELETE FROM {table} AS x USING unnest(CAST(:pks AS integer[])) AS k(pk)"  # noqa: S608
-        " WHERE x.user_pk = k.pk"
+        f"DELETE FROM {table} WHERE ctid = ANY(ARRAY("  # noqa: S608
+        " SELECT x.ctid FROM unnest(CAST(:pks AS integer[])) AS k(pk)"
+        f" CROSS JOIN LATERAL (SELECT ctid FROM {table} WHERE user_pk = k.pk OFFSET 0) AS x))"
     )
 
 
