@@ -100,7 +100,12 @@ class Container:
     @cached_property
     def sis_jobs(self) -> SisJobs:
         """SIS runs as jobs: procrastinate on PostgreSQL, a background thread on SQLite."""
-        jobs = SisJobs(self.sis, SqlSisStore(self.engine), Path(self.settings.sis_spool))
+        jobs = SisJobs(
+            self.sis,
+            SqlSisStore(self.engine),
+            Path(self.settings.sis_spool),
+            self.engine.url.render_as_string(hide_password=True),
+        )
         queue: JobQueue
         if self.engine.dialect.name == "postgresql":
             queue = ProcrastinateQueue(self.settings.database_url, jobs.execute)

@@ -140,7 +140,7 @@ def test_a_run_whose_process_lives_is_not_swept(c: Container, tmp_path: Path) ->
     assert pending.run_id is not None
     pending.status = RUNNING
     c.sis_jobs.store.finish_run(pending)
-    held = RunLock(c.sis_jobs.spool / f"{pending.run_id}.lock")
+    held = RunLock(c.sis_jobs.lock_path(pending.run_id))
     assert held.acquire()  # as the executing process holds it
     try:
         assert c.sis_jobs.sweep() == []

@@ -5,7 +5,7 @@ A run is created ``pending`` (``sis_runs``) with its file under the spool direct
 the file, the actor, the batch size). ``JobQueue.enqueue(run_id)`` hands it to a queue:
 procrastinate on PostgreSQL (``sis.queue``), a background thread or the caller itself on
 SQLite. ``SisJobs.execute`` is the job: ``pending`` -> ``running`` -> ``done`` / ``failed`` /
-``aborted``. A process executing a run holds an advisory lock on ``<spool>/<run id>.lock``
+``aborted``. A process executing a run holds an advisory lock on ``<spool>/<run id>.<db>.lock``
 (the kernel drops it when the process dies). A run left ``running`` by a process that is gone
 is found by that free lock and marked ``interrupted`` (``SisJobs.sweep``; on PostgreSQL the
 queue also re-queues the jobs of dead workers by itself, ``sis.queue``); enqueueing it again
@@ -16,6 +16,7 @@ runs the file again from the start, which converges to the state of one clean ru
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import json
 import os
 import queue
@@ -282,11 +283,14 @@ class Ticket:
 class SisJobs:
     """Creates pending runs, queues them, and executes them (the job itself)."""
 
-    def __init__(self, sis: SisService, store: RunStore, spool: Path) -> None:
+    def __init__(self, sis: SisService, store: RunStore, spool: Path, database: str = "") -> None:
         self.sis = sis
         self.store = store
         self.spool = spool
         self.queue: JobQueue | None = None
+        # Run ids are per database: the lock's name carries the database too, so that two
+        # databases sharing a spool (tests, benchmarks) never take each other's locks.
+        self._lock_tag = hashlib.blake2b(database.encode(), digest_size=5).hexdigest()
 
     # -- creating runs -----------------------------------------------------------------
 
@@ -370,7 +374,7 @@ class SisJobs:
         for run_id in self.store.run_ids([RUNNING]):
             if run_id in queued:
                 continue
-            lock = RunLock(self._lock_path(run_id))
+            lock = RunLock(self.lock_path(run_id))
             if not lock.acquire():
                 continue  # a live process is executing it
             try:
@@ -407,7 +411,7 @@ class SisJobs:
         if pending.status in FINISHED:
             log.info("sis_run_skipped", run_id=run_id, status=pending.status)
             return pending
-        lock = RunLock(self._lock_path(run_id))
+        lock = RunLock(self.lock_path(run_id))
         if not lock.acquire():
             log.info("sis_run_busy", run_id=run_id)
             return pending
@@ -482,8 +486,8 @@ class SisJobs:
     def _ticket_path(self, run_id: int) -> Path:
         return self.spool / f"{run_id}.json"
 
-    def _lock_path(self, run_id: int) -> Path:
-        return self.spool / f"{run_id}.lock"
+    def lock_path(self, run_id: int) -> Path:
+        return self.spool / f"{run_id}.{self._lock_tag}.lock"
 
     def _ticket(self, run_id: int) -> Ticket | None:
         try:

@@ -191,7 +191,7 @@ class Report:
 
     @property
     def exit_code(self) -> int:
-        if self.status in ("aborted", "failed", "interrupted"):
+        if self.status != "done":  # aborted, failed, interrupted, or not run (pending)
             return 2
         return 1 if self.counts.get(ActionKind.REJECT.value) else 0
 
