@@ -29,22 +29,27 @@ from bookplate.users.model import User
 CHUNK = 900  # bound parameters per IN list (SQLite's limit is far above)
 MISSING_PAGE = 5000  # users read at a time by ``missing_users``
 
-# PostgreSQL: a batch's keys as one array joined through unnest (a hash or index join whatever
-# the statistics of tables just filled say; an IN list was planned as a sequential scan
-# comparing every row with every value).
+# PostgreSQL: a batch's keys as one array, each key looked up through its index by a lateral
+# subquery (``OFFSET 0`` keeps it from being flattened into a join). Planned as joins, these
+# read the whole table when its statistics were stale after a load (an IN list was a
+# sequential scan; an unnest join a hash join over every user of the institution).
 _PG_LOOKUP_PRIMARY = text(
-    "SELECT u.primary_id_norm, u.id, u.last_modified_date, f.fingerprint, f.modified"
+    "SELECT k.norm, u.id, u.last_modified_date, f.fingerprint, f.modified"
     " FROM unnest(CAST(:norms AS text[])) AS k(norm)"
-    " JOIN users u ON u.institution = :institution"
-    ' AND u.primary_id_norm = k.norm COLLATE "C"'
-    " LEFT JOIN sis_fingerprints f ON f.user_pk = u.id"
+    " CROSS JOIN LATERAL (SELECT id, last_modified_date FROM users"
+    ' WHERE institution = :institution AND primary_id_norm = k.norm COLLATE "C" OFFSET 0) AS u'
+    " LEFT JOIN LATERAL (SELECT fingerprint, modified FROM sis_fingerprints"
+    " WHERE user_pk = u.id OFFSET 0) AS f ON true"
 )
 _PG_LOOKUP_IDENTIFIER = text(
-    "SELECT i.value_norm, u.id, u.last_modified_date, f.fingerprint, f.modified"
+    "SELECT k.norm, u.id, u.last_modified_date, f.fingerprint, f.modified"
     " FROM unnest(CAST(:norms AS text[])) AS k(norm)"
-    ' JOIN user_identifiers i ON i.id_type = :id_type AND i.value_norm = k.norm COLLATE "C"'
-    " JOIN users u ON u.id = i.user_pk AND u.institution = :institution"
-    " LEFT JOIN sis_fingerprints f ON f.user_pk = u.id"
+    " CROSS JOIN LATERAL (SELECT user_pk FROM user_identifiers"
+    ' WHERE id_type = :id_type AND value_norm = k.norm COLLATE "C" OFFSET 0) AS i'
+    " CROSS JOIN LATERAL (SELECT id, last_modified_date FROM users"
+    " WHERE id = i.user_pk AND institution = :institution OFFSET 0) AS u"
+    " LEFT JOIN LATERAL (SELECT fingerprint, modified FROM sis_fingerprints"
+    " WHERE user_pk = u.id OFFSET 0) AS f ON true"
 )
 _PG_HOLDERS = text(
     "SELECT i.value_norm, i.user_pk, u.primary_id, i.id_type"
