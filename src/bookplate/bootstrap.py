@@ -6,13 +6,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from argon2 import PasswordHasher as Argon2
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from bookplate.auth.mail import SmtpMailer
 from bookplate.auth.ports import LockoutCounter
-from bookplate.auth.profiles import ExternalLogins
 from bookplate.auth.registry import LoginMethods
 from bookplate.auth.services import AuthService
 from bookplate.auth.tokens import DiscoveryTokens
@@ -30,20 +30,17 @@ from bookplate.roles.services import (
 from bookplate.sis.jobs import JobQueue, SisJobs, ThreadQueue
 from bookplate.sis.queue import ProcrastinateQueue
 from bookplate.sis.services import SisService
-from bookplate.storage.auth_profiles_repo import (
-    SqlPendingStore,
-    SqlProfileStore,
-    SqlReplayCache,
-)
 from bookplate.storage.auth_repo import SqlAuthStore, SqlLockoutCounter
 from bookplate.storage.engine import Engine, make_engine
-from bookplate.storage.migrate import upgrade
 from bookplate.storage.rate_counter import SqlRateCounter
 from bookplate.storage.redis_counter import RedisRateCounter
 from bookplate.storage.redis_lockout import RedisLockoutCounter
 from bookplate.storage.sis_repo import SqlSisStore
 from bookplate.storage.uow import SqlUnitOfWork
 from bookplate.users.services import CodeBookCache, UserService
+
+if TYPE_CHECKING:
+    from bookplate.auth.profiles import ExternalLogins
 
 
 class Argon2Hasher:
@@ -139,7 +136,17 @@ class Container:
     @cached_property
     def external(self) -> ExternalLogins:
         """LDAP/SAML/CAS/OIDC profiles and sign-ins (replay cache and pending state in the
-        database, shared by every worker)."""
+        database, shared by every worker).
+
+        Imported here, not at the top: the protocol libraries (pysaml2 with xmlschema, ldap3,
+        authlib, httpx) weigh about 50 MiB, which a CLI command or an SIS run never needs."""
+        from bookplate.auth.profiles import ExternalLogins  # noqa: PLC0415 (lazy, see above)
+        from bookplate.storage.auth_profiles_repo import (  # noqa: PLC0415
+            SqlPendingStore,
+            SqlProfileStore,
+            SqlReplayCache,
+        )
+
         return ExternalLogins(self.auth, SqlProfileStore(self.engine),
                               SqlPendingStore(self.engine), SqlReplayCache(self.engine),
                               public_url=self.settings.public_url)
@@ -160,6 +167,8 @@ class Container:
 def build_container(settings: Settings, *, migrate: bool = False) -> Container:
     engine = make_engine(settings.database_url)
     if migrate:
+        from bookplate.storage.migrate import upgrade  # noqa: PLC0415 (Alembic, ~10 MiB)
+
         upgrade(engine)
 
     def uow_factory() -> SqlUnitOfWork:

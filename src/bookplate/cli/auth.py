@@ -12,7 +12,6 @@ from rich.console import Console
 
 from bookplate.auth.errors import ProfileInvalid
 from bookplate.auth.model import Method
-from bookplate.auth.profiles import public_config
 from bookplate.bootstrap import build_container
 from bookplate.config import get_settings
 
@@ -98,6 +97,8 @@ def _profile_commands(method: Method) -> typer.Typer:
         """List the profiles (secrets are never shown)."""
         container = build_container(get_settings(), migrate=True)
         try:
+            from bookplate.auth.profiles import public_config  # lazy: the protocol libraries
+
             rows = container.external.profiles.list(institution, method.value)
             if not rows:
                 console.print(f"No {name} profiles.")

@@ -1,0 +1,42 @@
+"""The CLI and an SIS run do not load the external-login protocol libraries or Alembic.
+
+They weigh about 50 MiB of a process that must stay under 300 MB for a 1,000,000-user SIS
+file; they are imported when a sign-in profile or a migration is first used.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+HEAVY = ("saml2", "xmlschema", "ldap3", "authlib", "alembic")
+
+
+def _loaded_after(code: str) -> set[str]:
+    probe = f"{code}\nimport sys\nprint(' '.join(sorted(m for m in sys.modules if '.' not in m)))"
+    out = subprocess.run(
+        [sys.executable, "-c", probe], check=True, capture_output=True, text=True
+    ).stdout
+    return set(out.split())
+
+
+def test_cli_and_sis_run_do_not_import_login_protocols(tmp_path: object) -> None:
+    loaded = _loaded_after(
+        "import bookplate.cli.main\n"
+        "from bookplate.bootstrap import build_container\n"
+        "from bookplate.config import Settings\n"
+        f"c = build_container(Settings(database_url='sqlite:///{tmp_path}/x.db'))\n"
+        "c.sis\n"
+    )
+    assert "bookplate" in loaded
+    assert not loaded & set(HEAVY), loaded & set(HEAVY)
+
+
+def test_external_logins_still_load_them_on_first_use(tmp_path: object) -> None:
+    loaded = _loaded_after(
+        "from bookplate.bootstrap import build_container\n"
+        "from bookplate.config import Settings\n"
+        f"c = build_container(Settings(database_url='sqlite:///{tmp_path}/x.db'))\n"
+        "c.external\n"
+    )
+    assert {"saml2", "ldap3", "authlib"} <= loaded
