@@ -20,6 +20,12 @@ class Settings(BaseSettings):
     # How long code tables and API keys are cached in each process, in seconds.
     cache_seconds: float = Field(default=5.0, ge=0)
     default_per_second: int = Field(default=50, ge=1)
+    # Threads per worker process for the blocking request handlers (docs/operations.md):
+    # more threads than cores make them fight over the interpreter lock and the event loop,
+    # and the slowest requests wait ten times the median. Sign-in handlers that wait on
+    # another server (LDAP, SAML, CAS, OIDC, mail) have their own, larger pool.
+    worker_threads: int = Field(default=2, ge=1, le=256)
+    sign_in_threads: int = Field(default=16, ge=1, le=256)
     log_level: str = "INFO"
     log_json: bool = False
     # SIS jobs (docs/sis.md): where queued and uploaded files wait for their run (a directory

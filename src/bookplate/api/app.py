@@ -11,6 +11,7 @@ from bookplate.bootstrap import Container, build_container
 from bookplate.config import Settings, get_settings
 from bookplate.web import external as web_external
 from bookplate.web import routes as web_routes
+from bookplate.web import threads
 
 
 def create_app(settings: Settings | None = None, container: Container | None = None) -> FastAPI:
@@ -25,6 +26,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     )
     app.state.container = container or build_container(settings)
     errors.install(app)
+    threads.install(app, settings.worker_threads, settings.sign_in_threads)
     for router in ROUTERS:
         app.include_router(router)
     app.include_router(web_routes.router)  # sign-in pages (not in the OpenAPI document)

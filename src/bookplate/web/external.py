@@ -15,7 +15,6 @@ from typing import Any
 
 import structlog
 from fastapi import APIRouter, Request
-from starlette.concurrency import run_in_threadpool
 from starlette.responses import RedirectResponse, Response
 
 from bookplate.auth.errors import AuthenticationFailed, ProfileInvalid, ProfileNotFound
@@ -24,6 +23,7 @@ from bookplate.auth.profiles import Started
 from bookplate.auth.services import SESSION_COOKIE
 from bookplate.users.model import User
 from bookplate.web.routes import CSRF_COOKIE, _failed, _field, _form, container, safe_next
+from bookplate.web.threads import run_sign_in
 
 log = structlog.get_logger("bookplate.web.external")
 router = APIRouter(include_in_schema=False)
@@ -71,7 +71,7 @@ async def _start(request: Request, method: Method, code: str,
     institution = request.query_params.get("institution") or None
     next_url = safe_next(request.query_params.get("next"))
     try:
-        started = await run_in_threadpool(start, code, institution, next_url)
+        started = await run_sign_in(request, start, code, institution, next_url)
     except Exception as exc:  # any failure is the same refusal; the reason goes to the log
         return _refused(request, exc, method, code)
     response = RedirectResponse(started.redirect_url, status_code=303)
@@ -84,7 +84,7 @@ async def _finish(request: Request, method: Method, code: str,
                   finish: Callable[..., tuple[User, str]], *args: Any) -> Response:
     cookie = request.cookies.get(SSO_COOKIE)
     try:
-        user, next_url = await run_in_threadpool(finish, code, cookie, *args)
+        user, next_url = await run_sign_in(request, finish, code, cookie, *args)
     except Exception as exc:
         return _refused(request, exc, method, code)
     return signed_in(request, user, method.value, next_url)
@@ -97,7 +97,7 @@ async def _finish(request: Request, method: Method, code: str,
 async def saml_metadata(request: Request, code: str) -> Response:
     c = container(request)
     try:
-        xml = await run_in_threadpool(c.external.saml_metadata, code,
+        xml = await run_sign_in(request, c.external.saml_metadata, code,
                                       request.query_params.get("institution") or None)
     except (ProfileNotFound, ProfileInvalid) as exc:
         log.info("saml_metadata_refused", profile=code[:64], reason=str(exc))

@@ -17,7 +17,6 @@ from urllib.parse import urlsplit
 import structlog
 from fastapi import APIRouter, Request
 from fastapi.templating import Jinja2Templates
-from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 from starlette.responses import RedirectResponse, Response
 
@@ -31,6 +30,7 @@ from bookplate.auth.services import SESSION_COOKIE, SessionInfo
 from bookplate.bootstrap import Container
 from bookplate.errors import BookplateError
 from bookplate.users.errors import PasswordRejected
+from bookplate.web.threads import run_sign_in
 
 log = structlog.get_logger("bookplate.web")
 router = APIRouter(include_in_schema=False)
@@ -159,11 +159,11 @@ async def login(request: Request) -> Response:
     method = _field(form, "method") or "local"
     try:
         if method.startswith("ldap:"):  # the password form also signs in through LDAP
-            user = await run_in_threadpool(c.external.ldap_login, institution, method[5:],
+            user = await run_sign_in(request, c.external.ldap_login, institution, method[5:],
                                            username, _field(form, "password"))
         else:
             method = "local"
-            user = await run_in_threadpool(c.auth.password_login, institution, username,
+            user = await run_sign_in(request, c.auth.password_login, institution, username,
                                            _field(form, "password"), address=client)
     except (AuthenticationFailed, ProfileNotFound, ProfileInvalid) as exc:
         log.info("login_refused", method=method[:70], kind=type(exc).__name__,
@@ -229,7 +229,7 @@ async def change_password(request: Request) -> Response:
     context: dict[str, Any] = {"csrf": info.session.csrf, "action": "/auth/password"}
     if new is not None:
         try:
-            await run_in_threadpool(c.auth.change_password, info.user.institution,
+            await run_sign_in(request, c.auth.change_password, info.user.institution,
                                     info.user.primary_id, new, f"self:{info.user.primary_id}")
             return _render(request, "password.html", {**context, "done": True})
         except PasswordRejected:
@@ -259,7 +259,7 @@ async def forgot(request: Request) -> Response:
         return _failed(request, 403)
     c = container(request)
     try:
-        await run_in_threadpool(c.auth.request_reset, _field(form, "institution")[:64],
+        await run_sign_in(request, c.auth.request_reset, _field(form, "institution")[:64],
                                 _field(form, "username")[:255])
     except Exception:  # a mail failure must not tell whether the user exists
         log.exception("reset_mail_failed")
@@ -287,7 +287,7 @@ async def reset(request: Request, token: str) -> Response:
                                "action": f"/auth/reset/{token}"}
     if new is not None:
         try:
-            await run_in_threadpool(c.auth.reset_password, token, new)
+            await run_sign_in(request, c.auth.reset_password, token, new)
             return _render(request, "password.html", {**context, "done": True,
                                                       "login_link": True})
         except ResetLinkInvalid:
