@@ -191,6 +191,10 @@ class SqlSisBatch:
         if not rows:
             return
         if self._pg:
+            # The COPY goes past SQLAlchemy: open the batch's transaction first, or a batch
+            # whose first statement is this COPY would leave SQLAlchemy's commit() a no-op.
+            if not self.conn.in_transaction():
+                self.conn.begin()
             raw: Any = self.conn.connection.driver_connection
             with (
                 raw.cursor() as cursor,
