@@ -138,3 +138,10 @@ def user_from_document(doc: Document) -> User:
     user = _from_document(User, doc)
     assert isinstance(user, User)
     return user
+
+
+def stored_user(institution: str, document: Document) -> User:
+    """A ``users`` row's user: its document, with the institution kept in its own column."""
+    user = user_from_document(document)
+    user.institution = institution
+    return user

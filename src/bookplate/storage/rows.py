@@ -26,16 +26,26 @@ def sort_key(text: str | None) -> str:
     return fold(text or "").strip()[:SORT_LENGTH]
 
 
+def name_sort_keys(user: User) -> tuple[str, str]:
+    """The last-name and first-name sort keys of the default order (the preferred name when
+    the name itself is empty): ``users``' sort columns and the start of ``user_order_key``."""
+    return (
+        sort_key(user.last_name or user.pref_last_name),
+        sort_key(user.first_name or user.pref_first_name),
+    )
+
+
 def user_row(
     user: User, password_hash: str | None, *, with_password: bool = True
 ) -> dict[str, Any]:
+    last_sort, first_sort = name_sort_keys(user)
     row: dict[str, Any] = {
         "institution": user.institution,
         "primary_id": user.primary_id,
         "primary_id_norm": normalise_id(user.primary_id),
         "record": user_to_document(user),
-        "last_name_sort": sort_key(user.last_name or user.pref_last_name),
-        "first_name_sort": sort_key(user.first_name or user.pref_first_name),
+        "last_name_sort": last_sort,
+        "first_name_sort": first_sort,
         "user_group": user.user_group,
         "record_type": user.record_type,
         "account_type": user.account_type,
@@ -98,11 +108,7 @@ def order_key(*parts: str) -> str:
 def user_order_key(user: User) -> str:
     """The search's default order (last name, first name, primary ID) as one key; built from
     the same values as ``user_row``'s sort columns."""
-    return order_key(
-        sort_key(user.last_name or user.pref_last_name),
-        sort_key(user.first_name or user.pref_first_name),
-        normalise_id(user.primary_id),
-    )
+    return order_key(*name_sort_keys(user), normalise_id(user.primary_id))
 
 
 def row_order_key(row: dict[str, Any]) -> str:

@@ -12,7 +12,18 @@ from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, bindparam, delete, func, insert, select, text, update
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Table,
+    bindparam,
+    delete,
+    func,
+    insert,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 
 from bookplate.network.model import uniqueness_scope
@@ -20,7 +31,7 @@ from bookplate.sis.model import Mode, Profile, Report
 from bookplate.sis.ports import AuditRow, Found, Holder, ItemRow
 from bookplate.storage import tables as t
 from bookplate.storage.bulk import _USER_COLUMNS, _Batch, _reserve_pks
-from bookplate.storage.documents import user_from_document
+from bookplate.storage.documents import stored_user
 from bookplate.storage.network_repo import read_id_scope
 from bookplate.storage.rows import user_row
 from bookplate.users.errors import DuplicateId
@@ -161,9 +172,7 @@ class SqlSisBatch:
                 )
             )
             for pk, institution, record in rows:
-                user = user_from_document(record)
-                user.institution = institution
-                out[pk] = user
+                out[pk] = stored_user(institution, record)
         return out
 
     def id_holders(self, institution: str, norms: Sequence[str]) -> dict[str, Holder]:
@@ -214,15 +223,17 @@ class SqlSisBatch:
             if table != "users":
                 self._copy(table, columns, table_rows)
 
-    def _fingerprints(self, rows: Sequence[tuple[int, str, datetime | None]]) -> None:
-        pks = [pk for pk, _, _ in rows]
+    def _delete_by_pk(self, table: Table, pks: Sequence[int]) -> None:
+        """Delete the rows of ``pks`` from a side table: key by key through its ``user_pk``
+        index on PostgreSQL (``_pg_delete_by_pk``), in chunked IN lists on SQLite."""
         if self._pg:
-            self.conn.execute(_pg_delete_by_pk("sis_fingerprints"), {"pks": pks})
-        else:
-            for part in _chunks(pks):
-                self.conn.execute(
-                    delete(t.sis_fingerprints).where(t.sis_fingerprints.c.user_pk.in_(part))
-                )
+            self.conn.execute(_pg_delete_by_pk(table.name), {"pks": list(pks)})
+            return
+        for part in _chunks(pks):
+            self.conn.execute(delete(table).where(table.c.user_pk.in_(part)))
+
+    def _fingerprints(self, rows: Sequence[tuple[int, str, datetime | None]]) -> None:
+        self._delete_by_pk(t.sis_fingerprints, [pk for pk, _, _ in rows])
         self._copy("sis_fingerprints", ("user_pk", "fingerprint", "modified"), rows)
 
     def create(self, users: Sequence[tuple[User, str]]) -> list[int]:
@@ -252,8 +263,6 @@ class SqlSisBatch:
         columns = [c for c in _USER_COLUMNS if c not in ("id", "password_hash")]
         if self._pg:
             self._update_users_pg(rows)
-            for name in ("user_ids", "user_identifiers", "user_terms"):
-                self.conn.execute(_pg_delete_by_pk(name), {"pks": pks})
         else:
             values = []
             for row in rows.users:
@@ -267,9 +276,8 @@ class SqlSisBatch:
                 .values({c: bindparam(c) for c in columns})
             )
             self.conn.execute(statement, values)
-            for table in (t.user_ids, t.user_identifiers, t.user_terms):
-                for part in _chunks(pks):
-                    self.conn.execute(delete(table).where(table.c.user_pk.in_(part)))
+        for table in (t.user_ids, t.user_identifiers, t.user_terms):
+            self._delete_by_pk(table, pks)
         try:
             self._write_side_rows(rows)
         except IntegrityError as error:

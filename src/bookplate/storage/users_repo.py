@@ -28,7 +28,7 @@ from sqlalchemy.exc import IntegrityError
 
 from bookplate.network.model import NETWORK_SCOPE_KEY, IdScope, uniqueness_scope
 from bookplate.storage import tables as t
-from bookplate.storage.documents import user_from_document
+from bookplate.storage.documents import stored_user
 from bookplate.storage.engine import ATOMIC_WRITE_OPTION
 from bookplate.storage.network_repo import read_id_scope
 from bookplate.storage.rows import (
@@ -213,12 +213,7 @@ class SqlUserRepository:
         )
 
     def _load(self, query: Select[Any], params: dict[str, Any] | None = None) -> list[User]:
-        out = []
-        for institution, record in self._conn.execute(query, params):
-            user = user_from_document(record)
-            user.institution = institution
-            out.append(user)
-        return out
+        return [stored_user(inst, record) for inst, record in self._conn.execute(query, params)]
 
     # -- UserRepository ----------------------------------------------------------------
 
@@ -381,11 +376,7 @@ class SqlUserRepository:
             params.update(limit=search.limit, offset=max(search.offset, 0))
             rows = self._conn.execute(_SEARCH_ONE_TERM, params).all()
             if rows:
-                users = []
-                for _total, institution, record in rows:
-                    user = user_from_document(record)
-                    user.institution = institution
-                    users.append(user)
+                users = [stored_user(inst, record) for _total, inst, record in rows]
                 return SearchResult(users, rows[0][0])
         # No page (limit 0, no match, or an offset past the end): the count alone.
         return SearchResult([], self._conn.execute(_COUNT_ONE_TERM, params).scalar_one())
