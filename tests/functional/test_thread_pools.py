@@ -11,6 +11,7 @@ from pathlib import Path
 import anyio.to_thread
 import pytest
 from fastapi.testclient import TestClient
+from pydantic import ValidationError
 
 from bookplate.api.app import create_app
 from bookplate.bootstrap import build_container
@@ -79,3 +80,24 @@ def test_a_hanging_sign_in_does_not_hold_the_api_threads(
         release.set()
         waiting.join(10)
     assert answers == [200]
+
+
+@pytest.mark.parametrize(
+    "env",
+    [
+        {"BOOKPLATE_WORKER_THREADS": "0"},
+        {"BOOKPLATE_WORKER_THREADS": "-3"},
+        {"BOOKPLATE_WORKER_THREADS": "two"},
+        {"BOOKPLATE_WORKER_THREADS": "100000"},
+        {"BOOKPLATE_SIGN_IN_THREADS": "0"},
+        {"BOOKPLATE_SIGN_IN_THREADS": "1e9"},
+    ],
+)
+def test_pool_sizes_out_of_range_are_refused_at_start(
+    env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(ValidationError) as refused:
+        Settings()
+    assert next(iter(env)).removeprefix("BOOKPLATE_").lower() in str(refused.value)
