@@ -109,6 +109,23 @@ def test_db_commands() -> None:
     assert code == 0, out
 
 
+def test_db_check_finds_side_rows_without_their_user(database: str) -> None:
+    """The side tables have no foreign key: ``db check`` is what reports a lost user."""
+    import sqlalchemy as sa
+
+    assert run("db", "upgrade")[0] == 0
+    engine = sa.create_engine(database)
+    with engine.begin() as conn:
+        conn.exec_driver_sql(
+            "INSERT INTO user_terms (user_pk, institution, field, term) "
+            "VALUES (424242, 'LIB1', 'last_name', 'ghost')"
+        )
+    engine.dispose()
+    code, out = run("db", "check")
+    assert code == 1
+    assert "user_terms: 1 rows whose user is gone" in out
+
+
 def test_openapi_export(tmp_path: Path) -> None:
     target = tmp_path / "openapi.json"
     assert run("openapi", "--out", str(target))[0] == 0

@@ -17,6 +17,7 @@ from sqlalchemy import Engine
 from sqlalchemy.pool import NullPool
 
 from bookplate.storage.engine import make_engine, normalise_url
+from bookplate.storage.integrity import orphan_side_rows
 from bookplate.storage.migrate import upgrade
 
 POSTGRES_ENV = "BOOKPLATE_TEST_POSTGRES_URL"
@@ -48,10 +49,13 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
 
 @pytest.fixture
 def engine(database_url: str) -> Iterator[Engine]:
-    """A database migrated to head by the real migrations."""
+    """A database migrated to head by the real migrations. Afterwards every side row must
+    still have its user: the schema has no foreign key that would say so (``integrity``)."""
     upgrade(database_url)
     eng = make_engine(database_url)
     try:
         yield eng
+        with eng.connect() as conn:
+            assert orphan_side_rows(conn) == {}, "side rows left without their user"
     finally:
         eng.dispose()

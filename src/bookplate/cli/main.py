@@ -114,15 +114,29 @@ def db_upgrade() -> None:
 
 @db_app.command("check")
 def db_check() -> None:
-    """Fail when the tables in code differ from what the migrations build."""
+    """Fail when the tables in code differ from what the migrations build, or when side
+    rows (IDs, identifiers, search terms, SIS fingerprints) have lost their user."""
+    from bookplate.storage.engine import make_engine
+    from bookplate.storage.integrity import orphan_side_rows
     from bookplate.storage.migrate import check_models_match
 
-    diffs = check_models_match(get_settings().database_url)
+    url = get_settings().database_url
+    diffs = check_models_match(url)
     if diffs:
         for d in diffs:
             err.print(str(d))
         _fail("models and migrations differ; write a migration")
-    console.print("Models match the migrations.")
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            orphans = orphan_side_rows(conn)
+    finally:
+        engine.dispose()
+    if orphans:
+        for table, count in orphans.items():
+            err.print(f"{table}: {count} rows whose user is gone")
+        _fail("side rows without their user; report this as a bug")
+    console.print("Models match the migrations; every side row has its user.")
 
 
 @inst_app.command("add")

@@ -281,7 +281,12 @@ class SqlUserRepository:
         values = user_row(user, password_hash, with_password=password_hash is not None)
         try:
             with self._conn.begin_nested():
-                self._conn.execute(update(t.users).where(t.users.c.id == pk).values(values))
+                updated = self._conn.execute(
+                    update(t.users).where(t.users.c.id == pk).values(values)
+                )
+                if updated.rowcount != 1:
+                    # Removed meanwhile by another transaction: no side rows without a user.
+                    raise UserNotFound(previous_primary_id)
                 self._delete_side_rows(pk)
                 self._write_side_rows(pk, user)
         except IntegrityError:
@@ -298,6 +303,7 @@ class SqlUserRepository:
         if pk is None:
             raise UserNotFound(primary_id)
         self._delete_side_rows(pk)
+        self._conn.execute(delete(t.sis_fingerprints).where(t.sis_fingerprints.c.user_pk == pk))
         self._conn.execute(delete(t.users).where(t.users.c.id == pk))
         self._audit(institution, None, "user.remove", primary_id)
 

@@ -9,6 +9,7 @@ import pytest
 from bookplate.bootstrap import Container, build_container
 from bookplate.config import Settings
 from bookplate.sis.model import Profile
+from bookplate.storage.integrity import orphan_side_rows
 
 
 @pytest.fixture
@@ -21,5 +22,7 @@ def c(database_url: str) -> Iterator[Container]:
     )
     try:
         yield container
+        with container.engine.connect() as conn:
+            assert orphan_side_rows(conn) == {}, "side rows left without their user"
     finally:
         container.close()
