@@ -390,7 +390,7 @@ class Runner:
             slots[index] = action
         actions = [a for a in slots if a is not None]
         ids = {id(a): id_values(a.user) for a in actions if a.user is not None}
-        held, holders = self._check_ids(batch, actions, ids)
+        held, holders = self._check_ids(batch, actions, ids, stored)
         plan = _Planned(actions, hits, len(chunk))
         plan.read_norms = set(norm.values()) | held
         plan.read_pks = {f.pk for f in found.values()} | holders
@@ -405,11 +405,19 @@ class Runner:
         return plan
 
     def _check_ids(
-        self, batch: SisBatch, actions: list[Action], ids: dict[int, list[str]]
+        self,
+        batch: SisBatch,
+        actions: list[Action],
+        ids: dict[int, list[str]],
+        stored: dict[int, User],
     ) -> tuple[set[str], set[int]]:
         """Reject records whose IDs clash with another record of the batch or a stored user
         (SPEC section 4.3: a clash rejects that record, the rest go on). Returns what it read:
-        the IDs asked for and the users holding them."""
+        the IDs of the batch's writes and the users holding them.
+
+        An ID that the updated user's stored record holds already is not asked for: IDs are
+        unique, so its holder is that user (most updates keep every ID). Were it taken away
+        meanwhile, the write would meet the unique key and reject the record then."""
         writing = [a for a in actions if a.kind in (ActionKind.CREATE, ActionKind.UPDATE)]
         if not writing:
             return set(), set()
@@ -426,7 +434,15 @@ class Runner:
             else:
                 for norm in ids[id(action)]:
                     owner[norm] = action
-        holders = batch.id_holders(self.profile.institution, list(owner))
+        kept = {
+            norm
+            for action in writing
+            if action.pk is not None and (old := stored.get(action.pk)) is not None
+            for norm in id_values(old)
+            if (first := owner.get(norm)) is not None and first.pk == action.pk
+        }
+        asked = [norm for norm in owner if norm not in kept]
+        holders = batch.id_holders(self.profile.institution, asked) if asked else {}
         for action in writing:
             if action.kind is ActionKind.REJECT or action.user is None:
                 continue

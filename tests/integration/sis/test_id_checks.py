@@ -1,0 +1,75 @@
+"""The ID check of a batch asks the store only for IDs a writing user does not hold yet; the
+clash rules stay as they were (SPEC section 4.3)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bookplate.bootstrap import Container
+from bookplate.storage.sis_repo import SqlSisBatch
+
+from .helpers import user_xml, users_doc, write_zip
+
+
+@pytest.fixture
+def asked(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every ID the runs ask the store about (``SqlSisBatch.id_holders``)."""
+    seen: list[str] = []
+    real = SqlSisBatch.id_holders
+
+    def spy(self: SqlSisBatch, institution: str, norms: Sequence[str]) -> dict[str, Any]:
+        seen.extend(norms)
+        return real(self, institution, norms)
+
+    monkeypatch.setattr(SqlSisBatch, "id_holders", spy)
+    return seen
+
+
+def _zip(tmp_path: Path, name: str, *users: str) -> Path:
+    return write_zip(tmp_path / name, {"users.xml": users_doc(*users)})
+
+
+def test_an_update_keeping_its_ids_asks_only_for_new_ones(
+    c: Container, tmp_path: Path, asked: list[str]
+) -> None:
+    c.sis.run("MAIN", "SIS", _zip(tmp_path, "a.zip", user_xml("u1", barcode="B1")))
+    asked.clear()
+    report = c.sis.run(
+        "MAIN",
+        "SIS",
+        _zip(
+            tmp_path,
+            "b.zip",
+            user_xml("u1", last="Park", barcode="B1"),  # same IDs, new name
+            user_xml("u2", barcode="B2"),  # new user
+        ),
+    )
+    assert report.counts["update"] == 1 and report.counts["create"] == 1
+    assert sorted(asked) == ["b2", "u2"]  # normalised IDs
+    assert c.users.get("MAIN", "B1").last_name == "Park"
+
+
+def test_an_update_taking_another_users_id_is_still_rejected(
+    c: Container, tmp_path: Path, asked: list[str]
+) -> None:
+    c.sis.run(
+        "MAIN",
+        "SIS",
+        _zip(tmp_path, "a.zip", user_xml("u1", barcode="B1"), user_xml("u2", barcode="B2")),
+    )
+    asked.clear()
+    report = c.sis.run(
+        "MAIN",
+        "SIS",
+        _zip(tmp_path, "b.zip", user_xml("u1", barcode="B2"), user_xml("u2", barcode="B2")),
+    )
+    assert "b2" in asked
+    assert report.counts["reject"] == 1 and report.counts["unchanged"] == 1
+    reject = next(i for i in c.sis.items(report.run_id or 0) if i.kind == "reject")
+    assert reject.match_id == "u1" and "already held by user u2" in (reject.detail or "")
+    assert c.users.get("MAIN", "B2").primary_id == "u2"
+    assert c.users.get("MAIN", "B1").primary_id == "u1"
