@@ -32,6 +32,7 @@ from bookplate.sis.queue import ProcrastinateQueue
 from bookplate.sis.services import SisService
 from bookplate.storage.auth_repo import SqlAuthStore, SqlLockoutCounter
 from bookplate.storage.engine import Engine, make_engine
+from bookplate.storage.identity import database_identity
 from bookplate.storage.rate_counter import SqlRateCounter
 from bookplate.storage.redis_counter import RedisRateCounter
 from bookplate.storage.redis_lockout import RedisLockoutCounter
@@ -101,7 +102,7 @@ class Container:
             self.sis,
             SqlSisStore(self.engine),
             Path(self.settings.sis_spool),
-            self.engine.url.render_as_string(hide_password=True),
+            database_identity(self.engine),
         )
         queue: JobQueue
         if self.engine.dialect.name == "postgresql":
@@ -110,7 +111,7 @@ class Container:
             queue = ThreadQueue(jobs.execute)
         jobs.queue = queue
         if not isinstance(queue, ProcrastinateQueue):
-            jobs.sweep()  # runs a killed process left "running" become "interrupted"
+            jobs.sweep()  # runs a killed process left behind become "interrupted"
         return jobs
 
     @cached_property

@@ -5,6 +5,7 @@ killed with SIGKILL."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -22,7 +23,7 @@ from bookplate.api.app import create_app
 from bookplate.bootstrap import Container, build_container
 from bookplate.config import Settings
 from bookplate.keys.services import parse_areas
-from bookplate.sis.jobs import INTERRUPTED, RUNNING, RunLock
+from bookplate.sis.jobs import INTERRUPTED, PENDING, RUNNING, RunLock
 from bookplate.sis.model import Profile
 from tests.integration.sis.helpers import user_xml, users_doc, write_zip
 
@@ -71,6 +72,26 @@ def _bookplate(database_url: str, spool: Path, *args: str) -> subprocess.Popen[b
     )
 
 
+def _look(database_url: str, spool: Path, *args: str) -> str:
+    """The output of a bookplate command that must succeed (wide: no wrapped cells)."""
+    env = {
+        **os.environ,
+        "BOOKPLATE_DATABASE_URL": database_url,
+        "BOOKPLATE_SIS_SPOOL": str(spool),
+        "COLUMNS": "250",
+    }
+    done = subprocess.run(
+        [BOOKPLATE, *args], env=env, capture_output=True, timeout=300, check=False
+    )
+    assert done.returncode == 0, done.stderr.decode()
+    return done.stdout.decode()
+
+
+def _table(out: str) -> str:
+    """The rows of a table the CLI printed (without the log lines around it)."""
+    return "\n".join(line for line in out.splitlines() if line.startswith("│"))
+
+
 def _users(c: Container) -> int:
     with c.engine.connect() as conn:
         return int(conn.execute(sa.text("SELECT count(*) FROM users")).scalar_one())
@@ -109,14 +130,12 @@ def test_a_killed_foreground_run_is_marked_interrupted_and_runs_again(
     (run,) = c.sis.runs("MAIN")
     assert run.run_id is not None and run.status == RUNNING
 
+    # Looking at the runs is enough (no worker, on PostgreSQL either): the run's lock is free.
+    listed = _table(_look(database_url, spool, "sis", "runs", "-i", "MAIN"))
+    assert "interrupted" in listed and "running" not in listed
     other = _fresh(database_url, spool)
     try:
-        if database_url.startswith("postgresql"):
-            # No process sweeps on PostgreSQL but a starting worker (and this call).
-            assert other.sis_jobs.sweep() == [run.run_id]
-        else:
-            other.sis_jobs  # noqa: B018 - its first use sweeps
-        swept = other.sis.report(run.run_id)
+        swept = other.sis.report(run.run_id)  # what the listing recorded
         assert swept.status == INTERRUPTED and swept.exit_code == 2
         assert f"bookplate sis requeue {run.run_id}" in swept.message
         assert other.sis_jobs.sweep() == []  # once
@@ -138,9 +157,11 @@ def test_a_run_whose_process_lives_is_not_swept(c: Container, tmp_path: Path) ->
     path = write_zip(tmp_path / "u.zip", {"users.xml": users_doc(user_xml("u1"))})
     pending = c.sis_jobs.create("MAIN", "SIS", path)
     assert pending.run_id is not None
+    held = RunLock(c.sis_jobs.lock_path(pending.run_id))
+    assert not held.acquire()  # the process that creates a run owns it ...
+    c.sis_jobs.release(pending.run_id)  # ... until it lets go
     pending.status = RUNNING
     c.sis_jobs.store.finish_run(pending)
-    held = RunLock(c.sis_jobs.lock_path(pending.run_id))
     assert held.acquire()  # as the executing process holds it
     try:
         assert c.sis_jobs.sweep() == []
@@ -199,6 +220,8 @@ def test_the_api_requeues_an_interrupted_run(c: Container, tmp_path: Path) -> No
     assert pending.run_id is not None
     pending.status = RUNNING
     c.sis_jobs.store.finish_run(pending)
+    assert c.sis_jobs.sweep() == []  # its owner (this process) lives
+    c.sis_jobs.release(pending.run_id)  # as if this process had died
     assert c.sis_jobs.sweep() == [pending.run_id]
 
     url = f"/bookplate/v1/sis/runs/{pending.run_id}/requeue"
@@ -225,3 +248,146 @@ def test_the_api_requeues_an_interrupted_run(c: Container, tmp_path: Path) -> No
         again = post(url, key)
         assert again.status_code == 400
         assert "only pending, running or interrupted" in again.text
+
+
+# -- a look at the runs notices a dead owner ---------------------------------------------------
+
+#: A process that owns a run: it creates it (``running`` or left ``pending``), holds its lock,
+#: says so, and waits to be killed.
+OWNER = """
+import sys, time
+from pathlib import Path
+from bookplate.bootstrap import build_container
+from bookplate.config import Settings
+from bookplate.sis.jobs import RUNNING, RunLock
+url, spool, path, status = sys.argv[1:]
+c = build_container(Settings(database_url=url, redis_url=None, cache_seconds=0, sis_spool=spool))
+run = c.sis_jobs.create("MAIN", "SIS", Path(path), copy=True)
+lock = RunLock(c.sis_jobs.lock_path(run.run_id))
+lock.acquire()  # (may be held already: the process that creates a run owns it)
+if status == RUNNING:
+    run.status = RUNNING
+    c.sis_jobs.store.finish_run(run)
+print(run.run_id, flush=True)
+time.sleep(600)
+"""
+
+
+class Owner:
+    """A live process owning one run (see ``OWNER``); ``kill`` ends it with SIGKILL."""
+
+    def __init__(self, database_url: str, spool: Path, file: Path, status: str) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", OWNER, database_url, str(spool), str(file), status],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline()
+        assert line.strip().isdigit(), self.proc.stderr.read() if self.proc.stderr else ""
+        self.run_id = int(line)
+
+    def kill(self) -> None:
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.communicate()
+
+
+#: (how the runs are looked at, the state the owner leaves its run in while it lives)
+LOOKS = [
+    *((look, RUNNING) for look in ("cli-runs", "cli-report", "api-run", "api-runs")),
+    *((look, RUNNING) for look in ("new-sync", "inbox-poll")),
+    ("cli-runs", PENDING),
+    ("api-run", PENDING),
+]
+
+
+@pytest.mark.parametrize(("look", "status"), LOOKS)
+def test_a_look_at_the_runs_notices_that_their_owner_is_gone(
+    c: Container, database_url: str, spool: Path, tmp_path: Path, look: str, status: str
+) -> None:
+    """Every way of looking at the runs marks a run whose owning process was killed
+    ``interrupted``, on PostgreSQL without any worker; while the owner lives, it is left
+    alone."""
+    small = write_zip(tmp_path / "small.zip", {"u.xml": users_doc(user_xml("s1"))})
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    _, key = c.keys.create("MAIN", "ro", parse_areas(["users:ro"]), 10_000)
+    headers = {"Authorization": f"apikey {key}", "Accept": "application/json"}
+
+    def seen(run_id: int) -> str:
+        """The status the look shows (or, for a sync or a poll, what it leaves stored)."""
+        if look == "cli-runs":  # the table lists this one run
+            out = _table(_look(database_url, spool, "sis", "runs", "-i", "MAIN"))
+            (shown,) = [s for s in (RUNNING, PENDING, INTERRUPTED) if s in out]
+            return shown
+        if look == "cli-report":
+            out = _look(database_url, spool, "sis", "report", str(run_id), "--json")
+            return str(json.loads(out[out.index("\n{") + 1 :] if out[0] != "{" else out)["status"])
+        if look in ("api-run", "api-runs"):
+            with TestClient(create_app(c.settings, c)) as client:
+                if look == "api-run":
+                    got = client.get(f"/bookplate/v1/sis/runs/{run_id}", headers=headers)
+                    assert got.status_code == 200, got.text
+                    return str(got.json()["status"])
+                got = client.get("/bookplate/v1/sis/runs", headers=headers)
+                assert got.status_code == 200, got.text
+                (run,) = [r for r in got.json()["run"] if r["run_id"] == run_id]
+                return str(run["status"])
+        if look == "new-sync":
+            _look(database_url, spool, "sis", "sync", str(small), "-p", "SIS", "--no-progress")
+        else:
+            _look(database_url, spool, "sis", "watch", str(inbox), "-p", "SIS", "--once")
+        return c.sis.report(run_id).status
+
+    owner = Owner(database_url, spool, small, status)
+    try:
+        assert seen(owner.run_id) == status  # a live owner: untouched
+        assert c.sis.report(owner.run_id).status == status
+    finally:
+        owner.kill()
+    assert seen(owner.run_id) == INTERRUPTED
+    stored = c.sis.report(owner.run_id)
+    assert stored.status == INTERRUPTED and stored.exit_code == 2
+    assert f"bookplate sis requeue {owner.run_id}" in stored.message
+
+
+def test_runs_queued_in_a_killed_sqlite_process_are_interrupted(
+    c: Container, database_url: str, spool: Path, tmp_path: Path
+) -> None:
+    """The inbox queues two files; on SQLite this process runs them one after the other in a
+    thread, and is killed during the first: the running one and the one still waiting in its
+    queue both become ``interrupted`` at the next look, and run again. On PostgreSQL both wait
+    in procrastinate's queue: a look leaves them ``pending`` and a worker runs them."""
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    _file(tmp_path).rename(inbox / "a.zip")
+    write_zip(inbox / "b.zip", {"u.xml": users_doc(user_xml("later"))})
+    watch = _bookplate(database_url, spool, "sis", "watch", str(inbox), "-p", "SIS", "--once")
+    if database_url.startswith("postgresql"):
+        _, errors = watch.communicate(timeout=300)
+        assert watch.returncode == 0, errors
+    else:
+        _kill_mid_run(c, watch)
+    first, second = sorted(c.sis.runs("MAIN"), key=lambda r: r.run_id or 0)
+    assert first.run_id is not None and second.run_id is not None
+    before = (first.status, second.status)
+    listed = _table(_look(database_url, spool, "sis", "runs", "-i", "MAIN"))
+    after = (c.sis.report(first.run_id).status, c.sis.report(second.run_id).status)
+    if database_url.startswith("postgresql"):
+        assert before == after == (PENDING, PENDING)  # the queue's business
+        worker = _bookplate(database_url, spool, "worker", "--burst")
+        _, errors = worker.communicate(timeout=300)
+        assert worker.returncode == 0, errors
+    else:
+        assert before == (RUNNING, PENDING)
+        assert after == (INTERRUPTED, INTERRUPTED) and "interrupted" in listed
+        assert "queued" in c.sis.report(second.run_id).message  # it never started
+        again = _bookplate(database_url, spool, "sis", "requeue", "--stalled")
+        _, errors = again.communicate(timeout=300)
+        assert again.returncode == 0, errors
+    done = c.sis.report(first.run_id)
+    assert (done.status, done.total) == ("done", N), done.message
+    assert done.counts["create"] + done.counts["unchanged"] == N
+    assert c.sis.report(second.run_id).counts["create"] == 1
+    assert _users(c) == N + 1
+    assert list(spool.iterdir()) == []  # tickets, copies and locks removed

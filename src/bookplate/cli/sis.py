@@ -52,6 +52,13 @@ def _fail(message: str, code: int = 2) -> None:
     raise typer.Exit(code)
 
 
+def _sweep(c: Container) -> None:
+    """Mark interrupted the runs whose owning process is gone (a look at the runs), saying
+    so."""
+    for run_id in c.sis_jobs.sweep():
+        err.print(f"run {run_id}: its process is gone; marked interrupted")
+
+
 def _resolve(c: Container, code: str, institution: str | None) -> Profile:
     if institution is not None:
         return c.sis.profile(institution, code)
@@ -277,6 +284,7 @@ def sis_sync(
     c = _container()
     try:
         prof = _resolve(c, profile, institution)
+        _sweep(c)
         if queue:
             mode = Mode.IMPORT if import_only else Mode.SYNCHRONIZE
             queued = queue_file(c, prof, file, mode=mode, dry_run=dry_run, batch_size=batch_size)
@@ -311,7 +319,7 @@ def sis_runs(
 ) -> None:
     c = _container()
     try:
-        runs = c.sis.runs(institution, profile, limit)
+        runs = c.sis_jobs.refresh(c.sis.runs(institution, profile, limit))
     finally:
         c.close()
     table = Table("run", "profile", "mode", "status", "total", *BUCKETS, "started")
@@ -339,7 +347,7 @@ def sis_report(
     """A run's counts and the list of one bucket (or all)."""
     c = _container()
     try:
-        report = c.sis.report(run_id)
+        (report,) = c.sis_jobs.refresh([c.sis.report(run_id)])
         items = c.sis.items(run_id, kind, offset, limit)
     except BookplateError as exc:
         _fail(str(exc), 1)
@@ -416,6 +424,7 @@ def sis_watch(
     try:
         prof = _resolve(c, profile, institution)
         while True:
+            _sweep(c)
             for path in sorted(directory.iterdir()):
                 if path.is_file() and path.suffix.lower() in (".zip", ".xml", ".csv"):
                     report = handle_inbox_file(c, prof, path)
@@ -479,8 +488,7 @@ def worker(
             )
             return
         queue.stalled_after = stalled_after
-        for run_id in c.sis_jobs.sweep():
-            err.print(f"run {run_id}: its process is gone; marked interrupted")
+        _sweep(c)
         err.print(f"worker: {concurrency} at once" + (", burst" if burst else ""))
         queue.run_worker(concurrency=concurrency, wait=not burst)
     finally:

@@ -1,16 +1,21 @@
 """SIS runs as jobs: a stored *pending* run, its file in the spool, and a queue that executes it.
 
 A run is created ``pending`` (``sis_runs``) with its file under the spool directory
-(``<spool>/<run id>.<zip|xml|csv>``) and a small description beside it (``<run id>.json``:
-the file, the actor, the batch size). ``JobQueue.enqueue(run_id)`` hands it to a queue:
-procrastinate on PostgreSQL (``sis.queue``), a background thread or the caller itself on
-SQLite. ``SisJobs.execute`` is the job: ``pending`` -> ``running`` -> ``done`` / ``failed`` /
-``aborted``. A process executing a run holds an advisory lock on ``<spool>/<run id>.<db>.lock``
-(the kernel drops it when the process dies). A run left ``running`` by a process that is gone
-is found by that free lock and marked ``interrupted`` (``SisJobs.sweep``; on PostgreSQL the
-queue also re-queues the jobs of dead workers by itself, ``sis.queue``); enqueueing it again
-runs the file again from the start, which converges to the state of one clean run
-(``sis.apply``).
+(``<spool>/<run id>.<db>.<zip|xml|csv>``) and a small description beside it
+(``<run id>.<db>.json``, the *ticket*: the file, the actor, the batch size); ``<db>`` stands
+for the database (run ids are per database, and databases may share a spool).
+``JobQueue.enqueue(run_id)`` hands it to a queue: procrastinate on PostgreSQL (``sis.queue``),
+a background thread or the caller itself on SQLite. ``SisJobs.execute`` is the job:
+``pending`` -> ``running`` -> ``done`` / ``failed`` / ``aborted``.
+
+Every run not finished has an owner holding an advisory lock on ``<spool>/<run id>.<db>.lock``
+(the kernel drops it when the process dies, however it dies): the process that created it
+until it hands it on, the process whose in-process queue holds it, the process executing it —
+or, on PostgreSQL, a procrastinate job (``JobQueue.queued``; the queue re-queues the jobs of
+dead workers itself, ``sis.queue``). A ``pending`` or ``running`` run with neither has lost
+its owner: any look at the runs (``SisJobs.sweep`` / ``refresh``) marks it ``interrupted``, and
+enqueueing it again runs the file again from the start, which converges to the state of one
+clean run (``sis.apply``).
 """
 
 from __future__ import annotations
@@ -22,8 +27,9 @@ import os
 import queue
 import shutil
 import threading
+import time
 import zipfile
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Iterable
 from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,15 +49,25 @@ log = structlog.get_logger("bookplate.sis.jobs")
 
 PENDING, RUNNING, INTERRUPTED = "pending", "running", "interrupted"
 FINISHED = frozenset({"done", "failed", "aborted"})
+#: Runs that have an owner while all is well (probed by a look at the runs).
+OWNED = frozenset({PENDING, RUNNING})
 #: Runs that may be queued again.
 REQUEUEABLE = frozenset({PENDING, RUNNING, INTERRUPTED})
 KINDS = ("zip", "xml", "csv")
 #: How much of an XML file (or zip member) the upload check reads for a DOCTYPE.
 HEAD_BYTES = 64 * 1024
+#: Seconds a process waits for the lock of a run that is not running: its holder is a
+#: process creating the run or handing it to the queue, or a look at the runs, each of which
+#: lets go within moments (a running run's lock is held for the whole run: no wait).
+HANDOFF_WAIT = 10.0
 
 
 class JobQueue(Protocol):
     """Where pending runs go to be executed."""
+
+    #: True when the queue is this process (a thread, or the caller): a run waiting in it
+    #: is owned by this process and dies with it. False: the queue keeps its jobs itself.
+    in_process: bool
 
     def enqueue(self, run_id: int) -> None: ...
 
@@ -248,17 +264,23 @@ class RunLock:
         self.path = path
         self._fd: int | None = None
 
-    def acquire(self) -> bool:
-        """Take the lock without waiting; False when another process holds it."""
+    def acquire(self, wait: float = 0.0) -> bool:
+        """Take the lock, trying for up to ``wait`` seconds; False when another holder (another
+        process, or another lock object of this process) keeps it."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            os.close(fd)
-            return False
-        self._fd = fd
-        return True
+        deadline = time.monotonic() + wait
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                if time.monotonic() >= deadline:
+                    os.close(fd)
+                    return False
+                time.sleep(0.02)
+                continue
+            self._fd = fd
+            return True
 
     def release(self, *, remove: bool = False) -> None:
         if self._fd is None:
@@ -288,9 +310,15 @@ class SisJobs:
         self.store = store
         self.spool = spool
         self.queue: JobQueue | None = None
-        # Run ids are per database: the lock's name carries the database too, so that two
-        # databases sharing a spool (tests, benchmarks) never take each other's locks.
-        self._lock_tag = hashlib.blake2b(database.encode(), digest_size=5).hexdigest()
+        # Run ids are per database: every spool name carries the database too, so that two
+        # databases sharing a spool (deployments, tests) never read each other's tickets nor
+        # take each other's locks. ``database`` is its identity (``storage.identity``), the
+        # same however a process spells the URL.
+        self._tag = hashlib.blake2b(database.encode(), digest_size=5).hexdigest()
+        # Locks of runs this process owns but does not execute yet (created, or waiting in
+        # its in-process queue); ``execute`` takes them over.
+        self._held: dict[int, RunLock] = {}
+        self._held_guard = threading.Lock()
 
     # -- creating runs -----------------------------------------------------------------
 
@@ -331,27 +359,64 @@ class SisJobs:
         )
         run_id = self.store.start_run(report)
         report.run_id = run_id
-        target = path.resolve()
-        if move or copy:
-            self.spool.mkdir(parents=True, exist_ok=True)
-            suffix = f".{kind}" if kind in KINDS else path.suffix
-            target = (self.spool / f"{run_id}{suffix}").resolve()
-            if move:
-                os.replace(path, target)
-            else:
-                shutil.copyfile(path, target)
-        ticket = Ticket(str(target), actor, batch_size, owned=move or copy)
-        self._ticket_path(run_id).parent.mkdir(parents=True, exist_ok=True)
-        self._ticket_path(run_id).write_text(json.dumps(_ticket_dict(ticket)))
+        # This process owns the run until it executes it or hands it on (``submit``); the
+        # lock is taken before the ticket is written, so a look at the runs that finds a
+        # pending run with a ticket and a free lock knows that its owner is gone.
+        self._hold(run_id, HANDOFF_WAIT)
+        try:
+            target = path.resolve()
+            if move or copy:
+                self.spool.mkdir(parents=True, exist_ok=True)
+                suffix = f".{kind}" if kind in KINDS else path.suffix
+                target = (self.spool / f"{self._name(run_id)}{suffix}").resolve()
+                if move:
+                    os.replace(path, target)
+                else:
+                    shutil.copyfile(path, target)
+            ticket = Ticket(str(target), actor, batch_size, owned=move or copy)
+            self._ticket_path(run_id).parent.mkdir(parents=True, exist_ok=True)
+            self._ticket_path(run_id).write_text(json.dumps(_ticket_dict(ticket)))
+        except BaseException:
+            self.release(run_id)
+            raise
         return report
 
     def submit(self, report: Report) -> Report:
-        """Hand a pending run to the queue."""
-        assert report.run_id is not None
+        """Hand a pending run to the queue. An in-process queue keeps it owned by this
+        process; a queue of its own (procrastinate) owns it once its job is stored."""
+        run_id = report.run_id
+        assert run_id is not None
         if self.queue is None:
             raise RuntimeError("no job queue is configured")
-        self.queue.enqueue(report.run_id)
+        if self.queue.in_process:
+            self._hold(run_id)
+        try:
+            self.queue.enqueue(run_id)
+        finally:
+            if not self.queue.in_process:
+                # After the job is stored: a look that then finds the lock free finds the job.
+                self.release(run_id)
         return report
+
+    def release(self, run_id: int) -> None:
+        """Let go of a run this process owns without executing it (a look at the runs may then
+        find it ownerless)."""
+        with self._held_guard:
+            lock = self._held.pop(run_id, None)
+        if lock is not None:
+            lock.release()
+
+    def _hold(self, run_id: int, wait: float = 0.0) -> None:
+        with self._held_guard:
+            if run_id in self._held:
+                return
+        lock = RunLock(self.lock_path(run_id))
+        if not lock.acquire(wait):
+            # Another owner (a process executing it): ``execute`` will wait or leave it.
+            log.info("sis_run_owned_elsewhere", run_id=run_id)
+            return
+        with self._held_guard:
+            self._held[run_id] = lock
 
     def requeue(self, run_id: int) -> Report:
         """Queue again a run that was interrupted (``pending``, ``running`` or
@@ -366,33 +431,61 @@ class SisJobs:
         return self.store.run_ids(REQUEUEABLE, institution)
 
     def sweep(self) -> list[int]:
-        """Mark ``interrupted`` every run left ``running`` by a process that is gone (its
-        lock is free) and that no queue job will resume; the ids. Called when a process
-        starts using the jobs (SQLite) and when a worker starts (PostgreSQL)."""
-        queued = self.queue.queued() if self.queue is not None else set()
-        found: list[int] = []
-        for run_id in self.store.run_ids([RUNNING]):
-            if run_id in queued:
-                continue
-            lock = RunLock(self.lock_path(run_id))
-            if not lock.acquire():
-                continue  # a live process is executing it
-            try:
-                report = self.store.get_run(run_id)
-                if report is None or report.status != RUNNING:
-                    continue
-                report.status = INTERRUPTED
-                report.message = (
-                    "the process executing the run stopped before it finished (killed or "
-                    f"crashed); `bookplate sis requeue {run_id}` runs the file again"
-                )
-                report.finished = self.sis.clock().isoformat()
-                self.store.finish_run(report)
-                found.append(run_id)
-                log.warning("sis_run_interrupted", run_id=run_id)
-            finally:
+        """Mark ``interrupted`` every pending or running run whose owner is gone; the ids.
+        Called by every look at the runs (CLI, API, a new sync, the inbox poll), when a
+        process starts using the jobs on SQLite, and when a worker starts."""
+        return self._probe(self.store.run_ids(OWNED))
+
+    def refresh(self, reports: list[Report]) -> list[Report]:
+        """``reports`` as they are once those of runs whose owner is gone are marked
+        ``interrupted``. Only pending and running runs are probed (a lock each, no query
+        when none is)."""
+        gone = set(self._probe([r.run_id for r in reports if r.status in OWNED and r.run_id]))
+        if not gone:
+            return reports
+        return [(self.store.get_run(r.run_id) or r) if r.run_id in gone else r for r in reports]
+
+    def _probe(self, run_ids: Iterable[int]) -> list[int]:
+        with self._held_guard:
+            mine = set(self._held)
+        locks: dict[int, RunLock] = {}
+        try:
+            for run_id in run_ids:
+                lock = RunLock(self.lock_path(run_id))
+                # Held: by its creator, an in-process queue or the process executing it.
+                if run_id not in mine and lock.acquire():
+                    locks[run_id] = lock
+            if not locks:
+                return []
+            # Asked after the locks are taken: a run handed to the queue meanwhile (its
+            # owner let go of the lock once the job was stored) is seen with its job.
+            queued = self.queue.queued() if self.queue is not None else set()
+            return [r for r, lock in locks.items() if r not in queued and self._interrupt(r, lock)]
+        finally:
+            for lock in locks.values():
                 lock.release()
-        return found
+
+    def _interrupt(self, run_id: int, lock: RunLock) -> bool:
+        """Mark a run whose lock the caller holds ``interrupted`` if it is still owned in
+        name only."""
+        report = self.store.get_run(run_id)
+        if report is None or report.status not in OWNED:
+            if report is not None and report.status in FINISHED:
+                lock.release(remove=True)  # finished meanwhile: no lock file left behind
+            return False
+        if report.status == PENDING:
+            if not self._ticket_path(run_id).exists():
+                return False  # being created: its creator takes the lock, then writes this
+            what = "the process that was to run it stopped before it started (killed or "
+            what += "crashed) while the run was queued"
+        else:
+            what = "the process executing the run stopped before it finished (killed or crashed)"
+        was, report.status = report.status, INTERRUPTED
+        report.message = f"{what}; `bookplate sis requeue {run_id}` runs the file again"
+        report.finished = self.sis.clock().isoformat()
+        self.store.finish_run(report)
+        log.warning("sis_run_interrupted", run_id=run_id, was=was)
+        return True
 
     # -- the job -----------------------------------------------------------------------
 
@@ -405,20 +498,27 @@ class SisJobs:
     ) -> Report:
         """Run a stored run's file. Finished runs are left alone (a duplicate delivery), and
         so is a run another live process is executing (it holds the run's lock)."""
-        pending = self.store.get_run(run_id)
-        if pending is None:
-            raise RunNotFound(run_id)
-        if pending.status in FINISHED:
-            log.info("sis_run_skipped", run_id=run_id, status=pending.status)
-            return pending
-        lock = RunLock(self.lock_path(run_id))
-        if not lock.acquire():
-            log.info("sis_run_busy", run_id=run_id)
-            return pending
+        with self._held_guard:
+            lock = self._held.pop(run_id, None)  # owned by this process: take it over
         try:
+            pending = self.store.get_run(run_id)
+            if pending is None:
+                raise RunNotFound(run_id)
+            if pending.status in FINISHED:
+                log.info("sis_run_skipped", run_id=run_id, status=pending.status)
+                if lock is not None:
+                    lock.release(remove=True)
+                return pending
+            if lock is None:
+                lock = RunLock(self.lock_path(run_id))
+                if not lock.acquire(0.0 if pending.status == RUNNING else HANDOFF_WAIT):
+                    log.info("sis_run_busy", run_id=run_id)
+                    lock = None
+                    return pending
             return self._execute_locked(run_id, lock, progress, plan_out)
         finally:
-            lock.release()
+            if lock is not None:
+                lock.release()
 
     def _execute_locked(
         self,
@@ -483,11 +583,14 @@ class SisJobs:
 
     # -- spool -------------------------------------------------------------------------
 
+    def _name(self, run_id: int) -> str:
+        return f"{run_id}.{self._tag}"
+
     def _ticket_path(self, run_id: int) -> Path:
-        return self.spool / f"{run_id}.json"
+        return self.spool / f"{self._name(run_id)}.json"
 
     def lock_path(self, run_id: int) -> Path:
-        return self.spool / f"{run_id}.{self._lock_tag}.lock"
+        return self.spool / f"{self._name(run_id)}.lock"
 
     def _ticket(self, run_id: int) -> Ticket | None:
         try:
@@ -516,7 +619,9 @@ def _ticket_dict(ticket: Ticket) -> dict[str, Any]:
 
 
 class InlineQueue:
-    """Executes each run at once, in the caller (CLI on SQLite)."""
+    """Executes each run at once, in the caller."""
+
+    in_process = True
 
     def __init__(self, execute: Callable[[int], object]) -> None:
         self._execute = execute
@@ -534,6 +639,8 @@ class InlineQueue:
 class ThreadQueue:
     """One background thread executing runs in order (the web process on SQLite). ``close``
     waits for the queued runs."""
+
+    in_process = True
 
     def __init__(self, execute: Callable[[int], object]) -> None:
         self._execute = execute
@@ -563,7 +670,8 @@ class ThreadQueue:
                 self._queue.task_done()
 
     def queued(self) -> set[int]:
-        # A run this thread executes holds its lock; the waiting ones are still pending.
+        # The runs waiting here are owned by this process (``SisJobs`` holds their locks),
+        # and the one it executes holds its lock.
         return set()
 
     def join(self) -> None:

@@ -60,6 +60,8 @@ def ensure_schema(dsn: str) -> bool:
 class ProcrastinateQueue:
     """``JobQueue`` over procrastinate: ``enqueue`` defers a ``sis_run(run_id)`` job."""
 
+    in_process = False  # the jobs are in the database, whoever deferred them
+
     def __init__(
         self,
         database_url: str,

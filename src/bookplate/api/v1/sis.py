@@ -258,13 +258,16 @@ def list_runs(
     limit: Annotated[int, Query(ge=1, le=1000)] = 20,
 ) -> Response:
     who = _require(request, Area.USERS, False, Action.RUN_SIS)
-    runs = deps.container(request).sis.runs(who.institution, profile, limit)
+    c = deps.container(request)
+    # A look at the runs shows a run whose owning process died as interrupted (sis.jobs).
+    runs = c.sis_jobs.refresh(c.sis.runs(who.institution, profile, limit))
     return JSONResponse({"run": [_run_out(request, r) for r in runs]})
 
 
 @router.get("/runs/{run_id}", summary="A run: status and counts")
 def get_run(request: Request, run_id: Annotated[int, Path(ge=1, le=2**31 - 1)]) -> Response:
     _, report = _own_run(request, run_id)
+    (report,) = deps.container(request).sis_jobs.refresh([report])
     return JSONResponse(_run_out(request, report))
 
 
