@@ -12,10 +12,10 @@ from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from typing import Any
 
+import psycopg
 from sqlalchemy import (
     Connection,
     Engine,
-    Table,
     bindparam,
     delete,
     func,
@@ -74,6 +74,18 @@ _PG_MODIFIED = text(
     "SELECT u.id, u.last_modified_date FROM unnest(CAST(:pks AS integer[])) AS k(pk)"
     " JOIN users u ON u.id = k.pk"
 )
+# Fingerprints of users that may have one: updated in place, inserted where missing.
+_PG_UPSERT_FINGERPRINTS = text(
+    "INSERT INTO sis_fingerprints (user_pk, fingerprint, modified) SELECT * FROM unnest("
+    "CAST(:pks AS integer[]), CAST(:fps AS text[]), CAST(:modified AS timestamptz[]))"
+    " ON CONFLICT (user_pk) DO UPDATE"
+    " SET fingerprint = excluded.fingerprint, modified = excluded.modified"
+)
+_UPSERT_FINGERPRINTS = (
+    "INSERT INTO sis_fingerprints (user_pk, fingerprint, modified) VALUES (?, ?, ?)"
+    " ON CONFLICT (user_pk) DO UPDATE"
+    " SET fingerprint = excluded.fingerprint, modified = excluded.modified"
+)
 # An update's new rows go through a temporary table of the session (``_update_users_pg``).
 _PG_UPDATES = "sis_user_updates"
 _PG_UPDATE_TABLE = (
@@ -87,15 +99,37 @@ _PG_UPDATE_USERS = (
 )
 
 
-def _pg_delete_by_pk(table: str) -> Any:
-    """Delete a batch's rows of a side table, found key by key through the table's index on
+# The key each side table's rows are deleted by in an update (the primary key; on user_ids the
+# user too), with the PostgreSQL array type its values are sent as.
+_SIDE_KEYS: dict[str, tuple[tuple[str, str], ...]] = {
+    "user_ids": (("scope", "text"), ("value_norm", "text"), ("user_pk", "integer")),
+    "user_identifiers": (("user_pk", "integer"), ("id_type", "text"), ("value_norm", "text")),
+    "user_terms": (("user_pk", "integer"), ("field", "text"), ("term", "text")),
+}
+
+
+def _pg_side_rows(table: str, columns: Sequence[str]) -> str:
+    """A batch's rows of a side table, found key by key through the table's index on
     ``user_pk``: a lateral subquery per key (``OFFSET 0`` keeps it from being flattened into a
     join), so a table whose statistics are stale (just filled by a load) is never read whole
-    by a hash join."""
+    by a hash join. In psycopg's parameter style: it is sent on the driver's cursor."""
+    return (
+        f"SELECT {', '.join('x.' + c for c in columns)}"  # noqa: S608 - table definition names
+        " FROM unnest(CAST(%(pks)s AS integer[])) AS k(pk)"
+        f" CROSS JOIN LATERAL (SELECT {', '.join(columns)} FROM {table}"
+        " WHERE user_pk = k.pk OFFSET 0) AS x"
+    )
+
+
+def _pg_delete_rows(table: str, keys: Sequence[tuple[str, str]]) -> Any:
+    """Delete rows of a side table named by their key columns (one array per column), each
+    found through the primary key's index by a lateral subquery (as in ``_pg_side_rows``)."""
+    arrays = ", ".join(f"CAST(:{c} AS {kind}[])" for c, kind in keys)
+    match = " AND ".join(f"{c} = k.{c}" for c, _ in keys)
     return text(
-        f"DELETE FROM {table} WHERE ctid = ANY(ARRAY("  # noqa: S608
-        " SELECT x.ctid FROM unnest(CAST(:pks AS integer[])) AS k(pk)"
-        f" CROSS JOIN LATERAL (SELECT ctid FROM {table} WHERE user_pk = k.pk OFFSET 0) AS x))"
+        f"DELETE FROM {table} WHERE ctid = ANY(ARRAY("  # noqa: S608 - names from _SIDE_KEYS
+        f" SELECT x.ctid FROM unnest({arrays}) AS k({', '.join(c for c, _ in keys)})"
+        f" CROSS JOIN LATERAL (SELECT ctid FROM {table} WHERE {match} OFFSET 0) AS x))"
     )
 
 
@@ -196,17 +230,20 @@ class SqlSisBatch:
 
     # -- writes ------------------------------------------------------------------------
 
+    def _driver(self) -> Any:
+        """The psycopg connection under the batch's, for work past SQLAlchemy (COPY, reads of
+        many rows). The batch's transaction is opened first, or a batch whose first statement
+        went this way would leave SQLAlchemy's commit() a no-op."""
+        if not self.conn.in_transaction():
+            self.conn.begin()
+        return self.conn.connection.driver_connection
+
     def _copy(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
         if not rows:
             return
         if self._pg:
-            # The COPY goes past SQLAlchemy: open the batch's transaction first, or a batch
-            # whose first statement is this COPY would leave SQLAlchemy's commit() a no-op.
-            if not self.conn.in_transaction():
-                self.conn.begin()
-            raw: Any = self.conn.connection.driver_connection
             with (
-                raw.cursor() as cursor,
+                self._driver().cursor() as cursor,
                 cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy,
             ):
                 for row in rows:
@@ -223,18 +260,26 @@ class SqlSisBatch:
             if table != "users":
                 self._copy(table, columns, table_rows)
 
-    def _delete_by_pk(self, table: Table, pks: Sequence[int]) -> None:
-        """Delete the rows of ``pks`` from a side table: key by key through its ``user_pk``
-        index on PostgreSQL (``_pg_delete_by_pk``), in chunked IN lists on SQLite."""
-        if self._pg:
-            self.conn.execute(_pg_delete_by_pk(table.name), {"pks": list(pks)})
-            return
-        for part in _chunks(pks):
-            self.conn.execute(delete(table).where(table.c.user_pk.in_(part)))
-
     def _fingerprints(self, rows: Sequence[tuple[int, str, datetime | None]]) -> None:
-        self._delete_by_pk(t.sis_fingerprints, [pk for pk, _, _ in rows])
-        self._copy("sis_fingerprints", ("user_pk", "fingerprint", "modified"), rows)
+        """Store the fingerprints of users that may have one already: updated in place (no
+        new index entries), inserted where missing."""
+        if not rows:
+            return
+        latest = {pk: (fp, modified) for pk, fp, modified in rows}  # one row a user
+        if self._pg:
+            self.conn.execute(
+                _PG_UPSERT_FINGERPRINTS,
+                {
+                    "pks": list(latest),
+                    "fps": [fp for fp, _ in latest.values()],
+                    "modified": [modified for _, modified in latest.values()],
+                },
+            )
+            return
+        self.conn.exec_driver_sql(
+            _UPSERT_FINGERPRINTS,
+            [(pk, fp, modified) for pk, (fp, modified) in latest.items()],
+        )
 
     def create(self, users: Sequence[tuple[User, str]]) -> list[int]:
         if not users:
@@ -261,6 +306,8 @@ class SqlSisBatch:
         mode = read_id_scope(self.conn)
         rows = _Batch([u for _, u, _ in users], pks, mode, json_text=True)
         columns = [c for c in _USER_COLUMNS if c not in ("id", "password_hash")]
+        # The users' rows first: on PostgreSQL that locks them, so the side rows read below
+        # are the ones a writer of these users committed last (and no other can change them).
         if self._pg:
             self._update_users_pg(rows)
         else:
@@ -276,13 +323,68 @@ class SqlSisBatch:
                 .values({c: bindparam(c) for c in columns})
             )
             self.conn.execute(statement, values)
-        for table in (t.user_ids, t.user_identifiers, t.user_terms):
-            self._delete_by_pk(table, pks)
         try:
-            self._write_side_rows(rows)
-        except IntegrityError as error:
-            raise DuplicateId(str(error.orig or error)[:200], "all_unique") from None
+            self._rewrite_side_rows(rows, pks)
+        except (IntegrityError, psycopg.errors.UniqueViolation) as error:
+            orig = getattr(error, "orig", None) or error
+            raise DuplicateId(str(orig)[:200], "all_unique") from None
         self._fingerprints([(pk, fp, u.last_modified_date) for pk, u, fp in users])
+
+    def _rewrite_side_rows(self, rows: _Batch, pks: Sequence[int]) -> None:
+        """Bring the side rows of updated users to ``rows`` writing only what differs: a
+        changed record usually changes a field or two, so most rows (and the entries of the
+        wide term index) stay as they are. Whole rows are compared (a name change changes the
+        ``order_key`` of every name term). All deletions of the batch go before any insert,
+        so an ID one user gives up can be taken by another user of the same batch."""
+        changes = []
+        for table, columns, new in rows.tables():
+            if table == "users":
+                continue
+            old = self._side_rows(table, columns, pks)
+            kept = set(new)
+            gone = [row for row in old if row not in kept]
+            had = set(old)
+            added = [row for row in new if row not in had]
+            changes.append((table, columns, gone, added))
+        for table, columns, gone, _ in changes:
+            self._delete_rows(table, columns, gone)
+        for table, columns, _, added in changes:
+            self._copy(table, columns, added)
+
+    def _side_rows(
+        self, table: str, columns: Sequence[str], pks: Sequence[int]
+    ) -> list[tuple[Any, ...]]:
+        """The stored rows of ``pks`` in a side table, as tuples in ``columns`` order."""
+        if self._pg:
+            # On the driver's cursor: its rows are tuples already (a batch reads ~20 a user).
+            with self._driver().cursor() as cursor:
+                cursor.execute(_pg_side_rows(table, columns), {"pks": list(pks)})
+                found: list[tuple[Any, ...]] = cursor.fetchall()
+                return found
+        side = t.metadata.tables[table]
+        out: list[tuple[Any, ...]] = []
+        for part in _chunks(pks):
+            query = select(*(side.c[c] for c in columns)).where(side.c.user_pk.in_(part))
+            out.extend(tuple(row) for row in self.conn.execute(query))
+        return out
+
+    def _delete_rows(
+        self, table: str, columns: Sequence[str], rows: Sequence[tuple[Any, ...]]
+    ) -> None:
+        """Delete these rows of a side table by their key (``_SIDE_KEYS``)."""
+        if not rows:
+            return
+        keys = _SIDE_KEYS[table]
+        index = [columns.index(c) for c, _ in keys]
+        if self._pg:
+            params = {c: [row[i] for row in rows] for (c, _), i in zip(keys, index, strict=True)}
+            self.conn.execute(_pg_delete_rows(table, keys), params)
+            return
+        where = " AND ".join(f"{c} = ?" for c, _ in keys)
+        self.conn.exec_driver_sql(
+            f"DELETE FROM {table} WHERE {where}",  # noqa: S608 - names from _SIDE_KEYS
+            [tuple(row[i] for i in index) for row in rows],
+        )
 
     def _update_users_pg(self, rows: _Batch) -> None:
         """One UPDATE for the batch, from the new rows COPYed into a temporary table (emptied
