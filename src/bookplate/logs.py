@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import logging
+from typing import TextIO
 
 import structlog
 
 
-def configure(level: str = "INFO", as_json: bool = False) -> None:
-    """Configure structlog once per process; safe to call again."""
+def configure(level: str = "INFO", as_json: bool = False, stream: TextIO | None = None) -> None:
+    """Configure structlog once per process; safe to call again. ``stream``: where the lines
+    go (standard output when None; the CLI passes standard error, keeping its output clean
+    for pipes)."""
     numeric = logging.getLevelNamesMapping().get(level.upper(), logging.INFO)
     renderer: structlog.typing.Processor = (
         structlog.processors.JSONRenderer()
@@ -23,5 +26,6 @@ def configure(level: str = "INFO", as_json: bool = False) -> None:
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(numeric),
+        logger_factory=structlog.PrintLoggerFactory(file=stream),
         cache_logger_on_first_use=False,
     )

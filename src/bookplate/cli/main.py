@@ -22,6 +22,16 @@ from bookplate.network.model import IdScope
 from bookplate.users.ports import CodeRow
 
 app = typer.Typer(no_args_is_help=True, help="Bookplate: library user management.")
+
+
+@app.callback()
+def _log_to_stderr() -> None:
+    """Log lines go to standard error: a command's output (``sis report --json``) stays
+    parseable. ``serve`` sets up its own logging when the app starts."""
+    from bookplate import logs
+
+    settings = get_settings()
+    logs.configure(settings.log_level, settings.log_json, stream=sys.stderr)
 db_app = typer.Typer(no_args_is_help=True, help="Database schema.")
 inst_app = typer.Typer(no_args_is_help=True, help="Institutions of this deployment.")
 keys_app = typer.Typer(no_args_is_help=True, help="API keys.")
