@@ -16,6 +16,7 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 from datetime import date
+from functools import lru_cache
 
 from bookplate.users.errors import InvalidParameter
 from bookplate.users.model import User, normalise_id
@@ -98,6 +99,16 @@ class SearchResult:
 
 def fold(text: str) -> str:
     """Case- and accent-insensitive form of a word."""
+    if text.isascii():
+        # ASCII is its own NFKD form and has no combining marks; it casefolds as it lowers.
+        return text.lower()
+    return _fold_unicode(text)
+
+
+# Names, groups and codes repeat a great deal across users, so the Unicode work is kept for
+# the most recent distinct values (bounded: a sync of millions of users cannot grow it).
+@lru_cache(maxsize=65536)
+def _fold_unicode(text: str) -> str:
     decomposed = unicodedata.normalize("NFKD", text.casefold())
     return "".join(c for c in decomposed if not unicodedata.combining(c))
 
@@ -105,7 +116,12 @@ def fold(text: str) -> str:
 def words(text: str | None) -> set[str]:
     if not text:
         return set()
-    return {fold(w) for w in _WORD.findall(text.replace("*", " "))}
+    return set(_words(text))
+
+
+@lru_cache(maxsize=65536)
+def _words(text: str) -> frozenset[str]:
+    return frozenset(fold(w) for w in _WORD.findall(text.replace("*", " ")))
 
 
 def digits(text: str | None) -> str:
@@ -114,45 +130,52 @@ def digits(text: str | None) -> str:
 
 def search_terms(user: User) -> set[tuple[str, str]]:
     """Every ``(field, term)`` under which ``user`` is found."""
-    out: set[tuple[str, str]] = set()
-
-    def add(field_name: str, terms: set[str]) -> None:
-        out.update((field_name, t[:200]) for t in terms if t)
-
-    add("primary_id", {normalise_id(user.primary_id)})
-    add("first_name", words(user.first_name) | words(user.pref_first_name))
-    add("last_name", words(user.last_name) | words(user.pref_last_name))
-    add("middle_name", words(user.middle_name) | words(user.pref_middle_name))
-    add(
-        "email",
-        {normalise_id(e.email_address) for e in user.contact_info.emails if e.email_address},
+    # Built as one list of candidates and filtered once (empty terms dropped, long ones cut):
+    # this runs for every user a sync writes, so it avoids a set and a call per field.
+    found: list[tuple[str, str]] = [("primary_id", normalise_id(user.primary_id))]
+    for field_name, own, preferred in (
+        ("first_name", user.first_name, user.pref_first_name),
+        ("last_name", user.last_name, user.pref_last_name),
+        ("middle_name", user.middle_name, user.pref_middle_name),
+    ):
+        if own:
+            found.extend((field_name, w) for w in _words(own))
+        if preferred:
+            found.extend((field_name, w) for w in _words(preferred))
+    contact = user.contact_info
+    found.extend(
+        ("email", normalise_id(e.email_address)) for e in contact.emails if e.email_address
     )
-    add("phone_number", {digits(p.phone_number) for p in user.contact_info.phones})
-    add("job_category", {fold(user.job_category)} if user.job_category else set())
-    add("identifiers", {normalise_id(i.value) for i in user.identifiers if i.value})
-    add("birth_date", {user.birth_date.isoformat()} if user.birth_date else set())
-    add("user_group", {fold(user.user_group)} if user.user_group else set())
-    add("campus_code", {fold(user.campus_code)} if user.campus_code else set())
-    add("block_type", {fold(b.block_type) for b in user.blocks if b.block_type})
-    add("id_type", {fold(i.id_type) for i in user.identifiers if i.id_type})
+    found.extend(("phone_number", digits(p.phone_number)) for p in contact.phones)
+    if user.job_category:
+        found.append(("job_category", fold(user.job_category)))
+    identifiers = user.identifiers
+    found.extend(("identifiers", normalise_id(i.value)) for i in identifiers if i.value)
+    if user.birth_date:
+        found.append(("birth_date", user.birth_date.isoformat()))
+    if user.user_group:
+        found.append(("user_group", fold(user.user_group)))
+    if user.campus_code:
+        found.append(("campus_code", fold(user.campus_code)))
+    found.extend(("block_type", fold(b.block_type)) for b in user.blocks if b.block_type)
+    found.extend(("id_type", fold(i.id_type)) for i in identifiers if i.id_type)
     for note in user.notes:
-        add("note_text", words(note.note_text))
+        if note.note_text:
+            found.extend(("note_text", w) for w in _words(note.note_text))
         if note.note_type:
-            add("note_type", {fold(note.note_type)})
+            found.append(("note_type", fold(note.note_type)))
     # Not searchable with q: lets the roles area find holders of a role (e.g. the last admin).
-    add(
-        "role_type",
-        {
-            r.role_type
-            for r in user.roles
-            if r.role_type and (r.status or "ACTIVE").upper() == "ACTIVE"
-        },
+    found.extend(
+        ("role_type", r.role_type)
+        for r in user.roles
+        if r.role_type and (r.status or "ACTIVE").upper() == "ACTIVE"
     )
-    add(
-        "statistic_category",
-        {fold(s.statistic_category) for s in user.statistics if s.statistic_category},
+    found.extend(
+        ("statistic_category", fold(s.statistic_category))
+        for s in user.statistics
+        if s.statistic_category
     )
-    return out
+    return {(f, t[:200]) for f, t in found if t}
 
 
 def _condition(field_name: str, raw_value: str) -> Condition:
