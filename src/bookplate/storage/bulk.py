@@ -10,7 +10,6 @@ No audit rows are written and no passwords are set.
 
 from __future__ import annotations
 
-import json
 import re
 from collections import deque
 from collections.abc import Iterable, Iterator
@@ -23,6 +22,7 @@ from sqlalchemy.exc import IntegrityError
 
 from bookplate.network.model import IdScope, uniqueness_scope
 from bookplate.storage import tables as t
+from bookplate.storage.documents import document_text
 from bookplate.storage.network_repo import read_id_scope
 from bookplate.storage.rows import id_entries, identifier_pairs, row_order_key, term_rows, user_row
 from bookplate.users.errors import DuplicateId
@@ -78,12 +78,11 @@ class _Batch:
         self.ids: list[Row] = []
         self.identifiers: list[Row] = []
         self.terms: list[Row] = []
-        dumps = json.JSONEncoder(separators=(",", ":")).encode
         for pk, user in zip(pks, users, strict=True):
             row = user_row(user, None)
             row["id"] = pk
             if json_text:
-                row["record"] = dumps(row["record"])
+                row["record"] = document_text(row["record"])
             self.users.append(tuple(row[c] for c in _USER_COLUMNS))
             scope = uniqueness_scope(mode, user.institution)
             self.ids.extend((scope, norm, pk, id_type) for norm, _raw, id_type in id_entries(user))
