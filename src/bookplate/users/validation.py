@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -136,31 +136,53 @@ def _gather(obj: object, limit: int, out: list[str]) -> bool:
         return True
     if isinstance(obj, list):
         return all(_gather(item, limit, out) for item in obj)
-    for name, field_limit in _limited_fields(type(obj)):
-        value = getattr(obj, name)
-        if value is None:
+    gatherer = _GATHERERS.get(obj.__class__)
+    if gatherer is None:
+        gatherer = _GATHERERS[obj.__class__] = _compile_gatherer(obj.__class__)
+    return gatherer(obj, out)
+
+
+_Gatherer = Callable[[object, list[str]], bool]
+_GATHERERS: dict[type, _Gatherer] = {}
+_NOT_CHECKED = frozenset({"manual_fields", "institution"})  # of a User: not checked at all
+
+
+def _compile_gatherer(kind: type, skip: frozenset[str] = frozenset()) -> _Gatherer:
+    """``_gather`` of a ``kind`` instance (fields in ``skip`` left out), as straight-line
+    code with one test per field, the way ``dataclasses`` writes ``__init__``: every user of
+    a sync passes here, and most of its fifty-odd fields are unset. Field names are Python
+    identifiers (dataclass fields) and limits are integers; nothing else goes into the code.
+    Any type other than a dataclass has no fields, so nothing to gather."""
+    lines = ["def gather(obj, out):"]
+    for name, limit in _limited_fields(kind):
+        if name in skip:
             continue
-        if value.__class__ is str:
-            if len(value) > field_limit:
-                return False
-            out.append(value)
-        elif not _gather(value, field_limit, out):
-            return False
-    return True
+        lines += [
+            f"    v = obj.{name}",
+            "    if v is not None:",
+            "        if v.__class__ is str:",
+            f"            if len(v) > {int(limit)}:",
+            "                return False",
+            "            out.append(v)",
+            f"        elif not _gather(v, {int(limit)}, out):",
+            "            return False",
+        ]
+    lines.append("    return True")
+    namespace: dict[str, object] = {"_gather": _gather}
+    exec("\n".join(lines), namespace)  # noqa: S102 - code built above from field names only
+    gatherer: _Gatherer = namespace["gather"]  # type: ignore[assignment]
+    return gatherer
+
+
+@lru_cache(maxsize=1)
+def _user_gatherer() -> _Gatherer:
+    return _compile_gatherer(User, _NOT_CHECKED)
 
 
 def check_text(user: User) -> None:
     """Lengths and control characters of every string field."""
     strings: list[str] = []
-    clean = True
-    for name, limit in _limited_fields(User):
-        if name in ("manual_fields", "institution"):
-            continue
-        value = getattr(user, name)
-        if value is not None and not _gather(value, limit, strings):
-            clean = False
-            break
-    if clean and _CONTROL.search("".join(strings)) is None:
+    if _user_gatherer()(user, strings) and _CONTROL.search("".join(strings)) is None:
         return
     for path, name, value in _strings(user, ""):
         if path.startswith("manual_fields") or path == "institution":
