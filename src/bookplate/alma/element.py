@@ -252,6 +252,10 @@ def _local(name: str) -> str:
 
 
 def _boolean(raw: str) -> bool:
+    if raw == "true":  # the usual spelling, before the general rule below
+        return True
+    if raw == "false":
+        return False
     lowered = raw.strip().lower()
     if lowered == "true":
         return True
@@ -263,10 +267,11 @@ def _boolean(raw: str) -> bool:
 
 
 _SEGMENTS = {"": SegmentType.INTERNAL, **{m.value.lower(): m for m in SegmentType}}
+_SEGMENTS_AS_SENT = {m.value: m for m in SegmentType}  # "External", "Internal"
 
 
 def _segment_type(raw: str) -> SegmentType:
-    found = _SEGMENTS.get(raw.lower())
+    found = _SEGMENTS_AS_SENT.get(raw) or _SEGMENTS.get(raw.lower())
     if found is None:
         raise _Unusual
     return found
@@ -294,15 +299,18 @@ def _value(kind: int, child: Any) -> Any:
 def _items(wrapper: Any, name: str, spec: _Spec | None, items: list[Any]) -> None:
     """The items of a list wrapper (codes when ``spec`` is None), added to ``items``."""
     for item in wrapper:
-        if not isinstance(item.tag, str):
-            continue
-        if _local(item.tag) != name:
-            raise _Unusual
+        tag = item.tag
+        if tag != name:  # a comment, a processing instruction, a namespace or another name
+            if not isinstance(tag, str):
+                continue
+            if _local(tag) != name:
+                raise _Unusual
         if spec is None:
             if len(item):
                 raise _Unusual
-            if item.text:
-                items.append(item.text)
+            text = item.text
+            if text:
+                items.append(text)
         else:
             items.append(spec.make(**_read(item, spec)))
 
@@ -310,7 +318,7 @@ def _items(wrapper: Any, name: str, spec: _Spec | None, items: list[Any]) -> Non
 def _read(element: Any, spec: _Spec) -> dict[str, Any]:
     kwargs: dict[str, Any] = {}  # a field met twice (or as attribute and element): _Unusual
     for raw_name, raw in element.items():
-        name = _local(raw_name)
+        name = raw_name if raw_name[0] != "{" else _local(raw_name)
         attribute = spec.attributes.get(name)
         if attribute is None:
             if spec.strict_attributes or name in spec.fields or name in spec.read:
