@@ -119,6 +119,7 @@ class _Planned:
     actions: list[Action]
     hits: list[int]  # stored users found by the batch's match IDs
     size: int
+    prepared: object | None = None  # the creates' rows, built ahead (``Runner._prepare``)
     read_norms: set[str] = field(default_factory=set)
     read_pks: set[int] = field(default_factory=set)
     write_norms: set[str] = field(default_factory=set)
@@ -266,15 +267,18 @@ class Runner:
                 screened = self._screen(chunk)
                 with self.store.batch() as batch:
                     planned = self._plan_batch(batch, chunk, screened)
+                    if pool is not None:
+                        self._prepare(batch, planned)
                     if pending is not None:
                         self._settle(*pending)
                         if planned.depends_on(pending[1]):
                             planned = self._plan_batch(batch, chunk, screened)
+                            self._prepare(batch, planned)
                         pending = None
                     self._seen_pks.update(planned.hits)
-                    if not self.dry_run:
-                        self._stamp(planned.writes())
                     if pool is None:
+                        if not self.dry_run:
+                            self._stamp(planned.writes())
                         self._apply(batch, planned)
                         self._settle(None, planned)
                         continue
@@ -286,6 +290,16 @@ class Runner:
             if pool is not None:
                 pool.shutdown(wait=True)  # a batch in flight is committed (or fails) first
 
+    def _prepare(self, batch: SisBatch, planned: _Planned) -> None:
+        """Stamp the batch's writes and build the rows of its new users now, in this thread,
+        while the writer thread is still sending the previous batch: the writer is then left
+        with the database's part (its Python would otherwise queue behind this thread's for
+        the interpreter, and the database would wait for both)."""
+        self._stamp(planned.writes())
+        planned.prepared = batch.prepare(
+            [a.user for a in planned.actions if a.kind is ActionKind.CREATE and a.user]
+        )
+
     def _apply_alone(self, planned: _Planned) -> None:
         with self.store.batch() as batch:
             self._apply(batch, planned)
@@ -294,7 +308,7 @@ class Runner:
         """Write one planned batch, count it and store its report lines: one transaction."""
         actions = planned.actions
         if not self.dry_run:
-            self._write(batch, actions)
+            self._write(batch, actions, planned.prepared)
         for action in actions:
             self.report.count(action.kind)
             if self.plan_out is not None:
@@ -471,11 +485,11 @@ class Runner:
             user.last_modified_by = self.actor
             user.last_modified_date = now
 
-    def _write(self, batch: SisBatch, actions: list[Action]) -> None:
+    def _write(self, batch: SisBatch, actions: list[Action], prepared: object | None) -> None:
         writes = [a for a in actions if a.kind in (ActionKind.CREATE, ActionKind.UPDATE)]
         try:
             with batch.savepoint():
-                self._write_set(batch, actions)
+                self._write_set(batch, actions, prepared)
         except DuplicateId:
             # Someone else took an ID meanwhile: write one record at a time, rejecting clashes.
             for action in writes:
@@ -486,7 +500,9 @@ class Runner:
                     _turn_reject(action, str(exc))
             self._write_set(batch, [a for a in actions if a.kind is ActionKind.UNCHANGED])
 
-    def _write_set(self, batch: SisBatch, actions: Sequence[Action]) -> None:
+    def _write_set(
+        self, batch: SisBatch, actions: Sequence[Action], prepared: object | None = None
+    ) -> None:
         creates = [
             (a.user, a.fingerprint) for a in actions if a.kind is ActionKind.CREATE and a.user
         ]
@@ -500,7 +516,7 @@ class Runner:
             for a in actions
             if a.kind is ActionKind.UNCHANGED and a.user is not None and a.pk is not None
         ]
-        pks = batch.create(creates)
+        pks = batch.create(creates, prepared)
         for pk, action in zip(
             pks, (a for a in actions if a.kind is ActionKind.CREATE and a.user), strict=True
         ):

@@ -56,8 +56,17 @@ class SisBatch(Protocol):
 
     def id_holders(self, institution: str, norms: Sequence[str]) -> dict[str, Holder]: ...
 
-    def create(self, users: Sequence[tuple[User, str]]) -> list[int]:
-        """Insert new users (with their fingerprints); returns their keys."""
+    def prepare(self, users: Sequence[User]) -> object:
+        """Compute ahead what ``create`` of these users will write (their keys reserved,
+        nothing written), so that a writer thread only sends it. Called only when the store
+        has ``overlap_writes``."""
+        ...
+
+    def create(
+        self, users: Sequence[tuple[User, str]], prepared: object | None = None
+    ) -> list[int]:
+        """Insert new users (with their fingerprints); returns their keys. ``prepared``: what
+        ``prepare`` returned for the same user objects (ignored when they differ)."""
         ...
 
     def update(self, users: Sequence[tuple[int, User, str]]) -> None:

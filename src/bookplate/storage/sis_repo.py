@@ -149,6 +149,21 @@ def _same_time(a: datetime | None, b: datetime | None) -> bool:
     return a == b
 
 
+class _Prepared:
+    """New users' rows built ahead of their write (``SqlSisBatch.prepare``)."""
+
+    def __init__(self, users: list[User], pks: list[int], rows: _Batch) -> None:
+        self.users = users
+        self.pks = pks
+        self.rows = rows
+
+    def fits(self, users: Sequence[User]) -> bool:
+        """Were these rows built from exactly these user objects, in this order?"""
+        return len(users) == len(self.users) and all(
+            a is b for a, b in zip(users, self.users, strict=True)
+        )
+
+
 class SqlSisBatch:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
@@ -289,17 +304,32 @@ class SqlSisBatch:
             [(pk, fp, modified) for pk, (fp, modified) in latest.items()],
         )
 
-    def create(self, users: Sequence[tuple[User, str]]) -> list[int]:
+    def prepare(self, users: Sequence[User]) -> _Prepared | None:
+        """The rows of these new users, keys reserved (sequence values: nothing written)."""
+        if not users:
+            return None
+        pks = _reserve_pks(self.conn, len(users))
+        rows = _Batch(list(users), pks, read_id_scope(self.conn), json_text=True)
+        return _Prepared(list(users), pks, rows)
+
+    def create(
+        self, users: Sequence[tuple[User, str]], prepared: object | None = None
+    ) -> list[int]:
         if not users:
             return []
-        pks = _reserve_pks(self.conn, len(users))
-        mode = read_id_scope(self.conn)
-        rows = _Batch([u for u, _ in users], pks, mode, json_text=True)
+        if isinstance(prepared, _Prepared) and prepared.fits([u for u, _ in users]):
+            pks, rows = prepared.pks, prepared.rows
+        else:
+            pks = _reserve_pks(self.conn, len(users))
+            mode = read_id_scope(self.conn)
+            rows = _Batch([u for u, _ in users], pks, mode, json_text=True)
         try:
             self._copy("users", _USER_COLUMNS, rows.users)
             self._write_side_rows(rows)
-        except IntegrityError as error:
-            raise DuplicateId(str(error.orig or error)[:200], "all_unique") from None
+        except (IntegrityError, psycopg.errors.UniqueViolation) as error:
+            # A COPY goes past SQLAlchemy: its errors are psycopg's own.
+            detail = str(getattr(error, "orig", None) or error)[:200]
+            raise DuplicateId(detail, "all_unique") from None
         self._copy(
             "sis_fingerprints",
             ("user_pk", "fingerprint", "modified"),

@@ -143,7 +143,12 @@ class _Batch:
     def id_holders(self, institution: str, norms: Sequence[str]) -> dict[str, Any]:
         return {}
 
-    def create(self, users: Sequence[tuple[User, str]]) -> list[int]:
+    def prepare(self, users: Sequence[User]) -> object:
+        return None
+
+    def create(
+        self, users: Sequence[tuple[User, str]], prepared: object | None = None
+    ) -> list[int]:
         return []
 
     def update(self, users: Sequence[tuple[int, User, str]]) -> None:
