@@ -35,7 +35,7 @@ from bookplate.sis.plan import Check, match_key, plan_sync
 from bookplate.sis.ports import AuditRow, Found, ItemRow, SisBatch, SisStore
 from bookplate.sis.seen import KeySet, NoPks, PkBits
 from bookplate.sis.sources import RawRecord, Source, parse_many
-from bookplate.users.errors import DuplicateId
+from bookplate.users.errors import DuplicateId, UserNotFound
 from bookplate.users.model import Role, User, id_values, normalise_id
 
 RolesHook = Callable[[User, str], list[Role]]
@@ -490,14 +490,17 @@ class Runner:
         try:
             with batch.savepoint():
                 self._write_set(batch, actions, prepared)
-        except DuplicateId:
-            # Someone else took an ID meanwhile: write one record at a time, rejecting clashes.
+        except (DuplicateId, UserNotFound):
+            # Someone else took an ID or removed a user meanwhile: write one record at a time,
+            # rejecting the records that meet either.
             for action in writes:
                 try:
                     with batch.savepoint():
                         self._write_set(batch, [action])
                 except DuplicateId as exc:
                     _turn_reject(action, str(exc))
+                except UserNotFound:
+                    _turn_reject(action, "the user was removed while the run was writing it")
             self._write_set(batch, [a for a in actions if a.kind is ActionKind.UNCHANGED])
 
     def _write_set(

@@ -34,7 +34,7 @@ from bookplate.storage.bulk import _USER_COLUMNS, _Batch, _reserve_pks
 from bookplate.storage.documents import stored_user
 from bookplate.storage.network_repo import read_id_scope
 from bookplate.storage.rows import user_row
-from bookplate.users.errors import DuplicateId
+from bookplate.users.errors import DuplicateId, UserNotFound
 from bookplate.users.model import User
 
 CHUNK = 900  # bound parameters per IN list (SQLite's limit is far above)
@@ -75,15 +75,19 @@ _PG_MODIFIED = text(
     " JOIN users u ON u.id = k.pk"
 )
 # Fingerprints of users that may have one: updated in place, inserted where missing. Sent on
-# the driver's cursor with its arrays in binary (``SqlSisBatch._driver_execute``).
+# the driver's cursor with its arrays in binary (``SqlSisBatch._driver_execute``). Only for
+# users still there: one removed since the plan read it gets no row (the side tables have no
+# foreign keys, nothing would remove it).
 _PG_UPSERT_FINGERPRINTS = (
-    "INSERT INTO sis_fingerprints (user_pk, fingerprint, modified) SELECT * FROM unnest("
+    "INSERT INTO sis_fingerprints (user_pk, fingerprint, modified) SELECT k.* FROM unnest("
     "CAST(%(pks)b AS integer[]), CAST(%(fps)b AS text[]), CAST(%(modified)b AS timestamptz[]))"
+    " AS k(pk, fp, modified) WHERE EXISTS (SELECT 1 FROM users WHERE id = k.pk)"
     " ON CONFLICT (user_pk) DO UPDATE"
     " SET fingerprint = excluded.fingerprint, modified = excluded.modified"
 )
 _UPSERT_FINGERPRINTS = (
-    "INSERT INTO sis_fingerprints (user_pk, fingerprint, modified) VALUES (?, ?, ?)"
+    "INSERT INTO sis_fingerprints (user_pk, fingerprint, modified)"
+    " SELECT ?, ?, ? WHERE EXISTS (SELECT 1 FROM users WHERE id = ?)"
     " ON CONFLICT (user_pk) DO UPDATE"
     " SET fingerprint = excluded.fingerprint, modified = excluded.modified"
 )
@@ -301,7 +305,7 @@ class SqlSisBatch:
             return
         self.conn.exec_driver_sql(
             _UPSERT_FINGERPRINTS,
-            [(pk, fp, modified) for pk, (fp, modified) in latest.items()],
+            [(pk, fp, modified, pk) for pk, (fp, modified) in latest.items()],
         )
 
     def prepare(self, users: Sequence[User]) -> _Prepared | None:
@@ -432,7 +436,11 @@ class SqlSisBatch:
         index = [_USER_COLUMNS.index(c) for c in _PG_UPDATE_COLUMNS]
         self._copy(_PG_UPDATES, _PG_UPDATE_COLUMNS, [[r[i] for i in index] for r in rows.users])
         self.conn.exec_driver_sql(f"ANALYZE {_PG_UPDATES}")
-        self.conn.exec_driver_sql(_PG_UPDATE_USERS)
+        updated = self.conn.exec_driver_sql(_PG_UPDATE_USERS).rowcount
+        if updated != len(rows.users):
+            # A user of the batch was removed since the plan read it: write none of its side
+            # rows (nothing would remove them). The runner writes the batch record by record.
+            raise UserNotFound(f"{len(rows.users) - updated} of the batch's users")
 
     def set_fingerprints(self, rows: Sequence[tuple[int, str]]) -> None:
         if not rows:

@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from bookplate.bootstrap import Container
 from bookplate.storage import tables as t
 from bookplate.storage.integrity import SIDE_TABLES, orphan_side_rows
+from bookplate.storage.sis_repo import SqlSisBatch
 from bookplate.storage.users_repo import SqlUserRepository
 from bookplate.users.errors import UserNotFound
 
@@ -67,3 +68,36 @@ def test_replace_of_a_user_removed_meanwhile_writes_no_side_rows(
         with pytest.raises(UserNotFound):
             repo.replace("u1", user, None)
         assert orphan_side_rows(conn) == {}
+
+
+def test_a_user_removed_while_a_run_updates_it_is_rejected_without_side_rows(
+    c: Container, tmp_path: Path, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Staff remove u1 after the run planned its update, before the batch writes it: u1's
+    record is rejected with the reason, u2 is updated, no row is left for u1 (``c`` checks
+    the whole database for rows without their user afterwards)."""
+    if not database_url.startswith("postgresql"):
+        pytest.skip("SQLite runs one writer at a time: nobody can remove the user meanwhile")
+    first = users_doc(user_xml("u1", barcode="B1"), user_xml("u2", barcode="B2"))
+    c.sis.run("MAIN", "SIS", write_zip(tmp_path / "a.zip", {"users.xml": first}))
+    pk = _pk(c, "u1")
+    original = SqlSisBatch.update
+    removed: list[int] = []
+
+    def update_after_removal(self, users, *args):  # type: ignore[no-untyped-def]
+        if not removed:
+            removed.append(1)
+            c.users.delete("MAIN", "u1")  # its own transaction, committed
+        return original(self, users, *args)
+
+    monkeypatch.setattr(SqlSisBatch, "update", update_after_removal)
+    second = users_doc(
+        user_xml("u1", last="Park", barcode="B1"), user_xml("u2", last="Park", barcode="B2")
+    )
+    report = c.sis.run("MAIN", "SIS", write_zip(tmp_path / "b.zip", {"users.xml": second}))
+    assert report.status == "done", report.message
+    assert (report.counts["update"], report.counts["reject"]) == (1, 1)
+    reject = next(i for i in c.sis.items(report.run_id or 0) if i.kind == "reject")
+    assert reject.match_id == "u1" and "removed while the run" in (reject.detail or "")
+    assert c.users.get("MAIN", "u2").last_name == "Park"
+    assert _rows_of(c, pk) == dict.fromkeys(_rows_of(c, pk), 0)
