@@ -102,12 +102,11 @@ def fold(text: str) -> str:
     if text.isascii():
         # ASCII is its own NFKD form and has no combining marks; it casefolds as it lowers.
         return text.lower()
+    if len(text) <= _CACHED_WORDS:
+        return _fold_short(text)
     return _fold_unicode(text)
 
 
-# Names, groups and codes repeat a great deal across users, so the Unicode work is kept for
-# the most recent distinct values (bounded: a sync of millions of users cannot grow it).
-@lru_cache(maxsize=65536)
 def _fold_unicode(text: str) -> str:
     decomposed = unicodedata.normalize("NFKD", text.casefold())
     return "".join(c for c in decomposed if not unicodedata.combining(c))
@@ -119,9 +118,25 @@ def words(text: str | None) -> set[str]:
     return set(_words(text))
 
 
-@lru_cache(maxsize=65536)
+# Names, groups and codes repeat a great deal across users: the Unicode work of folding and
+# the splitting into words are kept for the most recent distinct texts up to this length.
+# Longer texts are worked out each time, so each cache holds at most 65,536 short strings (a
+# few MB), whatever the notes of a sync hold.
+_CACHED_WORDS = 64
+
+
 def _words(text: str) -> frozenset[str]:
+    if len(text) <= _CACHED_WORDS:
+        return _short_words(text)
+    return _split_words(text)
+
+
+def _split_words(text: str) -> frozenset[str]:
     return frozenset(fold(w) for w in _WORD.findall(text.replace("*", " ")))
+
+
+_short_words = lru_cache(maxsize=65536)(_split_words)
+_fold_short = lru_cache(maxsize=65536)(_fold_unicode)
 
 
 def digits(text: str | None) -> str:

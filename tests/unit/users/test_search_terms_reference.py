@@ -131,3 +131,20 @@ def test_search_terms_of_name_like_users_agree_with_the_reference(
         notes=[Note(note_type=group, note_text=note)],
     )
     assert search_terms(user) == reference_search_terms(user)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.text(min_size=65, max_size=400))
+def test_long_texts_agree_and_stay_out_of_the_caches(text: str) -> None:
+    """Texts longer than the cached length are worked out each time: the same answer, and a
+    sync of long unique notes cannot fill the caches (a second call is no cache hit)."""
+    from bookplate.users import queries
+
+    assert words(text) == reference_words(text)
+    assert fold(text) == reference_fold(text)
+    hits = queries._short_words.cache_info().hits
+    queries._words(text)
+    assert queries._short_words.cache_info().hits == hits
+    hits = queries._fold_short.cache_info().hits
+    fold(text)
+    assert queries._fold_short.cache_info().hits == hits
