@@ -3,15 +3,26 @@
 from __future__ import annotations
 
 import logging
-from typing import TextIO
+import sys
+from typing import TextIO, cast
 
 import structlog
 
 
-def configure(level: str = "INFO", as_json: bool = False, stream: TextIO | None = None) -> None:
-    """Configure structlog once per process; safe to call again. ``stream``: where the lines
-    go (standard output when None; the CLI passes standard error, keeping its output clean
-    for pipes)."""
+class _StandardError:
+    """Writes to whatever ``sys.stderr`` is at the moment of writing (it is replaced, and the
+    replacement closed, by test runners and some embedding hosts)."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+
+def configure(level: str = "INFO", as_json: bool = False, *, to_stderr: bool = False) -> None:
+    """Configure structlog once per process; safe to call again. Lines go to standard output,
+    or with ``to_stderr`` to standard error (the CLI: its output stays clean for pipes)."""
     numeric = logging.getLevelNamesMapping().get(level.upper(), logging.INFO)
     renderer: structlog.typing.Processor = (
         structlog.processors.JSONRenderer()
@@ -26,6 +37,8 @@ def configure(level: str = "INFO", as_json: bool = False, stream: TextIO | None 
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(numeric),
-        logger_factory=structlog.PrintLoggerFactory(file=stream),
+        logger_factory=structlog.PrintLoggerFactory(
+            file=cast(TextIO, _StandardError()) if to_stderr else None
+        ),
         cache_logger_on_first_use=False,
     )

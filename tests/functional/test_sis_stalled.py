@@ -10,10 +10,11 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import pytest
 import sqlalchemy as sa
@@ -66,10 +67,26 @@ def _file(tmp_path: Path) -> Path:
 
 
 def _bookplate(database_url: str, spool: Path, *args: str) -> subprocess.Popen[bytes]:
+    """A bookplate command in the background; its log lines (standard error) go to a file,
+    never to a pipe nobody reads while it runs (a full pipe would stall it)."""
     env = {**os.environ, "BOOKPLATE_DATABASE_URL": database_url, "BOOKPLATE_SIS_SPOOL": str(spool)}
-    return subprocess.Popen(
-        [BOOKPLATE, *args], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-    )
+    said = tempfile.TemporaryFile()  # noqa: SIM115 - closed by _finish
+    proc = subprocess.Popen([BOOKPLATE, *args], env=env, stdout=subprocess.DEVNULL, stderr=said)
+    _SAID[proc.pid] = said
+    return proc
+
+
+_SAID: dict[int, IO[bytes]] = {}
+
+
+def _finish(proc: subprocess.Popen[bytes], timeout: float = 300) -> str:
+    """Wait for a command of ``_bookplate``; the end of what it wrote to standard error."""
+    proc.wait(timeout=timeout)
+    said = _SAID.pop(proc.pid)
+    said.seek(0)
+    text = said.read().decode(errors="replace")[-3000:]
+    said.close()
+    return text
 
 
 def _look(database_url: str, spool: Path, *args: str) -> str:
@@ -106,8 +123,7 @@ def _kill_mid_run(c: Container, proc: subprocess.Popen[bytes]) -> None:
             break
         time.sleep(0.02)
     proc.send_signal(signal.SIGKILL)
-    _, errors = proc.communicate()
-    said = errors.decode(errors="replace")[-3000:]
+    said = _finish(proc)
     assert 0 < _users(c) < N, f"the kill must land mid-run; exit {proc.returncode}: {said}"
 
 
@@ -145,11 +161,11 @@ def test_a_killed_foreground_run_is_marked_interrupted_and_runs_again(
         other.close()
 
     again = _bookplate(database_url, spool, "sis", "requeue", str(run.run_id))
-    _, errors = again.communicate(timeout=300)
+    errors = _finish(again)
     assert again.returncode == 0, errors
     if database_url.startswith("postgresql"):
         worker = _bookplate(database_url, spool, "worker", "--burst")
-        _, errors = worker.communicate(timeout=300)
+        errors = _finish(worker)
         assert worker.returncode == 0, errors
     _finished_like_one_clean_run(c, run.run_id)
 
@@ -201,7 +217,7 @@ def test_a_killed_workers_job_is_queued_again_and_finishes(
 
     time.sleep(1.5)  # longer than --stalled-after without a heartbeat
     worker = _bookplate(database_url, spool, "worker", "--burst", "--stalled-after", "1")
-    _, errors = worker.communicate(timeout=300)
+    errors = _finish(worker)
     assert worker.returncode == 0, errors
     _finished_like_one_clean_run(c, pending.run_id)
     with c.engine.connect() as conn:
@@ -365,7 +381,7 @@ def test_runs_queued_in_a_killed_sqlite_process_are_interrupted(
     write_zip(inbox / "b.zip", {"u.xml": users_doc(user_xml("later"))})
     watch = _bookplate(database_url, spool, "sis", "watch", str(inbox), "-p", "SIS", "--once")
     if database_url.startswith("postgresql"):
-        _, errors = watch.communicate(timeout=300)
+        errors = _finish(watch)
         assert watch.returncode == 0, errors
     else:
         _kill_mid_run(c, watch)
@@ -377,14 +393,14 @@ def test_runs_queued_in_a_killed_sqlite_process_are_interrupted(
     if database_url.startswith("postgresql"):
         assert before == after == (PENDING, PENDING)  # the queue's business
         worker = _bookplate(database_url, spool, "worker", "--burst")
-        _, errors = worker.communicate(timeout=300)
+        errors = _finish(worker)
         assert worker.returncode == 0, errors
     else:
         assert before == (RUNNING, PENDING)
         assert after == (INTERRUPTED, INTERRUPTED) and "interrupted" in listed
         assert "queued" in c.sis.report(second.run_id).message  # it never started
         again = _bookplate(database_url, spool, "sis", "requeue", "--stalled")
-        _, errors = again.communicate(timeout=300)
+        errors = _finish(again)
         assert again.returncode == 0, errors
     done = c.sis.report(first.run_id)
     assert (done.status, done.total) == ("done", N), done.message

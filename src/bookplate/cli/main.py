@@ -31,7 +31,7 @@ def _log_to_stderr() -> None:
     from bookplate import logs
 
     settings = get_settings()
-    logs.configure(settings.log_level, settings.log_json, stream=sys.stderr)
+    logs.configure(settings.log_level, settings.log_json, to_stderr=True)
 db_app = typer.Typer(no_args_is_help=True, help="Database schema.")
 inst_app = typer.Typer(no_args_is_help=True, help="Institutions of this deployment.")
 keys_app = typer.Typer(no_args_is_help=True, help="API keys.")
