@@ -14,6 +14,7 @@ import csv
 import gc
 import hashlib
 import json
+import threading
 from collections.abc import Callable, Container, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
@@ -614,19 +615,29 @@ class Runner:
             seq += len(actions)
 
 
+_GC_LOCK = threading.Lock()
+_GC_RUNS: list[tuple[int, ...]] = []  # the thresholds before the first run still going
+
+
 @contextmanager
 def _fewer_collections() -> Iterator[None]:
     """Run the garbage collector's young generation every 50,000 allocations instead of 700
     while records stream through: a batch allocates hundreds of thousands of short-lived
     objects (parsed users, rows), and each collection also walks the objects of the batch
     still in use. About a tenth of the Python time of an initial sync (docs/benchmarks.md).
-    Process-wide while it lasts; the previous thresholds come back afterwards."""
-    before = gc.get_threshold()
-    gc.set_threshold(50_000, 20, 100)
+    Process-wide while a run lasts; when the last of the runs going at once (a worker may run
+    several) ends, the thresholds from before the first come back."""
+    with _GC_LOCK:
+        _GC_RUNS.append(gc.get_threshold())
+        gc.set_threshold(50_000, 20, 100)
     try:
         yield
     finally:
-        gc.set_threshold(*before)
+        with _GC_LOCK:
+            first = _GC_RUNS[0]
+            _GC_RUNS.pop()
+            if not _GC_RUNS:
+                gc.set_threshold(*first)
 
 
 def _where(record: RawRecord) -> str:

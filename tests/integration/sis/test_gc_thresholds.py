@@ -38,3 +38,18 @@ def test_thresholds_are_raised_during_the_run_and_restored(
     with pytest.raises(RuntimeError):
         c.sis.run("MAIN", "SIS", f)
     assert gc.get_threshold() == before
+
+
+def test_runs_that_overlap_restore_the_thresholds_from_before_the_first() -> None:
+    """Two runs going at once in one process (a worker with several jobs): the first to end
+    leaves the raised thresholds for the other; the last restores the original ones."""
+    from bookplate.sis.apply import _fewer_collections
+
+    before = gc.get_threshold()
+    first, second = _fewer_collections(), _fewer_collections()
+    first.__enter__()
+    second.__enter__()
+    first.__exit__(None, None, None)
+    assert gc.get_threshold()[0] > before[0]  # the second run is still going
+    second.__exit__(None, None, None)
+    assert gc.get_threshold() == before
