@@ -26,6 +26,7 @@ from bookplate.config import Settings
 from bookplate.keys.services import parse_areas
 from bookplate.sis.jobs import INTERRUPTED, PENDING, RUNNING, RunLock
 from bookplate.sis.model import Profile
+from bookplate.storage.engine import SQLITE_BEGIN_OPTION
 from tests.integration.sis.helpers import user_xml, users_doc, write_zip
 
 BOOKPLATE = str(Path(sys.executable).with_name("bookplate"))
@@ -110,7 +111,9 @@ def _table(out: str) -> str:
 
 
 def _users(c: Container) -> int:
-    with c.engine.connect() as conn:
+    # A reader that does not queue for SQLite's write lock (BEGIN IMMEDIATE, the engine's
+    # default): it must see the committed batches of a run in progress, not wait for its end.
+    with c.engine.connect().execution_options(**{SQLITE_BEGIN_OPTION: "DEFERRED"}) as conn:
         return int(conn.execute(sa.text("SELECT count(*) FROM users")).scalar_one())
 
 
