@@ -167,9 +167,14 @@ def user_to_document(user: User) -> Document:
 
 
 _JSON = json.JSONEncoder(separators=(",", ":")).encode
-# A number token with a fraction or an exponent, or a null, where a value starts: how orjson
-# writes a float (NaN and infinities as null), or perhaps text inside a string (harmless).
-_FLOAT_OR_NULL = re.compile(rb"[:,\[](?:-?[0-9]+[.eE]|null)")
+# A number token with a fraction or an exponent where a value starts (after a key's closing
+# quote and colon, a comma or an opening bracket): how orjson writes a float. One pattern per
+# start, each beginning with literal text that the regular expression engine looks for
+# quickly; a timestamp's ":52.738" inside a string does not match (a colon not after a
+# quote), other text inside a string may (harmless: ``json`` then writes the document).
+_FLOAT_AFTER_KEY = re.compile(rb'":-?[0-9]+[.eE]').search
+_FLOAT_AFTER_COMMA = re.compile(rb",-?[0-9]+[.eE]").search
+_FLOAT_FIRST_IN_LIST = re.compile(rb"\[-?[0-9]+[.eE]").search
 _NOT_ASCII = re.compile("[\x7f-\U0010ffff]")
 
 
@@ -194,7 +199,12 @@ def document_text(doc: Document) -> str:
         data = orjson.dumps(doc)
     except TypeError:  # orjson.JSONEncodeError included
         return _JSON(doc)
-    if _FLOAT_OR_NULL.search(data) is not None:
+    if (
+        b"null" in data  # NaN and infinities are written as null by orjson
+        or _FLOAT_AFTER_KEY(data) is not None
+        or _FLOAT_AFTER_COMMA(data) is not None
+        or _FLOAT_FIRST_IN_LIST(data) is not None
+    ):
         return _JSON(doc)
     if data.isascii() and b"\x7f" not in data:
         return data.decode("ascii")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from datetime import date
+from datetime import UTC, date, datetime
 from enum import Enum
 from typing import Any
 
@@ -122,3 +122,23 @@ def test_document_text_of_generated_users_is_the_text_json_writes(user: User) ->
 def test_document_text_of_values_orjson_writes_differently(value: Any) -> None:
     doc = {"primary_id": "p", "x": value, "y": [value]}
     assert document_text(doc) == _json_text(doc)
+
+
+def test_a_user_with_timestamps_is_written_by_orjson(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A timestamp's seconds (``":52.738"`` inside a string) are not taken for a float: the
+    document is not handed to the slower ``json`` (every stored user carries timestamps)."""
+    import bookplate.storage.documents as documents
+
+    def refuse(doc: Any) -> str:
+        raise AssertionError("written by json")
+
+    user = rich_user()
+    user.created_date = user.last_modified_date = datetime(2026, 12, 3, 7, 41, 52, 738000, UTC)
+    doc = user_to_document(user)
+    expected = _json_text(doc)
+    assert ":52.738" in expected
+    monkeypatch.setattr(documents, "_JSON", refuse)
+    assert document_text(doc) == expected
+    for value in (1.5, [2, 3.0], -1e16, None):  # what still goes to json
+        with pytest.raises(AssertionError, match="written by json"):
+            document_text({"primary_id": "p", "x": value})
