@@ -267,7 +267,12 @@ class Runner:
         pool = ThreadPoolExecutor(1, thread_name_prefix="sis-writer") if overlap else None
         pending: tuple[Future[None], _Planned] | None = None
         try:
+            uncollected = 0
             for chunk in _batches(self.source.records(), self.batch_size):
+                uncollected += len(chunk)
+                if uncollected >= COLLECT_EVERY:
+                    uncollected = 0
+                    gc.collect()  # see _fewer_collections
                 screened = self._screen(chunk)
                 with self.store.batch() as batch:
                     planned = self._plan_batch(batch, chunk, screened)
@@ -616,28 +621,34 @@ class Runner:
 
 
 _GC_LOCK = threading.Lock()
-_GC_RUNS: list[tuple[int, ...]] = []  # the thresholds before the first run still going
+_GC_RUNS: list[bool] = []  # per run going on: whether the collector was on when it started
+# A run that keeps the automatic collector off collects all generations itself after about
+# this many records (``Runner._collect_now``): garbage in reference cycles, rare here (none in
+# a PostgreSQL initial sync of 20,000 users, under a thousand objects a run on SQLite), and
+# other threads' garbage meanwhile, stays bounded.
+COLLECT_EVERY = 100_000
 
 
 @contextmanager
 def _fewer_collections() -> Iterator[None]:
-    """Run the garbage collector's young generation every 50,000 allocations instead of 700
-    while records stream through: a batch allocates hundreds of thousands of short-lived
-    objects (parsed users, rows), and each collection also walks the objects of the batch
-    still in use. About a tenth of the Python time of an initial sync (docs/benchmarks.md).
-    Process-wide while a run lasts; when the last of the runs going at once (a worker may run
-    several) ends, the thresholds from before the first come back."""
+    """Keep the garbage collector's automatic runs off while records stream through (the
+    run collects every ``COLLECT_EVERY`` records itself). A batch allocates hundreds of
+    thousands of short-lived objects (parsed users, rows); an automatic collection every
+    50,000 allocations, as before, walked the objects of the batches still in use each time,
+    about a ninth of the Python time of an initial sync (docs/benchmarks.md). Process-wide
+    while a run lasts; when the last of the runs going at once (a worker may run several)
+    ends, the collector is on again if it was on before the first."""
     with _GC_LOCK:
-        _GC_RUNS.append(gc.get_threshold())
-        gc.set_threshold(50_000, 20, 100)
+        _GC_RUNS.append(gc.isenabled())
+        gc.disable()
     try:
         yield
     finally:
         with _GC_LOCK:
-            first = _GC_RUNS[0]
+            was_on = _GC_RUNS[0]
             _GC_RUNS.pop()
-            if not _GC_RUNS:
-                gc.set_threshold(*first)
+            if not _GC_RUNS and was_on:
+                gc.enable()
 
 
 def _where(record: RawRecord) -> str:
