@@ -22,6 +22,7 @@ from sqlalchemy.exc import IntegrityError
 
 from bookplate.network.model import IdScope, uniqueness_scope
 from bookplate.storage import tables as t
+from bookplate.storage.copy_types import copy_types
 from bookplate.storage.documents import document_text
 from bookplate.storage.network_repo import read_id_scope
 from bookplate.storage.rows import id_entries, identifier_pairs, row_order_key, term_rows, user_row
@@ -131,7 +132,9 @@ def _copy_batch(engine: Engine, batch: _Batch) -> int:
                 for table, columns, rows in batch.tables():
                     if not rows:
                         continue
-                    with cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+                    statement = f"COPY {table} ({', '.join(columns)}) FROM STDIN (FORMAT BINARY)"
+                    with cursor.copy(statement) as copy:
+                        copy.set_types(copy_types(table, columns))
                         for row in rows:
                             copy.write_row(row)
     except psycopg.errors.UniqueViolation as error:

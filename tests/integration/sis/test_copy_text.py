@@ -1,0 +1,34 @@
+"""Text the COPY formats treat specially (backslashes, tabs and line ends in a note, quotes,
+letters beyond ASCII and beyond the first Unicode plane) is stored as sent, in the users'
+documents and in the rows search reads."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from bookplate.bootstrap import Container
+from bookplate.users.queries import UserSearch, parse_q
+
+from .helpers import user_xml, users_doc, write_zip
+
+NAME = 'Zoë \\N "Ō\'Brien" \U0001f600'
+NOTE = "line one\nline\ttwo \\ back\\slash \\N"
+
+
+def test_awkward_text_is_stored_as_sent(c: Container, tmp_path: Path) -> None:
+    note = (
+        '<user_notes><user_note segment_type="External"><note_type>CIRCULATION</note_type>'
+        f"<note_text>{NOTE.replace('&', '&amp;')}</note_text></user_note></user_notes>"
+    )
+    f = write_zip(
+        tmp_path / "a.zip",
+        {"users.xml": users_doc(user_xml("u\\1", last=NAME, barcode="B\\1", extra=note))},
+    )
+    report = c.sis.run("MAIN", "SIS", f)
+    assert report.counts["create"] == 1, report
+    user = c.users.get("MAIN", "u\\1")
+    assert user.last_name == NAME
+    assert [n.note_text for n in user.notes] == [NOTE]
+    assert c.users.get("MAIN", "B\\1").primary_id == "u\\1"
+    found = c.users.search(UserSearch("MAIN", parse_q("last_name~zoe")))
+    assert [u.primary_id for u in found.users] == ["u\\1"]
