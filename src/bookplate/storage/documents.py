@@ -130,7 +130,8 @@ def _compile_writer(cls: type[Any]) -> Callable[[Any], Document]:
     here, so a loop over a field plan costs more than the work itself. Field names are
     Python identifiers (dataclass fields), and defaults are passed in by name, not as text.
     """
-    namespace: dict[str, Any] = {"_encode": _encode, "_Enum": Enum}
+    namespace: dict[str, Any] = {"_encode": _encode, "_Enum": Enum, "_to_document": _to_document}
+    hints = typing.get_type_hints(cls)
     lines = ["def write(obj):", "    out = {}"]
     for i, plan in enumerate(_plan(cls)):
         lines.append(f"    v = obj.{plan.name}")
@@ -146,11 +147,46 @@ def _compile_writer(cls: type[Any]) -> Callable[[Any], Document]:
             same = f"type(v) is type({d}) or isinstance(v, _Enum)"
             keep = f"v is not {d} and not (v == {d} and ({same}))"
         lines.append(f"    if {keep}:")
-        lines.append(f"        out[{plan.name!r}] = v if v.__class__ is str else _encode(v)")
+        value = _value_code(hints.get(plan.name), i, namespace)
+        lines.append(f"        out[{plan.name!r}] = {value}")
     lines.append("    return out")
     exec("\n".join(lines), namespace)  # noqa: S102 - code built above from field names only
     writer: Callable[[Any], Document] = namespace["write"]
     return writer
+
+
+def _value_code(hint: Any, i: int, namespace: dict[str, Any]) -> str:
+    """The expression giving the document value of a field's value ``v`` (not a default):
+    for the type its hint names, the direct way (a nested dataclass by its own writer, a list
+    of them item by item, an enum by its value, a date as ISO text); any value of another
+    class, and every hint without a direct way, through ``_encode``, which gives the same."""
+    generic = "v if v.__class__ is str else _encode(v)"
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        inner = [a for a in typing.get_args(hint) if a is not type(None)]
+        if len(inner) != 1:
+            return generic
+        hint, origin = inner[0], typing.get_origin(inner[0])
+    if origin is list:
+        (item,) = typing.get_args(hint)
+        if item is str:
+            each = "x if x.__class__ is str else _encode(x)"
+        elif isinstance(item, type) and dataclasses.is_dataclass(item):
+            namespace[f"k{i}"] = item
+            each = f"_to_document(x) if x.__class__ is k{i} else _encode(x)"
+        else:
+            return generic
+        return f"[{each} for x in v] if v.__class__ is list else _encode(v)"
+    if not isinstance(hint, type) or hint is str:
+        return generic
+    namespace[f"k{i}"] = hint
+    if dataclasses.is_dataclass(hint):
+        return f"_to_document(v) if v.__class__ is k{i} else _encode(v)"
+    if issubclass(hint, Enum):
+        return f"v.value if v.__class__ is k{i} else {generic}"
+    if hint is date or hint is datetime:
+        return f"v.isoformat() if v.__class__ is k{i} else {generic}"
+    return generic
 
 
 def _from_document(cls: type[Any], doc: Document) -> Any:
