@@ -466,12 +466,25 @@ class Runner:
         }
         asked = [norm for norm in owner if norm not in kept]
         holders = batch.id_holders(self.profile.institution, asked) if asked else {}
-        for action in writing:
+        # The batch's updates by stored user, with their place in the file: an ID a user's
+        # update drops is free for the records after it (as when records go one by one).
+        updating = {
+            a.pk: (place, a) for place, a in enumerate(writing) if a.kind is ActionKind.UPDATE
+        }
+        for place, action in enumerate(writing):
             if action.kind is ActionKind.REJECT or action.user is None:
                 continue
             for norm in ids[id(action)]:
                 holder = holders.get(norm)
                 if holder is not None and holder.pk != action.pk:
+                    earlier = updating.get(holder.pk)
+                    if (
+                        earlier is not None
+                        and earlier[0] < place
+                        and earlier[1].kind is ActionKind.UPDATE
+                        and norm not in ids[id(earlier[1])]
+                    ):
+                        continue  # dropped by an earlier record of this batch
                     _turn_reject(
                         action,
                         f"ID {norm} ({holder.id_type}) is already held by user {holder.primary_id}",
@@ -528,12 +541,13 @@ class Runner:
             for a in actions
             if a.kind is ActionKind.UNCHANGED and a.user is not None and a.pk is not None
         ]
+        # Updates first: an ID one of them drops may be taken by a new user of the batch.
+        batch.update(updates)
         pks = batch.create(creates, prepared)
         for pk, action in zip(
             pks, (a for a in actions if a.kind is ActionKind.CREATE and a.user), strict=True
         ):
             action.pk = pk
-        batch.update(updates)
         batch.set_fingerprints(refresh)
 
     def _items(self, batch: SisBatch, actions: list[Action]) -> None:

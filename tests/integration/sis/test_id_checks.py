@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from bookplate.bootstrap import Container
+from bookplate.sis.apply import Runner
 from bookplate.storage.sis_repo import SqlSisBatch
 
 from .helpers import user_xml, users_doc, write_zip
@@ -73,3 +74,90 @@ def test_an_update_taking_another_users_id_is_still_rejected(
     assert reject.match_id == "u1" and "already held by user u2" in (reject.detail or "")
     assert c.users.get("MAIN", "B2").primary_id == "u2"
     assert c.users.get("MAIN", "B1").primary_id == "u1"
+
+
+@pytest.mark.parametrize("batch_size", [10, 1])
+def test_an_id_dropped_by_an_earlier_record_is_free_for_a_later_one(
+    c: Container, tmp_path: Path, batch_size: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """u1 gives up B1 and u2, later in the file, takes it: as when records go one by one,
+    in one batch or in two."""
+    c.sis.run(
+        "MAIN",
+        "SIS",
+        _zip(tmp_path, "a.zip", user_xml("u1", barcode="B1"), user_xml("u2", barcode="B2")),
+    )
+    report = c.sis.run(
+        "MAIN",
+        "SIS",
+        _zip(tmp_path, "b.zip", user_xml("u1", barcode="B9"), user_xml("u2", barcode="B1")),
+        batch_size=batch_size,
+    )
+    assert report.counts["update"] == 2 and report.counts["reject"] == 0, report
+    assert c.users.get("MAIN", "B1").primary_id == "u2"
+    assert c.users.get("MAIN", "B9").primary_id == "u1"
+    sets: list[int] = []
+    real = Runner._write_set
+
+    def counted(self: Runner, batch: Any, actions: Any, prepared: Any = None) -> None:
+        sets.append(len(actions))
+        real(self, batch, actions, prepared)
+
+    monkeypatch.setattr(Runner, "_write_set", counted)
+    new = c.sis.run(
+        "MAIN",
+        "SIS",
+        _zip(tmp_path, "c.zip", user_xml("u1", barcode="B8"), user_xml("u3", barcode="B9")),
+        batch_size=batch_size,
+    )
+    assert new.counts["update"] == 1 and new.counts["create"] == 1, new  # a new user too
+    assert c.users.get("MAIN", "B9").primary_id == "u3"
+    # written as a set, not record by record after a clash with the unique key
+    assert sets == ([2] if batch_size > 1 else [1, 1])
+
+
+def test_an_id_dropped_by_a_later_record_is_still_held_for_an_earlier_one(
+    c: Container, tmp_path: Path
+) -> None:
+    """u2 asks for B1 before u1, later in the file, gives it up: rejected, as one by one."""
+    c.sis.run(
+        "MAIN",
+        "SIS",
+        _zip(tmp_path, "a.zip", user_xml("u1", barcode="B1"), user_xml("u2", barcode="B2")),
+    )
+    report = c.sis.run(
+        "MAIN",
+        "SIS",
+        _zip(tmp_path, "b.zip", user_xml("u2", barcode="B1"), user_xml("u1", barcode="B9")),
+    )
+    assert report.counts["reject"] == 1 and report.counts["update"] == 1, report
+    reject = next(i for i in c.sis.items(report.run_id or 0) if i.kind == "reject")
+    assert reject.match_id == "u2" and "already held by user u1" in (reject.detail or "")
+    assert c.users.get("MAIN", "B2").primary_id == "u2"
+    assert c.users.get("MAIN", "B9").primary_id == "u1"
+
+
+def test_an_id_dropped_by_an_earlier_rejected_record_stays_held(
+    c: Container, tmp_path: Path
+) -> None:
+    """u1's record would give up B1 but is itself rejected (it takes u3's B3): u1 keeps B1,
+    so u2 cannot have it."""
+    c.sis.run(
+        "MAIN",
+        "SIS",
+        _zip(
+            tmp_path,
+            "a.zip",
+            user_xml("u1", barcode="B1"),
+            user_xml("u2", barcode="B2"),
+            user_xml("u3", barcode="B3"),
+        ),
+    )
+    report = c.sis.run(
+        "MAIN",
+        "SIS",
+        _zip(tmp_path, "b.zip", user_xml("u1", barcode="B3"), user_xml("u2", barcode="B1")),
+    )
+    assert report.counts["reject"] == 2, report
+    assert c.users.get("MAIN", "B1").primary_id == "u1"
+    assert c.users.get("MAIN", "B2").primary_id == "u2"
