@@ -135,7 +135,10 @@ def _gather(obj: object, limit: int, out: list[str]) -> bool:
         out.append(obj)
         return True
     if isinstance(obj, list):
-        return all(_gather(item, limit, out) for item in obj)
+        for item in obj:  # noqa: SIM110 - a loop, not all(...): no generator for every list
+            if not _gather(item, limit, out):
+                return False
+        return True
     gatherer = _GATHERERS.get(obj.__class__)
     if gatherer is None:
         gatherer = _GATHERERS[obj.__class__] = _compile_gatherer(obj.__class__)
