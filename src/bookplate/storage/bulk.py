@@ -25,9 +25,16 @@ from bookplate.storage import tables as t
 from bookplate.storage.copy_types import copy_types
 from bookplate.storage.documents import document_text
 from bookplate.storage.network_repo import read_id_scope
-from bookplate.storage.rows import id_entries, identifier_pairs, row_order_key, term_rows, user_row
+from bookplate.storage.rows import (
+    ORDERED_TERM_FIELDS,
+    id_entries,
+    identifier_pairs,
+    row_order_key,
+    user_row,
+)
 from bookplate.users.errors import DuplicateId
 from bookplate.users.model import User
+from bookplate.users.queries import search_terms
 
 _USER_COLUMNS = (
     "id",
@@ -86,11 +93,15 @@ class _Batch:
                 row["record"] = document_text(row["record"])
             self.users.append(tuple(row[c] for c in _USER_COLUMNS))
             scope = uniqueness_scope(mode, user.institution)
-            self.ids.extend((scope, norm, pk, id_type) for norm, _raw, id_type in id_entries(user))
-            self.identifiers.extend((pk, k, v) for k, v in identifier_pairs(user))
+            self.ids += [(scope, norm, pk, id_type) for norm, _raw, id_type in id_entries(user)]
+            self.identifiers += [(pk, k, v) for k, v in identifier_pairs(user)]
             inst = user.institution
             key = row_order_key(row)
-            self.terms.extend((pk, inst, f, v, k) for f, v, k in term_rows(user, key))
+            # term_rows(user, key), each row made once: this runs for every user a sync writes
+            self.terms += [
+                (pk, inst, f, v, key if f in ORDERED_TERM_FIELDS else None)
+                for f, v in search_terms(user)
+            ]
 
     def tables(self) -> list[tuple[str, tuple[str, ...], list[Row]]]:
         return [
