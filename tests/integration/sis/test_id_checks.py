@@ -76,17 +76,22 @@ def test_an_update_taking_another_users_id_is_still_rejected(
     assert c.users.get("MAIN", "B1").primary_id == "u1"
 
 
+def _two_users(c: Container, tmp_path: Path) -> None:
+    """u1 holding barcode B1, u2 holding B2."""
+    c.sis.run(
+        "MAIN",
+        "SIS",
+        _zip(tmp_path, "a.zip", user_xml("u1", barcode="B1"), user_xml("u2", barcode="B2")),
+    )
+
+
 @pytest.mark.parametrize("batch_size", [10, 1])
 def test_an_id_dropped_by_an_earlier_record_is_free_for_a_later_one(
     c: Container, tmp_path: Path, batch_size: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """u1 gives up B1 and u2, later in the file, takes it: as when records go one by one,
     in one batch or in two."""
-    c.sis.run(
-        "MAIN",
-        "SIS",
-        _zip(tmp_path, "a.zip", user_xml("u1", barcode="B1"), user_xml("u2", barcode="B2")),
-    )
+    _two_users(c, tmp_path)
     report = c.sis.run(
         "MAIN",
         "SIS",
@@ -120,11 +125,7 @@ def test_an_id_dropped_by_a_later_record_is_still_held_for_an_earlier_one(
     c: Container, tmp_path: Path
 ) -> None:
     """u2 asks for B1 before u1, later in the file, gives it up: rejected, as one by one."""
-    c.sis.run(
-        "MAIN",
-        "SIS",
-        _zip(tmp_path, "a.zip", user_xml("u1", barcode="B1"), user_xml("u2", barcode="B2")),
-    )
+    _two_users(c, tmp_path)
     report = c.sis.run(
         "MAIN",
         "SIS",
