@@ -34,7 +34,7 @@ from bookplate.storage.bulk import _USER_COLUMNS, _Batch, _reserve_pks
 from bookplate.storage.copy_types import copy_types
 from bookplate.storage.documents import stored_user
 from bookplate.storage.network_repo import read_id_scope
-from bookplate.storage.rows import user_row
+from bookplate.storage.rows import user_row, utc
 from bookplate.users.errors import DuplicateId, UserNotFound
 from bookplate.users.model import User
 
@@ -347,7 +347,7 @@ class SqlSisBatch:
         self._copy(
             "sis_fingerprints",
             ("user_pk", "fingerprint", "modified"),
-            [(pk, fp, u.last_modified_date) for pk, (u, fp) in zip(pks, users, strict=True)],
+            [(pk, fp, utc(u.last_modified_date)) for pk, (u, fp) in zip(pks, users, strict=True)],
         )
         return pks
 
@@ -380,7 +380,7 @@ class SqlSisBatch:
         except (IntegrityError, psycopg.errors.UniqueViolation) as error:
             orig = getattr(error, "orig", None) or error
             raise DuplicateId(str(orig)[:200], "all_unique") from None
-        self._fingerprints([(pk, fp, u.last_modified_date) for pk, u, fp in users])
+        self._fingerprints([(pk, fp, utc(u.last_modified_date)) for pk, u, fp in users])
 
     def _rewrite_side_rows(self, rows: _Batch, pks: Sequence[int]) -> None:
         """Bring the side rows of updated users to ``rows`` writing only what differs: a
@@ -771,7 +771,7 @@ def _write_audit(
             "audit_log",
             ("at", "institution", "actor", "action", "target", "detail"),
             [
-                (at, institution, actor[:255], r.action, r.target[:255], json.dumps(r.detail))
+                (utc(at), institution, actor[:255], r.action, r.target[:255], json.dumps(r.detail))
                 for r in rows
             ],
         )
