@@ -637,8 +637,8 @@ class Runner:
 _GC_LOCK = threading.Lock()
 _GC_RUNS: list[bool] = []  # per run going on: whether the collector was on when it started
 # A run that keeps the automatic collector off collects all generations itself after about
-# this many records (``Runner._collect_now``): garbage in reference cycles, rare here (none in
-# a PostgreSQL initial sync of 20,000 users, under a thousand objects a run on SQLite), and
+# this many records (in ``Runner._main_pass``): garbage in reference cycles, rare here (none
+# in a PostgreSQL initial sync of 20,000 users, under a thousand objects a run on SQLite), and
 # other threads' garbage meanwhile, stays bounded.
 COLLECT_EVERY = 100_000
 
