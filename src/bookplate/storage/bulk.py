@@ -22,19 +22,12 @@ from sqlalchemy.exc import IntegrityError
 
 from bookplate.network.model import IdScope, uniqueness_scope
 from bookplate.storage import tables as t
-from bookplate.storage.copy_types import copy_types
+from bookplate.storage.copy_types import copy_binary
 from bookplate.storage.documents import document_text
 from bookplate.storage.network_repo import read_id_scope
-from bookplate.storage.rows import (
-    ORDERED_TERM_FIELDS,
-    id_entries,
-    identifier_pairs,
-    row_order_key,
-    user_row,
-)
+from bookplate.storage.rows import id_entries, identifier_pairs, row_order_key, term_rows, user_row
 from bookplate.users.errors import DuplicateId
 from bookplate.users.model import User
-from bookplate.users.queries import search_terms
 
 _USER_COLUMNS = (
     "id",
@@ -97,11 +90,7 @@ class _Batch:
             self.identifiers += [(pk, k, v) for k, v in identifier_pairs(user)]
             inst = user.institution
             key = row_order_key(row)
-            # term_rows(user, key), each row made once: this runs for every user a sync writes
-            self.terms += [
-                (pk, inst, f, v, key if f in ORDERED_TERM_FIELDS else None)
-                for f, v in search_terms(user)
-            ]
+            self.terms += [(pk, inst, f, v, k) for f, v, k in term_rows(user, key)]
 
     def tables(self) -> list[tuple[str, tuple[str, ...], list[Row]]]:
         return [
@@ -141,13 +130,8 @@ def _copy_batch(engine: Engine, batch: _Batch) -> int:
             raw: Any = conn.connection.driver_connection
             with raw.cursor() as cursor:
                 for table, columns, rows in batch.tables():
-                    if not rows:
-                        continue
-                    statement = f"COPY {table} ({', '.join(columns)}) FROM STDIN (FORMAT BINARY)"
-                    with cursor.copy(statement) as copy:
-                        copy.set_types(copy_types(table, columns))
-                        for row in rows:
-                            copy.write_row(row)
+                    if rows:
+                        copy_binary(cursor, table, columns, rows)
     except psycopg.errors.UniqueViolation as error:
         raise _duplicate(error) from None
     except IntegrityError as error:

@@ -8,7 +8,9 @@ so rows hold JSON text there, never Python objects.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from functools import lru_cache
+from typing import Any
 
 from sqlalchemy import JSON, Boolean, Date, DateTime, Integer, String
 
@@ -37,3 +39,15 @@ def copy_types(table: str, columns: tuple[str, ...]) -> tuple[str, ...]:
     """The type names of ``columns`` of ``table`` for ``Copy.set_types``."""
     found = t.metadata.tables[_LIKE.get(table, table)]
     return tuple(_type_name(found.c[name].type) for name in columns)
+
+
+def copy_binary(
+    cursor: Any, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]
+) -> None:
+    """COPY ``rows`` (values in ``columns`` order) into ``table`` on a psycopg cursor, in the
+    binary format with the types of ``copy_types``."""
+    statement = f"COPY {table} ({', '.join(columns)}) FROM STDIN (FORMAT BINARY)"
+    with cursor.copy(statement) as copy:
+        copy.set_types(copy_types(table, tuple(columns)))
+        for row in rows:
+            copy.write_row(row)

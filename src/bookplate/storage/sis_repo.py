@@ -31,7 +31,7 @@ from bookplate.sis.model import Mode, Profile, Report
 from bookplate.sis.ports import AuditRow, Found, Holder, ItemRow
 from bookplate.storage import tables as t
 from bookplate.storage.bulk import _USER_COLUMNS, _Batch, _reserve_pks
-from bookplate.storage.copy_types import copy_types
+from bookplate.storage.copy_types import copy_binary
 from bookplate.storage.documents import stored_user
 from bookplate.storage.network_repo import read_id_scope
 from bookplate.storage.rows import user_row, utc
@@ -275,16 +275,8 @@ class SqlSisBatch:
         if not rows:
             return
         if self._pg:
-            types = copy_types(table, tuple(columns))
-            with (
-                self._driver().cursor() as cursor,
-                cursor.copy(
-                    f"COPY {table} ({', '.join(columns)}) FROM STDIN (FORMAT BINARY)"
-                ) as copy,
-            ):
-                copy.set_types(types)
-                for row in rows:
-                    copy.write_row(row)
+            with self._driver().cursor() as cursor:
+                copy_binary(cursor, table, columns, rows)
             return
         marks = ", ".join("?" for _ in columns)
         self.conn.exec_driver_sql(
