@@ -66,3 +66,18 @@ def test_a_slice_that_is_not_well_formed_fails_as_it_does_alone() -> None:
         parse_each(source, records)
     assert str(together.value) == str(alone.value)
     assert "not well-formed" in str(together.value)
+
+
+def test_slices_sharing_an_xml_id_are_parsed_together(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A repeated ``xml:id`` does not make the joined slices fail to parse (which would send
+    every record of the batch through the one-at-a-time path)."""
+    import bookplate.sis.sources.xml as xml_source
+
+    def alone(*_args: object) -> list[object]:
+        raise AssertionError("parsed one at a time")
+
+    users = [_user(i).replace(b"<user>", b'<user xml:id="same">') for i in range(3)]
+    records = _records(*users)
+    monkeypatch.setattr(xml_source, "parse_each", alone)
+    parsed = parse_many(XmlSource(Path("unused.xml"), "primary_id"), records)
+    assert [getattr(u, "primary_id", u) for u in parsed] == ["p0", "p1", "p2"]

@@ -63,3 +63,18 @@ def test_fast_slices_parse_and_a_broken_slice_fails_the_run() -> None:
     assert parse_user(records[0].raw).primary_id.strip() == "a1"
     with pytest.raises(SourceError, match="not well-formed"):
         parse_user(b"<user><primary_id>x</user>", 3, 7)
+
+
+def test_records_sharing_an_xml_id_are_read() -> None:
+    """Unique ``xml:id`` values are a validity rule, not a well-formedness one: a file whose
+    records repeat one is read, by the scanner and by iterparse alike (no parser keeps a
+    table of IDs, ``alma.xml.PARSER_OPTIONS``)."""
+    data = (
+        b"<users>"
+        b'<user xml:id="u"><primary_id>a1</primary_id></user>'
+        b'<user xml:id="u"><!-- c --><primary_id>a2</primary_id></user>'
+        b'<user xml:id="u"><primary_id>a3</primary_id></user>'
+        b"</users>"
+    )
+    for fast in (True, False):
+        assert [r[2] for r in _records(data, "primary_id", fast)] == ["a1", "a2", "a3"]

@@ -77,6 +77,19 @@ def _match_id(element: Any, match_id_type: str) -> str | None:
     return None
 
 
+def _events(stream: Any) -> Iterator[tuple[str, Any]]:
+    """``etree.iterparse(stream, events=("start", "end"))`` with ``_ITER_OPTIONS``, by a pull
+    parser fed ``CHUNK`` bytes at a time: ``iterparse`` does not take every parser option
+    (it keeps a table of ``xml:id`` values whatever ``collect_ids`` says, and fails a file
+    that repeats one as not well-formed)."""
+    parser = etree.XMLPullParser(events=("start", "end"), **_ITER_OPTIONS)
+    while chunk := stream.read(CHUNK):
+        parser.feed(chunk)
+        yield from parser.read_events()
+    parser.close()
+    yield from parser.read_events()
+
+
 def _iterparse(
     stream: Any, match_id_type: str, start: int, member: str, line_offset: int
 ) -> Iterator[RawRecord]:
@@ -84,7 +97,7 @@ def _iterparse(
     number = start
     root_checked = False
     try:
-        for event, element in etree.iterparse(stream, events=("start", "end"), **_ITER_OPTIONS):
+        for event, element in _events(stream):
             if not root_checked:
                 root_checked = True
                 tree = element.getroottree()
