@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, TextClause, text
+from sqlalchemy import Engine, text
 
 from bookplate.storage import sis_repo
 from bookplate.storage.bulk import bulk_insert_users
@@ -41,10 +41,14 @@ def _looked_up_by(plan: dict[str, Any], table: str, column: str) -> bool:
     )
 
 
-def _explain(engine: Engine, statement: TextClause, params: dict[str, Any]) -> dict[str, Any]:
+def _explain(engine: Engine, statement: str, params: dict[str, Any]) -> dict[str, Any]:
+    """The plan of a statement sent on the driver's cursor, as the batch sends it."""
     with engine.connect() as conn:
-        plan = conn.execute(text("EXPLAIN (ANALYZE, FORMAT JSON) " + statement.text), params)
-        found: dict[str, Any] = plan.scalar_one()[0]["Plan"]
+        raw: Any = conn.connection.driver_connection
+        with raw.cursor() as cursor:
+            cursor.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + statement, params)
+            found: dict[str, Any] = cursor.fetchone()[0][0]["Plan"]
+        conn.rollback()
         return found
 
 
