@@ -273,7 +273,8 @@ class SqlSisBatch:
         """The rows of a statement run as ``_driver_execute`` runs it."""
         with self._driver().cursor() as cursor:
             cursor.execute(statement, params)
-            return cursor.fetchall()
+            rows: list[tuple[Any, ...]] = cursor.fetchall()
+            return rows
 
     def _copy(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
         if not rows:
