@@ -571,12 +571,14 @@ class Runner:
     def _audit(self, batch: SisBatch, actions: list[Action]) -> None:
         """A history row per user the batch created or updated, in the batch's transaction."""
         rows = []
+        # One detail for every create (the same dict: the store writes its JSON once).
+        created: dict[str, object] = {"run": self.report.run_id, "profile": self.profile.code}
         for action in actions:
             if action.user is None or action.kind not in (ActionKind.CREATE, ActionKind.UPDATE):
                 continue
-            detail: dict[str, object] = {"run": self.report.run_id, "profile": self.profile.code}
+            detail = created
             if action.kind is ActionKind.UPDATE:
-                detail["fields"] = sorted(action.diff)
+                detail = {**created, "fields": sorted(action.diff)}
             rows.append(AuditRow(_AUDIT[action.kind], action.user.primary_id, detail))
         batch.audit(self.profile.institution, self.actor, self.clock(), rows)
 

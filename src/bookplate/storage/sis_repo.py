@@ -764,11 +764,20 @@ def _write_audit(
     if not rows:
         return
     if batch._pg:
+        texts: dict[int, str] = {}  # rows sharing one detail dict share its text
+        when, who = utc(at), actor[:255]
         batch._copy(
             "audit_log",
             ("at", "institution", "actor", "action", "target", "detail"),
             [
-                (utc(at), institution, actor[:255], r.action, r.target[:255], json.dumps(r.detail))
+                (
+                    when,
+                    institution,
+                    who,
+                    r.action,
+                    r.target[:255],
+                    texts.get(id(r.detail)) or texts.setdefault(id(r.detail), json.dumps(r.detail)),
+                )
                 for r in rows
             ],
         )

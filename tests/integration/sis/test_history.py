@@ -45,15 +45,21 @@ def test_a_users_history_lists_its_sis_changes(c: Container, tmp_path: Path) -> 
     second = c.sis.run(
         "MAIN",
         "SIS",
-        _zip(tmp_path, "b.zip", user_xml("u1", last="Park"), user_xml("u2")),
+        _zip(tmp_path, "b.zip", user_xml("u1", last="Park"), user_xml("u2"), user_xml("u3")),
         actor="registrar",
     )
-    assert second.counts == {**second.counts, "update": 1, "unchanged": 1}
+    assert second.counts == {**second.counts, "update": 1, "unchanged": 1, "create": 1}
     detail = {"run": second.run_id, "profile": "SIS", "fields": ["last_name"]}
     assert _history(c, "u1")[1:] == [("sis.update", "registrar", detail)]
     assert len(_history(c, "u2")) == 1
+    # a create of the same batch as an update: its own detail, without the update's fields
+    assert _history(c, "u3") == [
+        ("sis.create", "registrar", {"run": second.run_id, "profile": "SIS"})
+    ]
 
-    third = c.sis.run("MAIN", "SIS", _zip(tmp_path, "c.zip", user_xml("u1", last="Park")))
+    third = c.sis.run(
+        "MAIN", "SIS", _zip(tmp_path, "c.zip", user_xml("u1", last="Park"), user_xml("u3"))
+    )
     assert third.counts["deactivate"] == 1
     assert _history(c, "u2")[-1] == ("sis.deactivate", "SIS", {"run": third.run_id})
     assert len(_history(c, "u1")) == 2
