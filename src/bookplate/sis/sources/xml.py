@@ -77,15 +77,20 @@ def _match_id(element: Any, match_id_type: str) -> str | None:
     return None
 
 
+_FEED = 1 << 15  # bytes the pull parser is fed before its events are taken
+
+
 def _events(stream: Any) -> Iterator[tuple[str, Any]]:
     """``etree.iterparse(stream, events=("start", "end"))`` with ``_ITER_OPTIONS``, by a pull
-    parser fed ``CHUNK`` bytes at a time: ``iterparse`` does not take every parser option
-    (it keeps a table of ``xml:id`` values whatever ``collect_ids`` says, and fails a file
-    that repeats one as not well-formed)."""
+    parser: ``iterparse`` does not take every parser option (it keeps a table of ``xml:id``
+    values whatever ``collect_ids`` says, and fails a file that repeats one as not
+    well-formed). Fed ``_FEED`` bytes at a time, as ``iterparse`` reads, so the elements
+    parsed before the caller clears them stay few."""
     parser = etree.XMLPullParser(events=("start", "end"), **_ITER_OPTIONS)
     while chunk := stream.read(CHUNK):
-        parser.feed(chunk)
-        yield from parser.read_events()
+        for start in range(0, len(chunk), _FEED):
+            parser.feed(chunk[start : start + _FEED])
+            yield from parser.read_events()
     parser.close()
     yield from parser.read_events()
 
