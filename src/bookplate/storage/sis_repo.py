@@ -410,10 +410,7 @@ class SqlSisBatch:
         """The stored rows of ``pks`` in a side table, as tuples in ``columns`` order."""
         if self._pg:
             # On the driver's cursor: its rows are tuples already (a batch reads ~20 a user).
-            with self._driver().cursor() as cursor:
-                cursor.execute(_pg_side_rows(table, columns), {"pks": list(pks)})
-                found: list[tuple[Any, ...]] = cursor.fetchall()
-                return found
+            return self._driver_rows(_pg_side_rows(table, columns), {"pks": list(pks)})
         side = t.metadata.tables[table]
         out: list[tuple[Any, ...]] = []
         for part in _chunks(pks):
