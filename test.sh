@@ -12,8 +12,8 @@ bash scripts/test-peers.sh \
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip >/dev/null
 .venv/bin/python -m pip install -q -e '.[test]'
-echo "== ruff";          .venv/bin/ruff check src tests bench
-echo "== mypy";          .venv/bin/mypy src
+echo "== ruff";          .venv/bin/ruff check src tests bench tools
+echo "== mypy";          .venv/bin/mypy src tools
 echo "== import-linter"; .venv/bin/lint-imports
 echo "== openapi drift"; .venv/bin/bookplate openapi --out /tmp/bookplate-openapi.json >/dev/null
 diff -u docs/api/openapi.json /tmp/bookplate-openapi.json \

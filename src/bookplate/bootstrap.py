@@ -27,8 +27,7 @@ from bookplate.roles.services import (
     StaffTokens,
     StaffUsers,
 )
-from bookplate.sis.jobs import JobQueue, SisJobs, ThreadQueue
-from bookplate.sis.queue import ProcrastinateQueue
+from bookplate.sis.jobs import JobQueue, SisJobs, ThreadQueue, WorkerQueue
 from bookplate.sis.services import SisService
 from bookplate.storage.auth_repo import SqlAuthStore, SqlLockoutCounter
 from bookplate.storage.engine import Engine, make_engine
@@ -36,6 +35,7 @@ from bookplate.storage.identity import database_identity
 from bookplate.storage.rate_counter import SqlRateCounter
 from bookplate.storage.redis_counter import RedisRateCounter
 from bookplate.storage.redis_lockout import RedisLockoutCounter
+from bookplate.storage.sis_queue import ProcrastinateQueue
 from bookplate.storage.sis_repo import SqlSisStore
 from bookplate.storage.uow import SqlUnitOfWork
 from bookplate.users.services import CodeBookCache, UserService
@@ -114,6 +114,12 @@ class Container:
             jobs.sweep()  # runs a killed process left behind become "interrupted"
         return jobs
 
+    def worker_queue(self) -> WorkerQueue | None:
+        """The queue ``bookplate worker`` processes work (PostgreSQL); None on SQLite, where
+        runs execute in the process that queues them."""
+        queue = self.sis_jobs.queue
+        return queue if isinstance(queue, ProcrastinateQueue) else None
+
     @cached_property
     def auth(self) -> AuthService:
         """Passwords with lockout, sessions, reset links, external logins (built on first
@@ -191,3 +197,20 @@ def build_container(settings: Settings, *, migrate: bool = False) -> Container:
     return Container(settings, engine, uow_factory, users, keys,
                      RolesAdmin(uow_factory, roles_config), StaffUsers(users, roles_config),
                      StaffTokens(uow_factory, cache_seconds=settings.cache_seconds))
+
+
+def check_database(url: str) -> tuple[list[str], dict[str, int]]:
+    """``bookplate db check``: the differences between the tables in code and what the
+    migrations build, and the side rows (per table) whose user is gone."""
+    from bookplate.storage.integrity import orphan_side_rows  # noqa: PLC0415 (only this command)
+    from bookplate.storage.migrate import check_models_match  # noqa: PLC0415 (only this command)
+
+    diffs = [str(d) for d in check_models_match(url)]
+    if diffs:
+        return diffs, {}
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            return [], orphan_side_rows(conn)
+    finally:
+        engine.dispose()

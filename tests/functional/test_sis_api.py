@@ -21,7 +21,7 @@ from bookplate.config import Settings
 from bookplate.keys.services import parse_areas
 from bookplate.sis.jobs import ThreadQueue
 from bookplate.sis.model import Profile
-from bookplate.sis.queue import ProcrastinateQueue
+from bookplate.storage.sis_queue import ProcrastinateQueue
 from tests.functional.conftest import Api
 from tests.functional.test_staff_api import bearer, staff
 from tests.functional.test_users_api import error_code

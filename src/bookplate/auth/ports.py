@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
+
+from bookplate.auth.model import Method
 
 
 class LockoutCounter(Protocol):
@@ -98,3 +100,48 @@ class AuthStore(Protocol):
 
 class Mailer(Protocol):
     def send(self, to: str, subject: str, body: str) -> None: ...
+
+
+# --- external sign-in profiles and pending sign-ins ------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class StoredProfile:
+    institution: str
+    method: Method
+    code: str
+    config: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Pending:
+    institution: str
+    method: str
+    code: str
+    data: dict[str, Any]
+
+
+class ProfileStore(Protocol):
+    def put(self, profile: StoredProfile, now: datetime) -> bool:
+        """Store (replace) a profile; True when it was new."""
+        ...
+
+    def get(self, institution: str, method: str, code: str) -> StoredProfile | None: ...
+
+    def find(self, method: str, code: str) -> list[StoredProfile]:
+        """Profiles of that method and code in every institution."""
+        ...
+
+    def list(self, institution: str | None, method: str | None) -> list[StoredProfile]: ...
+
+    def remove(self, institution: str, method: str, code: str) -> bool: ...
+
+
+class PendingStore(Protocol):
+    def put(self, token_hash: str, pending: Pending, expires_at: datetime) -> None: ...
+
+    def get(self, token_hash: str, now: datetime) -> Pending | None: ...
+
+    def take(self, token_hash: str, now: datetime) -> Pending | None:
+        """Remove and return a live record (once: a second take gets None)."""
+        ...

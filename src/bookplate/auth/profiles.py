@@ -22,8 +22,8 @@ import types
 import typing
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-from typing import Any, Protocol, Union
+from datetime import timedelta
+from typing import Any, Union
 
 import structlog
 
@@ -39,6 +39,7 @@ from bookplate.auth.errors import (
     ProtocolRefused,
 )
 from bookplate.auth.model import Identity, Method, UserMapping
+from bookplate.auth.ports import Pending, PendingStore, ProfileStore, StoredProfile
 from bookplate.auth.registry import LoginMethod
 from bookplate.auth.services import AuthService, digest
 from bookplate.users.model import User
@@ -165,51 +166,6 @@ def public_config(config: Mapping[str, Any]) -> dict[str, Any]:
             return [mask(v) for v in value]
         return value
     return typing.cast(dict[str, Any], mask(dict(config)))
-
-
-# --- ports --------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class StoredProfile:
-    institution: str
-    method: Method
-    code: str
-    config: dict[str, Any]
-
-
-@dataclass(frozen=True, slots=True)
-class Pending:
-    institution: str
-    method: str
-    code: str
-    data: dict[str, Any]
-
-
-class ProfileStore(Protocol):
-    def put(self, profile: StoredProfile, now: datetime) -> bool:
-        """Store (replace) a profile; True when it was new."""
-        ...
-
-    def get(self, institution: str, method: str, code: str) -> StoredProfile | None: ...
-
-    def find(self, method: str, code: str) -> list[StoredProfile]:
-        """Profiles of that method and code in every institution."""
-        ...
-
-    def list(self, institution: str | None, method: str | None) -> list[StoredProfile]: ...
-
-    def remove(self, institution: str, method: str, code: str) -> bool: ...
-
-
-class PendingStore(Protocol):
-    def put(self, token_hash: str, pending: Pending, expires_at: datetime) -> None: ...
-
-    def get(self, token_hash: str, now: datetime) -> Pending | None: ...
-
-    def take(self, token_hash: str, now: datetime) -> Pending | None:
-        """Remove and return a live record (once: a second take gets None)."""
-        ...
 
 
 # --- the service --------------------------------------------------------------------------------

@@ -126,22 +126,13 @@ def db_upgrade() -> None:
 def db_check() -> None:
     """Fail when the tables in code differ from what the migrations build, or when side
     rows (IDs, identifiers, search terms, SIS fingerprints) have lost their user."""
-    from bookplate.storage.engine import make_engine
-    from bookplate.storage.integrity import orphan_side_rows
-    from bookplate.storage.migrate import check_models_match
+    from bookplate.bootstrap import check_database
 
-    url = get_settings().database_url
-    diffs = check_models_match(url)
+    diffs, orphans = check_database(get_settings().database_url)
     if diffs:
         for d in diffs:
-            err.print(str(d))
+            err.print(d)
         _fail("models and migrations differ; write a migration")
-    engine = make_engine(url)
-    try:
-        with engine.connect() as conn:
-            orphans = orphan_side_rows(conn)
-    finally:
-        engine.dispose()
     if orphans:
         for table, count in orphans.items():
             err.print(f"{table}: {count} rows whose user is gone")

@@ -475,12 +475,10 @@ def worker(
 ) -> None:
     """Run a worker for queued jobs (SIS runs) on PostgreSQL; any number may run at once.
     Jobs of workers that died are queued again when a worker starts and every minute."""
-    from bookplate.sis.queue import ProcrastinateQueue
-
     c = _container()
     try:
-        queue = c.sis_jobs.queue
-        if not isinstance(queue, ProcrastinateQueue):
+        queue = c.worker_queue()
+        if queue is None:
             _fail(
                 "the worker needs PostgreSQL; on SQLite, runs execute in the process that "
                 "queues them",

@@ -4,7 +4,8 @@ A run is created ``pending`` (``sis_runs``) with its file under the spool direct
 (``<spool>/<run id>.<db>.<zip|xml|csv>``) and a small description beside it
 (``<run id>.<db>.json``, the *ticket*: the file, the actor, the batch size); ``<db>`` stands
 for the database (run ids are per database, and databases may share a spool).
-``JobQueue.enqueue(run_id)`` hands it to a queue: procrastinate on PostgreSQL (``sis.queue``),
+``JobQueue.enqueue(run_id)`` hands it to a queue: procrastinate on PostgreSQL
+(``storage.sis_queue``),
 a background thread or the caller itself on SQLite. ``SisJobs.execute`` is the job:
 ``pending`` -> ``running`` -> ``done`` / ``failed`` / ``aborted``.
 
@@ -12,7 +13,7 @@ Every run not finished has an owner holding an advisory lock on ``<spool>/<run i
 (the kernel drops it when the process dies, however it dies): the process that created it
 until it hands it on, the process whose in-process queue holds it, the process executing it —
 or, on PostgreSQL, a procrastinate job (``JobQueue.queued``; the queue re-queues the jobs of
-dead workers itself, ``sis.queue``). A ``pending`` or ``running`` run with neither has lost
+dead workers itself, ``storage.sis_queue``). A ``pending`` or ``running`` run with neither has lost
 its owner: any look at the runs (``SisJobs.sweep`` / ``refresh``) marks it ``interrupted``, and
 enqueueing it again runs the file again from the start, which converges to the state of one
 clean run (``sis.apply``).
@@ -77,6 +78,16 @@ class JobQueue(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+class WorkerQueue(JobQueue, Protocol):
+    """A queue that keeps its jobs itself and is worked by ``bookplate worker`` processes."""
+
+    stalled_after: float
+
+    def run_worker(
+        self, *, concurrency: int = 1, wait: bool = True, install_signal_handlers: bool = True
+    ) -> None: ...
 
 
 class RunStore(SisStore, Protocol):

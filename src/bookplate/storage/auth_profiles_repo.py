@@ -11,7 +11,7 @@ from sqlalchemy import Engine, delete, select
 from sqlalchemy.exc import IntegrityError
 
 from bookplate.auth.model import Method
-from bookplate.auth.profiles import Pending, StoredProfile
+from bookplate.auth.ports import Pending, StoredProfile
 from bookplate.storage import tables as t
 
 

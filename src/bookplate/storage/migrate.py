@@ -55,7 +55,8 @@ def current_revision(target: str | URL | Engine) -> str | None:
 
 
 def _not_procrastinate(name: str | None, type_: str, parent: Any) -> bool:
-    """procrastinate's job tables (the SIS queue, ``sis.queue``) are its own, not Alembic's."""
+    """procrastinate's job tables (the SIS queue, ``storage.sis_queue``) are its own, not
+    Alembic's."""
     return not (type_ == "table" and (name or "").startswith("procrastinate_"))
 
 

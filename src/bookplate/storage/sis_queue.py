@@ -24,7 +24,7 @@ import structlog
 from procrastinate.exceptions import AlreadyEnqueued
 from procrastinate.schema import SchemaManager
 
-log = structlog.get_logger("bookplate.sis.queue")
+log = structlog.get_logger("bookplate.storage.sis_queue")
 
 TASK = "bookplate.sis_run"
 RETRY_TASK = "bookplate.sis_retry_stalled"
