@@ -208,7 +208,10 @@ class StaffUsers:
         override: frozenset[str] = frozenset(),
         recalculate_roles: bool = False,
         scope: str | None = None,
+        restore: frozenset[str] = frozenset(),
     ) -> User:
+        """``UserService.replace`` (manual protected-field changes recorded) behind the
+        policy: the path of staff tokens, web sessions and the web forms."""
         return self._users.replace(
             actor.institution,
             user_id,
@@ -218,6 +221,7 @@ class StaffUsers:
             override=override,
             recalculate_roles=recalculate_roles,
             guard=self._guard(actor, scope),
+            restore=restore,
         )
 
     def delete(
