@@ -141,3 +141,23 @@ def test_internal_users_have_no_manual_fields(api: Api, manager_token: str) -> N
     assert put.status_code == 200, put.text
     user = api.container.users.get("MAIN", "int1")
     assert user.user_group == "GRAD" and user.manual_fields == {}
+
+
+def test_a_bad_bearer_token_answers_401866(api: Api, manager_token: str) -> None:
+    """Forged, revoked and non-staff bearer tokens: HTTP 401 with Alma's 401866
+    (docs/authentication.md), in the caller's format, on reads and writes alike."""
+    c = api.container
+    token_id = c.tokens.issue("MAIN", "manager")
+    c.tokens.revoke(token_id[0])
+    for token in ("bpt_nope_x", token_id[1], "not-a-staff-token", "bpt_" + "x" * 300):
+        for method, url in (("GET", "/almaws/v1/users"), ("PUT", "/almaws/v1/users/manager"),
+                            ("GET", "/bookplate/v1/sis/runs")):
+            r = api.client.request(method, url, headers=bearer(token), json={})
+            assert r.status_code == 401, (token, url, r.text)
+            err = r.json()["errorList"]["error"][0]
+            assert err["errorCode"] == "401866"
+            assert err["errorMessage"] == "User authentication failed"
+    xml = api.client.get("/almaws/v1/users", headers={"Authorization": "Bearer bpt_nope_x"})
+    assert xml.status_code == 401 and b"<errorCode>401866</errorCode>" in xml.content
+    # A live token still works.
+    assert api.client.get("/almaws/v1/users", headers=bearer(manager_token)).status_code == 200
