@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from starlette.requests import Request
 
 from bookplate.api.errors import BodyTooLarge
+from bookplate.auth.errors import AuthenticationFailed
 from bookplate.auth.services import CSRF_HEADER, SESSION_COOKIE
 from bookplate.bootstrap import Container
 from bookplate.keys.errors import InvalidApiKey
@@ -61,7 +62,9 @@ def caller(request: Request, area: Area, write: bool) -> Caller:
     if token is not None:
         actor = container(request).tokens.actor(token)
         if actor is None:
-            raise InvalidApiKey()
+            # 401/401866 as for every failed authentication (docs/authentication.md).
+            raise AuthenticationFailed("unknown, revoked or expired staff token, or its "
+                                       "staff member is inactive or expired")
         return Caller(actor.institution, actor=actor)
     if api_key_secret(request) is None and request.cookies.get(SESSION_COOKIE):
         actor = session_actor(request)

@@ -123,8 +123,10 @@ class AuthService:
             elif decision.action == Action.UPDATE:
                 assert existing is not None
                 fresh = apply_identity(existing, identity, mapping, today)
+                # The identity system's data, not a person's edit: no manual marks.
                 user = self.users.replace(identity.institution, existing.primary_id,
-                                          UserInput(fresh), actor, id_type=PRIMARY_ID)
+                                          UserInput(fresh), actor, id_type=PRIMARY_ID,
+                                          by_hand=False)
             else:
                 assert existing is not None
                 user = existing

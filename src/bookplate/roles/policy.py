@@ -91,6 +91,16 @@ def role_is_active(role: Role, today: date) -> bool:
     return role.expiry_date is None or role.expiry_date >= today
 
 
+def is_administrator(user: User, today: date) -> bool:
+    """An active, unexpired user holding an active General System Administrator role: one
+    who can act as the institution's administrator today (what the 401860 guard keeps)."""
+    if user.status != "ACTIVE":
+        return False
+    if user.expiry_date is not None and user.expiry_date < today:
+        return False
+    return any(r.role_type == ADMINISTRATOR and role_is_active(r, today) for r in user.roles)
+
+
 def active_roles(user: User, today: date) -> list[Role]:
     return [r for r in user.roles if r.role_type and role_is_active(r, today)]
 

@@ -35,7 +35,7 @@ from bookplate.roles.policy import (
     all_privileges,
     check_user_change,
     decide,
-    role_is_active,
+    is_administrator,
     where_held,
 )
 from bookplate.roles.ports import RolesRepository, StaffTokenRepository
@@ -116,32 +116,41 @@ class RoleRules:
             check_roles(after, institution, self._config.get(institution).libraries)
         if (
             before is not None
-            and self._is_admin(before)
-            and (after is None or not self._is_admin(after))
+            and self.is_administrator(before)
+            and (after is None or not self.is_administrator(after))
         ):
-            self._keep_one_admin(uow, institution, before.primary_id)
+            others = _administrators(uow.users, institution, self._today())
+            if not others - {normalise_id(before.primary_id)}:
+                raise LastAdministrator()
 
-    def _is_admin(self, user: User) -> bool:
-        return any(
-            r.role_type == ADMINISTRATOR and role_is_active(r, self._today()) for r in user.roles
-        )
+    def is_administrator(self, user: User) -> bool:
+        """Whether ``user`` is an administrator today (``policy.is_administrator``)."""
+        return is_administrator(user, self._today())
 
-    def _keep_one_admin(self, uow: UnitOfWork, institution: str, leaving: str) -> None:
+    def administrators(self, institution: str) -> set[str]:
+        """The normalised primary IDs of the institution's administrators as stored now (for
+        the SIS, which writes outside the user services' transactions)."""
+        with self._config.uow_factory() as uow:
+            return _administrators(uow.users, institution, self._today())
+
+
+def _administrators(users: UserRepository, institution: str, today: date) -> set[str]:
+    """Every stored user of ``institution`` who is an administrator today, page by page."""
+    found: set[str] = set()
+    offset = 0
+    while True:
         search = UserSearch(
             institution,
             conditions=(Condition(("role_type",), (Term(ADMINISTRATOR),)),),
+            order_by="primary_id",
             limit=100,
+            offset=offset,
         )
-        result: SearchResult = uow.users.search(search)
-        others = [
-            u
-            for u in result.users
-            if normalise_id(u.primary_id) != normalise_id(leaving)
-            and self._is_admin(u)
-            and u.status == "ACTIVE"
-        ]
-        if not others:
-            raise LastAdministrator()
+        page = users.search(search).users
+        found.update(normalise_id(u.primary_id) for u in page if is_administrator(u, today))
+        if len(page) < search.limit:
+            return found
+        offset += search.limit
 
 
 def _deny(decision_reason: str, action: str) -> PermissionDenied:
@@ -208,7 +217,10 @@ class StaffUsers:
         override: frozenset[str] = frozenset(),
         recalculate_roles: bool = False,
         scope: str | None = None,
+        restore: frozenset[str] = frozenset(),
     ) -> User:
+        """``UserService.replace`` (manual protected-field changes recorded) behind the
+        policy: the path of staff tokens, web sessions and the web forms."""
         return self._users.replace(
             actor.institution,
             user_id,
@@ -218,6 +230,7 @@ class StaffUsers:
             override=override,
             recalculate_roles=recalculate_roles,
             guard=self._guard(actor, scope),
+            restore=restore,
         )
 
     def delete(

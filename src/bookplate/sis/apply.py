@@ -42,6 +42,14 @@ from bookplate.users.errors import DuplicateId, UserNotFound
 from bookplate.users.model import Role, User, id_values, normalise_id
 
 RolesHook = Callable[[User, str], list[Role]]
+#: The roles area's view of administrators (``RoleRules``): whether a user is one today, and
+#: the normalised primary IDs of the institution's administrators as stored now.
+AdminCheck = Callable[[User], bool]
+Administrators = Callable[[], set[str]]
+LAST_ADMIN = (
+    "the institution would be left without an active General System Administrator "
+    "(401860); the user is left as it is"
+)
 Progress = Callable[[int, int], None]  # (records done, bytes read)
 
 DEFAULT_BATCH = 2000
@@ -162,7 +170,12 @@ class Runner:
     progress: Progress | None = None
     plan_out: PlanWriter | None = None
     batch_size: int = DEFAULT_BATCH
+    is_administrator: AdminCheck | None = None
+    administrators: Administrators | None = None
     report: Report = field(init=False)
+    # Administrators this run has taken away (deactivated, expired, role lost), so a later
+    # batch, planned before the earlier one is committed, does not count them.
+    _left_admins: set[str] = field(default_factory=set)
     # What the run has met: bounded to a few bytes a record (``sis.seen``).
     _seen_keys: KeySet = field(default_factory=KeySet)
     _seen_pks: PkBits = field(default_factory=NoPks)
@@ -414,6 +427,16 @@ class Runner:
         actions = [a for a in slots if a is not None]
         ids = {id(a): id_values(a.user) for a in actions if a.user is not None}
         held, holders = self._check_ids(batch, actions, ids, stored)
+        self._keep_administrator(
+            [
+                (a, old)
+                for a in actions
+                if a.kind is ActionKind.UPDATE
+                and a.user is not None
+                and a.pk is not None
+                and (old := stored.get(a.pk)) is not None
+            ]
+        )
         plan = _Planned(actions, hits, len(chunk))
         plan.read_norms = set(norm.values()) | held
         plan.read_pks = {f.pk for f in found.values()} | holders
@@ -491,6 +514,41 @@ class Runner:
                     )
                     break
         return set(owner), {h.pk for h in holders.values()}
+
+    def _keep_administrator(self, updates: list[tuple[Action, User]]) -> None:
+        """Reject the updates that would leave the institution without an administrator
+        (issue 13: the SIS may not do what the API refuses with 401860). Updates go in file
+        order; the one that would take the last administrator away is rejected."""
+        if self.is_administrator is None or self.administrators is None:
+            return
+        admin = self.is_administrator
+        leaving = [
+            (a, normalise_id(old.primary_id))
+            for a, old in updates
+            if admin(old) and a.user is not None and not admin(a.user)
+        ]
+        if not leaving:
+            return
+        refused = self._spare_administrators([norm for _, norm in leaving])
+        for action, norm in leaving:
+            if norm in refused:
+                _turn_reject(action, LAST_ADMIN)
+
+    def _spare_administrators(self, leaving: list[str]) -> set[str]:
+        """Of the administrators (normalised primary IDs) this run would take away, in order,
+        those it must leave as they are so that one remains; the others count as gone."""
+        assert self.administrators is not None
+        remaining = self.administrators() - self._left_admins
+        refused: set[str] = set()
+        for norm in leaving:
+            if norm not in remaining:
+                continue  # not an administrator as stored, or already counted as gone
+            if remaining - {norm}:
+                remaining.discard(norm)
+                self._left_admins.add(norm)
+            else:
+                refused.add(norm)
+        return refused
 
     # -- writes ------------------------------------------------------------------------
 
@@ -598,7 +656,24 @@ class Runner:
         expire = self.today if self.profile.missing_policy is MissingPolicy.EXPIRE else None
         seq = DEACTIVATE_SEQ
         # Streamed page by page: neither the candidates nor the run's lists are held.
-        for part in _batches(self._missing_users(self._seen_pks), self.batch_size):
+        for page in _batches(self._missing_users(self._seen_pks), self.batch_size):
+            part, spared = page, []
+            if self.administrators is not None:
+                # The last administrator is left as it is and reported as rejected.
+                stored_admins = self.administrators()
+                refused = self._spare_administrators(
+                    [n for _, pid in page if (n := normalise_id(pid)) in stored_admins]
+                )
+                spared = [(pk, pid) for pk, pid in page if normalise_id(pid) in refused]
+                part = [(pk, pid) for pk, pid in page if normalise_id(pid) not in refused]
+            kept = [
+                Action(ActionKind.REJECT, None, None, primary_id, pk=pk, reason=LAST_ADMIN)
+                for pk, primary_id in spared
+            ]
+            for action in kept:
+                self.report.count(ActionKind.REJECT)
+                if self.plan_out is not None:
+                    self.plan_out.write(action)
             actions = [
                 Action(
                     ActionKind.DEACTIVATE,
@@ -616,24 +691,25 @@ class Runner:
                     self.plan_out.write(action)
             if self.dry_run:
                 continue
-            self.store.deactivate(
-                [pk for pk, _ in part],
-                expire_on=expire,
-                actor=self.actor,
-                now=self.clock(),
-                run_id=self.report.run_id,
-            )
+            if part:
+                self.store.deactivate(
+                    [pk for pk, _ in part],
+                    expire_on=expire,
+                    actor=self.actor,
+                    now=self.clock(),
+                    run_id=self.report.run_id,
+                )
             with self.store.batch() as batch:
                 batch.add_items(
                     self.report.run_id or 0,
                     [
-                        ItemRow(seq + i, "deactivate", None, None, a.primary_id, a.reason)
-                        for i, a in enumerate(actions)
+                        ItemRow(seq + i, a.kind.value, None, None, a.primary_id, a.reason)
+                        for i, a in enumerate(kept + actions)
                     ],
                 )
                 batch.update_run(self.report)
                 batch.commit()
-            seq += len(actions)
+            seq += len(kept) + len(actions)
 
 
 _GC_LOCK = threading.Lock()

@@ -7,9 +7,10 @@ No I/O. Alma's synchronize rules (SPEC section 4.3) live here:
 * swap-all for the rest: the file's record replaces the stored one, absent fields are removed;
 * the stored user's **internal** segments (identifiers, addresses, emails, phones, notes,
   blocks, statistics added by staff) are kept; its external segments are replaced by the file's;
-* protected fields staff changed by hand (``User.manual_fields``) keep the staff value until
-  the file carries the field's last SIS value again (the field is then re-attached); blank
-  protected fields still attached are cleared (``user_group``: reset to the profile default);
+* protected fields staff changed by hand (``User.manual_fields``) keep the staff value at
+  every load, which only updates the SIS value remembered for them, until the file carries
+  the staff value itself (the field is then attached again); blank protected fields still
+  attached are cleared (``user_group``: reset to the profile default);
 * roles, password, proxies, linking data and creation data are never taken from the file;
 * per-field rules of the profile (keep / replace / erase) for other core fields.
 """
@@ -191,10 +192,13 @@ def merge(stored: User, incoming: User, profile: Profile) -> User:
     manual = dict(stored.manual_fields)
     for name in PROTECTED_FIELDS:
         if name in manual:
-            if field_text(incoming, name) == manual[name]:
-                del manual[name]  # the SIS sent its last value again: re-attached
-            else:
-                setattr(merged, name, _own(getattr(stored, name)))
+            sent = field_text(incoming, name)
+            if sent == field_text(stored, name):
+                del manual[name]  # the SIS now sends the staff value: attached again
+                continue
+            setattr(merged, name, _own(getattr(stored, name)))
+            if sent:
+                manual[name] = sent  # what "restore" goes back to
         elif _blank(getattr(incoming, name)):
             setattr(merged, name, _reset_value(name, profile))
     merged.manual_fields = manual

@@ -168,7 +168,13 @@ class SisService:
             source = open_source(path, profile)
         except SourceError as exc:
             source = FailedSource(exc)
+        # The roles area's last-administrator rule holds for the SIS too (docs/sis.md).
+        rules = getattr(self.users, "roles", None)
+        is_admin = getattr(rules, "is_administrator", None)
+        admins = getattr(rules, "administrators", None)
         runner = Runner(
+            is_administrator=is_admin,
+            administrators=(lambda: set(admins(institution))) if admins is not None else None,
             store=self.store,
             source=source,
             profile=profile,

@@ -7,6 +7,7 @@ PUT rules of SPEC section 3 hold whatever the path.
 from __future__ import annotations
 
 import copy
+import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -24,6 +25,7 @@ from bookplate.users.model import (
     OVERRIDE_NAMES,
     PROTECTED_FIELDS,
     AccountType,
+    LibraryNotice,
     User,
     UserInput,
 )
@@ -99,12 +101,19 @@ def _empty(value: object) -> bool:
     return value is None or value in ("", [])
 
 
-def merge_for_put(stored: User, incoming: User, override: frozenset[str]) -> User:
+def merge_for_put(
+    stored: User, incoming: User, override: frozenset[str], *, by_hand: bool = True
+) -> User:
     """Swap-all with Alma's two exceptions (SPEC section 3).
 
     1. No roles in the body: the stored roles stay.
     2. External users: a protected field that staff changed by hand, or that arrives empty,
        keeps its stored value unless named in ``override``.
+
+    ``by_hand`` (a person's write: API key, staff token, web form): protected fields of an
+    external user whose value the write changes become manual (``users.manual``), so the next
+    SIS load keeps them. Otherwise (an identity system's update at sign-in) the marks stay as
+    they were, except that ``override`` hands a field back to the SIS.
     """
     merged = copy.deepcopy(incoming)
     if not merged.roles:
@@ -113,12 +122,31 @@ def merge_for_put(stored: User, incoming: User, override: frozenset[str]) -> Use
     if stored.is_external:
         for name in PROTECTED_FIELDS:
             if name in override:
-                manual.pop(name, None)
+                if not by_hand:
+                    manual.pop(name, None)
                 continue
             if name in manual or _empty(getattr(incoming, name)):
                 setattr(merged, name, copy.deepcopy(getattr(stored, name)))
-    merged.manual_fields = manual
+    merged.manual_fields = mark_manual(stored, merged) if by_hand else manual
     return merged
+
+
+def _restore(user: User, restore: frozenset[str]) -> None:
+    """Named manual fields go back to their last SIS value ("Restore" in Alma's UI) and are
+    attached to the SIS again. The value is kept as text (``users.manual.field_text``): the
+    list fields are read back from their JSON."""
+    for name in restore:
+        last = user.manual_fields.pop(name, None)
+        if last is None:
+            continue
+        if name == "rs_libraries":
+            user.rs_libraries = [str(code) for code in json.loads(last)] if last else []
+        elif name == "library_notices":
+            user.library_notices = (
+                [LibraryNotice(**notice) for notice in json.loads(last)] if last else []
+            )
+        else:
+            setattr(user, name, last or None)
 
 
 class UserService:
@@ -211,7 +239,14 @@ class UserService:
         override: frozenset[str] = frozenset(),
         recalculate_roles: bool = False,
         guard: Guard | None = None,
+        by_hand: bool = True,
+        restore: frozenset[str] = frozenset(),
     ) -> User:
+        """PUT: the one write path of a person (API key, staff token through ``StaffUsers``,
+        web form). Protected fields of an external user that the write changes are recorded
+        as changed by hand (``merge_for_put``); ``restore`` gives named fields back their last
+        SIS value and attaches them to the SIS again. ``by_hand=False`` is for identity
+        systems updating a user at sign-in: PUT rules, no manual marks."""
         with self._uow_factory() as uow:
             stored = self._find(uow, institution, user_id, id_type)
             incoming = copy.deepcopy(data.user)
@@ -220,7 +255,8 @@ class UserService:
                 raise ActionNotSupported("an external user cannot be made internal by API")
             if stored.external_id and incoming.external_id != stored.external_id:
                 raise ExternalIdImmutable()
-            user = merge_for_put(stored, incoming, override)
+            user = merge_for_put(stored, incoming, override, by_hand=by_hand)
+            _restore(user, restore)
             user.institution = institution
             user.created_by = stored.created_by
             user.created_date = stored.created_date
@@ -259,10 +295,7 @@ class UserService:
             user = copy.deepcopy(stored)
             edit(user)
             user.manual_fields = mark_manual(stored, user)
-            for name in restore:
-                if name in user.manual_fields:
-                    last = user.manual_fields.pop(name)
-                    setattr(user, name, last or None)
+            _restore(user, restore)
             user.institution = institution
             user.created_by = stored.created_by
             user.created_date = stored.created_date

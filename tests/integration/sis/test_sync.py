@@ -91,7 +91,7 @@ def test_internal_segments_kept_external_replaced(c: Container, tmp_path: Path) 
     assert c.users.get("MAIN", "LOCAL9").primary_id == "u1"
 
 
-def test_manual_protected_field_survives_until_sis_sends_last_value(
+def test_manual_protected_field_survives_until_sis_sends_the_staff_value(
     c: Container, tmp_path: Path
 ) -> None:
     run(c, zipped(tmp_path, user_xml("u1", group="UNDERGRAD")))
@@ -101,17 +101,25 @@ def test_manual_protected_field_survives_until_sis_sends_last_value(
 
     staffed = c.users.staff_update("MAIN", "u1", to_grad, "staff")
     assert staffed.manual_fields == {"user_group": "UNDERGRAD"}
-    # The SIS sends another value: the staff value stays.
+    # The same SIS value again (the nightly file): the staff value stays.
+    run(c, zipped(tmp_path, user_xml("u1", group="UNDERGRAD"), name="a.zip"))
+    assert c.users.get("MAIN", "u1").user_group == "GRAD"
+    # The SIS sends another value: the staff value stays; the SIS value is remembered.
     run(c, zipped(tmp_path, user_xml("u1", group="FACULTY"), name="b.zip"))
-    assert c.users.get("MAIN", "u1").user_group == "GRAD"
-    # A blank: the manual field still stays.
-    run(c, zipped(tmp_path, user_xml("u1", group=None), name="c.zip"))
-    assert c.users.get("MAIN", "u1").user_group == "GRAD"
-    # The SIS sends its last value again: re-attached, SIS value wins from now on.
-    run(c, zipped(tmp_path, user_xml("u1", group="UNDERGRAD"), name="d.zip"))
     user = c.users.get("MAIN", "u1")
-    assert user.user_group == "UNDERGRAD" and user.manual_fields == {}
-    run(c, zipped(tmp_path, user_xml("u1", group="FACULTY"), name="e.zip"))
+    assert user.user_group == "GRAD" and user.manual_fields == {"user_group": "FACULTY"}
+    # A blank: the manual field still stays, and so does the remembered SIS value.
+    run(c, zipped(tmp_path, user_xml("u1", group=None), name="c.zip"))
+    user = c.users.get("MAIN", "u1")
+    assert user.user_group == "GRAD" and user.manual_fields == {"user_group": "FACULTY"}
+    # The SIS sends its value of before the edit again: still the staff value.
+    run(c, zipped(tmp_path, user_xml("u1", group="UNDERGRAD"), name="d.zip"))
+    assert c.users.get("MAIN", "u1").user_group == "GRAD"
+    # The SIS sends the staff value itself: attached again, SIS value wins from now on.
+    run(c, zipped(tmp_path, user_xml("u1", group="GRAD"), name="e.zip"))
+    user = c.users.get("MAIN", "u1")
+    assert user.user_group == "GRAD" and user.manual_fields == {}
+    run(c, zipped(tmp_path, user_xml("u1", group="FACULTY"), name="f.zip"))
     assert c.users.get("MAIN", "u1").user_group == "FACULTY"
 
 

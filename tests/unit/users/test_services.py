@@ -221,7 +221,57 @@ def test_external_protected_fields_kept_when_empty_or_manual(
     )
     assert overridden.user_group == "FACULTY"
     assert overridden.job_category is None
-    assert "user_group" not in overridden.manual_fields
+    # Every PUT is a person's edit: what it changed is manual, with the SIS's last value.
+    assert overridden.manual_fields == {
+        "user_group": "UNDERGRAD",
+        "job_category": "Librarian",
+        "preferred_language": "en",
+    }
+    # Setting a field back to the SIS's last value attaches it again.
+    back = service.replace(
+        INST,
+        "ext1",
+        UserInput(external(user_group="UNDERGRAD", preferred_language="en")),
+        "t",
+        override=parse_override("user_group,preferred_language"),
+    )
+    assert back.manual_fields == {"job_category": "Librarian"}
+
+
+def test_put_restore_and_sign_in_updates(service: UserService) -> None:
+    """``restore`` gives manual fields back their last SIS value; an identity system's update
+    (``by_hand=False``) marks nothing and ``override`` then hands the field to the SIS."""
+    service.create(INST, UserInput(external(preferred_language="en", rs_libraries=["L1"])), "t")
+    edited = service.replace(
+        INST,
+        "ext1",
+        UserInput(external(user_group="GRAD", preferred_language="de", rs_libraries=["L2"])),
+        "t",
+    )
+    assert set(edited.manual_fields) == {"user_group", "preferred_language", "rs_libraries"}
+    restored = service.replace(
+        INST,
+        "ext1",
+        UserInput(external(user_group="GRAD", preferred_language="de", rs_libraries=["L2"])),
+        "t",
+        restore=frozenset({"user_group", "rs_libraries"}),
+    )
+    assert (restored.user_group, restored.rs_libraries) == ("UNDERGRAD", ["L1"])
+    assert restored.manual_fields == {"preferred_language": "en"}
+    by_login = service.replace(
+        INST, "ext1", UserInput(external(preferred_language="fr")), "t", by_hand=False
+    )
+    assert by_login.preferred_language == "de"  # still manual: the sign-in does not win
+    assert by_login.manual_fields == {"preferred_language": "en"}
+    handed = service.replace(
+        INST,
+        "ext1",
+        UserInput(external(preferred_language="fr")),
+        "t",
+        override=parse_override("preferred_language"),
+        by_hand=False,
+    )
+    assert handed.preferred_language == "fr" and handed.manual_fields == {}
 
 
 def test_internal_user_protected_fields_are_plain_swap_all(service: UserService) -> None:
