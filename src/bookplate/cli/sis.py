@@ -194,6 +194,10 @@ def profile_delete(
     console.print(f"Profile {code} deleted.")
 
 
+class RunFailed(BookplateError):
+    """A run that stopped on an unexpected error (stored as failed with its message)."""
+
+
 def summary_table(report: Report) -> Table:
     title = f"SIS {report.mode.value} with {report.profile}" + (
         " (dry run)" if report.dry_run else ""
@@ -257,7 +261,13 @@ def run_file(
                 batch_size=batch_size,
             )
             assert pending.run_id is not None
-            report = jobs.execute(pending.run_id, progress=tick, plan_out=writer)
+            try:
+                report = jobs.execute(pending.run_id, progress=tick, plan_out=writer)
+            except BookplateError:
+                raise
+            except Exception as exc:  # stored as the run's failure; one line here
+                first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+                raise RunFailed(f"run {pending.run_id} failed: {first}") from exc
             progress.update(task, completed=size or 1)
     finally:
         if handle is not None:

@@ -224,7 +224,7 @@ class Runner:
             return True
         seen = PkBits()
         changed = 0
-        with self.store.batch() as batch:
+        with self.store.batch(read_only=True) as batch:
             for chunk in _batches(self.source.records(), self.batch_size * 5):
                 found = self._lookup(batch, chunk)
                 for record in chunk:
@@ -274,7 +274,9 @@ class Runner:
                     uncollected = 0
                     gc.collect()  # see _fewer_collections
                 screened = self._screen(chunk)
-                with self.store.batch() as batch:
+                # A dry run only reads: its batches take no write lock (on SQLite one would
+                # keep the plan's report items, stored beside it, waiting).
+                with self.store.batch(read_only=self.dry_run) as batch:
                     planned = self._plan_batch(batch, chunk, screened)
                     if pool is not None:
                         self._prepare(batch, planned)

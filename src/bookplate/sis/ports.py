@@ -95,8 +95,10 @@ class SisBatch(Protocol):
 
 
 class SisStore(Protocol):
-    def batch(self) -> Any:
-        """A context manager giving a SisBatch (one transaction)."""
+    def batch(self, *, read_only: bool = False) -> Any:
+        """A context manager giving a SisBatch (one transaction). ``read_only``: the batch
+        only reads (a dry run, the guard's pass), so it takes no write lock and other
+        writers (a dry run's own report items) are not kept waiting by it."""
         ...
 
     # profiles

@@ -32,6 +32,7 @@ from bookplate.storage import tables as t
 from bookplate.storage.bulk import _USER_COLUMNS, _Batch, _reserve_pks
 from bookplate.storage.copy_types import copy_binary
 from bookplate.storage.documents import stored_user
+from bookplate.storage.engine import READ_ONLY_OPTION, SQLITE_BEGIN_OPTION
 from bookplate.storage.network_repo import read_id_scope
 from bookplate.storage.rows import user_row, utc
 from bookplate.users.errors import DuplicateId, UserNotFound
@@ -47,6 +48,9 @@ MISSING_PAGE = 5000  # users read at a time by ``missing_users``
 # driver's cursor with the array in binary (``SqlSisBatch._driver_rows``): as text, each of a
 # batch's tens of thousands of keys was escaped by psycopg and parsed by the server, about
 # twice the time of the binary form.
+# A read-only batch: any write raises before it is sent; on SQLite it begins DEFERRED.
+_READ_ONLY = {READ_ONLY_OPTION: True, SQLITE_BEGIN_OPTION: "DEFERRED"}
+
 _PG_LOOKUP_PRIMARY = (
     "SELECT k.norm, u.id, u.last_modified_date, f.fingerprint, f.modified"
     " FROM unnest(CAST(%(norms)b AS text[])) AS k(norm)"
@@ -542,8 +546,13 @@ class SqlSisStore:
         self.overlap_writes = engine.dialect.name == "postgresql"
 
     @contextmanager
-    def batch(self) -> Iterator[SqlSisBatch]:
+    def batch(self, *, read_only: bool = False) -> Iterator[SqlSisBatch]:
         with self.engine.connect() as conn:
+            if read_only:
+                # On SQLite a batch otherwise begins IMMEDIATE, holding the database's one
+                # write lock until it ends: a dry run's report items, stored meanwhile by
+                # another connection, waited for it until "database is locked".
+                conn = conn.execution_options(**_READ_ONLY)
             try:
                 yield SqlSisBatch(conn)
             finally:
