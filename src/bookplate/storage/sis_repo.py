@@ -547,12 +547,11 @@ class SqlSisStore:
 
     @contextmanager
     def batch(self, *, read_only: bool = False) -> Iterator[SqlSisBatch]:
-        with self.engine.connect() as conn:
-            if read_only:
-                # On SQLite a batch otherwise begins IMMEDIATE, holding the database's one
-                # write lock until it ends: a dry run's report items, stored meanwhile by
-                # another connection, waited for it until "database is locked".
-                conn = conn.execution_options(**_READ_ONLY)
+        # Read-only: on SQLite a batch otherwise begins IMMEDIATE, holding the database's one
+        # write lock until it ends: a dry run's report items, stored meanwhile by another
+        # connection, waited for it until "database is locked".
+        options = _READ_ONLY if read_only else {}
+        with self.engine.connect().execution_options(**options) as conn:
             try:
                 yield SqlSisBatch(conn)
             finally:
