@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from bookplate.cli.main import app
 from bookplate.config import get_settings
-from tests.integration.sis.helpers import user_xml, users_doc, write_zip
+from tests.integration.sis.helpers import user_xml, users_doc, write_lying_zip, write_zip
 
 
 @pytest.fixture
@@ -60,3 +60,14 @@ def test_inbox_renames_handled(cli: CliRunner, tmp_path: Path) -> None:
     result = cli.invoke(app, ["sis", "watch", str(inbox), "-p", "SIS", "--once"])
     assert result.exit_code == 0, result.output
     assert sorted(p.name for p in inbox.iterdir()) == ["a.zip.handled"]
+
+
+def test_zip_lying_about_its_size_exits_2_with_its_reason(cli: CliRunner, tmp_path: Path) -> None:
+    bomb = write_lying_zip(
+        tmp_path / "bomb.zip", "u.xml", users_doc(*(user_xml(f"b{i}") for i in range(20_000)))
+    )
+    result = cli.invoke(app, ["sis", "sync", str(bomb), "-p", "SIS", "--no-progress"])
+    assert result.exit_code == 2, result.output
+    assert "the archive is damaged or declares false sizes" in result.output
+    assert "Traceback" not in result.output
+    assert isinstance(result.exception, SystemExit)  # typer.Exit(2), nothing raised past it
