@@ -71,3 +71,56 @@ def test_zip_lying_about_its_size_exits_2_with_its_reason(cli: CliRunner, tmp_pa
     assert "the archive is damaged or declares false sizes" in result.output
     assert "Traceback" not in result.output
     assert isinstance(result.exception, SystemExit)  # typer.Exit(2), nothing raised past it
+
+
+def test_profile_update_changes_only_what_is_given(cli: CliRunner) -> None:
+    result = cli.invoke(
+        app,
+        [
+            "sis", "profile", "create", "REG", "-i", "MAIN",
+            "--default-user-group", "UNDERGRAD", "--expiry-days", "365",
+            "--missing", "deactivate", "--guard-share", "0.3",
+            "--rule", "job_description=keep",
+            "--csv-column", "ID=primary_id", "--csv-column", "Card=identifier.BARCODE",
+            "--csv-multi-separator", "|",
+        ],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    result = cli.invoke(
+        app,
+        [
+            "sis", "profile", "update", "REG", "--guard-share", "0.5",
+            "--csv-column", "Mail=email.school", "--remove-csv-column", "Card",
+            "--csv-missing-columns", "keep",
+        ],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    shown = json.loads(cli.invoke(app, ["sis", "profile", "show", "REG"]).output)
+    assert shown["guard_share"] == 0.5
+    assert shown["csv"]["columns"] == {"ID": "primary_id", "Mail": "email.school"}
+    assert shown["csv"]["missing_columns"] == "keep"
+    # Everything not given is as it was.
+    assert shown["default_user_group"] == "UNDERGRAD" and shown["expiry_days"] == 365
+    assert shown["missing_policy"] == "deactivate"
+    assert shown["field_rules"] == {"job_description": "keep"}
+    assert shown["csv"]["multi_separator"] == "|"
+    bad = cli.invoke(app, ["sis", "profile", "update", "REG", "--csv-missing-columns", "x"])
+    assert bad.exit_code == 2 and "refuse or keep" in bad.output
+    assert cli.invoke(app, ["sis", "profile", "update", "NOPE"]).exit_code == 2
+
+
+def test_csv_without_the_mapped_primary_id_column_exits_2_naming_it(
+    cli: CliRunner, tmp_path: Path
+) -> None:
+    result = cli.invoke(
+        app, ["sis", "profile", "update", "SIS", "--csv-column", "Student ID=primary_id"]
+    )
+    assert result.exit_code == 0, result.output
+    f = tmp_path / "u.csv"
+    f.write_text("ID,last_name\ns1,Lee\n")
+    result = cli.invoke(app, ["sis", "sync", str(f), "-p", "SIS", "--no-progress"])
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output
+    assert "'Student ID'" in result.output and "Invalid users integration profile" not in (
+        result.output
+    )

@@ -400,7 +400,11 @@ class Runner:
                 error = f"{_where(record)}unreadable record: {result}"
             else:  # pragma: no cover - parse_many raises anything else
                 raise result
-            incoming.append(Incoming(record.number, record.match_id, user, error, fp, record.line))
+            incoming.append(
+                Incoming(
+                    record.number, record.match_id, user, error, fp, record.line, record.untouched
+                )
+            )
         wanted = {
             norm[i.match_id]: found[norm[i.match_id]].pk
             for i in incoming

@@ -171,8 +171,14 @@ def _own(value: Any) -> Any:
     return copy.deepcopy(value)
 
 
-def merge(stored: User, incoming: User, profile: Profile) -> User:
+def merge(
+    stored: User,
+    incoming: User,
+    profile: Profile,
+    untouched: frozenset[tuple[str, str]] = frozenset(),
+) -> User:
     """Swap-all of ``stored`` by ``incoming`` (already ``prepare``d), with Alma's exceptions.
+    ``untouched``: fields the file has no column for, kept as stored (``_keep_untouched``).
     Neither argument is changed; the result shares ``incoming``'s segment objects and values
     (callers do not change those afterwards: ``incoming`` is the file's record, read once)."""
     merged = _copy_for_merge(incoming)
@@ -212,7 +218,51 @@ def merge(stored: User, incoming: User, profile: Profile) -> User:
         merged.expiry_date = stored.expiry_date
     if merged.purge_date is None:
         merged.purge_date = stored.purge_date
+    if untouched:
+        _keep_untouched(merged, stored, untouched)
     return merged
+
+
+#: List target of a CSV column -> (where the list is, test of an entry's type).
+_TYPED_LISTS: dict[str, tuple[str, Callable[[Any], list[str | None]]]] = {
+    "identifier": ("identifiers", lambda s: [s.id_type]),
+    "note": ("notes", lambda s: [s.note_type]),
+    "statistic": ("statistics", lambda s: [s.category_type or ""]),
+    "email": ("contact_info.emails", lambda s: list(s.email_types)),
+    "phone": ("contact_info.phones", lambda s: list(s.phone_types)),
+    "address": ("contact_info.addresses", lambda s: list(s.address_types)),
+}
+
+
+def _keep_untouched(merged: User, stored: User, untouched: frozenset[tuple[str, str]]) -> None:
+    """The fields a CSV file has no column for keep their stored values: a core field its
+    value (and, protected, its manual mark); a list target the stored external entries of
+    its type (every external entry when the type came from the missing column)."""
+    for name, kind in sorted(untouched):
+        spec = _TYPED_LISTS.get(name)
+        if spec is None:
+            setattr(merged, name, _own(getattr(stored, name)))
+            if name in stored.manual_fields:
+                merged.manual_fields[name] = stored.manual_fields[name]
+            continue
+        path, types = spec
+        owner_new: Any = merged.contact_info if path.startswith("contact_info.") else merged
+        owner_old: Any = stored.contact_info if path.startswith("contact_info.") else stored
+        attr = path.rsplit(".", 1)[-1]
+        items: list[Any] = getattr(owner_new, attr)
+        kept = [
+            _own(s)
+            for s in getattr(owner_old, attr)
+            if s.segment_type == SegmentType.EXTERNAL and (kind == "*" or kind in types(s))
+        ]
+        if any(getattr(s, "preferred", False) for s in items):
+            for s in kept:
+                if hasattr(s, "preferred"):
+                    s.preferred = False
+        # The file's external entries first, then the kept ones, then the internal ones.
+        external = [s for s in items if s.segment_type == SegmentType.EXTERNAL]
+        internal = [s for s in items if s.segment_type != SegmentType.EXTERNAL]
+        setattr(owner_new, attr, external + kept + internal)
 
 
 def new_user(incoming: User, profile: Profile, today: date) -> User:
@@ -290,7 +340,7 @@ def plan_one(
             pk=found.pk,
             reason="exists already (import creates new users only)",
         )
-    merged = merge(stored, incoming, profile)
+    merged = merge(stored, incoming, profile, item.untouched)
     try:
         if check is not None:
             check(merged)

@@ -42,6 +42,8 @@ class RawRecord:
     raw: bytes
     member: str = ""  # the zip member it came from
     error: str | None = None  # why the record cannot be read (it is then rejected)
+    #: Fields the file has no column for (CSV, ``mapping.untouched_key``): kept as stored.
+    untouched: frozenset[tuple[str, str]] = frozenset()
 
 
 class Position:
