@@ -22,7 +22,7 @@ from rich.table import Table
 from bookplate.bootstrap import Container, build_container
 from bookplate.config import get_settings
 from bookplate.errors import BookplateError
-from bookplate.sis.apply import plan_writer
+from bookplate.sis.apply import cell_text, plan_writer
 from bookplate.sis.model import (
     BUCKETS,
     KEEP_MISSING,
@@ -457,16 +457,20 @@ def sis_runs(
         runs = c.sis_jobs.refresh(c.sis.runs(institution, profile, limit))
     finally:
         c.close()
-    table = Table("run", "profile", "mode", "status", "total", *BUCKETS, "started")
+    table = Table(
+        "run", "profile", "mode", "dry run", "status", "total", *BUCKETS, "started", "message"
+    )
     for r in runs:
         table.add_row(
             str(r.run_id),
             r.profile,
             r.mode.value,
+            "yes" if r.dry_run else "",
             r.status,
             str(r.total),
             *(str(r.counts.get(b, 0)) for b in BUCKETS),
             r.started,
+            r.message,  # why a run failed, was aborted or interrupted
         )
     console.print(table)
 
@@ -494,16 +498,7 @@ def sis_report(
             json.dumps(
                 {
                     **report.to_dict(),
-                    "items": [
-                        {
-                            "action": i.kind,
-                            "record": i.record_no,
-                            "match_id": i.match_id,
-                            "primary_id": i.primary_id,
-                            "detail": i.detail,
-                        }
-                        for i in items
-                    ],
+                    "items": [i.to_dict() for i in items],
                 },
                 indent=2,
             )
@@ -514,14 +509,25 @@ def sis_report(
         console.print(report.message)
     table = Table("record", "action", "match ID", "primary ID", "reason / changes")
     for i in items:
-        table.add_row(
-            str(i.record_no or ""), i.kind, i.match_id or "", i.primary_id or "", i.detail or ""
-        )
+        out = i.to_dict()
+        what = out["reason"] or ""
+        if out["diff"]:
+            what = "\n".join(
+                f"{name}: {cell_text(old)} -> {cell_text(new)}"
+                for name, (old, new) in out["diff"].items()
+            )
+        table.add_row(str(i.record_no or ""), i.kind, i.match_id or "", i.primary_id or "", what)
     console.print(table)
 
 
 def queue_file(
-    c: Container, profile: Profile, file: Path, *, mode: Mode, dry_run: bool, batch_size: int
+    c: Container,
+    profile: Profile,
+    file: Path,
+    *,
+    mode: Mode,
+    dry_run: bool,
+    batch_size: int,
 ) -> Report:
     """A pending run of a copy of FILE in the spool, handed to the job queue."""
     jobs = c.sis_jobs
@@ -539,10 +545,23 @@ def queue_file(
 
 
 def handle_inbox_file(c: Container, profile: Profile, path: Path) -> Report:
-    """Queue a run of one inbox file and rename it ``.handled`` (Alma's S/FTP behaviour)."""
-    report = queue_file(c, profile, path, mode=Mode.SYNCHRONIZE, dry_run=False, batch_size=2000)
-    path.rename(path.with_name(path.name + ".handled"))
-    return report
+    """Queue a run of one inbox file and rename it ``.handled`` (Alma's S/FTP behaviour); a
+    run that then fails (or the guard aborts) renames it ``.failed``, its reason in
+    ``NAME.failed.txt``."""
+    handled = path.with_name(path.name + ".handled")
+    jobs = c.sis_jobs
+    pending = jobs.create(
+        profile.institution,
+        profile.code,
+        path,
+        mode=Mode.SYNCHRONIZE,
+        actor="cli",
+        copy=True,
+        inbox=handled,
+    )
+    # Renamed before the run is queued: an in-process queue may run (and fail) it at once.
+    path.rename(handled)
+    return jobs.submit(pending)
 
 
 @sis_app.command("watch")

@@ -118,8 +118,23 @@ def _render(value: Any) -> Any:
     return str(value)
 
 
+def _changed(before: Any, after: Any) -> list[Any]:
+    """[old, new] of a field; of a list only the entries that changed: those only in the old
+    list and those only in the new one (an email whose address changed is one entry out and
+    one in, not the user's whole list twice). A list only reordered shows both lists."""
+    if not isinstance(before, list) or not isinstance(after, list):
+        return [_render(before), _render(after)]
+    old, new = _render(before), _render(after)
+    gone = [entry for entry in old if entry not in new]
+    came = [entry for entry in new if entry not in old]
+    if not gone and not came:
+        return [old, new]
+    return [gone, came]
+
+
 def diff(old: User, new: User) -> dict[str, list[Any]]:
-    """Field -> [old, new] for every top-level field that differs."""
+    """Field -> [old, new] for every top-level field that differs (of a list field: the
+    entries removed and the entries added, ``_changed``)."""
     out: dict[str, list[Any]] = {}
     for f in dataclasses.fields(User):
         if f.name in _COMPARE_SKIP:
@@ -130,9 +145,9 @@ def diff(old: User, new: User) -> dict[str, list[Any]]:
                 for part in _CONTACT_LISTS:
                     b, a = getattr(before, part), getattr(after, part)
                     if b != a:
-                        out[part] = [_render(b), _render(a)]
+                        out[part] = _changed(b, a)
             else:
-                out[f.name] = [_render(before), _render(after)]
+                out[f.name] = _changed(before, after)
     return out
 
 

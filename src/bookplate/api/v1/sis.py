@@ -126,13 +126,7 @@ def _run_out(request: Request, report: Report) -> dict[str, Any]:
 
 
 def _item_out(item: ItemRow) -> dict[str, Any]:
-    return {
-        "action": item.kind,
-        "record": item.record_no,
-        "match_id": item.match_id,
-        "primary_id": item.primary_id,
-        "detail": item.detail,
-    }
+    return item.to_dict()
 
 
 # -- profiles ------------------------------------------------------------------------------
