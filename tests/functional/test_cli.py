@@ -159,3 +159,25 @@ def test_roles_libraries_and_staff_commands() -> None:
     assert "cli" in history
     assert run("staff", "token", "LIB1", "nobody")[0] == 1
     assert run("staff", "revoke", "nosuchtoken")[0] == 1
+
+
+def test_codes_set_in_batches(tmp_path: Path) -> None:
+    run("institutions", "add", "LIB1", "Library One")
+    code, out = run("codes", "set", "LIB1", "UserGroups", "G1", "One", "G2", "Two", "G3", "Three")
+    assert code == 0, out
+    listed = run("codes", "list", "LIB1", "UserGroups")[1]
+    assert all(g in listed for g in ("G1", "G2", "G3"))
+    codes = tmp_path / "codes.csv"
+    codes.write_text("F1,From file\nF2,Second,false\n\nF3,Third,yes,no\n", encoding="utf-8")
+    code, out = run("codes", "set", "LIB1", "UserGroups", "--file", str(codes))
+    assert code == 0 and "3 code(s) set" in out, out
+    listed = run("codes", "list", "LIB1", "UserGroups")[1]
+    assert all(g in listed for g in ("F1", "F2", "F3"))
+    # One bad row changes nothing.
+    bad = tmp_path / "bad.csv"
+    bad.write_text("B1,Fine\nB2,Bad flag,perhaps\n", encoding="utf-8")
+    code, out = run("codes", "set", "LIB1", "UserGroups", "--file", str(bad))
+    assert code == 2 and "line 2" in out and "Traceback" not in out
+    assert run("codes", "set", "LIB1", "UserGroups", "B1", "ok", " ", "blank")[0] == 1
+    assert run("codes", "set", "LIB1", "UserGroups", "odd")[0] == 2
+    assert "B1" not in run("codes", "list", "LIB1", "UserGroups")[1]

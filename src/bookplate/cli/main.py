@@ -32,6 +32,8 @@ def _log_to_stderr() -> None:
 
     settings = get_settings()
     logs.configure(settings.log_level, settings.log_json, to_stderr=True)
+
+
 db_app = typer.Typer(no_args_is_help=True, help="Database schema.")
 inst_app = typer.Typer(no_args_is_help=True, help="Institutions of this deployment.")
 keys_app = typer.Typer(no_args_is_help=True, help="API keys.")
@@ -257,14 +259,35 @@ def codes_list(institution: str, table_name: str) -> None:
 def codes_set(
     institution: str,
     table_name: str,
-    code: str,
-    description: str,
+    pairs: Annotated[
+        list[str] | None,
+        typer.Argument(help="CODE DESCRIPTION, as many pairs as wanted", show_default=False),
+    ] = None,
+    from_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--file",
+            exists=True,
+            dir_okay=False,
+            help="a CSV file of code,description[,enabled][,default] rows (no header)",
+        ),
+    ] = None,
     enabled: Annotated[bool, typer.Option("--enabled/--disabled")] = True,
     default: bool = False,
 ) -> None:
-    """Add or change a code."""
-    if not code.strip() or len(code) > 255 or len(description) > 1000:
-        _fail("code must be 1-255 characters, description at most 1000")
+    """Add or change codes: one or more CODE DESCRIPTION pairs, or --file; all in one
+    transaction (a bad row changes nothing)."""
+    items = list(pairs or [])
+    if len(items) % 2:
+        _fail("give codes as CODE DESCRIPTION pairs", 2)
+    rows = [CodeRow(items[i], items[i + 1], enabled, default) for i in range(0, len(items), 2)]
+    if from_file is not None:
+        rows += _code_file(from_file)
+    if not rows:
+        _fail("give CODE DESCRIPTION pairs or --file", 2)
+    for n, row in enumerate(rows, 1):
+        if not row.code.strip() or len(row.code) > 255 or len(row.description) > 1000:
+            _fail(f"code {n}: code must be 1-255 characters, description at most 1000")
     c = _container()
     try:
         with c.uow_factory() as uow:
@@ -272,11 +295,50 @@ def codes_set(
                 _fail(f"no institution {institution}")
             if table_name not in uow.codes.table_names(institution):
                 _fail(f"no code table {table_name}; see GET /almaws/v1/conf/code-tables")
-            uow.codes.put_row(institution, table_name, CodeRow(code, description, enabled, default))
+            for row in rows:
+                uow.codes.put_row(institution, table_name, row)
             uow.commit()
     finally:
         c.close()
-    console.print(f"{table_name}: {code} set.")
+    names = ", ".join(r.code for r in rows[:5]) + (" …" if len(rows) > 5 else "")
+    console.print(f"{table_name}: {len(rows)} code(s) set ({names}).")
+
+
+def _code_file(path: Path) -> list[CodeRow]:
+    """Rows of a code file: code,description[,enabled][,default] (true/false, yes/no, 1/0)."""
+    import csv
+
+    def flag(value: str, line: int, what: str, empty: bool) -> bool:
+        text = value.strip().lower()
+        if not text:
+            return empty
+        if text in ("true", "yes", "1", "y"):
+            return True
+        if text in ("false", "no", "0", "n"):
+            return False
+        _fail(f"{path.name} line {line}: {what} must be true or false, not {value!r}", 2)
+        return False
+
+    out: list[CodeRow] = []
+    try:
+        with path.open(encoding="utf-8-sig", newline="") as handle:
+            for line, cells in enumerate(csv.reader(handle), 1):
+                if not any(c.strip() for c in cells):
+                    continue
+                if len(cells) < 2 or len(cells) > 4:
+                    _fail(f"{path.name} line {line}: use code,description[,enabled][,default]", 2)
+                full = [*cells, "", ""]
+                out.append(
+                    CodeRow(
+                        full[0].strip(),
+                        full[1].strip(),
+                        flag(full[2], line, "enabled", True),
+                        flag(full[3], line, "default", False),
+                    )
+                )
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        _fail(f"cannot read {path.name}: {exc}", 2)
+    return out
 
 
 @codes_app.command("remove")

@@ -22,9 +22,11 @@ from rich.table import Table
 from bookplate.bootstrap import Container, build_container
 from bookplate.config import get_settings
 from bookplate.errors import BookplateError
-from bookplate.sis.apply import plan_writer
+from bookplate.sis.apply import cell_text, plan_writer
 from bookplate.sis.model import (
     BUCKETS,
+    KEEP_MISSING,
+    REFUSE_MISSING,
     CsvOptions,
     FieldRule,
     MissingPolicy,
@@ -70,6 +72,47 @@ def _resolve(c: Container, code: str, institution: str | None) -> Profile:
     return found[0]
 
 
+def _rules(items: list[str] | None) -> dict[str, FieldRule]:
+    rules: dict[str, FieldRule] = {}
+    for item in items or []:
+        name, _, value = item.partition("=")
+        try:
+            rules[name.strip()] = FieldRule(value.strip())
+        except ValueError:
+            _fail(f"bad --rule {item}: use FIELD=keep|replace|erase")
+    return rules
+
+
+def _columns(items: list[str] | None) -> dict[str, str]:
+    columns: dict[str, str] = {}
+    for item in items or []:
+        header, sep, target = item.partition("=")
+        if not sep:
+            _fail(f"bad --csv-column {item}: use HEADER=target")
+        columns[header.strip()] = target.strip()
+    return columns
+
+
+def _missing_columns(value: str | None) -> str | None:
+    if value is not None and value not in (REFUSE_MISSING, KEEP_MISSING):
+        _fail(f"bad --csv-missing-columns {value}: use {REFUSE_MISSING} or {KEEP_MISSING}")
+    return value
+
+
+RuleOption = Annotated[list[str] | None, typer.Option(help="FIELD=keep|replace|erase (repeatable)")]
+ColumnOption = Annotated[
+    list[str] | None,
+    typer.Option(help="HEADER=target for CSV files (repeatable; {COLUMN} as a type: from it)"),
+]
+MissingColumnsOption = Annotated[
+    str | None,
+    typer.Option(
+        help="a CSV header without a mapped column: refuse the file (default) or keep "
+        "those fields as stored"
+    ),
+]
+
+
 @profile_app.command("create")
 def profile_create(
     code: str,
@@ -82,37 +125,27 @@ def profile_create(
     default_user_group: str | None = None,
     expiry_days: int | None = None,
     purge_days: int | None = None,
-    rule: Annotated[
-        list[str] | None, typer.Option(help="FIELD=keep|replace|erase (repeatable)")
-    ] = None,
+    rule: RuleOption = None,
     missing: Annotated[MissingPolicy, typer.Option(help="users absent from a file")] = (
         MissingPolicy.OFF
     ),
     guard_share: Annotated[float, typer.Option(min=0.0, max=1.0)] = 0.1,
     guard_changes: bool = False,
-    csv_column: Annotated[
-        list[str] | None, typer.Option(help="HEADER=target for CSV files (repeatable)")
-    ] = None,
+    csv_column: ColumnOption = None,
     csv_delimiter: str = ",",
     csv_encoding: str = "utf-8-sig",
     csv_multi_separator: str = "",
+    csv_missing_columns: MissingColumnsOption = None,
     description: str = "",
-    replace: Annotated[bool, typer.Option(help="overwrite an existing profile")] = False,
+    replace: Annotated[
+        bool,
+        typer.Option(
+            help="overwrite an existing profile with exactly these settings (options not "
+            "given take their defaults; `sis profile update` changes only what is given)"
+        ),
+    ] = False,
 ) -> None:
-    """Create (or with --replace, change) a users integration profile."""
-    rules: dict[str, FieldRule] = {}
-    for item in rule or []:
-        name, _, value = item.partition("=")
-        try:
-            rules[name.strip()] = FieldRule(value.strip())
-        except ValueError:
-            _fail(f"bad --rule {item}: use FIELD=keep|replace|erase")
-    columns: dict[str, str] = {}
-    for item in csv_column or []:
-        header, sep, target = item.partition("=")
-        if not sep:
-            _fail(f"bad --csv-column {item}: use HEADER=target")
-        columns[header.strip()] = target.strip()
+    """Create (or with --replace, overwrite) a users integration profile."""
     profile = Profile(
         code=code,
         institution=institution,
@@ -122,12 +155,19 @@ def profile_create(
         default_user_group=default_user_group,
         expiry_days=expiry_days,
         purge_days=purge_days,
-        field_rules=rules,
+        field_rules=_rules(rule),
         missing_policy=missing,
         guard_share=guard_share,
         guard_changes=guard_changes,
         description=description,
-        csv=CsvOptions(columns, csv_delimiter, csv_encoding, "%Y-%m-%d", csv_multi_separator),
+        csv=CsvOptions(
+            _columns(csv_column),
+            csv_delimiter,
+            csv_encoding,
+            "%Y-%m-%d",
+            csv_multi_separator,
+            _missing_columns(csv_missing_columns) or REFUSE_MISSING,
+        ),
     )
     c = _container()
     try:
@@ -140,6 +180,91 @@ def profile_create(
     finally:
         c.close()
     console.print(f"Profile {code} saved for {institution}.")
+
+
+@profile_app.command("update")
+def profile_update(
+    code: str,
+    institution: Annotated[str | None, typer.Option("--institution", "-i")] = None,
+    record_type: str | None = None,
+    match_id_type: Annotated[
+        str | None, typer.Option(help="primary_id or an identifier type")
+    ] = None,
+    add_unmatched: Annotated[
+        bool | None, typer.Option("--add-unmatched/--no-add-unmatched")
+    ] = None,
+    default_user_group: Annotated[
+        str | None, typer.Option(help="a user group; '' removes it")
+    ] = None,
+    expiry_days: Annotated[int | None, typer.Option(help="days; -1 removes the setting")] = None,
+    purge_days: Annotated[int | None, typer.Option(help="days; -1 removes the setting")] = None,
+    rule: RuleOption = None,
+    remove_rule: Annotated[
+        list[str] | None, typer.Option(help="FIELD whose rule goes (repeatable)")
+    ] = None,
+    missing: Annotated[MissingPolicy | None, typer.Option(help="users absent from a file")] = None,
+    guard_share: Annotated[float | None, typer.Option(min=0.0, max=1.0)] = None,
+    guard_changes: Annotated[bool | None, typer.Option("--guard-changes/--no-guard-changes")] = (
+        None
+    ),
+    csv_column: ColumnOption = None,
+    remove_csv_column: Annotated[
+        list[str] | None, typer.Option(help="HEADER whose mapping goes (repeatable)")
+    ] = None,
+    csv_delimiter: str | None = None,
+    csv_encoding: str | None = None,
+    csv_multi_separator: str | None = None,
+    csv_missing_columns: MissingColumnsOption = None,
+    description: str | None = None,
+) -> None:
+    """Change only the given settings of a profile; every other setting stays as it is.
+    --rule and --csv-column add or change one entry each (the others stay)."""
+    c = _container()
+    try:
+        profile = _resolve(c, code, institution)
+        if record_type is not None:
+            profile.record_type = record_type.upper()
+        if match_id_type is not None:
+            profile.match_id_type = match_id_type
+        if add_unmatched is not None:
+            profile.add_unmatched = add_unmatched
+        if default_user_group is not None:
+            profile.default_user_group = default_user_group or None
+        if expiry_days is not None:
+            profile.expiry_days = None if expiry_days == -1 else expiry_days
+        if purge_days is not None:
+            profile.purge_days = None if purge_days == -1 else purge_days
+        for name in remove_rule or []:
+            profile.field_rules.pop(name.strip(), None)
+        profile.field_rules.update(_rules(rule))
+        if missing is not None:
+            profile.missing_policy = missing
+        if guard_share is not None:
+            profile.guard_share = guard_share
+        if guard_changes is not None:
+            profile.guard_changes = guard_changes
+        for header in remove_csv_column or []:
+            if profile.csv.columns.pop(header.strip(), None) is None:
+                _fail(f"the profile maps no CSV column {header}", 1)
+        profile.csv.columns.update(_columns(csv_column))
+        if csv_delimiter is not None:
+            profile.csv.delimiter = csv_delimiter
+        if csv_encoding is not None:
+            profile.csv.encoding = csv_encoding
+        if csv_multi_separator is not None:
+            profile.csv.multi_separator = csv_multi_separator
+        value = _missing_columns(csv_missing_columns)
+        if value is not None:
+            profile.csv.missing_columns = value
+        if description is not None:
+            profile.description = description
+        c.sis.update_profile(profile)
+    except BookplateError as exc:
+        _fail(str(exc), 1)
+        return
+    finally:
+        c.close()
+    console.print(f"Profile {code} updated for {profile.institution}.")
 
 
 @profile_app.command("list")
@@ -192,6 +317,10 @@ def profile_delete(
     finally:
         c.close()
     console.print(f"Profile {code} deleted.")
+
+
+class RunFailed(BookplateError):
+    """A run that stopped on an unexpected error (stored as failed with its message)."""
 
 
 def summary_table(report: Report) -> Table:
@@ -257,7 +386,13 @@ def run_file(
                 batch_size=batch_size,
             )
             assert pending.run_id is not None
-            report = jobs.execute(pending.run_id, progress=tick, plan_out=writer)
+            try:
+                report = jobs.execute(pending.run_id, progress=tick, plan_out=writer)
+            except BookplateError:
+                raise
+            except Exception as exc:  # stored as the run's failure; one line here
+                first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+                raise RunFailed(f"run {pending.run_id} failed: {first}") from exc
             progress.update(task, completed=size or 1)
     finally:
         if handle is not None:
@@ -322,16 +457,20 @@ def sis_runs(
         runs = c.sis_jobs.refresh(c.sis.runs(institution, profile, limit))
     finally:
         c.close()
-    table = Table("run", "profile", "mode", "status", "total", *BUCKETS, "started")
+    table = Table(
+        "run", "profile", "mode", "dry run", "status", "total", *BUCKETS, "started", "message"
+    )
     for r in runs:
         table.add_row(
             str(r.run_id),
             r.profile,
             r.mode.value,
+            "yes" if r.dry_run else "",
             r.status,
             str(r.total),
             *(str(r.counts.get(b, 0)) for b in BUCKETS),
             r.started,
+            r.message,  # why a run failed, was aborted or interrupted
         )
     console.print(table)
 
@@ -359,16 +498,7 @@ def sis_report(
             json.dumps(
                 {
                     **report.to_dict(),
-                    "items": [
-                        {
-                            "action": i.kind,
-                            "record": i.record_no,
-                            "match_id": i.match_id,
-                            "primary_id": i.primary_id,
-                            "detail": i.detail,
-                        }
-                        for i in items
-                    ],
+                    "items": [i.to_dict() for i in items],
                 },
                 indent=2,
             )
@@ -379,14 +509,25 @@ def sis_report(
         console.print(report.message)
     table = Table("record", "action", "match ID", "primary ID", "reason / changes")
     for i in items:
-        table.add_row(
-            str(i.record_no or ""), i.kind, i.match_id or "", i.primary_id or "", i.detail or ""
-        )
+        out = i.to_dict()
+        what = out["reason"] or ""
+        if out["diff"]:
+            what = "\n".join(
+                f"{name}: {cell_text(old)} -> {cell_text(new)}"
+                for name, (old, new) in out["diff"].items()
+            )
+        table.add_row(str(i.record_no or ""), i.kind, i.match_id or "", i.primary_id or "", what)
     console.print(table)
 
 
 def queue_file(
-    c: Container, profile: Profile, file: Path, *, mode: Mode, dry_run: bool, batch_size: int
+    c: Container,
+    profile: Profile,
+    file: Path,
+    *,
+    mode: Mode,
+    dry_run: bool,
+    batch_size: int,
 ) -> Report:
     """A pending run of a copy of FILE in the spool, handed to the job queue."""
     jobs = c.sis_jobs
@@ -404,10 +545,23 @@ def queue_file(
 
 
 def handle_inbox_file(c: Container, profile: Profile, path: Path) -> Report:
-    """Queue a run of one inbox file and rename it ``.handled`` (Alma's S/FTP behaviour)."""
-    report = queue_file(c, profile, path, mode=Mode.SYNCHRONIZE, dry_run=False, batch_size=2000)
-    path.rename(path.with_name(path.name + ".handled"))
-    return report
+    """Queue a run of one inbox file and rename it ``.handled`` (Alma's S/FTP behaviour); a
+    run that then fails (or the guard aborts) renames it ``.failed``, its reason in
+    ``NAME.failed.txt``."""
+    handled = path.with_name(path.name + ".handled")
+    jobs = c.sis_jobs
+    pending = jobs.create(
+        profile.institution,
+        profile.code,
+        path,
+        mode=Mode.SYNCHRONIZE,
+        actor="cli",
+        copy=True,
+        inbox=handled,
+    )
+    # Renamed before the run is queued: an in-process queue may run (and fail) it at once.
+    path.rename(handled)
+    return jobs.submit(pending)
 
 
 @sis_app.command("watch")

@@ -65,9 +65,10 @@ def default_roles(user: User, institution: str) -> list[Role]:
 
 
 class PlanWriter:
-    """The plan as JSON lines (``.jsonl``) or CSV (``.csv``)."""
+    """The plan as JSON lines (``.jsonl``: the diff as an object) or CSV (``.csv``: one row
+    per changed field of an update, with the field, its old and its new value as text)."""
 
-    CSV_COLUMNS = ("action", "record", "match_id", "primary_id", "reason", "diff")
+    CSV_COLUMNS = ("action", "record", "match_id", "primary_id", "reason", "field", "old", "new")
 
     def __init__(self, stream: IO[str], kind: str) -> None:
         self.stream = stream
@@ -81,17 +82,32 @@ class PlanWriter:
         if self._csv is None:
             self.stream.write(json.dumps(data, ensure_ascii=False, default=str) + "\n")
             return
-        diff = json.dumps(data.get("diff"), ensure_ascii=False, default=str) if action.diff else ""
-        self._csv.writerow(
-            [
-                data["action"],
-                data["record"] or "",
-                data["match_id"] or "",
-                data["primary_id"] or "",
-                data.get("reason", ""),
-                diff,
-            ]
-        )
+        head = [
+            data["action"],
+            data["record"] or "",
+            data["match_id"] or "",
+            data["primary_id"] or "",
+            data.get("reason", ""),
+        ]
+        if not action.diff:
+            self._csv.writerow([*head, "", "", ""])
+            return
+        for name, (old, new) in action.diff.items():
+            self._csv.writerow([*head, name, cell_text(old), cell_text(new)])
+
+
+def cell_text(value: object) -> str:
+    """A diff value as plain text: an entry as ``key=value`` pairs, a list's entries joined
+    by `` | ``."""
+    if value is None:
+        return ""
+    if isinstance(value, list):
+        return " | ".join(cell_text(v) for v in value)
+    if isinstance(value, dict):
+        return "; ".join(f"{k}={cell_text(v)}" for k, v in value.items())
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
 
 
 def fingerprint(key: bytes, raw: bytes) -> str:
@@ -237,7 +253,7 @@ class Runner:
             return True
         seen = PkBits()
         changed = 0
-        with self.store.batch() as batch:
+        with self.store.batch(read_only=True) as batch:
             for chunk in _batches(self.source.records(), self.batch_size * 5):
                 found = self._lookup(batch, chunk)
                 for record in chunk:
@@ -287,7 +303,9 @@ class Runner:
                     uncollected = 0
                     gc.collect()  # see _fewer_collections
                 screened = self._screen(chunk)
-                with self.store.batch() as batch:
+                # A dry run only reads: its batches take no write lock (on SQLite one would
+                # keep the plan's report items, stored beside it, waiting).
+                with self.store.batch(read_only=self.dry_run) as batch:
                     planned = self._plan_batch(batch, chunk, screened)
                     if pool is not None:
                         self._prepare(batch, planned)
@@ -393,7 +411,7 @@ class Runner:
             hit = found.get(norm[record.match_id or ""])
             if hit is not None and hit.fingerprint == fp:
                 slots[index] = Action(
-                    ActionKind.UNCHANGED, record.number, record.match_id, pk=hit.pk
+                    ActionKind.UNCHANGED, record.number, record.match_id, hit.primary_id, pk=hit.pk
                 )
                 continue
             to_parse.append((record, fp))
@@ -411,7 +429,11 @@ class Runner:
                 error = f"{_where(record)}unreadable record: {result}"
             else:  # pragma: no cover - parse_many raises anything else
                 raise result
-            incoming.append(Incoming(record.number, record.match_id, user, error, fp, record.line))
+            incoming.append(
+                Incoming(
+                    record.number, record.match_id, user, error, fp, record.line, record.untouched
+                )
+            )
         wanted = {
             norm[i.match_id]: found[norm[i.match_id]].pk
             for i in incoming

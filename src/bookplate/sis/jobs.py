@@ -311,6 +311,9 @@ class Ticket:
     actor: str
     batch_size: int
     owned: bool  # the spool's copy (deleted when the run finishes), not the caller's file
+    #: The inbox file the run came from, renamed ``.handled`` when queued: a run that ends
+    #: failed or aborted renames it ``.failed`` with the reason beside it (``.failed.txt``).
+    inbox: str | None = None
 
 
 class SisJobs:
@@ -354,6 +357,7 @@ class SisJobs:
         move: bool = False,
         copy: bool = False,
         batch_size: int = DEFAULT_BATCH,
+        inbox: Path | None = None,
     ) -> Report:
         """A pending run of ``path`` with a profile. ``move``/``copy`` put the file in the spool
         (needed when another process executes it); otherwise the run reads ``path`` itself."""
@@ -384,7 +388,13 @@ class SisJobs:
                     os.replace(path, target)
                 else:
                     shutil.copyfile(path, target)
-            ticket = Ticket(str(target), actor, batch_size, owned=move or copy)
+            ticket = Ticket(
+                str(target),
+                actor,
+                batch_size,
+                owned=move or copy,
+                inbox=str(inbox.resolve()) if inbox is not None else None,
+            )
             self._ticket_path(run_id).parent.mkdir(parents=True, exist_ok=True)
             self._ticket_path(run_id).write_text(json.dumps(_ticket_dict(ticket)))
         except BaseException:
@@ -582,12 +592,15 @@ class SisJobs:
             pending.finished = self.sis.clock().isoformat()
             self.store.finish_run(pending)
             log.exception("sis_run_crashed", run_id=run_id)
+            _mark_inbox_failed(ticket, pending)
             raise
         if items is not None:
             items.flush()
             report.run_id = run_id
             self.store.finish_run(report)
         log.info("sis_run_finished", run_id=run_id, status=report.status, total=report.total)
+        if report.status in ("failed", "aborted"):
+            _mark_inbox_failed(ticket, report)
         self._discard(run_id, ticket)
         lock.release(remove=True)
         return report
@@ -608,8 +621,13 @@ class SisJobs:
             data = json.loads(self._ticket_path(run_id).read_text())
         except (OSError, ValueError):
             return None
+        inbox = data.get("inbox")
         ticket = Ticket(
-            str(data["path"]), str(data["actor"]), int(data["batch_size"]), bool(data["owned"])
+            str(data["path"]),
+            str(data["actor"]),
+            int(data["batch_size"]),
+            bool(data["owned"]),
+            str(inbox) if inbox else None,
         )
         return ticket if Path(ticket.path).is_file() else None
 
@@ -626,7 +644,24 @@ def _ticket_dict(ticket: Ticket) -> dict[str, Any]:
         "actor": ticket.actor,
         "batch_size": ticket.batch_size,
         "owned": ticket.owned,
+        "inbox": ticket.inbox,
     }
+
+
+def _mark_inbox_failed(ticket: Ticket, report: Report) -> None:
+    """Rename a failed run's inbox file from ``.handled`` to ``.failed`` and write why beside
+    it (``NAME.failed.txt``). Best effort: a worker that cannot see the inbox leaves it."""
+    if ticket.inbox is None:
+        return
+    handled = Path(ticket.inbox)
+    failed = handled.with_name(handled.name.removesuffix(".handled") + ".failed")
+    try:
+        os.replace(handled, failed)
+        failed.with_name(failed.name + ".txt").write_text(
+            f"run {report.run_id} {report.status}: {report.message}\n", encoding="utf-8"
+        )
+    except OSError as exc:
+        log.warning("sis_inbox_not_marked", run_id=report.run_id, path=str(handled), error=str(exc))
 
 
 class InlineQueue:

@@ -59,6 +59,12 @@ class Mode(StrEnum):
     SYNCHRONIZE = "synchronize"  # update matched, add unmatched
 
 
+#: ``CsvOptions.missing_columns``: a header lacking a mapped column fails the run ...
+REFUSE_MISSING = "refuse"
+#: ... or the fields of the missing columns are left as stored.
+KEEP_MISSING = "keep"
+
+
 @dataclass(slots=True)
 class CsvOptions:
     """How a CSV file maps to users (docs/sis.md). ``columns``: header -> target path."""
@@ -68,6 +74,7 @@ class CsvOptions:
     encoding: str = "utf-8-sig"
     date_format: str = "%Y-%m-%d"
     multi_separator: str = ""  # e.g. "|": one cell holds several values
+    missing_columns: str = REFUSE_MISSING  # or KEEP_MISSING
 
 
 @dataclass(slots=True)
@@ -132,6 +139,8 @@ class Incoming:
     error: str | None = None
     fingerprint: str = ""
     line: int | None = None
+    #: Fields the file has no column for (``mapping.untouched_key``): kept as stored.
+    untouched: frozenset[tuple[str, str]] = frozenset()
 
 
 @dataclass(slots=True)

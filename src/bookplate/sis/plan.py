@@ -119,8 +119,23 @@ def _render(value: Any) -> Any:
     return str(value)
 
 
+def _changed(before: Any, after: Any) -> list[Any]:
+    """[old, new] of a field; of a list only the entries that changed: those only in the old
+    list and those only in the new one (an email whose address changed is one entry out and
+    one in, not the user's whole list twice). A list only reordered shows both lists."""
+    if not isinstance(before, list) or not isinstance(after, list):
+        return [_render(before), _render(after)]
+    old, new = _render(before), _render(after)
+    gone = [entry for entry in old if entry not in new]
+    came = [entry for entry in new if entry not in old]
+    if not gone and not came:
+        return [old, new]
+    return [gone, came]
+
+
 def diff(old: User, new: User) -> dict[str, list[Any]]:
-    """Field -> [old, new] for every top-level field that differs."""
+    """Field -> [old, new] for every top-level field that differs (of a list field: the
+    entries removed and the entries added, ``_changed``)."""
     out: dict[str, list[Any]] = {}
     for f in dataclasses.fields(User):
         if f.name in _COMPARE_SKIP:
@@ -131,9 +146,9 @@ def diff(old: User, new: User) -> dict[str, list[Any]]:
                 for part in _CONTACT_LISTS:
                     b, a = getattr(before, part), getattr(after, part)
                     if b != a:
-                        out[part] = [_render(b), _render(a)]
+                        out[part] = _changed(b, a)
             else:
-                out[f.name] = [_render(before), _render(after)]
+                out[f.name] = _changed(before, after)
     return out
 
 
@@ -172,8 +187,14 @@ def _own(value: Any) -> Any:
     return copy.deepcopy(value)
 
 
-def merge(stored: User, incoming: User, profile: Profile) -> User:
+def merge(
+    stored: User,
+    incoming: User,
+    profile: Profile,
+    untouched: frozenset[tuple[str, str]] = frozenset(),
+) -> User:
     """Swap-all of ``stored`` by ``incoming`` (already ``prepare``d), with Alma's exceptions.
+    ``untouched``: fields the file has no column for, kept as stored (``_keep_untouched``).
     Neither argument is changed; the result shares ``incoming``'s segment objects and values
     (callers do not change those afterwards: ``incoming`` is the file's record, read once)."""
     merged = _copy_for_merge(incoming)
@@ -216,7 +237,51 @@ def merge(stored: User, incoming: User, profile: Profile) -> User:
         merged.expiry_date = stored.expiry_date
     if merged.purge_date is None:
         merged.purge_date = stored.purge_date
+    if untouched:
+        _keep_untouched(merged, stored, untouched)
     return merged
+
+
+#: List target of a CSV column -> (where the list is, test of an entry's type).
+_TYPED_LISTS: dict[str, tuple[str, Callable[[Any], list[str | None]]]] = {
+    "identifier": ("identifiers", lambda s: [s.id_type]),
+    "note": ("notes", lambda s: [s.note_type]),
+    "statistic": ("statistics", lambda s: [s.category_type or ""]),
+    "email": ("contact_info.emails", lambda s: list(s.email_types)),
+    "phone": ("contact_info.phones", lambda s: list(s.phone_types)),
+    "address": ("contact_info.addresses", lambda s: list(s.address_types)),
+}
+
+
+def _keep_untouched(merged: User, stored: User, untouched: frozenset[tuple[str, str]]) -> None:
+    """The fields a CSV file has no column for keep their stored values: a core field its
+    value (and, protected, its manual mark); a list target the stored external entries of
+    its type (every external entry when the type came from the missing column)."""
+    for name, kind in sorted(untouched):
+        spec = _TYPED_LISTS.get(name)
+        if spec is None:
+            setattr(merged, name, _own(getattr(stored, name)))
+            if name in stored.manual_fields:
+                merged.manual_fields[name] = stored.manual_fields[name]
+            continue
+        path, types = spec
+        owner_new: Any = merged.contact_info if path.startswith("contact_info.") else merged
+        owner_old: Any = stored.contact_info if path.startswith("contact_info.") else stored
+        attr = path.rsplit(".", 1)[-1]
+        items: list[Any] = getattr(owner_new, attr)
+        kept = [
+            _own(s)
+            for s in getattr(owner_old, attr)
+            if s.segment_type == SegmentType.EXTERNAL and (kind == "*" or kind in types(s))
+        ]
+        if any(getattr(s, "preferred", False) for s in items):
+            for s in kept:
+                if hasattr(s, "preferred"):
+                    s.preferred = False
+        # The file's external entries first, then the kept ones, then the internal ones.
+        external = [s for s in items if s.segment_type == SegmentType.EXTERNAL]
+        internal = [s for s in items if s.segment_type != SegmentType.EXTERNAL]
+        setattr(owner_new, attr, external + kept + internal)
 
 
 def new_user(incoming: User, profile: Profile, today: date) -> User:
@@ -294,7 +359,7 @@ def plan_one(
             pk=found.pk,
             reason="exists already (import creates new users only)",
         )
-    merged = merge(stored, incoming, profile)
+    merged = merge(stored, incoming, profile, item.untouched)
     try:
         if check is not None:
             check(merged)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Container, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -17,6 +18,7 @@ class Found:
 
     pk: int
     fingerprint: str | None  # None unless the record is exactly as the last sync wrote it
+    primary_id: str | None = None  # the stored user's (for the report of an unchanged record)
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,7 +35,29 @@ class ItemRow:
     record_no: int | None
     match_id: str | None
     primary_id: str | None
-    detail: str | None
+    detail: str | None  # the reason; of an update, its diff as stored (JSON text)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The item as exported (CLI ``--json``, the API): an update's diff as an object
+        (``diff``: field -> [old, new]), the reason of the others as text (``reason``;
+        ``detail`` repeats it for older clients)."""
+        diff: Any = None
+        reason = self.detail
+        if self.kind == "update" and self.detail and self.detail.startswith("{"):
+            try:
+                diff = json.loads(self.detail)
+                reason = None
+            except ValueError:
+                diff = None
+        return {
+            "action": self.kind,
+            "record": self.record_no,
+            "match_id": self.match_id,
+            "primary_id": self.primary_id,
+            "reason": reason,
+            "detail": reason,
+            "diff": diff,
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,8 +119,10 @@ class SisBatch(Protocol):
 
 
 class SisStore(Protocol):
-    def batch(self) -> Any:
-        """A context manager giving a SisBatch (one transaction)."""
+    def batch(self, *, read_only: bool = False) -> Any:
+        """A context manager giving a SisBatch (one transaction). ``read_only``: the batch
+        only reads (a dry run, the guard's pass), so it takes no write lock and other
+        writers (a dry run's own report items) are not kept waiting by it."""
         ...
 
     # profiles

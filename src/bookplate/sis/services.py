@@ -23,7 +23,15 @@ from bookplate.sis.errors import (
     SourceError,
 )
 from bookplate.sis.mapping import check_target
-from bookplate.sis.model import NOT_RULED, PRIMARY_ID_MATCH, Mode, Profile, Report
+from bookplate.sis.model import (
+    KEEP_MISSING,
+    NOT_RULED,
+    PRIMARY_ID_MATCH,
+    REFUSE_MISSING,
+    Mode,
+    Profile,
+    Report,
+)
 from bookplate.sis.ports import ItemRow, SisStore
 from bookplate.sis.sources import Position, RawRecord, Source, sniff
 from bookplate.sis.sources.csv import CsvSource
@@ -114,6 +122,11 @@ class SisService:
             check_target(target)
         if len(profile.csv.delimiter) != 1:
             raise InvalidProfile("the CSV delimiter must be one character")
+        if profile.csv.missing_columns not in (REFUSE_MISSING, KEEP_MISSING):
+            raise InvalidProfile(
+                f"CSV missing_columns must be {REFUSE_MISSING} or {KEEP_MISSING}, "
+                f"not {profile.csv.missing_columns!r}"
+            )
 
     def create_profile(self, profile: Profile) -> Profile:
         self.check_profile(profile)

@@ -32,6 +32,7 @@ from bookplate.storage import tables as t
 from bookplate.storage.bulk import _USER_COLUMNS, _Batch, _reserve_pks
 from bookplate.storage.copy_types import copy_binary
 from bookplate.storage.documents import stored_user
+from bookplate.storage.engine import READ_ONLY_OPTION, SQLITE_BEGIN_OPTION
 from bookplate.storage.network_repo import read_id_scope
 from bookplate.storage.rows import user_row, utc
 from bookplate.users.errors import DuplicateId, UserNotFound
@@ -47,20 +48,23 @@ MISSING_PAGE = 5000  # users read at a time by ``missing_users``
 # driver's cursor with the array in binary (``SqlSisBatch._driver_rows``): as text, each of a
 # batch's tens of thousands of keys was escaped by psycopg and parsed by the server, about
 # twice the time of the binary form.
+# A read-only batch: any write raises before it is sent; on SQLite it begins DEFERRED.
+_READ_ONLY = {READ_ONLY_OPTION: True, SQLITE_BEGIN_OPTION: "DEFERRED"}
+
 _PG_LOOKUP_PRIMARY = (
-    "SELECT k.norm, u.id, u.last_modified_date, f.fingerprint, f.modified"
+    "SELECT k.norm, u.id, u.last_modified_date, f.fingerprint, f.modified, u.primary_id"
     " FROM unnest(CAST(%(norms)b AS text[])) AS k(norm)"
-    " CROSS JOIN LATERAL (SELECT id, last_modified_date FROM users"
+    " CROSS JOIN LATERAL (SELECT id, last_modified_date, primary_id FROM users"
     ' WHERE institution = %(institution)s AND primary_id_norm = k.norm COLLATE "C" OFFSET 0) AS u'
     " LEFT JOIN LATERAL (SELECT fingerprint, modified FROM sis_fingerprints"
     " WHERE user_pk = u.id OFFSET 0) AS f ON true"
 )
 _PG_LOOKUP_IDENTIFIER = (
-    "SELECT k.norm, u.id, u.last_modified_date, f.fingerprint, f.modified"
+    "SELECT k.norm, u.id, u.last_modified_date, f.fingerprint, f.modified, u.primary_id"
     " FROM unnest(CAST(%(norms)b AS text[])) AS k(norm)"
     " CROSS JOIN LATERAL (SELECT user_pk FROM user_identifiers"
     ' WHERE id_type = %(id_type)s AND value_norm = k.norm COLLATE "C" OFFSET 0) AS i'
-    " CROSS JOIN LATERAL (SELECT id, last_modified_date FROM users"
+    " CROSS JOIN LATERAL (SELECT id, last_modified_date, primary_id FROM users"
     " WHERE id = i.user_pk AND institution = %(institution)s OFFSET 0) AS u"
     " LEFT JOIN LATERAL (SELECT fingerprint, modified FROM sis_fingerprints"
     " WHERE user_pk = u.id OFFSET 0) AS f ON true"
@@ -193,16 +197,23 @@ class SqlSisBatch:
                 _PG_LOOKUP_PRIMARY if match_id_type == "primary_id" else _PG_LOOKUP_IDENTIFIER
             )
             params = {"norms": list(norms), "institution": institution, "id_type": match_id_type}
-            for norm, pk, modified, fingerprint, fp_modified in self._driver_rows(
+            for norm, pk, modified, fingerprint, fp_modified, primary_id in self._driver_rows(
                 statement, params
             ):
                 ok = fingerprint is not None and _same_time(modified, fp_modified)
-                out[norm] = Found(pk, fingerprint if ok else None)
+                out[norm] = Found(pk, fingerprint if ok else None, primary_id)
             return out
         for part in _chunks(list(norms)):
             if match_id_type == "primary_id":
                 key = u.c.primary_id_norm
-                query = select(key, u.c.id, u.c.last_modified_date, f.c.fingerprint, f.c.modified)
+                query = select(
+                    key,
+                    u.c.id,
+                    u.c.last_modified_date,
+                    f.c.fingerprint,
+                    f.c.modified,
+                    u.c.primary_id,
+                )
                 query = query.select_from(u.outerjoin(f, f.c.user_pk == u.c.id)).where(
                     u.c.institution == institution, key.in_(part)
                 )
@@ -210,7 +221,14 @@ class SqlSisBatch:
                 ui = t.user_identifiers
                 key = ui.c.value_norm
                 query = (
-                    select(key, u.c.id, u.c.last_modified_date, f.c.fingerprint, f.c.modified)
+                    select(
+                        key,
+                        u.c.id,
+                        u.c.last_modified_date,
+                        f.c.fingerprint,
+                        f.c.modified,
+                        u.c.primary_id,
+                    )
                     .select_from(
                         ui.join(u, u.c.id == ui.c.user_pk).outerjoin(f, f.c.user_pk == u.c.id)
                     )
@@ -220,9 +238,11 @@ class SqlSisBatch:
                         u.c.institution == institution,
                     )
                 )
-            for norm, pk, modified, fingerprint, fp_modified in self.conn.execute(query):
+            for norm, pk, modified, fingerprint, fp_modified, primary_id in self.conn.execute(
+                query
+            ):
                 ok = fingerprint is not None and _same_time(modified, fp_modified)
-                out[norm] = Found(pk, fingerprint if ok else None)
+                out[norm] = Found(pk, fingerprint if ok else None, primary_id)
         return out
 
     def load(self, pks: Sequence[int]) -> dict[int, User]:
@@ -542,8 +562,12 @@ class SqlSisStore:
         self.overlap_writes = engine.dialect.name == "postgresql"
 
     @contextmanager
-    def batch(self) -> Iterator[SqlSisBatch]:
-        with self.engine.connect() as conn:
+    def batch(self, *, read_only: bool = False) -> Iterator[SqlSisBatch]:
+        # Read-only: on SQLite a batch otherwise begins IMMEDIATE, holding the database's one
+        # write lock until it ends: a dry run's report items, stored meanwhile by another
+        # connection, waited for it until "database is locked".
+        options = _READ_ONLY if read_only else {}
+        with self.engine.connect().execution_options(**options) as conn:
             try:
                 yield SqlSisBatch(conn)
             finally:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import struct
 import zipfile
 from pathlib import Path
 from xml.sax.saxutils import escape
@@ -48,4 +49,19 @@ def write_zip(path: Path, members: dict[str, bytes]) -> Path:
         for name, data in members.items():
             archive.writestr(name, data)
     path.write_bytes(buffer.getvalue())
+    return path
+
+
+def write_lying_zip(path: Path, name: str, data: bytes) -> Path:
+    """A zip whose member declares a thousandth of its real size (a bomb that passes a ratio
+    check): reading it stops at the declared size with a checksum error."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr(name, data)
+    raw = bytearray(buffer.getvalue())
+    lie = max(len(data) // 1000, 1)
+    struct.pack_into("<I", raw, 22, lie)  # local file header: uncompressed size
+    central = raw.rfind(b"PK\x01\x02")
+    struct.pack_into("<I", raw, central + 24, lie)  # central directory: uncompressed size
+    path.write_bytes(bytes(raw))
     return path

@@ -16,7 +16,7 @@ from bookplate.sis.errors import InvalidProfile
 from bookplate.sis.model import FieldRule, MissingPolicy, Mode, Profile
 from bookplate.users.model import Identifier, Note, SegmentType, User, UserInput
 
-from .helpers import user_xml, users_doc, write_zip
+from .helpers import user_xml, users_doc, write_lying_zip, write_zip
 
 
 def run(c: Container, path: Path, **kwargs: object):  # type: ignore[no-untyped-def]
@@ -338,6 +338,29 @@ def test_zip_bomb_is_refused(c: Container, tmp_path: Path) -> None:
         archive.writestr("users.xml", b"<users>" + b" " * 50_000_000 + b"</users>")
     report = run(c, f)
     assert report.status == "failed" and "zip bomb" in report.message
+
+
+@pytest.mark.parametrize("member", ["users.xml", "users.csv"])
+def test_zip_member_lying_about_its_size_fails_the_run(
+    c: Container, tmp_path: Path, member: str
+) -> None:
+    """Declared small, the member passes the ratio check; its reader stops at the declared
+    size with a bad checksum, which fails the run with its reason (not a crash)."""
+    if member.endswith(".xml"):
+        data = users_doc(*(user_xml(f"b{i}") for i in range(20_000)))
+    else:
+        data = (
+            "primary_id,first_name,last_name\n" + "".join(f"b{i},Ann,Lee\n" for i in range(20_000))
+        ).encode()
+    f = write_lying_zip(tmp_path / "bomb.zip", member, data)
+    report = run(c, f)
+    assert report.status == "failed" and report.exit_code == 2
+    assert f"zip member {member}: the archive is damaged or declares false sizes" in (
+        report.message
+    )
+    assert c.sis.report(report.run_id or 0).status == "failed"
+    with c.engine.connect() as conn:
+        assert conn.exec_driver_sql("SELECT count(*) FROM users").scalar_one() == 0
 
 
 def test_several_xml_files_in_one_zip(c: Container, tmp_path: Path) -> None:

@@ -183,7 +183,7 @@ class _Store:
         self.missing: list[int] = []
 
     @contextmanager
-    def batch(self) -> Iterator[_Batch]:
+    def batch(self, *, read_only: bool = False) -> Iterator[_Batch]:
         yield _Batch(self.key)
 
     def start_run(self, report: Report) -> int:

@@ -61,6 +61,7 @@ class CsvIn(Strict):
     encoding: Annotated[str, Field(min_length=1, max_length=32)] = "utf-8-sig"
     date_format: Annotated[str, Field(min_length=1, max_length=32)] = "%Y-%m-%d"
     multi_separator: Annotated[str, Field(max_length=8)] = ""
+    missing_columns: Literal["refuse", "keep"] = "refuse"
 
 
 class SisProfileIn(Strict):
@@ -111,6 +112,7 @@ def _profile(code: str, institution: str, body: SisProfileIn) -> Profile:
             body.csv.encoding,
             body.csv.date_format,
             body.csv.multi_separator,
+            body.csv.missing_columns,
         ),
     )
 
@@ -124,13 +126,7 @@ def _run_out(request: Request, report: Report) -> dict[str, Any]:
 
 
 def _item_out(item: ItemRow) -> dict[str, Any]:
-    return {
-        "action": item.kind,
-        "record": item.record_no,
-        "match_id": item.match_id,
-        "primary_id": item.primary_id,
-        "detail": item.detail,
-    }
+    return item.to_dict()
 
 
 # -- profiles ------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import zipfile
+import zlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,6 +42,8 @@ class RawRecord:
     raw: bytes
     member: str = ""  # the zip member it came from
     error: str | None = None  # why the record cannot be read (it is then rejected)
+    #: Fields the file has no column for (CSV, ``mapping.untouched_key``): kept as stored.
+    untouched: frozenset[tuple[str, str]] = frozenset()
 
 
 class Position:
@@ -107,7 +110,15 @@ class LimitedReader(io.RawIOBase):
         return True
 
     def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
-        data = self._inner.read(len(buffer))
+        try:
+            data = self._inner.read(len(buffer))
+        except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as exc:
+            # A member whose declared size or checksum lies (a bomb that passes the ratio
+            # check by declaring a small size ends with "Bad CRC-32" once that size is read).
+            raise SourceError(
+                f"zip member {self._name}: the archive is damaged or declares false sizes "
+                f"({exc})"
+            ) from None
         self._budget[0] -= len(data)
         if self._budget[0] < 0:
             raise SourceError(

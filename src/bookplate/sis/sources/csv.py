@@ -32,7 +32,7 @@ class CsvSource:
         self.path = path
         self.options = options
         self.match_id_type = match_id_type
-        self.mapper: CsvMapper | None = None
+        self.mappers: dict[str, CsvMapper] = {}  # by zip member ("" for a plain file)
         self.position = Position()
 
     def _rows(self, stream: IO[bytes], start: int, member: str) -> Iterator[RawRecord]:
@@ -58,7 +58,8 @@ class CsvSource:
         if header is None:
             raise SourceError("the CSV file is empty")
         mapper = CsvMapper(header, self.options, self.match_id_type)
-        self.mapper = mapper
+        self.mappers[member] = mapper  # each member's rows are parsed by its own header
+        untouched = mapper.untouched
         number = start
         line = reader.line_num
         while True:
@@ -79,9 +80,9 @@ class CsvSource:
             raw = joined.encode("utf-8", "surrogateescape")
             if _has_surrogates(joined):
                 error = f"line {first_line}: bytes that are not valid {self.options.encoding}"
-                yield RawRecord(number, first_line, None, raw, member, error)
+                yield RawRecord(number, first_line, None, raw, member, error, untouched)
                 continue
-            yield RawRecord(number, first_line, mapper.match_id(row), raw, member)
+            yield RawRecord(number, first_line, mapper.match_id(row), raw, member, None, untouched)
 
     def records(self) -> Iterator[RawRecord]:
         try:
@@ -103,14 +104,15 @@ class CsvSource:
             yield from self._rows(handle, 0, "")
 
     def parse(self, record: RawRecord) -> User:
-        if self.mapper is None:  # pragma: no cover - records() runs first
+        mapper = self.mappers.get(record.member)
+        if mapper is None:  # pragma: no cover - records() runs first
             raise RecordError("the CSV header has not been read")
         text = record.raw.decode("utf-8", "surrogateescape")
         if _has_surrogates(text):
             raise RecordError(
                 f"line {record.line}: bytes that are not valid {self.options.encoding}"
             )
-        return self.mapper.user(text.split(_SEP), record.line)
+        return mapper.user(text.split(_SEP), record.line)
 
 
 def _lines(text: IO[str]) -> Iterator[str]:
