@@ -7,7 +7,6 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-import pytest
 from fastapi.testclient import TestClient
 
 from bookplate.api.app import create_app
@@ -87,8 +86,3 @@ def site_for(database_url: str) -> Iterator[Site]:
     with TestClient(app, raise_server_exceptions=False) as client:
         yield Site(client, container)
     container.close()
-
-
-@pytest.fixture
-def site(database_url: str) -> Iterator[Site]:
-    yield from site_for(database_url)
