@@ -290,7 +290,8 @@ def test_delete_asks_for_confirmation(site: Site) -> None:
     assert r.status_code == 400 and 'id="error"' in r.text
     assert stored(site, "jdoe")
     r = site.post("/staff/users/jdoe/delete", {"confirm": "jdoe"})
-    assert r.status_code == 303
+    assert (r.status_code, r.headers["location"]) == (303, "/staff/users?deleted=jdoe")
+    assert "User jdoe was deleted." in site.client.get(r.headers["location"]).text
     assert refused(site.client.get("/staff/users/jdoe"), 404)
     assert site.container.users.history("MAIN", "jdoe")[0].action == "user.remove"
 
@@ -368,3 +369,23 @@ def test_the_last_role_and_the_last_administrator(site: Site) -> None:
     r = site.post("/staff/users/gsa/delete", {"confirm": "gsa"})
     assert r.status_code == 400 and "at least one active General System Administrator" in r.text
     assert stored(site, "gsa").roles[0].role_type == "26"
+
+
+def test_no_page_weighs_over_150_kb_on_first_load(site: Site) -> None:
+    """HTML plus every file the page loads (all from Bookplate), uncompressed."""
+    site.sign_in("manager")
+    for n in range(20):
+        site.container.users.create("MAIN", UserInput(User(
+            f"heavy{n:02d}", first_name="Heavy", last_name=f"Reader {n}",
+            user_group="GRAD")), "t")
+    for url in ("/staff/", "/staff/users?q=heavy", "/staff/users/jdoe",
+                "/staff/users/jdoe?tab=roles", "/staff/users/jdoe?tab=contact",
+                "/staff/users/jdoe?tab=history", "/staff/users/new", "/staff/roles"):
+        page = site.client.get(url)
+        assert page.status_code == 200, url
+        assets = re.findall(r'(?:src|href)="(/staff/static/[^"]+)"', page.text)
+        assert sorted(assets) == ["/staff/static/htmx.min.js", "/staff/static/staff.css",
+                                  "/staff/static/staff.js"]
+        assert not re.search(r'(?:src|href)="(?:https?:)?//', page.text)  # no other host
+        total = len(page.content) + sum(len(site.client.get(a).content) for a in assets)
+        assert total < 150_000, (url, total)

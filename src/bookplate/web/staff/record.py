@@ -12,6 +12,7 @@ import copy
 from collections.abc import Callable
 from datetime import date
 from typing import Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
 from starlette.datastructures import FormData
@@ -266,7 +267,7 @@ async def delete_user(request: Request, user_id: str) -> Response:
         except (InputError, ConflictError) as exc:
             return render(staff, request, "staff/delete.html",
                           {"user": user, "error": str(exc)}, 400)
-        return see_other("/staff/users?deleted=" + user.primary_id[:255])
+        return see_other("/staff/users?" + urlencode({"deleted": user.primary_id}))
 
     return await page(request, impl, form=True)
 

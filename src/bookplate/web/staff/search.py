@@ -125,6 +125,7 @@ async def find_users(request: Request) -> Response:
             "book": book, "describe": describe, "groups": groups, "kinds": KINDS,
             "statuses": STATUSES, "accounts": ACCOUNTS, "today": today,
             "may_create": staff.holds(Privilege.CREATE_PATRONS),
+            "deleted": request.query_params.get("deleted", "")[:255],
         })
 
     return await page(request, impl)
