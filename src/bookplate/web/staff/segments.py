@@ -1,4 +1,4 @@
-"""Adding, changing and removing the repeated parts of a record on its tabs: e-mails, phones,
+"""Adding and removing the repeated parts of a record on its tabs: e-mails, phones,
 addresses (Contact), identifiers, notes, blocks and statistics.
 
 New parts are internal segments and can always be added, also to an external user. Parts
@@ -173,29 +173,5 @@ async def remove_segment(request: Request, user_id: str, kind: str) -> Response:
         tab, edit, opened = _change(kind, user_id, form, staff, drop)
         return edit_and_show(staff, request, user_id, tab, edit, f"{kind}-list",
                              opened=opened, done="removed")
-
-    return await page(request, impl, form=True)
-
-
-@router.post("/staff/users/{user_id:path}/{kind}/save")
-async def save_segment(request: Request, user_id: str, kind: str) -> Response:
-    def impl(staff: Staff, form: FormData | None) -> Response:
-        assert form is not None
-        _, parse, _ = _kind(kind)
-        new = parse(form, staff)
-
-        def swap(items: list[Any], index: int) -> None:
-            old = items[index]
-            new.segment_type = old.segment_type
-            for name in ("created_by", "created_date"):  # a note or block keeps its origin
-                if hasattr(old, name):
-                    setattr(new, name, getattr(old, name))
-            items[index] = new
-            _single_preferred(items, new)
-
-        tab, edit, opened = _change(kind, user_id, form, staff, swap)
-        index = field(form, "index", 6)
-        return edit_and_show(staff, request, user_id, tab, edit, f"{kind}-{index}",
-                             opened=opened)
 
     return await page(request, impl, form=True)
