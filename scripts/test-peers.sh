@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the tests start as real peers: Debian slapd + ldap-utils, xmlsec1 (pysaml2 signs
-# and verifies with it), SimpleSAMLphp + PHP, the npm oidc-provider and Debian chromium for the
-# Playwright sign-in test (never `playwright install`: no downloads). Quick when already there.
+# and verifies with it), SimpleSAMLphp + PHP, the npm oidc-provider and axe-core, and Debian chromium for
+# the Playwright browser tests (never `playwright install`: no downloads). Quick when already there.
 # Needs root for apt-get; ./test.sh calls it and goes on without the peers when it fails
 # (their tests then skip on a developer machine and fail under CI=true).
 set -euo pipefail
@@ -21,6 +21,9 @@ if [ "${#need_apt[@]}" -gt 0 ]; then
 fi
 if [ ! -d tests/integration/auth/oidc_op/node_modules/oidc-provider ]; then
   (cd tests/integration/auth/oidc_op && npm ci --no-audit --no-fund)
+fi
+if [ ! -f tests/functional/axe/node_modules/axe-core/axe.min.js ]; then
+  (cd tests/functional/axe && npm ci --no-audit --no-fund)  # axe-core for the staff UI tests
 fi
 
 if ! command -v chromium >/dev/null 2>&1; then

@@ -47,6 +47,9 @@ class Settings(BaseSettings):
     smtp_user: str | None = None
     smtp_password: str | None = None
     reset_link_seconds: int = Field(default=3600, ge=60)
+    # How the staff pages show dates (strftime; docs/staff-ui.md), e.g. "%d.%m.%Y".
+    staff_date_format: str = Field(default="%Y-%m-%d", min_length=2, max_length=20,
+                                   pattern=r"^[%A-Za-z./ ,-]+$")
 
 
 @lru_cache(maxsize=1)

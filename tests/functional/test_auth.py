@@ -191,7 +191,8 @@ def login(env: Env, username: str = "staffer", password: str = PASSWORD,
 
 def test_login_page_cookies_and_sign_out(env: Env) -> None:
     r = login(env)
-    assert r.status_code == 303 and r.headers["location"] == "/auth/me"
+    # No page asked for: a staff member lands on the staff pages (docs/staff-ui.md).
+    assert r.status_code == 303 and r.headers["location"] == "/staff/"
     cookie = next(v for v in r.headers.get_list("set-cookie") if v.startswith("bp_session="))
     assert "HttpOnly" in cookie and "SameSite=lax" in cookie and "Path=/" in cookie
     me = env.client.get("/auth/me")
@@ -270,16 +271,17 @@ def test_session_fixation_prevented(env: Env) -> None:
     assert env.client.get("/auth/me").status_code == 303
 
 
+# A refused target falls back to the staffer's start page, /staff/.
 @pytest.mark.parametrize("target,expected", [
     ("/auth/me?x=1", "/auth/me?x=1"),
-    ("https://evil.example/", "/auth/me"),
-    ("//evil.example/", "/auth/me"),
-    ("/\\evil.example", "/auth/me"),
-    ("\\\\evil.example", "/auth/me"),
-    ("javascript:alert(1)", "/auth/me"),
+    ("https://evil.example/", "/staff/"),
+    ("//evil.example/", "/staff/"),
+    ("/\\evil.example", "/staff/"),
+    ("\\\\evil.example", "/staff/"),
+    ("javascript:alert(1)", "/staff/"),
     ("/%0d%0aSet-Cookie:x=1", "/%0d%0aSet-Cookie:x=1"),
-    ("/\r\nLocation: https://evil.example", "/auth/me"),
-    ("http:/evil.example", "/auth/me"),
+    ("/\r\nLocation: https://evil.example", "/staff/"),
+    ("http:/evil.example", "/staff/"),
 ])
 def test_open_redirect_refused(env: Env, target: str, expected: str) -> None:
     r = login(env, next_url=target)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Mapping
 from types import TracebackType
-from typing import Self
+from typing import Any, Self
 
 from bookplate.users.defaults import DEFAULT_CODE_TABLES, DEFAULT_GROUP_RECORD_TYPES
 from bookplate.users.errors import DuplicateId
@@ -70,6 +70,9 @@ class MemoryUsers:
 
     def password_hash(self, institution: str, primary_id: str) -> str | None:
         return self.rows[normalise_id(primary_id)][1]
+
+    def history(self, institution: str, primary_id: str, limit: int) -> list[Any]:
+        return []
 
 
 class MemoryCodes:

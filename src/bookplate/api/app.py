@@ -11,6 +11,7 @@ from bookplate.bootstrap import Container, build_container
 from bookplate.config import Settings, get_settings
 from bookplate.web import external as web_external
 from bookplate.web import routes as web_routes
+from bookplate.web import staff as web_staff
 from bookplate.web import threads
 
 
@@ -31,6 +32,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         app.include_router(router)
     app.include_router(web_routes.router)  # sign-in pages (not in the OpenAPI document)
     app.include_router(web_external.router)  # LDAP/SAML/CAS/OIDC sign-in (not in OpenAPI)
+    web_staff.install(app, settings.staff_date_format)  # the staff pages under /staff/
     return app
 
 

@@ -41,7 +41,7 @@ from bookplate.storage.rows import (
 from bookplate.storage.user_insert import driver_sql, insert_user
 from bookplate.users.errors import DuplicateId, UserNotFound
 from bookplate.users.model import User, normalise_id
-from bookplate.users.ports import ALL_UNIQUE, LINKING_ID, PRIMARY_ID
+from bookplate.users.ports import ALL_UNIQUE, LINKING_ID, PRIMARY_ID, HistoryRow
 from bookplate.users.queries import Condition, SearchResult, Term, UserSearch
 
 
@@ -316,6 +316,16 @@ class SqlUserRepository:
         ).scalar_one_or_none()
         return value
 
+    def history(self, institution: str, primary_id: str, limit: int) -> list[HistoryRow]:
+        a = t.audit_log.c
+        query = (
+            select(a.at, a.actor, a.action, a.detail)
+            .where(a.institution == institution, a.target == primary_id)
+            .order_by(a.at.desc(), a.id.desc())
+            .limit(limit)
+        )
+        return [HistoryRow(r.at, r.actor, r.action, r.detail) for r in self._conn.execute(query)]
+
     def search(self, search: UserSearch) -> SearchResult:
         """Count, then one page in the requested order.
 
@@ -340,6 +350,7 @@ class SqlUserRepository:
             where.append(u.c.source_institution_code == search.source_institution_code)
         if search.source_user_id is not None:
             where.append(u.c.source_link_id == search.source_user_id)
+        where.extend(_filters(search))
         if matched is not None and len(where) == 1:
             count = select(func.count()).select_from(matched.subquery())
         else:
@@ -442,6 +453,25 @@ class SqlUserRepository:
         return parts[0].distinct()
 
 
+def _filters(search: UserSearch) -> list[ColumnElement[bool]]:
+    """The staff page's filters on the ``users`` columns."""
+    u = t.users
+    out: list[ColumnElement[bool]] = []
+    for column, value in (
+        (u.c.record_type, search.record_type),
+        (u.c.status, search.status),
+        (u.c.user_group, search.user_group),
+        (u.c.account_type, search.account_type),
+    ):
+        if value is not None:
+            out.append(column == value)
+    if search.expires_before is not None:
+        out.append(u.c.expiry_date < search.expires_before)
+    if search.expires_from is not None:
+        out.append(or_(u.c.expiry_date.is_(None), u.c.expiry_date >= search.expires_from))
+    return out
+
+
 def _field_test(fields: tuple[str, ...] | list[str]) -> ColumnElement[bool]:
     column = t.user_terms.c.field
     return column == fields[0] if len(fields) == 1 else column.in_(fields)
@@ -517,6 +547,7 @@ def _one_ordered_term(search: UserSearch) -> tuple[str, str] | None:
         or search.modified_from is not None
         or search.source_institution_code is not None
         or search.source_user_id is not None
+        or search.filtered
     ):
         return None
     condition = search.conditions[0]

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Protocol
+from datetime import datetime
+from typing import Any, Protocol
 
 from bookplate.transactions import Transactional
 from bookplate.users.model import Role, User
@@ -37,6 +38,20 @@ class UserRepository(Protocol):
     def search(self, search: UserSearch) -> SearchResult: ...
 
     def password_hash(self, institution: str, primary_id: str) -> str | None: ...
+
+    def history(self, institution: str, primary_id: str, limit: int) -> list[HistoryRow]:
+        """The user's newest ``limit`` history rows (audit log), newest first."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryRow:
+    """One change of a user (who, when, what: user.add / user.replace / sis.update ...)."""
+
+    at: datetime
+    actor: str | None
+    action: str
+    detail: Mapping[str, Any] | None
 
 
 @dataclass(frozen=True, slots=True)

@@ -89,6 +89,20 @@ class UserSearch:
     offset: int = 0
     source_institution_code: str | None = None
     source_user_id: str | None = None
+    # Filters of the staff "find users" page (not part of Alma's q): exact codes, and expiry
+    # before (expired) or from (not expired; no expiry date counts as not expired) a day.
+    record_type: str | None = None
+    status: str | None = None
+    user_group: str | None = None
+    account_type: str | None = None
+    expires_before: date | None = None
+    expires_from: date | None = None
+
+    @property
+    def filtered(self) -> bool:
+        return any(v is not None for v in (
+            self.record_type, self.status, self.user_group, self.account_type,
+            self.expires_before, self.expires_from))
 
 
 @dataclass(slots=True)
@@ -225,6 +239,22 @@ def _condition(field_name: str, raw_value: str) -> Condition:
     if not terms:
         raise InvalidParameter("q", raw_value)
     return Condition(fields, terms[:MAX_TERMS])
+
+
+def box_conditions(text: str) -> tuple[Condition, ...]:
+    """The staff search box: an e-mail address (it holds ``@``) matches whole (``*`` at the
+    end for a prefix); anything else is a name, each word the start of a first, middle or
+    last name (``jo smi`` finds Jo Smith and John Smithers), case- and accent-insensitively.
+    Exact primary IDs and identifiers are looked up beside this (``users.services``)."""
+    text = text.strip()
+    if not text:
+        return ()
+    if "@" in text:
+        whole = text.strip('"')
+        norm = normalise_id(whole.rstrip("*"))
+        return (Condition(("email",), (Term(norm, whole.endswith("*")),)),) if norm else ()
+    terms = tuple(Term(fold(w.rstrip("*")), True) for w in _WORD.findall(text) if w.rstrip("*"))
+    return (Condition(NAME_FIELDS, terms[:MAX_TERMS]),) if terms else ()
 
 
 def parse_q(q: str) -> tuple[Condition, ...]:

@@ -30,7 +30,7 @@ from bookplate.users.model import (
     UserInput,
 )
 from bookplate.users.passwords import PasswordHasher
-from bookplate.users.ports import ALL_UNIQUE, Guard, RoleHooks, UnitOfWork
+from bookplate.users.ports import ALL_UNIQUE, Guard, HistoryRow, RoleHooks, UnitOfWork
 from bookplate.users.queries import SearchResult, UserSearch
 from bookplate.users.validation import (
     CodeBook,
@@ -343,3 +343,8 @@ class UserService:
     def search(self, search: UserSearch) -> SearchResult:
         with self._read_uow_factory() as uow:
             return uow.users.search(search)
+
+    def history(self, institution: str, primary_id: str, limit: int = 200) -> list[HistoryRow]:
+        """The changes of one user (API, staff pages, SIS loads), newest first."""
+        with self._read_uow_factory() as uow:
+            return uow.users.history(institution, primary_id, limit)

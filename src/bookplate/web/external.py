@@ -22,7 +22,15 @@ from bookplate.auth.model import Method
 from bookplate.auth.profiles import Started
 from bookplate.auth.services import SESSION_COOKIE
 from bookplate.users.model import User
-from bookplate.web.routes import CSRF_COOKIE, _failed, _field, _form, container, safe_next
+from bookplate.web.routes import (
+    CSRF_COOKIE,
+    _failed,
+    _field,
+    _form,
+    after_sign_in,
+    container,
+    safe_next,
+)
 from bookplate.web.threads import run_sign_in
 
 log = structlog.get_logger("bookplate.web.external")
@@ -44,7 +52,7 @@ def signed_in(request: Request, user: User, method: str, next_url: str) -> Respo
     c = container(request)
     c.auth.end_session(request.cookies.get(SESSION_COOKIE))
     token, _ = c.auth.start_session(user, method)
-    response = RedirectResponse(safe_next(next_url), status_code=303)
+    response = RedirectResponse(after_sign_in(c, user, safe_next(next_url)), status_code=303)
     response.set_cookie(SESSION_COOKIE, token, max_age=c.auth.session_seconds, path="/",
                         httponly=True, samesite="lax",
                         secure=c.settings.session_cookie_secure)

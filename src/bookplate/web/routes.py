@@ -30,6 +30,8 @@ from bookplate.auth.services import SESSION_COOKIE, SessionInfo
 from bookplate.bootstrap import Container
 from bookplate.errors import BookplateError
 from bookplate.users.errors import PasswordRejected
+from bookplate.users.model import User
+from bookplate.web.landing import home_for
 from bookplate.web.threads import run_sign_in
 
 log = structlog.get_logger("bookplate.web")
@@ -58,6 +60,11 @@ def safe_next(raw: str | None) -> str:
     if parts.scheme or parts.netloc:
         return HOME
     return raw
+
+
+def after_sign_in(c: Container, user: User, next_url: str) -> str:
+    """Where a sign-in goes: the page asked for, else staff to /staff/, patrons to HOME."""
+    return home_for(user, c.auth.now().date()) if next_url == HOME else next_url
 
 
 def _set_cookie(request: Request, response: Response, name: str, value: str,
@@ -173,7 +180,7 @@ async def login(request: Request) -> Response:
     # A new session id at every sign-in; whatever session cookie came in is ended.
     c.auth.end_session(request.cookies.get(SESSION_COOKIE))
     token, _ = c.auth.start_session(user, "ldap" if method != "local" else "local")
-    target = "/auth/password" if user.force_password_change else next_url
+    target = "/auth/password" if user.force_password_change else after_sign_in(c, user, next_url)
     response = RedirectResponse(target, status_code=303)
     _set_cookie(request, response, SESSION_COOKIE, token, c.auth.session_seconds)
     response.delete_cookie(CSRF_COOKIE, path="/")

@@ -11,7 +11,15 @@ from hypothesis import strategies as st
 
 from bookplate.users.errors import InvalidParameter
 from bookplate.users.model import ContactInfo, Email, Identifier, Note, Phone, User
-from bookplate.users.queries import GENERAL_INFO_FIELDS, SEARCH_FIELDS, Term, parse_q, search_terms
+from bookplate.users.queries import (
+    GENERAL_INFO_FIELDS,
+    NAME_FIELDS,
+    SEARCH_FIELDS,
+    Term,
+    box_conditions,
+    parse_q,
+    search_terms,
+)
 
 
 def test_single_condition() -> None:
@@ -114,3 +122,14 @@ def test_code_fields_match_whole_codes() -> None:
     assert ("id_type", "univ_id") in terms
     assert ("campus_code", "main_c") in terms
     assert ("job_category", "senior_librarian") in terms
+
+
+def test_the_staff_search_box() -> None:
+    (names,) = box_conditions("  Jo  Müller ")
+    assert names.fields == NAME_FIELDS
+    assert names.terms == (Term("jo", True), Term("muller", True))  # starts of names
+    (email,) = box_conditions("Jane.Doe@Example.org")
+    assert email.fields == ("email",) and email.terms == (Term("jane.doe@example.org"),)
+    assert box_conditions("jane@exa*")[0].terms == (Term("jane@exa", True),)
+    assert box_conditions("") == () and box_conditions(" *** ") == ()
+    assert len(box_conditions(" ".join(f"w{i}" for i in range(30)))[0].terms) == 10

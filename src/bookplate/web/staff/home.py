@@ -1,0 +1,50 @@
+"""``/staff/``: the start page with the signed-in person's menus, and ``/staff/roles``."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from starlette.datastructures import FormData
+from starlette.responses import Response
+
+from bookplate.roles.model import ROLE_TYPES, Privilege
+from bookplate.web.staff.common import Staff, page, render
+
+router = APIRouter(include_in_schema=False)
+
+
+def role_name(code: str) -> str:
+    found = ROLE_TYPES.get(code)
+    return found.name if found else code
+
+
+@router.get("/staff/")
+async def start(request: Request) -> Response:
+    def impl(staff: Staff, _: FormData | None) -> Response:
+        roles = [{"name": role_name(g["role_type"]), "scope": g["scope"]}
+                 for g in staff.caps["roles"]]
+        return render(staff, request, "staff/home.html", {"roles": roles})
+
+    return await page(request, impl)
+
+
+@router.get("/staff")
+async def start_no_slash(request: Request) -> Response:
+    return await start(request)
+
+
+@router.get("/staff/roles")
+async def roles_page(request: Request) -> Response:
+    """The role catalogue and the institution's role profiles (read-only here; profiles and
+    rules are changed through ``/bookplate/v1/roles``)."""
+
+    def impl(staff: Staff, _: FormData | None) -> Response:
+        staff.require(Privilege.MANAGE_ROLES)
+        config = staff.c.roles.config(staff.institution)
+        return render(staff, request, "staff/roles.html", {
+            "types": sorted(ROLE_TYPES.values(), key=lambda r: r.name),
+            "profiles": list(config.profiles.values()),
+            "libraries": list(config.libraries.values()),
+            "role_name": role_name,
+        })
+
+    return await page(request, impl)

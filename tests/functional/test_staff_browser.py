@@ -1,0 +1,246 @@
+"""The staff pages in a real browser: Playwright driving Debian's chromium against the app
+served by uvicorn on 127.0.0.1, per role; axe-core (from npm, tests/functional/axe) checks
+every page for WCAG 2.1 A/AA violations; the core flows also run with JavaScript off.
+
+Set BOOKPLATE_SCREENSHOTS=docs/screenshots to refresh the README's screenshots.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import uvicorn
+
+from bookplate.api.app import create_app
+from bookplate.bootstrap import build_container
+from bookplate.config import Settings
+from tests.functional.staff_pages import PASSWORD, seed
+
+CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync", "--no-first-run",
+        "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE localhost , EXCLUDE 127.0.0.1"]
+AXE = Path(__file__).parent / "axe" / "node_modules" / "axe-core" / "axe.min.js"
+SHOTS = os.environ.get("BOOKPLATE_SCREENSHOTS")
+
+pytestmark = [
+    pytest.mark.skipif(not shutil.which(CHROMIUM), reason="Debian chromium is not installed"),
+    pytest.mark.skipif(not AXE.exists(), reason="axe-core not installed (scripts/test-peers.sh)"),
+]
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    db = Path(tmp_path_factory.mktemp("staff-browser")) / "bookplate.db"
+    settings = Settings(database_url=f"sqlite:///{db}", cache_seconds=0, redis_url=None,
+                        session_cookie_secure=False, staff_date_format="%d %b %Y")
+    container = build_container(settings, migrate=True)
+    seed(container)
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(create_app(settings, container), log_level="warning",
+                                           lifespan="off"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        if time.monotonic() > deadline:
+            raise RuntimeError("uvicorn did not start")
+        time.sleep(0.02)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(5)
+    sock.close()
+    container.close()
+
+
+class Browser:
+    """One browser for a test; pages in contexts with or without JavaScript. Every request
+    to a host other than the live server is recorded (there must be none)."""
+
+    def __init__(self, playwright: Any, base: str) -> None:
+        self.base = base
+        self.browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        self.foreign: list[str] = []
+
+    def page(self, javascript: bool = True) -> Any:
+        # axe is injected as a script element: the pages' CSP (script-src 'self') would
+        # refuse it, so the test context alone bypasses CSP.
+        context = self.browser.new_context(java_script_enabled=javascript, bypass_csp=True)
+        page = context.new_page()
+        page.on("request", lambda r: None if r.url.startswith(self.base)
+                else self.foreign.append(r.url))
+        return page
+
+    def sign_in(self, page: Any, who: str) -> None:
+        page.goto(f"{self.base}/auth/login")
+        page.fill("#username", who)
+        page.fill("#password", PASSWORD)
+        page.click("#sign-in")
+        page.wait_for_load_state()
+
+    def close(self) -> None:
+        self.browser.close()
+
+
+def axe_clean(page: Any, name: str = "") -> None:
+    """Zero WCAG 2.1 A/AA violations on the page as shown (JavaScript pages only)."""
+    page.add_script_tag(path=str(AXE))
+    violations = page.evaluate("""async () => {
+        const result = await axe.run(document, {runOnly: {type: 'tag',
+            values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']}});
+        return result.violations.map(v => ({id: v.id, help: v.help,
+            nodes: v.nodes.map(n => n.target.join(' '))}));
+    }""")
+    assert violations == [], (page.url, violations)
+    if SHOTS and name:
+        Path(SHOTS).mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(Path(SHOTS) / f"{name}.png"), full_page=True)
+
+
+@pytest.fixture
+def browser(live: str) -> Iterator[Browser]:
+    # Playwright's sync API runs an event loop in this thread while it is open: keep it
+    # inside the test (see test_login_browser.py).
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        b = Browser(playwright, live)
+        try:
+            yield b
+        finally:
+            b.close()
+    assert b.foreign == []  # no CDN, no request to any host but Bookplate
+
+
+def test_user_manager_end_to_end(browser: Browser) -> None:
+    from playwright.sync_api import expect
+
+    page = browser.page()
+    page.set_viewport_size({"width": 1280, "height": 900})
+    browser.sign_in(page, "manager")
+    assert page.url == f"{browser.base}/staff/"
+    expect(page.locator("#menus a")).to_have_text(["Find and manage users", "Roles"])
+    axe_clean(page, "staff-start")
+    page.keyboard.press("/")  # the search shortcut
+    expect(page.locator("#quick-q")).to_be_focused()
+    page.keyboard.type("jos")
+    page.keyboard.press("Enter")
+    page.wait_for_url("**/staff/users?q=jos")
+    expect(page.locator("#result-count")).to_have_text("1 user found")
+    axe_clean(page, "find-users")
+    page.click("#results a")
+    expect(page.locator("#user-name")).to_have_text("José Doe-Müller")
+    axe_clean(page, "user-general")
+    page.fill("#f-middle_name", "Maria")
+    page.focus("#f-middle_name")
+    page.keyboard.press("Control+s")  # the save shortcut
+    expect(page.locator("#done")).to_have_text("Saved.")
+    page.click("#tab-contact")
+    expect(page.locator("#tab-title")).to_have_text("Contact")
+    axe_clean(page, "user-contact")
+    page.fill("#email_address", "jm@work.example")
+    page.click("#add-email")
+    expect(page.locator("#emails-table")).to_contain_text("jm@work.example")
+    for tab in ("identifiers", "notes", "blocks", "statistics", "proxy", "roles", "history"):
+        page.click(f"#tab-{tab}")
+        expect(page.locator("#tab-title")).to_have_text(
+            {"proxy": "Proxy for"}.get(tab, tab.capitalize()))
+        axe_clean(page, f"user-{tab}" if tab in ("roles", "history") else "")
+    expect(page.locator("#history-table")).to_contain_text("staff:manager")
+    page.click("#tab-roles")
+    expect(page.locator("#refused-roles")).to_contain_text("General System Administrator")
+    page.goto(f"{browser.base}/staff/users/new")
+    axe_clean(page, "new-user")
+    page.goto(f"{browser.base}/staff/users/jdoe/delete")
+    axe_clean(page)
+    page.goto(f"{browser.base}/staff/roles")
+    axe_clean(page)
+    # Forbidden for a User Manager: a General System Administrator's record.
+    page.goto(f"{browser.base}/staff/users/gsa/delete")
+    expect(page.locator("#refused-title")).to_have_text("Not allowed")
+    axe_clean(page)
+
+
+def test_desk_operator_scoped_to_one_library(browser: Browser) -> None:
+    from playwright.sync_api import expect
+
+    page = browser.page()
+    browser.sign_in(page, "desk")
+    expect(page.locator("#menus a")).to_have_text(["Find and manage users"])
+    axe_clean(page)
+    page.goto(f"{browser.base}/staff/users/jdoe")
+    expect(page.locator("#tab-identifiers")).to_have_count(0)
+    expect(page.locator("#delete-reason")).to_contain_text("users.delete in LIB_A")
+    page.click("#tab-notes")
+    page.fill("#note_text", "Card renewed at desk A")
+    page.click("#add-note")
+    expect(page.locator("#notes-table")).to_contain_text("Card renewed at desk A")
+    axe_clean(page)
+    response = page.goto(f"{browser.base}/staff/roles")
+    assert response.status == 403
+    axe_clean(page, "forbidden")
+    page.goto(f"{browser.base}/staff/users/manager")
+    expect(page.locator("#edit-reason")).to_contain_text("users.edit_staff")
+    expect(page.locator("#general-form")).to_have_count(0)
+
+
+def test_user_administrator(browser: Browser) -> None:
+    from playwright.sync_api import expect
+
+    page = browser.page()
+    browser.sign_in(page, "useradmin")
+    expect(page.locator("#menus a")).to_have_text(["Find and manage users", "Roles"])
+    page.goto(f"{browser.base}/staff/users/manager?tab=roles")
+    expect(page.locator("#role-add")).to_be_visible()
+    page.select_option("#role_type", "21")
+    page.click("#add-role")
+    expect(page.locator("#done")).to_have_text("Added.")
+    axe_clean(page)
+
+
+def test_patron_never_reaches_the_staff_pages(browser: Browser) -> None:
+    from playwright.sync_api import expect
+
+    page = browser.page()
+    browser.sign_in(page, "patron")
+    assert page.url == f"{browser.base}/auth/me"
+    response = page.goto(f"{browser.base}/staff/")
+    assert response.status == 403
+    expect(page.locator("#refused")).to_contain_text("for library staff")
+    axe_clean(page)
+
+
+def test_core_flows_without_javascript(browser: Browser) -> None:
+    from playwright.sync_api import expect
+
+    page = browser.page(javascript=False)
+    browser.sign_in(page, "manager")
+    page.fill("#quick-q", "muller")
+    page.click(".quick-search button")
+    expect(page.locator("#result-count")).to_have_text("1 user found")
+    page.click("#results a")  # open
+    expect(page.locator("#user-name")).to_contain_text("Doe-Müller")
+    page.click("#tab-contact")  # edit contact info
+    page.fill("#phone_number", "+47 22 00 00 00")
+    page.click("#add-phone")
+    expect(page.locator("#phones-table")).to_contain_text("+47 22 00 00 00")
+    page.click("#phones-remove-0")
+    expect(page.locator("#phones-table")).not_to_contain_text("+47 22 00 00 00")
+    page.click("#tab-notes")  # add a note
+    page.fill("#note_text", "Prefers e-mail")
+    page.click("#add-note")
+    expect(page.locator("#notes-table")).to_contain_text("Prefers e-mail")
+    page.fill("#q" if page.locator("#q").count() else "#quick-q", "39001-0042")
+    page.click(".quick-search button")  # a barcode scan opens the user
+    expect(page.locator("#primary-id")).to_have_text("jdoe")
