@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import urllib.parse
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -69,18 +70,32 @@ class InProcessIdP:
 
     def respond(self, login_url: str, *, identity: dict[str, list[str]] | None = None,
                 userid: str = "jdoe", sign_assertion: bool = True, sign_response: bool = True,
-                **override: Any) -> str:
+                tweak: Callable[[Any], None] | None = None, **override: Any) -> str:
+        """The IdP's answer to the AuthnRequest in ``login_url``. ``tweak`` changes the
+        assertion (a ``saml2.saml.Assertion``) after it is built and before it is signed, so a
+        test can make one property wrong in an otherwise valid, properly signed assertion."""
         query = urllib.parse.parse_qs(urllib.parse.urlsplit(login_url).query)
         parsed = self.server.parse_authn_request(query["SAMLRequest"][0], BINDING_HTTP_REDIRECT)
         args = self.server.response_args(parsed.message, [BINDING_HTTP_POST])
         args.update(override)
-        resp = self.server.create_authn_response(
-            identity or IDENTITY, userid=userid, sign_assertion=sign_assertion,
-            sign_response=sign_response,
-            authn={"class_ref": "urn:oasis:names:tc:SAML:2.0:ac:classes:Password",
-                   "authn_auth": IDP_ID},
-            **args,
-        )
+        build = self.server.setup_assertion
+        if tweak is not None:
+            def tweaked(*a: Any, **kw: Any) -> Any:
+                assertion = build(*a, **kw)
+                tweak(assertion)
+                return assertion
+            self.server.setup_assertion = tweaked
+        try:
+            resp = self.server.create_authn_response(
+                identity or IDENTITY, userid=userid, sign_assertion=sign_assertion,
+                sign_response=sign_response,
+                authn={"class_ref": "urn:oasis:names:tc:SAML:2.0:ac:classes:Password",
+                       "authn_auth": IDP_ID},
+                **args,
+            )
+        finally:
+            if tweak is not None:
+                del self.server.setup_assertion  # back to the class's method
         return str(resp)
 
 

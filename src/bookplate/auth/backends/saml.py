@@ -12,9 +12,10 @@ What ``finish`` insists on, before and on top of pysaml2's own checks:
   (a second, unsigned assertion next to, or a signed one hidden inside, another element) fail;
 * the assertion signed by a key in the IdP's metadata, with RSA/ECDSA-SHA-256 or better
   (SHA-1 is refused);
-* audience = our entity ID, recipient/destination = our ACS URL, InResponseTo = one of the
-  browser's outstanding requests (no unsolicited responses), NotBefore/NotOnOrAfter with a
-  small clock skew;
+* an AudienceRestriction, every one of them naming our entity ID; destination = our ACS URL;
+  bearer subject confirmations only (no sender-vouches or holder-of-key), each with Recipient
+  = our ACS URL and InResponseTo = one of the browser's outstanding requests (no unsolicited
+  responses); NotBefore/NotOnOrAfter with a small clock skew;
 * the assertion ID not seen before (the replay cache, kept in the database until the
   assertion expires).
 """
@@ -42,9 +43,11 @@ from defusedxml.ElementTree import fromstring
 from saml2 import BINDING_HTTP_POST, BINDING_HTTP_REDIRECT
 from saml2.client import Saml2Client
 from saml2.config import SPConfig
-from saml2.metadata import create_metadata_string
+from saml2.metadata import entity_descriptor, metadata_tostring_fix
+from saml2.saml import SCM_BEARER
 from saml2.sigver import CryptoBackendXmlSec1
 from saml2.time_util import str_to_time
+from saml2.validate import valid_instance
 
 from bookplate.auth.errors import ProfileInvalid, ProtocolRefused
 from bookplate.auth.model import Identity, Method, UserMapping
@@ -54,6 +57,7 @@ log = structlog.get_logger("bookplate.auth.saml")
 SAML_ASSERTION = "{urn:oasis:names:tc:SAML:2.0:assertion}Assertion"
 SAML_ENCRYPTED_ASSERTION = "{urn:oasis:names:tc:SAML:2.0:assertion}EncryptedAssertion"
 DS = "{http://www.w3.org/2000/09/xmldsig#}"
+ALGSUPPORT_NS = "urn:oasis:names:tc:SAML:metadata:algsupport"
 #: Signature and digest algorithms accepted (SHA-1 is not).
 GOOD_SIGNATURES = frozenset({
     "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256",
@@ -178,6 +182,7 @@ def _config(profile: SamlProfile) -> Any:
         "attribute_map_dir": None,
         "allow_unknown_attributes": True,
         "accepted_time_diff": profile.clock_skew_s,
+        "valid_for": 24 * 7,  # hours: the SP metadata's validUntil
         "metadata": metadata,
         "service": {"sp": {
             "endpoints": {"assertion_consumer_service": [(profile.acs_url, BINDING_HTTP_POST)]},
@@ -228,8 +233,31 @@ def sp_metadata(profile: SamlProfile) -> str:
     except Exception as exc:
         log.error("saml.profile_unusable", profile=profile.code, error=repr(exc)[:500])
         raise ProfileInvalid("The SAML profile cannot be loaded (metadata, keys).") from exc
-    data = create_metadata_string(None, config=config, valid=24 * 7)
+    descriptor = entity_descriptor(config)
+    _strong_algorithms_only(descriptor)
+    valid_instance(descriptor)
+    data = metadata_tostring_fix(descriptor, {"xs": "http://www.w3.org/2001/XMLSchema"}, None)
     return data.decode() if isinstance(data, bytes) else str(data)
+
+
+def _strong_algorithms_only(descriptor: Any) -> None:
+    """pysaml2 advertises every digest and signature algorithm xmlsec1 knows (md5, sha1,
+    rsa-md5, dsa-sha1...); keep the ones ``finish`` accepts, so an IdP that reads our metadata
+    to choose never picks one we refuse."""
+    extensions = descriptor.extensions
+    if extensions is None:
+        return
+    kept = []
+    for element in extensions.extension_elements:
+        allowed = {"DigestMethod": GOOD_DIGESTS, "SigningMethod": GOOD_SIGNATURES}.get(
+            element.tag)
+        if element.namespace == ALGSUPPORT_NS and allowed is not None \
+                and element.attributes.get("Algorithm") not in allowed:
+            continue
+        kept.append(element)
+    extensions.extension_elements = kept
+    if not kept and not extensions.extension_attributes:
+        descriptor.extensions = None
 
 
 def safe_relay_state(relay_state: str | None) -> str:
@@ -325,6 +353,45 @@ def _expiry(authn: Any, skew: int) -> datetime:
     return latest + timedelta(seconds=skew)
 
 
+def _check_audience(assertion: Any, entity_id: str) -> None:
+    """At least one AudienceRestriction, and each of them names us (SAML core 2.5.1.4: every
+    restriction must be met; the Web SSO profile requires one naming the SP). pysaml2 takes an
+    assertion without any restriction as meant for everyone, and one restriction naming us as
+    enough."""
+    conditions = assertion.conditions
+    restrictions = list(conditions.audience_restriction or []) if conditions is not None else []
+    if not restrictions:
+        raise ProtocolRefused("the assertion has no AudienceRestriction")
+    for restriction in restrictions:
+        audiences = {(a.text or "").strip() for a in restriction.audience or []}
+        if entity_id not in audiences:
+            raise ProtocolRefused(f"an AudienceRestriction does not name us: "
+                                  f"{sorted(audiences)[:5]!r}")
+
+
+def _check_confirmations(assertion: Any, acs_url: str, outstanding: dict[str, str]) -> None:
+    """Web Browser SSO: bearer confirmations only (sender-vouches and holder-of-key prove
+    nothing about the browser that posts the response), each with our ACS as Recipient and an
+    outstanding InResponseTo. pysaml2 lets sender-vouches through and, without conversation
+    details, any Recipient; what it kept after its time checks is what is looked at here."""
+    confirmations = list(assertion.subject.subject_confirmation or []) \
+        if assertion.subject is not None else []
+    if not confirmations:
+        raise ProtocolRefused("no subject confirmation")
+    for confirmation in confirmations:
+        if confirmation.method != SCM_BEARER:
+            raise ProtocolRefused(f"subject confirmation method {confirmation.method!r} "
+                                  "(only bearer)")
+        data = confirmation.subject_confirmation_data
+        if data is None or data.recipient != acs_url:
+            recipient = getattr(data, "recipient", None)
+            raise ProtocolRefused(f"SubjectConfirmationData Recipient {recipient!r} is not "
+                                  "our ACS URL")
+        if data.in_response_to not in outstanding or not data.not_on_or_after:
+            raise ProtocolRefused("SubjectConfirmationData lacks an outstanding InResponseTo "
+                                  "or a NotOnOrAfter")
+
+
 def finish(
     profile: SamlProfile,
     saml_response_b64: str,
@@ -351,6 +418,8 @@ def finish(
             raise ProtocolRefused("no assertion accepted")
         if authn.in_response_to not in outstanding:
             raise ProtocolRefused("InResponseTo is not an outstanding request")
+        _check_audience(authn.assertion, profile.sp_entity_id)
+        _check_confirmations(authn.assertion, profile.acs_url, outstanding)
         expected_issuer = _idp(profile, client)
         if authn.issuer() != expected_issuer:
             raise ProtocolRefused(f"issuer {authn.issuer()!r} is not the profile's IdP")
