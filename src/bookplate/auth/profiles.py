@@ -16,6 +16,7 @@ update). Every refusal is an ``AuthenticationFailed`` whose reason goes to the l
 from __future__ import annotations
 
 import dataclasses
+import hmac
 import re
 import secrets
 import types
@@ -24,6 +25,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol, Union
+from urllib.parse import urlencode
 
 import structlog
 
@@ -329,22 +331,33 @@ class ExternalLogins:
         return self._complete(profile, identity), str(pending.data.get("next") or "/")
 
     # CAS
-    def cas_service(self, code: str) -> str:
+    def cas_service(self, code: str, state: str | None = None) -> str:
+        """The service URL: our callback, with the browser's ``state`` when given."""
         if self.public_url is None:
             raise ProtocolRefused("public_url is not configured (CAS service URL)")
-        return f"{self.public_url}/auth/cas/{code}/callback"
+        base = f"{self.public_url}/auth/cas/{code}/callback"
+        return f"{base}?{urlencode({'state': state})}" if state else base
 
     def cas_start(self, code: str, institution: str | None, next_url: str) -> Started:
+        """CAS has no state parameter of its own: a random one rides in the service URL, is
+        kept with the browser's pending sign-in and must come back with the ticket, so a ticket
+        minted for one browser cannot be planted in another (login CSRF)."""
         profile = self.profile(Method.CAS, code, institution)
         assert isinstance(profile, CasProfile)
-        url = cas.login_url(profile, self.cas_service(code))
-        return Started(url, self._remember(profile, Method.CAS, {"next": next_url}))
+        state = secrets.token_urlsafe(32)
+        url = cas.login_url(profile, self.cas_service(code, state))
+        return Started(url, self._remember(profile, Method.CAS,
+                                           {"next": next_url, "state": state}))
 
-    def cas_finish(self, code: str, cookie: str | None, ticket: str) -> tuple[User, str]:
+    def cas_finish(self, code: str, cookie: str | None, ticket: str, state: str = ""
+                   ) -> tuple[User, str]:
         pending = self._pending(cookie, Method.CAS, code, take=True)
         profile = self.profile(Method.CAS, code, pending.institution)
         assert isinstance(profile, CasProfile)
-        identity = cas.validate(profile, self.cas_service(code), ticket)
+        expected = str(pending.data.get("state") or "")
+        if not expected or not hmac.compare_digest(state.encode(), expected.encode()):
+            raise ProtocolRefused("CAS state differs from this browser's sign-in")
+        identity = cas.validate(profile, self.cas_service(code, expected), ticket)
         return self._complete(profile, identity), str(pending.data.get("next") or "/")
 
     # OIDC
@@ -356,14 +369,15 @@ class ExternalLogins:
             "state": state, "nonce": nonce, "verifier": verifier, "next": next_url})
         return Started(url, cookie)
 
-    def oidc_finish(self, code: str, cookie: str | None, auth_code: str, state: str
-                    ) -> tuple[User, str]:
+    def oidc_finish(self, code: str, cookie: str | None, auth_code: str, state: str,
+                    iss: str | None = None) -> tuple[User, str]:
         pending = self._pending(cookie, Method.OIDC, code, take=True)
         profile = self.profile(Method.OIDC, code, pending.institution)
         assert isinstance(profile, OidcProfile)
         d = pending.data
         identity = oidc.finish(profile, auth_code, state, str(d.get("state") or ""),
-                               str(d.get("nonce") or ""), str(d.get("verifier") or ""))
+                               str(d.get("nonce") or ""), str(d.get("verifier") or ""),
+                               iss=iss)
         return self._complete(profile, identity), str(d.get("next") or "/")
 
 

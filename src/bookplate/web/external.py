@@ -130,8 +130,9 @@ async def cas_login(request: Request, code: str) -> Response:
 
 @router.get("/auth/cas/{code}/callback")
 async def cas_callback(request: Request, code: str) -> Response:
+    q = request.query_params
     return await _finish(request, Method.CAS, code, container(request).external.cas_finish,
-                         request.query_params.get("ticket", ""))
+                         q.get("ticket", ""), q.get("state", ""))
 
 
 # --- OpenID Connect -----------------------------------------------------------------------------
@@ -150,4 +151,4 @@ async def oidc_callback(request: Request, code: str) -> Response:
                  reason=f"provider error {q.get('error', '')[:100]}")
         return _failed(request)
     return await _finish(request, Method.OIDC, code, container(request).external.oidc_finish,
-                         q.get("code", ""), q.get("state", ""))
+                         q.get("code", ""), q.get("state", ""), q.get("iss"))

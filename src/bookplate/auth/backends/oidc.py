@@ -248,9 +248,24 @@ def _as_values(value: Any) -> tuple[str, ...]:
     return (json.dumps(value),)
 
 
+def check_response_issuer(profile: OidcProfile, provider_meta: dict[str, Any],
+                          iss: str | None) -> None:
+    """RFC 9207: a provider that advertises ``authorization_response_iss_parameter_supported``
+    names itself in ``iss`` on the redirect, and the client must find its own issuer there
+    (mix-up defence: a code from another provider is never sent to this one's token endpoint).
+    An ``iss`` is compared whenever it is present, advertised or not."""
+    if iss is None:
+        if provider_meta.get("authorization_response_iss_parameter_supported") is True:
+            raise ProtocolRefused("no iss in the authorization response (RFC 9207)")
+        return
+    if not hmac.compare_digest(iss.encode(), profile.issuer.encode()):
+        raise ProtocolRefused(f"authorization response iss {iss[:200]!r} is not the issuer")
+
+
 def finish(profile: OidcProfile, code: str, state: str, expected_state: str, nonce: str,
-           verifier: str) -> Identity:
-    """The redirect came back with ``code`` and ``state``: exchange, verify, return who it is."""
+           verifier: str, *, iss: str | None = None) -> Identity:
+    """The redirect came back with ``code``, ``state`` and (RFC 9207) ``iss``: exchange,
+    verify, return who it is."""
     try:
         if not expected_state or not hmac.compare_digest(state or "", expected_state):
             raise ProtocolRefused("state mismatch")
@@ -259,6 +274,7 @@ def finish(profile: OidcProfile, code: str, state: str, expected_state: str, non
         if not nonce or not verifier:
             raise ProtocolRefused("no nonce/verifier in the session")
         provider = _provider(profile)
+        check_response_issuer(profile, provider.meta, iss)
         tokens = _token(profile, provider, code, verifier)
         access = tokens.get("access_token") if isinstance(tokens.get("access_token"), str) \
             else None
