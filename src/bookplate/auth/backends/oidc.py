@@ -60,9 +60,16 @@ class OidcProfile:
     leeway_s: int = 60
     timeout_s: float = 10.0
     mapping: UserMapping = field(default_factory=UserMapping)
+    #: RP-initiated logout: at sign-out, send the browser to the provider's
+    #: ``end_session_endpoint`` (when it has one) with the ID token as hint...
+    single_logout: bool = False
+    #: ...and ask it to come back here afterwards (register it with the provider).
+    post_logout_redirect_uri: str | None = None
 
     def __post_init__(self) -> None:
-        for name in ("issuer", "redirect_uri"):
+        for name in ("issuer", "redirect_uri", "post_logout_redirect_uri"):
+            if getattr(self, name) is None:
+                continue
             parts = urlsplit(getattr(self, name))
             if parts.scheme not in ("http", "https") or not parts.netloc:
                 raise ProfileInvalid(f"{name} must be an http(s) URL.")
@@ -294,10 +301,33 @@ def finish(profile: OidcProfile, code: str, state: str, expected_state: str, non
     skip = {"nonce", "at_hash", "c_hash", "aud", "azp", "exp", "iat", "auth_time", "iss"}
     attributes = {k: _as_values(v) for k, v in claims.items() if k not in skip}
     log.info("oidc.authenticated", profile=profile.code, subject=subject_values[0])
+    session = {"sub": str(claims["sub"]), "id_token": str(tokens["id_token"])}
+    if isinstance(claims.get("sid"), str):
+        session["sid"] = claims["sid"]
     return Identity(
         method=Method.OIDC,
         profile=profile.code,
         institution=profile.institution,
         subject=subject_values[0],
         attributes={k: v for k, v in attributes.items() if v},
+        session=session,
     )
+
+
+def logout_url(profile: OidcProfile, details: dict[str, str]) -> str | None:
+    """RP-initiated logout 1.0: the provider's ``end_session_endpoint`` with ``id_token_hint``,
+    ``client_id`` and, when the profile has one, ``post_logout_redirect_uri`` (and a ``state``
+    the provider hands back); None when the profile or the provider does not do it."""
+    if not profile.single_logout:
+        return None
+    endpoint = _provider(profile).meta.get("end_session_endpoint")
+    if not isinstance(endpoint, str) or urlsplit(endpoint).scheme not in ("http", "https"):
+        return None
+    params = {"client_id": profile.client_id}
+    if details.get("id_token"):
+        params["id_token_hint"] = details["id_token"]
+    if profile.post_logout_redirect_uri:
+        params["post_logout_redirect_uri"] = profile.post_logout_redirect_uri
+        params["state"] = secrets.token_urlsafe(16)
+    sep = "&" if "?" in endpoint else "?"
+    return f"{endpoint}{sep}{urlencode(params)}"
