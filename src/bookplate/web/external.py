@@ -142,10 +142,9 @@ async def saml_slo(request: Request, code: str) -> Response:
                                        institution, q)
         except Exception as exc:
             return _refused(request, exc, Method.SAML, code)
+        # The sessions ended are the ones the request names (NameID, SessionIndex), in any
+        # browser; the cookie of the browser carrying it plays no part.
         response = RedirectResponse(answer, status_code=303)
-        if request.cookies.get(SESSION_COOKIE):  # this browser's session is among them
-            c.auth.end_session(request.cookies.get(SESSION_COOKIE))
-            response.delete_cookie(SESSION_COOKIE, path="/")
         response.headers["Cache-Control"] = "no-store"
         return response
     if q.get("SAMLResponse"):

@@ -18,6 +18,7 @@ from bookplate.auth.backends.saml import SamlProfile, sp_metadata
 from tests.integration.auth.peers import self_signed
 
 IDP_ID = "http://127.0.0.1:8088/idp/metadata"
+IDP_SLO = "http://127.0.0.1:8088/idp/slo"
 SHA256 = {
     "signing_algorithm": "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256",
     "digest_algorithm": "http://www.w3.org/2001/04/xmlenc#sha256",
@@ -45,8 +46,11 @@ def idp_config(directory: Path, key: tuple[str, str], sp_metadata_xml: list[str]
         "allow_unknown_attributes": True,
         "metadata": {"inline": sp_metadata_xml},
         "service": {"idp": {
-            "endpoints": {"single_sign_on_service": [
-                ("http://127.0.0.1:8088/idp/sso/redirect", BINDING_HTTP_REDIRECT)]},
+            "endpoints": {
+                "single_sign_on_service": [
+                    ("http://127.0.0.1:8088/idp/sso/redirect", BINDING_HTTP_REDIRECT)],
+                "single_logout_service": [(IDP_SLO, BINDING_HTTP_REDIRECT)],
+            },
             "name_id_format": [NAMEID_FORMAT_PERSISTENT],
             **(SHA256 if algorithms is None else algorithms),
             "policy": {"default": {"lifetime": {"minutes": lifetime_minutes},
