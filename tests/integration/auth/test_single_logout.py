@@ -51,11 +51,11 @@ SAML_NS = "{urn:oasis:names:tc:SAML:2.0:assertion}"
 SLO = f"{PUBLIC}/auth/saml/main/slo"
 
 
-def _me_signed_in(app: App, client: Any | None = None) -> bool:
+def _me_signed_in(app: App, client: Any | None = None) -> bool:  # noqa: F811
     return bool((client or app.client).get("/auth/me").status_code == 200)
 
 
-def _sign_out(app: App) -> Any:
+def _sign_out(app: App) -> Any:  # noqa: F811
     page = app.client.get("/auth/me")
     csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
     assert csrf
@@ -66,7 +66,7 @@ def _sign_out(app: App) -> Any:
 
 
 class SamlWorld:
-    def __init__(self, app: App, tmp_path: Path, slo: bool = True) -> None:
+    def __init__(self, app: App, tmp_path: Path, slo: bool = True) -> None:  # noqa: F811
         need("/usr/bin/xmlsec1")
         sp_cert, sp_key = keypair(tmp_path, "sp")
         idp_key = keypair(tmp_path, "idp")
@@ -88,7 +88,7 @@ class SamlWorld:
         (tmp_path / "evil-idp").mkdir()
         self.evil = InProcessIdP(tmp_path / "evil-idp", [profile], self.evil_key)  # same ID
 
-    def sign_in(self, app: App, client: Any | None = None) -> dict[str, str]:
+    def sign_in(self, app: App, client: Any | None = None) -> dict[str, str]:  # noqa: F811
         """Sign in through the ACS; what the IdP said: NameID (and format) and SessionIndex."""
         browser = client or app.client
         start = browser.get("/auth/saml/main/login", params={"institution": "MAIN",
@@ -254,7 +254,7 @@ def test_oidc_rp_initiated_logout(app: App, oidc_server: OidcServer) -> None:  #
 # --- CAS ----------------------------------------------------------------------------------------
 
 
-def _cas_sign_in(app: App, server: CasServer, client: Any | None = None) -> str:
+def _cas_sign_in(app: App, server: CasServer, client: Any | None = None) -> str:  # noqa: F811
     browser = client or app.client
     start = browser.get("/auth/cas/main/login", params={"institution": "MAIN"})
     service = parse_qs(urlsplit(start.headers["location"]).query)["service"][0]
