@@ -152,11 +152,13 @@ class Container:
             SqlPendingStore,
             SqlProfileStore,
             SqlReplayCache,
+            SqlSessionLinkStore,
         )
 
         return ExternalLogins(self.auth, SqlProfileStore(self.engine),
                               SqlPendingStore(self.engine), SqlReplayCache(self.engine),
-                              public_url=self.settings.public_url)
+                              public_url=self.settings.public_url,
+                              links=SqlSessionLinkStore(self.engine))
 
     @cached_property
     def discovery(self) -> DiscoveryTokens:

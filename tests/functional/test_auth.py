@@ -458,7 +458,12 @@ def test_key_rotation_keeps_old_tokens_valid(env: Env) -> None:
     env.container.discovery.rotate("MAIN")
     kids = [k["kid"] for k in env.client.get("/auth/MAIN/jwks.json").json()["keys"]]
     assert old_kid not in kids and new_kid in kids
-    assert env.client.get("/auth/NOPE/jwks.json").json() == {"keys": []}
+    unknown = env.client.get("/auth/NOPE/jwks.json",  # no such institution: not an empty set
+                             headers={"Accept": "application/json"})
+    assert unknown.status_code == 404 and "keys" not in unknown.json()
+    assert unknown.json()["errorList"]["error"][0]["errorCode"] == "NOT_FOUND"
+    env.container.add_institution("EMPTY", "No JWT issued yet")
+    assert env.client.get("/auth/EMPTY/jwks.json").json() == {"keys": []}
     assert env.client.get("/auth/..%2f..%2fetc/jwks.json").status_code in (400, 404)
 
 

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from fastapi import FastAPI
+from starlette.types import ASGIApp
 
 from bookplate import __version__, logs
 from bookplate.api import errors
+from bookplate.api.headers import SecurityHeaders
 from bookplate.api.routes import ROUTERS
 from bookplate.bootstrap import Container, build_container
 from bookplate.config import Settings, get_settings
@@ -15,10 +17,18 @@ from bookplate.web import staff as web_staff
 from bookplate.web import threads
 
 
+class BookplateApp(FastAPI):
+    """FastAPI with the security headers outside everything else, so that the 500 answer
+    Starlette's outermost error middleware writes carries them too."""
+
+    def build_middleware_stack(self) -> ASGIApp:
+        return SecurityHeaders(super().build_middleware_stack())
+
+
 def create_app(settings: Settings | None = None, container: Container | None = None) -> FastAPI:
     settings = settings or (container.settings if container else get_settings())
     logs.configure(settings.log_level, settings.log_json)
-    app = FastAPI(
+    app = BookplateApp(
         title="Bookplate",
         version=__version__,
         description="Library user management that speaks the Alma Users API.",

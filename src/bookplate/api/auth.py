@@ -200,8 +200,15 @@ async def user_jwt(request: Request) -> Response:
 InstitutionPath = Annotated[str, Path(max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")]
 
 
-@router.get("/auth/{institution}/jwks.json", summary="Public keys of discovery JWTs (JWKS)")
+@router.get("/auth/{institution}/jwks.json", summary="Public keys of discovery JWTs (JWKS)",
+            responses={404: {"description": "No such institution"}})
 def jwks(request: Request, institution: InstitutionPath) -> Response:
+    """The key set of a known institution (empty until its first JWT); an unknown one is 404,
+    so a typo in a verifier's configuration is not read as "no keys yet"."""
     c = deps.container(request)
+    with c.uow_factory() as uow:
+        known = uow.institutions.get(institution) is not None
+    if not known:
+        raise ApiError(404, "NOT_FOUND", f"No institution {institution}.")
     return JSONResponse(c.discovery.jwks(institution),
                         headers={"Cache-Control": "public, max-age=300"})

@@ -30,6 +30,9 @@ class Identity:
     institution: str
     subject: str
     attributes: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    #: The provider's session, for single logout (SAML NameID and SessionIndex, OIDC ID
+    #: token and ``sid``); never mapped onto the user.
+    session: Mapping[str, str] = field(default_factory=dict)
 
     def first(self, name: str) -> str | None:
         values = self.attributes.get(name) or ()

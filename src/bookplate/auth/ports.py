@@ -145,3 +145,31 @@ class PendingStore(Protocol):
     def take(self, token_hash: str, now: datetime) -> Pending | None:
         """Remove and return a live record (once: a second take gets None)."""
         ...
+
+
+@dataclass(frozen=True, slots=True)
+class SessionLink:
+    """The provider session behind one Bookplate session (single logout). ``subject`` is the
+    SAML NameID, CAS user or OIDC ``sub``; ``session_index`` the SAML SessionIndex or the
+    SHA-256 of the CAS service ticket; ``data`` what a logout message needs later."""
+
+    institution: str
+    method: str
+    code: str
+    subject: str
+    session_index: str | None
+    data: dict[str, str]
+
+
+class SessionLinkStore(Protocol):
+    def put(self, session_hash: str, link: SessionLink, expires_at: datetime) -> None: ...
+
+    def take(self, session_hash: str, now: datetime) -> SessionLink | None:
+        """Remove and return the link of a session (sign-out here)."""
+        ...
+
+    def take_matching(self, institution: str, method: str, code: str, subject: str | None,
+                      session_indexes: tuple[str, ...], now: datetime) -> list[str]:
+        """Remove the links a provider's logout names and return their session hashes:
+        ``subject`` None matches any subject; no ``session_indexes`` matches any index."""
+        ...

@@ -16,14 +16,16 @@ update). Every refusal is an ``AuthenticationFailed`` whose reason goes to the l
 from __future__ import annotations
 
 import dataclasses
+import hmac
 import re
 import secrets
 import types
 import typing
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, Union
+from urllib.parse import urlencode
 
 import structlog
 
@@ -39,7 +41,14 @@ from bookplate.auth.errors import (
     ProtocolRefused,
 )
 from bookplate.auth.model import Identity, Method, UserMapping
-from bookplate.auth.ports import Pending, PendingStore, ProfileStore, StoredProfile
+from bookplate.auth.ports import (
+    Pending,
+    PendingStore,
+    ProfileStore,
+    SessionLink,
+    SessionLinkStore,
+    StoredProfile,
+)
 from bookplate.auth.registry import LoginMethod
 from bookplate.auth.services import AuthService, digest
 from bookplate.users.model import User
@@ -179,12 +188,14 @@ class Started:
 
 class ExternalLogins:
     def __init__(self, auth: AuthService, profiles: ProfileStore, pending: PendingStore,
-                 replay: ReplayCache, public_url: str | None = None) -> None:
+                 replay: ReplayCache, public_url: str | None = None,
+                 links: SessionLinkStore | None = None) -> None:
         self.auth = auth
         self.profiles = profiles
         self.pending = pending
         self.replay = replay
         self.public_url = public_url.rstrip("/") if public_url else None
+        self.links = links
 
     # profiles
     def add(self, method: Method, institution: str, code: str, config: Mapping[str, Any]
@@ -275,33 +286,72 @@ class ExternalLogins:
         return Started(url, cookie)
 
     def saml_finish(self, code: str, cookie: str | None, saml_response: str
-                    ) -> tuple[User, str]:
+                    ) -> tuple[User, str, SessionLink | None]:
         # Not taken: a replayed response from the same browser must meet the replay cache.
         pending = self._pending(cookie, Method.SAML, code, take=False)
         profile = self.profile(Method.SAML, code, pending.institution)
         assert isinstance(profile, SamlProfile)
         ids = [str(i) for i in pending.data.get("request_ids") or [] if isinstance(i, str)]
         identity = saml.finish(profile, saml_response, ids, self.replay)
-        return self._complete(profile, identity), str(pending.data.get("next") or "/")
+        name_id = identity.session.get("name_id")
+        link = SessionLink(profile.institution, Method.SAML.value, code, name_id,
+                           identity.session.get("session_index"), dict(identity.session)) \
+            if name_id and profile.slo_url else None
+        return self._complete(profile, identity), str(pending.data.get("next") or "/"), link
+
+    def saml_logout_request(self, code: str, institution: str | None, query: Any) -> str:
+        """An IdP's LogoutRequest: end the sessions it names; the URL of our answer."""
+        profile = self.profile(Method.SAML, code, institution)
+        assert isinstance(profile, SamlProfile)
+        request, answer = saml.logout_request_in(profile, query)
+        self._end_linked(profile, Method.SAML, request.name_id, request.session_indexes)
+        return answer
+
+    def saml_logout_response(self, code: str, institution: str | None, query: Any) -> bool:
+        profile = self.profile(Method.SAML, code, institution)
+        assert isinstance(profile, SamlProfile)
+        return saml.logout_response_in(profile, query)
 
     # CAS
-    def cas_service(self, code: str) -> str:
+    def cas_service(self, code: str, state: str | None = None) -> str:
+        """The service URL: our callback, with the browser's ``state`` when given."""
         if self.public_url is None:
             raise ProtocolRefused("public_url is not configured (CAS service URL)")
-        return f"{self.public_url}/auth/cas/{code}/callback"
+        base = f"{self.public_url}/auth/cas/{code}/callback"
+        return f"{base}?{urlencode({'state': state})}" if state else base
 
     def cas_start(self, code: str, institution: str | None, next_url: str) -> Started:
+        """CAS has no state parameter of its own: a random one rides in the service URL, is
+        kept with the browser's pending sign-in and must come back with the ticket, so a ticket
+        minted for one browser cannot be planted in another (login CSRF)."""
         profile = self.profile(Method.CAS, code, institution)
         assert isinstance(profile, CasProfile)
-        url = cas.login_url(profile, self.cas_service(code))
-        return Started(url, self._remember(profile, Method.CAS, {"next": next_url}))
+        state = secrets.token_urlsafe(32)
+        url = cas.login_url(profile, self.cas_service(code, state))
+        return Started(url, self._remember(profile, Method.CAS,
+                                           {"next": next_url, "state": state}))
 
-    def cas_finish(self, code: str, cookie: str | None, ticket: str) -> tuple[User, str]:
+    def cas_finish(self, code: str, cookie: str | None, ticket: str, state: str = ""
+                   ) -> tuple[User, str, SessionLink | None]:
         pending = self._pending(cookie, Method.CAS, code, take=True)
         profile = self.profile(Method.CAS, code, pending.institution)
         assert isinstance(profile, CasProfile)
-        identity = cas.validate(profile, self.cas_service(code), ticket)
-        return self._complete(profile, identity), str(pending.data.get("next") or "/")
+        expected = str(pending.data.get("state") or "")
+        if not expected or not hmac.compare_digest(state.encode(), expected.encode()):
+            raise ProtocolRefused("CAS state differs from this browser's sign-in")
+        identity = cas.validate(profile, self.cas_service(code, expected), ticket)
+        link = SessionLink(profile.institution, Method.CAS.value, code, identity.subject,
+                           digest(ticket), {}) if profile.single_logout else None
+        return self._complete(profile, identity), str(pending.data.get("next") or "/"), link
+
+    def cas_logout_request(self, code: str, institution: str | None, body: str) -> int:
+        """A CAS server's back-channel logoutRequest: end the session of that ticket."""
+        profile = self.profile(Method.CAS, code, institution)
+        assert isinstance(profile, CasProfile)
+        if not profile.single_logout:
+            raise ProtocolRefused("the profile has no single logout")
+        ticket = cas.logout_request_ticket(body)
+        return self._end_linked(profile, Method.CAS, None, (digest(ticket),))
 
     # OIDC
     def oidc_start(self, code: str, institution: str | None, next_url: str) -> Started:
@@ -312,17 +362,62 @@ class ExternalLogins:
             "state": state, "nonce": nonce, "verifier": verifier, "next": next_url})
         return Started(url, cookie)
 
-    def oidc_finish(self, code: str, cookie: str | None, auth_code: str, state: str
-                    ) -> tuple[User, str]:
+    def oidc_finish(self, code: str, cookie: str | None, auth_code: str, state: str,
+                    iss: str | None = None) -> tuple[User, str, SessionLink | None]:
         pending = self._pending(cookie, Method.OIDC, code, take=True)
         profile = self.profile(Method.OIDC, code, pending.institution)
         assert isinstance(profile, OidcProfile)
         d = pending.data
         identity = oidc.finish(profile, auth_code, state, str(d.get("state") or ""),
-                               str(d.get("nonce") or ""), str(d.get("verifier") or ""))
-        return self._complete(profile, identity), str(d.get("next") or "/")
+                               str(d.get("nonce") or ""), str(d.get("verifier") or ""),
+                               iss=iss)
+        session = dict(identity.session)
+        link = SessionLink(profile.institution, Method.OIDC.value, code, session.pop("sub", ""),
+                           session.get("sid"), session) if profile.single_logout else None
+        return self._complete(profile, identity), str(d.get("next") or "/"), link
+
+    # single logout
+    def link_session(self, link: SessionLink | None, session_hash: str,
+                     expires_at: datetime) -> None:
+        """Remember which provider session a new Bookplate session belongs to."""
+        if link is not None and self.links is not None:
+            self.links.put(session_hash, link, expires_at)
+
+    def _end_linked(self, profile: Profile, method: Method, subject: str | None,
+                    indexes: tuple[str, ...]) -> int:
+        if self.links is None:
+            return 0
+        hashes = self.links.take_matching(profile.institution, method.value, profile.code,
+                                          subject, indexes, self.auth.now())
+        for session_hash in hashes:
+            self.auth.store.remove_session(session_hash)
+        log.info("single_logout", method=method.value, profile=profile.code,
+                 sessions=len(hashes))
+        return len(hashes)
+
+    def logout_url(self, session_hash: str) -> str | None:
+        """Sign-out of a session that came from a provider with single logout: where to send
+        the browser so that the provider ends its session too (None: nowhere)."""
+        if self.links is None:
+            return None
+        link = self.links.take(session_hash, self.auth.now())
+        if link is None:
+            return None
+        method = Method(link.method)
+        try:
+            profile = self.profile(method, link.code, link.institution)
+        except (ProfileNotFound, ProfileInvalid):
+            return None  # the profile was removed since
+        if isinstance(profile, SamlProfile):
+            return saml.logout_url(profile, link.data)
+        if isinstance(profile, OidcProfile):
+            return oidc.logout_url(profile, link.data)
+        if isinstance(profile, CasProfile):
+            back = f"{self.public_url}/auth/login" if self.public_url else None
+            return cas.logout_url(profile, back)
+        return None
 
 
 __all__ = ["AuthenticationFailed", "ExternalLogins", "LdapServer", "Pending", "Profile",
-           "ProfileStore", "StoredProfile", "UserMapping", "from_config", "public_config",
-           "to_config"]
+           "ProfileStore", "SessionLink", "SessionLinkStore", "StoredProfile", "UserMapping",
+           "from_config", "public_config", "to_config"]

@@ -1,4 +1,5 @@
-"""Storage for external sign-in: profiles, the SAML replay cache, pending sign-ins.
+"""Storage for external sign-in: profiles, the SAML replay cache, pending sign-ins, and the
+provider sessions behind Bookplate sessions (single logout).
 
 Each call is its own short transaction on the engine (shared by every worker process)."""
 
@@ -11,7 +12,7 @@ from sqlalchemy import Engine, delete, select
 from sqlalchemy.exc import IntegrityError
 
 from bookplate.auth.model import Method
-from bookplate.auth.ports import Pending, StoredProfile
+from bookplate.auth.ports import Pending, SessionLink, StoredProfile
 from bookplate.storage import tables as t
 
 
@@ -120,3 +121,50 @@ class SqlPendingStore:
             if done.rowcount != 1:
                 return None
         return Pending(r.institution, r.method, r.code, dict(r.data))
+
+
+def _link(r: Any) -> SessionLink:
+    return SessionLink(r.institution, r.method, r.code, r.subject, r.session_index,
+                       {str(k): str(v) for k, v in dict(r.data).items()})
+
+
+class SqlSessionLinkStore:
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    def put(self, session_hash: str, link: SessionLink, expires_at: datetime) -> None:
+        s = t.auth_session_links
+        now = datetime.now(UTC)
+        with self._engine.begin() as conn:
+            old = select(s.c.session_hash).where(s.c.expires_at < now).limit(100)
+            conn.execute(delete(s).where(s.c.session_hash.in_(old.scalar_subquery())))
+            conn.execute(s.insert().values(
+                session_hash=session_hash, institution=link.institution, method=link.method,
+                code=link.code, subject=link.subject[:512],
+                session_index=link.session_index[:512] if link.session_index else None,
+                data=link.data, expires_at=expires_at))
+
+    def take(self, session_hash: str, now: datetime) -> SessionLink | None:
+        s = t.auth_session_links
+        with self._engine.begin() as conn:
+            r = conn.execute(select(s).where(s.c.session_hash == session_hash,
+                                             s.c.expires_at > now)).first()
+            conn.execute(delete(s).where(s.c.session_hash == session_hash))
+        return _link(r) if r is not None else None
+
+    def take_matching(self, institution: str, method: str, code: str, subject: str | None,
+                      session_indexes: tuple[str, ...], now: datetime) -> list[str]:
+        s = t.auth_session_links
+        where = [s.c.institution == institution, s.c.method == method, s.c.code == code,
+                 s.c.expires_at > now]
+        if subject is not None:
+            where.append(s.c.subject == subject)
+        if session_indexes:
+            where.append(s.c.session_index.in_(list(session_indexes)))
+        with self._engine.begin() as conn:
+            hashes = [str(h) for h in conn.execute(select(s.c.session_hash).where(*where))
+                      .scalars()]
+            if hashes:
+                conn.execute(delete(s).where(s.c.session_hash.in_(hashes)))
+        return hashes
+

@@ -441,3 +441,24 @@ auth_pending = Table(
     Column("expires_at", DateTime(timezone=True), nullable=False),
     Index("ix_auth_pending_expires_at", "expires_at"),
 )
+
+# --- single logout (issue 14 item 13; migration 0009_auth_session_links) ----------------------
+
+# Which provider session an external sign-in's Bookplate session belongs to, so that a logout
+# the provider starts (SAML LogoutRequest, CAS logoutRequest) finds the sessions to end and a
+# sign-out here can tell the provider (SAML NameID + SessionIndex, OIDC id_token_hint).
+auth_session_links = Table(
+    "auth_session_links",
+    metadata,
+    Column("session_hash", String(64), primary_key=True),
+    Column("institution", String(64), nullable=False),
+    Column("method", String(16), nullable=False),
+    Column("code", String(64), nullable=False),
+    Column("subject", String(512), nullable=False),
+    Column("session_index", String(512), nullable=True),
+    Column("data", JSON, nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Index("ix_auth_session_links_subject", "institution", "method", "code", "subject"),
+    Index("ix_auth_session_links_index", "institution", "method", "code", "session_index"),
+    Index("ix_auth_session_links_expires_at", "expires_at"),
+)

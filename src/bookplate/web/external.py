@@ -19,7 +19,7 @@ from starlette.responses import RedirectResponse, Response
 
 from bookplate.auth.errors import AuthenticationFailed, ProfileInvalid, ProfileNotFound
 from bookplate.auth.model import Method
-from bookplate.auth.profiles import Started
+from bookplate.auth.profiles import SessionLink, Started
 from bookplate.auth.services import SESSION_COOKIE
 from bookplate.users.model import User
 from bookplate.web.routes import (
@@ -47,11 +47,14 @@ def _sso_cookie(request: Request, response: Response, value: str) -> None:
                         samesite="none" if secure else "lax", secure=secure)
 
 
-def signed_in(request: Request, user: User, method: str, next_url: str) -> Response:
-    """A new session for ``user`` (whatever session came in is ended) and a redirect."""
+def signed_in(request: Request, user: User, method: str, next_url: str,
+              link: SessionLink | None = None) -> Response:
+    """A new session for ``user`` (whatever session came in is ended) and a redirect; ``link``
+    ties it to the provider's session (single logout)."""
     c = container(request)
     c.auth.end_session(request.cookies.get(SESSION_COOKIE))
-    token, _ = c.auth.start_session(user, method)
+    token, session = c.auth.start_session(user, method)
+    c.external.link_session(link, session.token_hash, session.expires_at)
     response = RedirectResponse(after_sign_in(c, user, safe_next(next_url)), status_code=303)
     response.set_cookie(SESSION_COOKIE, token, max_age=c.auth.session_seconds, path="/",
                         httponly=True, samesite="lax",
@@ -89,13 +92,18 @@ async def _start(request: Request, method: Method, code: str,
 
 
 async def _finish(request: Request, method: Method, code: str,
-                  finish: Callable[..., tuple[User, str]], *args: Any) -> Response:
+                  finish: Callable[..., tuple[User, str, SessionLink | None]], *args: Any
+                  ) -> Response:
     cookie = request.cookies.get(SSO_COOKIE)
     try:
-        user, next_url = await run_sign_in(request, finish, code, cookie, *args)
+        user, next_url, link = await run_sign_in(request, finish, code, cookie, *args)
     except Exception as exc:
         return _refused(request, exc, method, code)
-    return signed_in(request, user, method.value, next_url)
+    return signed_in(request, user, method.value, next_url, link)
+
+
+def _signed_out_page() -> Response:
+    return RedirectResponse("/auth/login", status_code=303)
 
 
 # --- SAML ---------------------------------------------------------------------------------------
@@ -128,6 +136,34 @@ async def saml_acs(request: Request, code: str) -> Response:
                          _field(form, "SAMLResponse"))
 
 
+@router.get("/auth/saml/{code}/slo")
+async def saml_slo(request: Request, code: str) -> Response:
+    """Single logout, HTTP-Redirect binding: an IdP's LogoutRequest (end the sessions it
+    names, answer with our LogoutResponse) or its LogoutResponse to ours (the local session
+    was ended before the browser left: go to the sign-in page either way)."""
+    c = container(request)
+    q = request.query_params
+    institution = q.get("institution") or None
+    if q.get("SAMLRequest"):
+        try:
+            answer = await run_sign_in(request, c.external.saml_logout_request, code,
+                                       institution, q)
+        except Exception as exc:
+            return _refused(request, exc, Method.SAML, code)
+        # The sessions ended are the ones the request names (NameID, SessionIndex), in any
+        # browser; the cookie of the browser carrying it plays no part.
+        response = RedirectResponse(answer, status_code=303)
+        response.headers["Cache-Control"] = "no-store"
+        return response
+    if q.get("SAMLResponse"):
+        try:
+            await run_sign_in(request, c.external.saml_logout_response, code, institution, q)
+        except Exception as exc:
+            return _refused(request, exc, Method.SAML, code)
+        return _signed_out_page()
+    return _failed(request, 400)
+
+
 # --- CAS ----------------------------------------------------------------------------------------
 
 
@@ -138,8 +174,26 @@ async def cas_login(request: Request, code: str) -> Response:
 
 @router.get("/auth/cas/{code}/callback")
 async def cas_callback(request: Request, code: str) -> Response:
+    q = request.query_params
     return await _finish(request, Method.CAS, code, container(request).external.cas_finish,
-                         request.query_params.get("ticket", ""))
+                         q.get("ticket", ""), q.get("state", ""))
+
+
+@router.post("/auth/cas/{code}/callback")
+async def cas_logout_request(request: Request, code: str) -> Response:
+    """The CAS server's back-channel single logout (``logoutRequest`` form field)."""
+    form = await _form(request)
+    if form is None:
+        return Response("Bad request", status_code=400, media_type="text/plain")
+    c = container(request)
+    try:
+        await run_sign_in(request, c.external.cas_logout_request, code,
+                          request.query_params.get("institution") or None,
+                          _field(form, "logoutRequest"))
+    except Exception as exc:
+        _refused(request, exc, Method.CAS, code)  # logged; the server only needs a status
+        return Response("Refused", status_code=400, media_type="text/plain")
+    return Response("OK", media_type="text/plain")
 
 
 # --- OpenID Connect -----------------------------------------------------------------------------
@@ -158,4 +212,4 @@ async def oidc_callback(request: Request, code: str) -> Response:
                  reason=f"provider error {q.get('error', '')[:100]}")
         return _failed(request)
     return await _finish(request, Method.OIDC, code, container(request).external.oidc_finish,
-                         q.get("code", ""), q.get("state", ""))
+                         q.get("code", ""), q.get("state", ""), q.get("iss"))

@@ -193,9 +193,20 @@ async def logout(request: Request) -> Response:
     form = await _form(request)
     if info is None or form is None or not _session_csrf_ok(info, form):
         return _failed(request, 403)
-    container(request).auth.end_session(request.cookies.get(SESSION_COOKIE))
-    response = RedirectResponse("/auth/login", status_code=303)
+    c = container(request)
+    c.auth.end_session(request.cookies.get(SESSION_COOKIE))  # ended here first, whatever next
+    target = "/auth/login"
+    if info.session.method in ("saml", "cas", "oidc"):  # single logout where the profile has it
+        try:
+            found = await run_sign_in(request, c.external.logout_url, info.session.token_hash)
+        except Exception as exc:  # the provider's side must not keep anyone signed in here
+            log.warning("single_logout_failed", method=info.session.method,
+                        error=f"{type(exc).__name__}: {str(exc)[:200]}")
+            found = None
+        target = found or target
+    response = RedirectResponse(target, status_code=303)
     response.delete_cookie(SESSION_COOKIE, path="/")
+    response.headers["Cache-Control"] = "no-store"
     return response
 
 

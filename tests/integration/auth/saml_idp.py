@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import urllib.parse
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ from bookplate.auth.backends.saml import SamlProfile, sp_metadata
 from tests.integration.auth.peers import self_signed
 
 IDP_ID = "http://127.0.0.1:8088/idp/metadata"
+IDP_SLO = "http://127.0.0.1:8088/idp/slo"
 SHA256 = {
     "signing_algorithm": "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256",
     "digest_algorithm": "http://www.w3.org/2001/04/xmlenc#sha256",
@@ -44,8 +46,11 @@ def idp_config(directory: Path, key: tuple[str, str], sp_metadata_xml: list[str]
         "allow_unknown_attributes": True,
         "metadata": {"inline": sp_metadata_xml},
         "service": {"idp": {
-            "endpoints": {"single_sign_on_service": [
-                ("http://127.0.0.1:8088/idp/sso/redirect", BINDING_HTTP_REDIRECT)]},
+            "endpoints": {
+                "single_sign_on_service": [
+                    ("http://127.0.0.1:8088/idp/sso/redirect", BINDING_HTTP_REDIRECT)],
+                "single_logout_service": [(IDP_SLO, BINDING_HTTP_REDIRECT)],
+            },
             "name_id_format": [NAMEID_FORMAT_PERSISTENT],
             **(SHA256 if algorithms is None else algorithms),
             "policy": {"default": {"lifetime": {"minutes": lifetime_minutes},
@@ -69,18 +74,32 @@ class InProcessIdP:
 
     def respond(self, login_url: str, *, identity: dict[str, list[str]] | None = None,
                 userid: str = "jdoe", sign_assertion: bool = True, sign_response: bool = True,
-                **override: Any) -> str:
+                tweak: Callable[[Any], None] | None = None, **override: Any) -> str:
+        """The IdP's answer to the AuthnRequest in ``login_url``. ``tweak`` changes the
+        assertion (a ``saml2.saml.Assertion``) after it is built and before it is signed, so a
+        test can make one property wrong in an otherwise valid, properly signed assertion."""
         query = urllib.parse.parse_qs(urllib.parse.urlsplit(login_url).query)
         parsed = self.server.parse_authn_request(query["SAMLRequest"][0], BINDING_HTTP_REDIRECT)
         args = self.server.response_args(parsed.message, [BINDING_HTTP_POST])
         args.update(override)
-        resp = self.server.create_authn_response(
-            identity or IDENTITY, userid=userid, sign_assertion=sign_assertion,
-            sign_response=sign_response,
-            authn={"class_ref": "urn:oasis:names:tc:SAML:2.0:ac:classes:Password",
-                   "authn_auth": IDP_ID},
-            **args,
-        )
+        build = self.server.setup_assertion
+        if tweak is not None:
+            def tweaked(*a: Any, **kw: Any) -> Any:
+                assertion = build(*a, **kw)
+                tweak(assertion)
+                return assertion
+            self.server.setup_assertion = tweaked
+        try:
+            resp = self.server.create_authn_response(
+                identity or IDENTITY, userid=userid, sign_assertion=sign_assertion,
+                sign_response=sign_response,
+                authn={"class_ref": "urn:oasis:names:tc:SAML:2.0:ac:classes:Password",
+                       "authn_auth": IDP_ID},
+                **args,
+            )
+        finally:
+            if tweak is not None:
+                del self.server.setup_assertion  # back to the class's method
         return str(resp)
 
 

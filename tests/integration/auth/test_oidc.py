@@ -14,9 +14,10 @@ from joserfc import jwt
 from joserfc.jwk import RSAKey
 
 from bookplate.auth.backends import oidc
-from bookplate.auth.backends.oidc import OidcProfile, finish, start, verify_id_token
+from bookplate.auth.backends.oidc import OidcProfile, start, verify_id_token
+from bookplate.auth.backends.oidc import finish as backend_finish
 from bookplate.auth.errors import ProfileInvalid, ProtocolRefused, ProviderUnavailable
-from bookplate.auth.model import Method
+from bookplate.auth.model import Identity, Method
 from tests.integration.auth.conftest import OidcServer, oidc_browser_login
 from tests.integration.auth.peers import free_port
 
@@ -37,7 +38,14 @@ def sign_in(server: OidcServer, profile: OidcProfile, user: str = "alice",
     callback = oidc_browser_login(server, url, user, password)
     assert callback, "the provider did not redirect back"
     q = parse_qs(urlsplit(callback).query)
+    assert q["iss"] == [server.issuer]  # RFC 9207: the provider names itself (see finish)
     return q["code"][0], q["state"][0], state, nonce, verifier
+
+
+def finish(profile: OidcProfile, *args: str) -> Identity:
+    """The backend's finish with the ``iss`` the provider's redirect carried (``sign_in``
+    checked it is the issuer); tests/integration/auth/test_protocol_binding.py covers iss."""
+    return backend_finish(profile, *args, iss=profile.issuer)
 
 
 def test_start_uses_pkce_s256_state_and_nonce(profile: OidcProfile) -> None:

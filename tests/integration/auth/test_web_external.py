@@ -189,16 +189,19 @@ def test_cas_round_trip(app: App, cas_server: CasServer) -> None:
     assert start.status_code == 303
     location = start.headers["location"]
     assert location.startswith(f"{cas_server.base}login?")
-    assert parse_qs(urlsplit(location).query)["service"] == [CAS_SERVICE]
-    ticket = cas_login(cas_server, CAS_SERVICE)
-    done = app.client.get("/auth/cas/main/callback", params={"ticket": ticket})
+    service = parse_qs(urlsplit(location).query)["service"][0]
+    assert service.startswith(f"{CAS_SERVICE}?state=")  # the browser's state rides along
+    state = parse_qs(urlsplit(service).query)["state"][0]
+    ticket = cas_login(cas_server, service)
+    done = app.client.get("/auth/cas/main/callback", params={"state": state, "ticket": ticket})
     _signed_in(app, done)  # next was off-site: home instead
     user = app.container.users.get("MAIN", "jdoe", "primary_id")
     assert user.first_name == "Jane" and user.account_type == "EXTERNAL"
     # the same ticket again (and the pending state is gone): refused
     app.client.cookies.clear()
-    app.client.get("/auth/cas/main/login", params={"institution": "MAIN"})
-    _refused(app.client.get("/auth/cas/main/callback", params={"ticket": ticket}))
+    again = app.client.get("/auth/cas/main/login", params={"institution": "MAIN"})
+    service = parse_qs(urlsplit(again.headers["location"]).query)["service"][0]
+    _refused(app.client.get(f"{service.replace(PUBLIC, '')}&ticket={ticket}"))
 
 
 def test_cas_bad_input(app: App, cas_server: CasServer) -> None:

@@ -43,6 +43,9 @@ class CasProfile:
     version: Literal[2, 3] = 3
     timeout_s: float = 10.0
     mapping: UserMapping = field(default_factory=UserMapping)
+    #: Single logout: sign-out sends the browser to the server's ``/logout``, and the
+    #: server's back-channel ``logoutRequest`` (POSTed to the callback) ends the session.
+    single_logout: bool = False
 
     def __post_init__(self) -> None:
         parts = urlsplit(self.server_url)
@@ -159,3 +162,36 @@ def validate(
         raise
     log.info("cas.authenticated", profile=profile.code, subject=identity.subject)
     return identity
+
+
+def logout_url(profile: CasProfile, come_back_to: str | None) -> str | None:
+    """Where sign-out sends the browser (CAS 3.0 section 2.3: ``/logout``, with ``service``
+    where the server may send it afterwards); None unless the profile does single logout."""
+    if not profile.single_logout:
+        return None
+    query = f"?{urlencode({'service': come_back_to})}" if come_back_to else ""
+    return f"{profile.server_url}logout{query}"
+
+
+SAMLP = "{urn:oasis:names:tc:SAML:2.0:protocol}"
+MAX_LOGOUT_REQUEST = 16 * 1024
+
+
+def logout_request_ticket(body: str) -> str:
+    """The service ticket a CAS server's back-channel ``logoutRequest`` (CAS 3.0 appendix C: a
+    SAML ``LogoutRequest`` whose ``SessionIndex`` is the ticket) names."""
+    if not body or len(body) > MAX_LOGOUT_REQUEST:
+        raise ProtocolRefused("logoutRequest missing or too large")
+    try:
+        root = fromstring(body.encode(), forbid_dtd=True, forbid_entities=True,
+                          forbid_external=True)
+    except (DefusedXmlException, SyntaxError, ValueError) as exc:
+        raise ProtocolRefused(f"unreadable logoutRequest: {type(exc).__name__}") from exc
+    if root.tag != f"{SAMLP}LogoutRequest":
+        raise ProtocolRefused(f"not a LogoutRequest: {str(root.tag)[:100]}")
+    indexes = root.findall(f"{SAMLP}SessionIndex")
+    ticket = _text(indexes[0]) if len(indexes) == 1 else ""
+    if not TICKET.fullmatch(ticket):
+        raise ProtocolRefused("logoutRequest without a single service ticket")
+    return ticket
+

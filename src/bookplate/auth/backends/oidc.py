@@ -60,9 +60,16 @@ class OidcProfile:
     leeway_s: int = 60
     timeout_s: float = 10.0
     mapping: UserMapping = field(default_factory=UserMapping)
+    #: RP-initiated logout: at sign-out, send the browser to the provider's
+    #: ``end_session_endpoint`` (when it has one) with the ID token as hint...
+    single_logout: bool = False
+    #: ...and ask it to come back here afterwards (register it with the provider).
+    post_logout_redirect_uri: str | None = None
 
     def __post_init__(self) -> None:
-        for name in ("issuer", "redirect_uri"):
+        for name in ("issuer", "redirect_uri", "post_logout_redirect_uri"):
+            if getattr(self, name) is None:
+                continue
             parts = urlsplit(getattr(self, name))
             if parts.scheme not in ("http", "https") or not parts.netloc:
                 raise ProfileInvalid(f"{name} must be an http(s) URL.")
@@ -248,9 +255,24 @@ def _as_values(value: Any) -> tuple[str, ...]:
     return (json.dumps(value),)
 
 
+def check_response_issuer(profile: OidcProfile, provider_meta: dict[str, Any],
+                          iss: str | None) -> None:
+    """RFC 9207: a provider that advertises ``authorization_response_iss_parameter_supported``
+    names itself in ``iss`` on the redirect, and the client must find its own issuer there
+    (mix-up defence: a code from another provider is never sent to this one's token endpoint).
+    An ``iss`` is compared whenever it is present, advertised or not."""
+    if iss is None:
+        if provider_meta.get("authorization_response_iss_parameter_supported") is True:
+            raise ProtocolRefused("no iss in the authorization response (RFC 9207)")
+        return
+    if not hmac.compare_digest(iss.encode(), profile.issuer.encode()):
+        raise ProtocolRefused(f"authorization response iss {iss[:200]!r} is not the issuer")
+
+
 def finish(profile: OidcProfile, code: str, state: str, expected_state: str, nonce: str,
-           verifier: str) -> Identity:
-    """The redirect came back with ``code`` and ``state``: exchange, verify, return who it is."""
+           verifier: str, *, iss: str | None = None) -> Identity:
+    """The redirect came back with ``code``, ``state`` and (RFC 9207) ``iss``: exchange,
+    verify, return who it is."""
     try:
         if not expected_state or not hmac.compare_digest(state or "", expected_state):
             raise ProtocolRefused("state mismatch")
@@ -259,6 +281,7 @@ def finish(profile: OidcProfile, code: str, state: str, expected_state: str, non
         if not nonce or not verifier:
             raise ProtocolRefused("no nonce/verifier in the session")
         provider = _provider(profile)
+        check_response_issuer(profile, provider.meta, iss)
         tokens = _token(profile, provider, code, verifier)
         access = tokens.get("access_token") if isinstance(tokens.get("access_token"), str) \
             else None
@@ -278,10 +301,33 @@ def finish(profile: OidcProfile, code: str, state: str, expected_state: str, non
     skip = {"nonce", "at_hash", "c_hash", "aud", "azp", "exp", "iat", "auth_time", "iss"}
     attributes = {k: _as_values(v) for k, v in claims.items() if k not in skip}
     log.info("oidc.authenticated", profile=profile.code, subject=subject_values[0])
+    session = {"sub": str(claims["sub"]), "id_token": str(tokens["id_token"])}
+    if isinstance(claims.get("sid"), str):
+        session["sid"] = claims["sid"]
     return Identity(
         method=Method.OIDC,
         profile=profile.code,
         institution=profile.institution,
         subject=subject_values[0],
         attributes={k: v for k, v in attributes.items() if v},
+        session=session,
     )
+
+
+def logout_url(profile: OidcProfile, details: dict[str, str]) -> str | None:
+    """RP-initiated logout 1.0: the provider's ``end_session_endpoint`` with ``id_token_hint``,
+    ``client_id`` and, when the profile has one, ``post_logout_redirect_uri`` (and a ``state``
+    the provider hands back); None when the profile or the provider does not do it."""
+    if not profile.single_logout:
+        return None
+    endpoint = _provider(profile).meta.get("end_session_endpoint")
+    if not isinstance(endpoint, str) or urlsplit(endpoint).scheme not in ("http", "https"):
+        return None
+    params = {"client_id": profile.client_id}
+    if details.get("id_token"):
+        params["id_token_hint"] = details["id_token"]
+    if profile.post_logout_redirect_uri:
+        params["post_logout_redirect_uri"] = profile.post_logout_redirect_uri
+        params["state"] = secrets.token_urlsafe(16)
+    sep = "&" if "?" in endpoint else "?"
+    return f"{endpoint}{sep}{urlencode(params)}"
