@@ -39,7 +39,7 @@ from bookplate.roles.policy import (
     where_held,
 )
 from bookplate.roles.ports import RolesRepository, StaffTokenRepository
-from bookplate.roles.validation import check_roles
+from bookplate.roles.validation import check_config_text, check_roles
 from bookplate.transactions import Transactional
 from bookplate.users.errors import InvalidCode, UserNotFound
 from bookplate.users.model import Role, RoleParameter, User, UserInput, normalise_id
@@ -303,6 +303,7 @@ class RolesAdmin:
         self, institution: str, profile: RoleProfile, who: str, actor: Actor | None = None
     ) -> None:
         self._allowed(actor)
+        check_config_text(profile, "profile")
         libraries = self._config.get(institution).libraries
         probe = User(
             "probe",
@@ -349,6 +350,7 @@ class RolesAdmin:
         self, institution: str, rule: AssignmentRule, who: str, actor: Actor | None = None
     ) -> None:
         self._allowed(actor)
+        check_config_text(rule, "rule")
         if rule.profile not in self._config.get(institution).profiles:
             raise ProfileNotFound(rule.profile)
         detail = {
@@ -386,6 +388,7 @@ class RolesAdmin:
         self, institution: str, settings: RestrictedSettings, who: str, actor: Actor | None = None
     ) -> None:
         self._allowed(actor)
+        check_config_text(settings, "restricted")
         self._change(
             institution,
             who,
@@ -402,6 +405,7 @@ class RolesAdmin:
         self, institution: str, library: Library, who: str, actor: Actor | None = None
     ) -> None:
         self._allowed(actor)
+        check_config_text(library, "library")
         self._change(
             institution,
             who,

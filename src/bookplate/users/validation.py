@@ -199,6 +199,23 @@ def check_text(user: User) -> None:
             )
 
 
+def has_control(value: str) -> bool:
+    """True when ``value`` holds a character no text field may hold (NUL and the other C0
+    controls but tab, line feed and carriage return; DEL)."""
+    return _CONTROL.search(value) is not None
+
+
+def check_plain_text(field: str, value: str, limit: int = DEFAULT_MAX) -> None:
+    """The Users API's rule for one text value of any other input (configuration, profiles,
+    file names): at most ``limit`` characters, no control characters (InvalidFieldValue)."""
+    if len(value) > limit:
+        raise InvalidFieldValue(field, value[:80], f"longer than {limit} characters")
+    if _CONTROL.search(value):
+        raise InvalidFieldValue(
+            field, value.encode("unicode_escape").decode(), "control characters are not allowed"
+        )
+
+
 def _code(book: CodeBook, kind: str, table_key: str, code: str | None) -> None:
     if code is not None and not book.has(FIELD_TABLES[table_key], code):
         raise InvalidCode(kind, code)
