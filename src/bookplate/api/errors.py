@@ -16,6 +16,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bookplate.api.negotiation import wants_json
 from bookplate.api.wire import error_response
@@ -137,6 +138,52 @@ def render(request: Request, status: int, code: str, message: str) -> Response:
     return error_response(status, code, message, tid, wants_json(request))
 
 
+def crash_response(request: Request) -> Response:
+    """Alma's general error (60101) for an unexpected exception, logged with its tracking id."""
+    tid = tracking_id()
+    log.exception("api_crash", tracking_id=tid, path=request.url.path)
+    return error_response(
+        500,
+        "60101",
+        "General Error: An error has occurred while processing the request.",
+        tid,
+        wants_json(request),
+    )
+
+
+class CrashGuard:
+    """Answers an unexpected exception with ``crash_response`` and keeps the connection.
+
+    Starlette's outermost middleware sends the 500 too, but then raises the exception on to
+    the server, which closes the keep-alive connection without saying so
+    (``Connection: close``) and logs the traceback a second time. Here the exception ends
+    with the answer, unless the answer had already begun (then only closing can tell the
+    client, and the server does).
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def watch(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watch)
+        except Exception:
+            if started:
+                raise
+            await crash_response(Request(scope))(scope, receive, send)
+
+
 def install(app: FastAPI) -> None:
     """Register the handlers; nothing else in the API builds an error body."""
 
@@ -155,17 +202,11 @@ def install(app: FastAPI) -> None:
         return render(request, exc.status_code, code, f"{exc.detail}: {request.url.path}")
 
     async def on_crash(request: Request, exc: Exception) -> Response:
-        tid = tracking_id()
-        log.exception("api_crash", tracking_id=tid, path=request.url.path)
-        return error_response(
-            500,
-            "60101",
-            "General Error: An error has occurred while processing the request.",
-            tid,
-            wants_json(request),
-        )
+        # Only what escapes ``CrashGuard`` (a middleware's own failure) gets here.
+        return crash_response(request)
 
     app.add_exception_handler(BookplateError, on_bookplate_error)
     app.add_exception_handler(RequestValidationError, on_validation)
     app.add_exception_handler(StarletteHTTPException, on_http)
     app.add_exception_handler(Exception, on_crash)
+    app.add_middleware(CrashGuard)
