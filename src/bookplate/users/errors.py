@@ -52,6 +52,20 @@ class InvalidFieldValue(InputError):
         super().__init__(f"Given field {field} has invalid value {shown}{tail}")
 
 
+class TooManyValues(InvalidFieldValue):
+    """A list of a record holds more entries than Bookplate keeps (40166404), or the record's
+    text is larger than one record may be (users.validation.MAX_LIST_ITEMS)."""
+
+    def __init__(self, field: str, count: int, limit: int, unit: str = "entries") -> None:
+        self.field = field
+        self.value = str(count)
+        self.count = count
+        self.limit = limit
+        InputError.__init__(
+            self, f"Given field {field} has {count} {unit}; at most {limit} are allowed."
+        )
+
+
 class InvalidCode(InputError):
     """A code that is not in its code table (401864)."""
 
