@@ -63,6 +63,7 @@ ERROR_TABLE: dict[type[BaseException], Mapping] = {
     user_errors.PasswordRejected: Mapping(400, "500038"),
     user_errors.UnreadableRecord: Mapping(400, "401676"),
     user_errors.InvalidParameter: Mapping(400, "40166411"),
+    user_errors.PreconditionFailed: Mapping(412, "PRECONDITION_FAILED"),  # If-Match, extension
     role_errors.LastAdministrator: Mapping(400, "401860"),
     role_errors.PermissionDenied: Mapping(403, "FORBIDDEN"),
     role_errors.ProfileNotFound: Mapping(400, "402119"),

@@ -208,6 +208,7 @@ class StaffUsers:
         override: frozenset[str] = frozenset(),
         recalculate_roles: bool = False,
         scope: str | None = None,
+        if_match: str | None = None,
     ) -> User:
         return self._users.replace(
             actor.institution,
@@ -218,6 +219,7 @@ class StaffUsers:
             override=override,
             recalculate_roles=recalculate_roles,
             guard=self._guard(actor, scope),
+            if_match=if_match,
         )
 
     def delete(

@@ -164,3 +164,13 @@ class InvalidParameter(InputError):
         self.name = name
         self.value = value
         super().__init__(f"The parameter {name} is invalid.")
+
+
+class PreconditionFailed(ConflictError):
+    """``If-Match`` named a version of the record that is no longer the stored one (412)."""
+
+    def __init__(self, user_id: str) -> None:
+        self.user_id = user_id
+        super().__init__(
+            f"The user {user_id} was changed since the version named in If-Match was read."
+        )
