@@ -27,6 +27,7 @@ from bookplate.errors import (
     ConflictError,
     InputError,
     NotFoundError,
+    StorageUnavailable,
 )
 from bookplate.keys import errors as key_errors
 from bookplate.roles import errors as role_errors
@@ -73,6 +74,7 @@ ERROR_TABLE: dict[type[BaseException], Mapping] = {
     key_errors.InvalidApiKey: Mapping(403, "UNAUTHORIZED"),
     key_errors.AreaNotAllowed: Mapping(400, "UNAUTHORIZED"),
     key_errors.PerSecondThreshold: Mapping(429, "PER_SECOND_THRESHOLD"),
+    StorageUnavailable: Mapping(503, "60101"),  # disk full / read-only: writes only
     InputError: Mapping(400, "402119"),
     NotFoundError: Mapping(400, "402119"),
     ConflictError: Mapping(400, "402119"),
