@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import time
+
+import structlog
 from fastapi import FastAPI
 
 from bookplate import __version__, logs
@@ -13,8 +17,27 @@ from bookplate.web import external as web_external
 from bookplate.web import routes as web_routes
 from bookplate.web import threads
 
+log = structlog.get_logger("bookplate.api")
+
+
+def _log_worker_life(app: FastAPI, began: float) -> None:
+    """``worker_started`` once the worker serves (with how long its start took) and
+    ``worker_stopping`` when it shuts down. A worker killed outright cannot say so: the
+    supervisor logs its death (``bookplate serve``, docs/operations.md)."""
+
+    def started() -> None:
+        took = round(time.monotonic() - began, 2)
+        log.info("worker_started", pid=os.getpid(), start_seconds=took)
+
+    def stopping() -> None:
+        log.info("worker_stopping", pid=os.getpid())
+
+    app.router.on_startup.append(started)
+    app.router.on_shutdown.append(stopping)
+
 
 def create_app(settings: Settings | None = None, container: Container | None = None) -> FastAPI:
+    began = time.monotonic()
     settings = settings or (container.settings if container else get_settings())
     logs.configure(settings.log_level, settings.log_json)
     app = FastAPI(
@@ -31,6 +54,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         app.include_router(router)
     app.include_router(web_routes.router)  # sign-in pages (not in the OpenAPI document)
     app.include_router(web_external.router)  # LDAP/SAML/CAS/OIDC sign-in (not in OpenAPI)
+    _log_worker_life(app, began)
     return app
 
 
