@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import secrets
 import time
+from collections.abc import Mapping as MappingOf
 from dataclasses import dataclass
 
 import structlog
@@ -94,7 +95,7 @@ class ApiError(BookplateError):
 
 class BodyTooLarge(InputError):
     def __init__(self, limit: int) -> None:
-        super().__init__(f"No valid XML was given. The request body is larger than {limit} bytes.")
+        super().__init__(f"The request body is larger than {limit} bytes.")
 
 
 ERROR_TABLE[BodyTooLarge] = Mapping(413, "401676")
@@ -127,7 +128,13 @@ def tracking_id() -> str:
     return f"E01-{time.strftime('%d%H%M%S')}-{secrets.token_hex(5).upper()}"
 
 
-def render(request: Request, status: int, code: str, message: str) -> Response:
+def render(
+    request: Request,
+    status: int,
+    code: str,
+    message: str,
+    headers: MappingOf[str, str] | None = None,
+) -> Response:
     tid = tracking_id()
     log.info(
         "api_error",
@@ -138,7 +145,10 @@ def render(request: Request, status: int, code: str, message: str) -> Response:
         method=request.method,
         path=request.url.path,
     )
-    return error_response(status, code, message, tid, wants_json(request))
+    response = error_response(status, code, message, tid, wants_json(request))
+    if headers:
+        response.headers.update(headers)  # e.g. Allow on a 405
+    return response
 
 
 def crash_response(request: Request) -> Response:
@@ -202,7 +212,9 @@ def install(app: FastAPI) -> None:
     async def on_http(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, StarletteHTTPException)
         code = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}.get(exc.status_code, "INVALID_REQUEST")
-        return render(request, exc.status_code, code, f"{exc.detail}: {request.url.path}")
+        return render(
+            request, exc.status_code, code, f"{exc.detail}: {request.url.path}", exc.headers
+        )
 
     async def on_crash(request: Request, exc: Exception) -> Response:
         # Only what escapes ``CrashGuard`` (a middleware's own failure) gets here.

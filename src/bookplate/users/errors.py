@@ -152,9 +152,9 @@ class PasswordRejected(InputError):
 class UnreadableRecord(InputError):
     """The body could not be parsed as a user record (401676)."""
 
-    def __init__(self, detail: str) -> None:
+    def __init__(self, detail: str, kind: str = "XML") -> None:
         self.detail = detail
-        super().__init__(f"No valid XML was given. {detail}".strip())
+        super().__init__(f"No valid {kind} was given. {detail}".strip())
 
 
 class InvalidParameter(InputError):

@@ -7,6 +7,7 @@ from urllib.parse import quote, unquote
 
 from fastapi import APIRouter, Path, Query, Request
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
 from bookplate.api import deps
@@ -111,6 +112,13 @@ def test_get(request: Request) -> Response:
 def test_post(request: Request) -> Response:
     deps.require_key(request, Area.USERS, write=True)
     return _test_ok(request)
+
+
+@router.api_route("/users/operation/test", methods=["PUT", "DELETE", "PATCH"],
+                  include_in_schema=False)
+def test_other_methods(request: Request) -> Response:
+    """``operation/test`` is an operation, never a user ID: other methods answer 405."""
+    raise StarletteHTTPException(405, "Method Not Allowed", headers={"Allow": "GET, POST"})
 
 
 def _test_ok(request: Request) -> Response:
