@@ -34,3 +34,14 @@ class ConflictError(BookplateError):
 
 class AccessError(BookplateError):
     """The caller may not do this."""
+
+
+class StorageUnavailable(BookplateError):
+    """The database cannot take a write just now (disk full, read-only file or volume, I/O
+    error). Reads go on; the write was not made (nothing half-written)."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "The database cannot be written at the moment (disk full or read-only); "
+            "nothing was changed. Reads still work."
+        )

@@ -8,9 +8,9 @@ from types import TracebackType
 from typing import Any, Self
 
 from bookplate.users.defaults import DEFAULT_CODE_TABLES, DEFAULT_GROUP_RECORD_TYPES
-from bookplate.users.errors import DuplicateId
+from bookplate.users.errors import DuplicateId, PreconditionFailed
 from bookplate.users.model import User, id_values, normalise_id
-from bookplate.users.ports import ALL_UNIQUE, LINKING_ID, PRIMARY_ID, CodeRow
+from bookplate.users.ports import ALL_UNIQUE, LINKING_ID, PRIMARY_ID, CodeRow, Version
 from bookplate.users.queries import SearchResult, UserSearch
 
 
@@ -52,8 +52,19 @@ class MemoryUsers:
         self._check(user, None)
         self.rows[normalise_id(user.primary_id)] = (copy.deepcopy(user), password_hash)
 
-    def replace(self, previous_primary_id: str, user: User, password_hash: str | None) -> None:
+    def replace(
+        self,
+        previous_primary_id: str,
+        user: User,
+        password_hash: str | None,
+        *,
+        if_version: Version | None = None,
+    ) -> None:
         old_key = normalise_id(previous_primary_id)
+        if if_version is not None:
+            current = self.rows.get(old_key)
+            if current is None or current[0].last_modified_date != if_version.last_modified:
+                raise PreconditionFailed(previous_primary_id)
         self._check(user, old_key)
         _, old_hash = self.rows.pop(old_key)
         self.rows[normalise_id(user.primary_id)] = (

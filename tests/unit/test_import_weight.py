@@ -40,3 +40,16 @@ def test_external_logins_still_load_them_on_first_use(tmp_path: object) -> None:
         "c.external\n"
     )
     assert {"saml2", "ldap3", "authlib"} <= loaded
+
+
+def test_an_api_worker_starts_without_the_login_protocols(tmp_path: object) -> None:
+    """An API worker (``create_app``) must start quickly: a replacement for a killed worker
+    has to answer the supervisor's health check while the others are under load (issue 14
+    item 15). pysaml2 alone took 2.4 s of it; the protocols load with the first sign-in."""
+    loaded = _loaded_after(
+        "from bookplate.api.app import create_app\n"
+        "from bookplate.config import Settings\n"
+        f"create_app(Settings(database_url='sqlite:///{tmp_path}/x.db'))\n"
+    )
+    assert "fastapi" in loaded
+    assert not loaded & {"saml2", "xmlschema", "ldap3", "authlib"}, loaded & set(HEAVY)

@@ -20,7 +20,7 @@ MAX_DEPTH = 64
 
 
 def _refuse_constant(name: str) -> Any:
-    raise UnreadableRecord(f"The JSON holds the non-standard constant {name}.")
+    raise UnreadableRecord(f"The JSON holds the non-standard constant {name}.", "JSON")
 
 
 def _check(value: Any, max_depth: int, *, strings: bool = True) -> None:
@@ -41,7 +41,7 @@ def _check(value: Any, max_depth: int, *, strings: bool = True) -> None:
         else:
             continue
         if depth > max_depth:
-            raise UnreadableRecord(f"The JSON is nested deeper than {max_depth} levels.")
+            raise UnreadableRecord(f"The JSON is nested deeper than {max_depth} levels.", "JSON")
         stack.extend((child, depth + 1) for child in children)
 
 
@@ -51,7 +51,7 @@ def _check_depth(value: Any, max_depth: int) -> None:
         item, depth = stack.pop()
         children = item.values() if isinstance(item, dict) else item
         if depth > max_depth:
-            raise UnreadableRecord(f"The JSON is nested deeper than {max_depth} levels.")
+            raise UnreadableRecord(f"The JSON is nested deeper than {max_depth} levels.", "JSON")
         stack.extend((c, depth + 1) for c in children if isinstance(c, dict | list))
 
 
@@ -72,19 +72,19 @@ def _check_string(text: str) -> None:
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
-        raise UnreadableRecord("The JSON holds a lone surrogate character.") from None
+        raise UnreadableRecord("The JSON holds a lone surrogate character.", "JSON") from None
 
 
 def parse_json(body: bytes, *, max_depth: int = MAX_DEPTH) -> Any:
     """Decode any JSON value from ``body`` (bytes or str) with the checks above."""
     if isinstance(body, bytes | bytearray) and not bytes(body).strip():
-        raise UnreadableRecord("The body is empty.")
+        raise UnreadableRecord("The body is empty.", "JSON")
     try:
         value = json.loads(body, parse_constant=_refuse_constant)
     except RecursionError:
-        raise UnreadableRecord("The JSON is nested too deeply.") from None
+        raise UnreadableRecord("The JSON is nested too deeply.", "JSON") from None
     except (ValueError, TypeError) as exc:  # JSONDecodeError and UnicodeDecodeError included
-        raise UnreadableRecord(f"The JSON could not be read: {exc}") from None
+        raise UnreadableRecord(f"The JSON could not be read: {exc}", "JSON") from None
     if isinstance(value, dict | list):
         _check(value, max_depth, strings=_may_hold_surrogates(body))
     elif isinstance(value, str):
@@ -96,7 +96,7 @@ def parse_json_object(body: bytes, *, max_depth: int = MAX_DEPTH) -> dict[str, A
     """Like :func:`parse_json` but the top level must be an object."""
     value = parse_json(body, max_depth=max_depth)
     if not isinstance(value, dict):
-        raise UnreadableRecord(f"The JSON body is a {type(value).__name__}, not an object.")
+        raise UnreadableRecord(f"The JSON body is a {type(value).__name__}, not an object.", "JSON")
     return value
 
 

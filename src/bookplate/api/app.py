@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import time
+
+import structlog
 from fastapi import FastAPI
 from starlette.types import ASGIApp
 
@@ -16,6 +20,24 @@ from bookplate.web import routes as web_routes
 from bookplate.web import staff as web_staff
 from bookplate.web import threads
 
+log = structlog.get_logger("bookplate.api")
+
+
+def _log_worker_life(app: FastAPI, began: float) -> None:
+    """``worker_started`` once the worker serves (with how long its start took) and
+    ``worker_stopping`` when it shuts down. A worker killed outright cannot say so: the
+    supervisor logs its death (``bookplate serve``, docs/operations.md)."""
+
+    def started() -> None:
+        took = round(time.monotonic() - began, 2)
+        log.info("worker_started", pid=os.getpid(), start_seconds=took)
+
+    def stopping() -> None:
+        log.info("worker_stopping", pid=os.getpid())
+
+    app.router.on_startup.append(started)
+    app.router.on_shutdown.append(stopping)
+
 
 class BookplateApp(FastAPI):
     """FastAPI with the security headers outside everything else, so that the 500 answer
@@ -26,6 +48,7 @@ class BookplateApp(FastAPI):
 
 
 def create_app(settings: Settings | None = None, container: Container | None = None) -> FastAPI:
+    began = time.monotonic()
     settings = settings or (container.settings if container else get_settings())
     logs.configure(settings.log_level, settings.log_json)
     app = BookplateApp(
@@ -43,6 +66,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     app.include_router(web_routes.router)  # sign-in pages (not in the OpenAPI document)
     app.include_router(web_external.router)  # LDAP/SAML/CAS/OIDC sign-in (not in OpenAPI)
     web_staff.install(app, settings.staff_date_format)  # the staff pages under /staff/
+    _log_worker_life(app, began)
     return app
 
 

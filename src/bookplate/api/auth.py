@@ -31,6 +31,7 @@ from bookplate.roles.services import TOKEN_PREFIX
 from bookplate.users.errors import UserNotFound
 from bookplate.users.model import User
 from bookplate.users.ports import PRIMARY_ID
+from bookplate.users.validation import has_control
 
 router = APIRouter(tags=["Authentication"])
 Q = Annotated[str | None, Query()]
@@ -139,7 +140,7 @@ def _text(body: dict[str, Any], name: str, limit: int = 255) -> str | None:
     value = body.get(name)
     if value is None or value == "":
         return None
-    if not isinstance(value, str) or len(value) > limit:
+    if not isinstance(value, str) or len(value) > limit or has_control(value):
         raise ApiError(400, "40166411", f"The parameter {name} is invalid.")
     return value
 

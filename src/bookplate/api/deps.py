@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hmac
+import re
 from dataclasses import dataclass
 
 from starlette.requests import Request
@@ -15,6 +16,8 @@ from bookplate.keys.errors import InvalidApiKey
 from bookplate.keys.model import ApiKey, Area
 from bookplate.roles.model import Actor
 from bookplate.roles.policy import actor_for
+from bookplate.users.errors import InvalidParameter
+from bookplate.users.validation import has_control
 
 
 def container(request: Request) -> Container:
@@ -55,9 +58,29 @@ def bearer_token(request: Request) -> str | None:
     return None
 
 
+# A percent-escape of a character ``users.validation.has_control`` refuses.
+_ESCAPED_CONTROL = re.compile(rb"%(?:0[0-8bcef]|1[0-9a-f]|7f)", re.IGNORECASE)
+
+
+def check_text_input(request: Request) -> None:
+    """The path and every query parameter meet the Users API's text rule: no control
+    characters (a NUL cannot even be stored by PostgreSQL). Called by ``caller`` and
+    ``require_key``, so every API route checks them before anything else reads them."""
+    scope = request.scope
+    if has_control(scope["path"]):
+        raise InvalidParameter("path")
+    if _ESCAPED_CONTROL.search(scope["query_string"]):
+        for name, value in request.query_params.multi_items():
+            if has_control(name):
+                raise InvalidParameter("query string")
+            if has_control(value):
+                raise InvalidParameter(name)
+
+
 def caller(request: Request, area: Area, write: bool) -> Caller:
     """A staff bearer token (the policy then decides each action) or an API key (its area
     and access decide)."""
+    check_text_input(request)
     token = bearer_token(request)
     if token is not None:
         actor = container(request).tokens.actor(token)
@@ -70,7 +93,7 @@ def caller(request: Request, area: Area, write: bool) -> Caller:
         actor = session_actor(request)
         if actor is not None:
             return Caller(actor.institution, actor=actor)
-    key = require_key(request, area, write)
+    key = _require_key(request, area, write)
     return Caller(key.institution, key=key)
 
 
@@ -90,6 +113,11 @@ def session_actor(request: Request) -> Actor | None:
 
 def require_key(request: Request, area: Area, write: bool) -> ApiKey:
     """Authenticate, authorise for the area, and count the call against the threshold."""
+    check_text_input(request)
+    return _require_key(request, area, write)
+
+
+def _require_key(request: Request, area: Area, write: bool) -> ApiKey:
     keys = container(request).keys
     key = keys.authenticate(api_key_secret(request))
     keys.authorise(key, area, write)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import secrets
 import time
+from collections.abc import Mapping as MappingOf
 from dataclasses import dataclass
 
 import structlog
@@ -16,6 +17,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bookplate.api.negotiation import wants_json
 from bookplate.api.wire import error_response
@@ -26,6 +28,7 @@ from bookplate.errors import (
     ConflictError,
     InputError,
     NotFoundError,
+    StorageUnavailable,
 )
 from bookplate.keys import errors as key_errors
 from bookplate.roles import errors as role_errors
@@ -62,6 +65,7 @@ ERROR_TABLE: dict[type[BaseException], Mapping] = {
     user_errors.PasswordRejected: Mapping(400, "500038"),
     user_errors.UnreadableRecord: Mapping(400, "401676"),
     user_errors.InvalidParameter: Mapping(400, "40166411"),
+    user_errors.PreconditionFailed: Mapping(412, "PRECONDITION_FAILED"),  # If-Match, extension
     role_errors.LastAdministrator: Mapping(400, "401860"),
     role_errors.PermissionDenied: Mapping(403, "FORBIDDEN"),
     role_errors.ProfileNotFound: Mapping(400, "402119"),
@@ -71,6 +75,7 @@ ERROR_TABLE: dict[type[BaseException], Mapping] = {
     key_errors.InvalidApiKey: Mapping(403, "UNAUTHORIZED"),
     key_errors.AreaNotAllowed: Mapping(400, "UNAUTHORIZED"),
     key_errors.PerSecondThreshold: Mapping(429, "PER_SECOND_THRESHOLD"),
+    StorageUnavailable: Mapping(503, "60101"),  # disk full / read-only: writes only
     InputError: Mapping(400, "402119"),
     NotFoundError: Mapping(400, "402119"),
     ConflictError: Mapping(400, "402119"),
@@ -90,7 +95,7 @@ class ApiError(BookplateError):
 
 class BodyTooLarge(InputError):
     def __init__(self, limit: int) -> None:
-        super().__init__(f"No valid XML was given. The request body is larger than {limit} bytes.")
+        super().__init__(f"The request body is larger than {limit} bytes.")
 
 
 ERROR_TABLE[BodyTooLarge] = Mapping(413, "401676")
@@ -123,7 +128,13 @@ def tracking_id() -> str:
     return f"E01-{time.strftime('%d%H%M%S')}-{secrets.token_hex(5).upper()}"
 
 
-def render(request: Request, status: int, code: str, message: str) -> Response:
+def render(
+    request: Request,
+    status: int,
+    code: str,
+    message: str,
+    headers: MappingOf[str, str] | None = None,
+) -> Response:
     tid = tracking_id()
     log.info(
         "api_error",
@@ -134,7 +145,56 @@ def render(request: Request, status: int, code: str, message: str) -> Response:
         method=request.method,
         path=request.url.path,
     )
-    return error_response(status, code, message, tid, wants_json(request))
+    response = error_response(status, code, message, tid, wants_json(request))
+    if headers:
+        response.headers.update(headers)  # e.g. Allow on a 405
+    return response
+
+
+def crash_response(request: Request) -> Response:
+    """Alma's general error (60101) for an unexpected exception, logged with its tracking id."""
+    tid = tracking_id()
+    log.exception("api_crash", tracking_id=tid, path=request.url.path)
+    return error_response(
+        500,
+        "60101",
+        "General Error: An error has occurred while processing the request.",
+        tid,
+        wants_json(request),
+    )
+
+
+class CrashGuard:
+    """Answers an unexpected exception with ``crash_response`` and keeps the connection.
+
+    Starlette's outermost middleware sends the 500 too, but then raises the exception on to
+    the server, which closes the keep-alive connection without saying so
+    (``Connection: close``) and logs the traceback a second time. Here the exception ends
+    with the answer, unless the answer had already begun (then only closing can tell the
+    client, and the server does).
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def watch(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watch)
+        except Exception:
+            if started:
+                raise
+            await crash_response(Request(scope))(scope, receive, send)
 
 
 def install(app: FastAPI) -> None:
@@ -152,20 +212,16 @@ def install(app: FastAPI) -> None:
     async def on_http(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, StarletteHTTPException)
         code = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}.get(exc.status_code, "INVALID_REQUEST")
-        return render(request, exc.status_code, code, f"{exc.detail}: {request.url.path}")
+        return render(
+            request, exc.status_code, code, f"{exc.detail}: {request.url.path}", exc.headers
+        )
 
     async def on_crash(request: Request, exc: Exception) -> Response:
-        tid = tracking_id()
-        log.exception("api_crash", tracking_id=tid, path=request.url.path)
-        return error_response(
-            500,
-            "60101",
-            "General Error: An error has occurred while processing the request.",
-            tid,
-            wants_json(request),
-        )
+        # Only what escapes ``CrashGuard`` (a middleware's own failure) gets here.
+        return crash_response(request)
 
     app.add_exception_handler(BookplateError, on_bookplate_error)
     app.add_exception_handler(RequestValidationError, on_validation)
     app.add_exception_handler(StarletteHTTPException, on_http)
     app.add_exception_handler(Exception, on_crash)
+    app.add_middleware(CrashGuard)

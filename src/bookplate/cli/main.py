@@ -80,7 +80,13 @@ def serve(
         host=host,
         port=port,
         workers=workers,
-        log_level="warning",
+        # info: the supervisor's lines (a worker started, died, replaced) reach the log; the
+        # access log stays off (the app logs its errors with tracking ids).
+        log_level="info",
+        access_log=False,
+        # A replacement worker starts while the others serve at full load: give it time to
+        # answer the supervisor's health check rather than killing it again and again.
+        timeout_worker_healthcheck=30,
     )
 
 

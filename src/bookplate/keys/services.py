@@ -8,10 +8,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol
 
+import structlog
+
+from bookplate.errors import StorageUnavailable
 from bookplate.keys.errors import AreaNotAllowed, InvalidApiKey, PerSecondThreshold
 from bookplate.keys.model import Access, ApiKey, Area, hash_secret, new_secret
 from bookplate.keys.ports import ApiKeyRepository, RateCounter
 from bookplate.transactions import Transactional
+
+log = structlog.get_logger("bookplate.keys")
 
 
 class KeysUnitOfWork(Transactional, Protocol):
@@ -45,6 +50,9 @@ class KeyService:
     def __post_init__(self) -> None:
         self._cache: dict[str, tuple[float, ApiKey | None]] = {}
         self._budgets: dict[str, tuple[int, int]] = {}  # key id -> (second, calls left)
+        # While the shared counter cannot be written: key id -> (second, calls counted here).
+        self._local: dict[str, tuple[int, int]] = {}
+        self._warned = 0.0
 
     def create(
         self, institution: str, name: str, areas: dict[Area, Access], per_second: int = 50
@@ -105,9 +113,27 @@ class KeyService:
             self._budgets[key.key_id] = (second, state[1] - 1)
             return
         claim = claim_size(key.per_second)
-        total = self.counter.hit(f"key:{key.key_id}", second, claim)
+        try:
+            total = self.counter.hit(f"key:{key.key_id}", second, claim)
+        except StorageUnavailable:
+            total = self._count_here(key.key_id, second, claim)
         granted = min(claim, key.per_second - (total - claim))
         if granted <= 0:
             self._budgets[key.key_id] = (second, 0)
             raise PerSecondThreshold()
         self._budgets[key.key_id] = (second, granted - 1)
+
+    def _count_here(self, key_id: str, second: int, claim: int) -> int:
+        """The shared counter cannot be written (disk full, read-only database): count in
+        this process so that reads keep being answered. Each worker then applies the key's
+        limit on its own (docs/operations.md, "When the database cannot be written")."""
+        now = time.monotonic()
+        if now - self._warned > 60:
+            self._warned = now
+            log.warning("rate_counter_unavailable", detail="counting calls per worker")
+        state = self._local.get(key_id)
+        total = (state[1] if state is not None and state[0] == second else 0) + claim
+        if len(self._local) > 10_000:
+            self._local.clear()
+        self._local[key_id] = (second, total)
+        return total

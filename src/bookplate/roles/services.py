@@ -39,7 +39,7 @@ from bookplate.roles.policy import (
     where_held,
 )
 from bookplate.roles.ports import RolesRepository, StaffTokenRepository
-from bookplate.roles.validation import check_roles
+from bookplate.roles.validation import check_config_text, check_roles
 from bookplate.transactions import Transactional
 from bookplate.users.errors import InvalidCode, UserNotFound
 from bookplate.users.model import Role, RoleParameter, User, UserInput, normalise_id
@@ -218,6 +218,7 @@ class StaffUsers:
         recalculate_roles: bool = False,
         scope: str | None = None,
         restore: frozenset[str] = frozenset(),
+        if_match: str | None = None,
     ) -> User:
         """``UserService.replace`` (manual protected-field changes recorded) behind the
         policy: the path of staff tokens, web sessions and the web forms."""
@@ -231,6 +232,7 @@ class StaffUsers:
             recalculate_roles=recalculate_roles,
             guard=self._guard(actor, scope),
             restore=restore,
+            if_match=if_match,
         )
 
     def delete(
@@ -316,6 +318,7 @@ class RolesAdmin:
         self, institution: str, profile: RoleProfile, who: str, actor: Actor | None = None
     ) -> None:
         self._allowed(actor)
+        check_config_text(profile, "profile")
         libraries = self._config.get(institution).libraries
         probe = User(
             "probe",
@@ -362,6 +365,7 @@ class RolesAdmin:
         self, institution: str, rule: AssignmentRule, who: str, actor: Actor | None = None
     ) -> None:
         self._allowed(actor)
+        check_config_text(rule, "rule")
         if rule.profile not in self._config.get(institution).profiles:
             raise ProfileNotFound(rule.profile)
         detail = {
@@ -399,6 +403,7 @@ class RolesAdmin:
         self, institution: str, settings: RestrictedSettings, who: str, actor: Actor | None = None
     ) -> None:
         self._allowed(actor)
+        check_config_text(settings, "restricted")
         self._change(
             institution,
             who,
@@ -415,6 +420,7 @@ class RolesAdmin:
         self, institution: str, library: Library, who: str, actor: Actor | None = None
     ) -> None:
         self._allowed(actor)
+        check_config_text(library, "library")
         self._change(
             institution,
             who,

@@ -2,11 +2,34 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import dataclasses
+from collections.abc import Iterator, Mapping
 
 from bookplate.roles.model import MAX_ROLES_PER_USER, ROLE_TYPES, Library, Parameter, ScopeKind
 from bookplate.users.errors import InvalidCode, InvalidFieldValue, MandatoryFieldMissing
 from bookplate.users.model import User
+from bookplate.users.validation import check_plain_text
+
+#: Longest text a roles configuration value (a name, a code, a desk) may hold.
+MAX_CONFIG_TEXT = 255
+
+
+def _config_strings(obj: object, path: str) -> Iterator[tuple[str, str]]:
+    if isinstance(obj, str):
+        yield path, obj
+    elif dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        for f in dataclasses.fields(obj):
+            yield from _config_strings(getattr(obj, f.name), f"{path}.{f.name}")
+    elif isinstance(obj, tuple | list | frozenset | set):
+        for item in obj:
+            yield from _config_strings(item, path)
+
+
+def check_config_text(item: object, what: str) -> None:
+    """Every text of a profile, rule, library or restricted-account setting meets the Users
+    API's rule (no control characters, at most 255 characters): whichever path sends it."""
+    for path, value in _config_strings(item, what):
+        check_plain_text(path, value, MAX_CONFIG_TEXT)
 
 
 def check_roles(user: User, institution: str, libraries: Mapping[str, Library]) -> None:

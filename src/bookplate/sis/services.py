@@ -38,7 +38,7 @@ from bookplate.sis.sources.csv import CsvSource
 from bookplate.sis.sources.xml import XmlSource
 from bookplate.users.model import PROTECTED_FIELDS, RecordType, Role, User
 from bookplate.users.services import UserService, utcnow
-from bookplate.users.validation import validate
+from bookplate.users.validation import has_control, validate
 
 _FIELDS = frozenset(User.__dataclass_fields__)
 
@@ -100,6 +100,22 @@ class SisService:
     def check_profile(self, profile: Profile) -> None:
         if not profile.code.strip() or len(profile.code) > 255:
             raise InvalidProfile("the code must be 1-255 characters")
+        csv = profile.csv
+        texts = {
+            "code": profile.code,
+            "match_id_type": profile.match_id_type,
+            "default_user_group": profile.default_user_group or "",
+            "description": profile.description,
+            "csv.delimiter": csv.delimiter,
+            "csv.encoding": csv.encoding,
+            "csv.date_format": csv.date_format,
+            "csv.multi_separator": csv.multi_separator,
+            "csv.columns": "".join(f"{k}{v}" for k, v in csv.columns.items()),
+            "field_rules": "".join(profile.field_rules),
+        }
+        for name, text in texts.items():
+            if has_control(text):
+                raise InvalidProfile(f"{name} holds control characters, which are not allowed")
         if profile.record_type not in {r.value for r in RecordType}:
             raise InvalidProfile(f"unknown record type {profile.record_type}")
         book = self.users.code_book(profile.institution)

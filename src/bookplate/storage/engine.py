@@ -6,6 +6,7 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import StaticPool
 from sqlalchemy.sql.expression import SelectBase
 
@@ -160,3 +161,27 @@ def _sqlite_engine(url: URL, kwargs: dict[str, Any]) -> Engine:
         conn.exec_driver_sql("BEGIN DEFERRED" if mode == "DEFERRED" else "BEGIN IMMEDIATE")
 
     return engine
+
+
+# SQLite's messages (sqlite3 reports no error code before Python 3.11's sqlite_errorcode) and
+# PostgreSQL's SQLSTATEs for "the write cannot be stored": disk full (53100), read-only
+# transaction (25006), I/O error (58030).
+_SQLITE_WRITE_FAILURES = (
+    "database or disk is full",
+    "attempt to write a readonly database",
+    "disk i/o error",
+    "unable to open database file",
+)
+_PG_WRITE_FAILURES = frozenset({"53100", "25006", "58030"})
+
+
+def is_write_failure(exc: BaseException) -> bool:
+    """True for a driver error that says the database cannot store a write (see above)."""
+    if not isinstance(exc, DBAPIError):
+        return False
+    original = exc.orig
+    sqlstate = getattr(original, "sqlstate", None)
+    if sqlstate is not None:
+        return sqlstate in _PG_WRITE_FAILURES
+    text = str(original).lower()
+    return any(marker in text for marker in _SQLITE_WRITE_FAILURES)

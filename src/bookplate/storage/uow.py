@@ -7,6 +7,7 @@ from typing import Self
 
 from sqlalchemy import Connection, Engine, RootTransaction
 
+from bookplate.errors import StorageUnavailable
 from bookplate.keys.ports import ApiKeyRepository
 from bookplate.network.ports import InstitutionRepository
 from bookplate.roles.ports import RolesRepository, StaffTokenRepository
@@ -16,6 +17,7 @@ from bookplate.storage.engine import (
     SINGLE_WRITE_OPTION,
     SQLITE_BEGIN_OPTION,
     SingleWrite,
+    is_write_failure,
 )
 from bookplate.storage.keys_repo import SqlApiKeyRepository
 from bookplate.storage.network_repo import SqlInstitutionRepository
@@ -106,6 +108,9 @@ class SqlUnitOfWork:
             if self._connection is not None:
                 self._connection.close()
                 self._connection = None
+        if exc is not None and is_write_failure(exc):
+            # Disk full, read-only database: a typed error the faces can word (503).
+            raise StorageUnavailable() from exc
 
     def commit(self) -> None:
         if self._transaction is None:

@@ -37,11 +37,12 @@ from bookplate.storage.rows import (
     identifier_pairs,
     term_rows,
     user_row,
+    utc,
 )
 from bookplate.storage.user_insert import driver_sql, insert_user
-from bookplate.users.errors import DuplicateId, UserNotFound
+from bookplate.users.errors import DuplicateId, PreconditionFailed, UserNotFound
 from bookplate.users.model import User, normalise_id
-from bookplate.users.ports import ALL_UNIQUE, LINKING_ID, PRIMARY_ID, HistoryRow
+from bookplate.users.ports import ALL_UNIQUE, LINKING_ID, PRIMARY_ID, HistoryRow, Version
 from bookplate.users.queries import Condition, SearchResult, Term, UserSearch
 
 
@@ -274,17 +275,34 @@ class SqlUserRepository:
         except IntegrityError:
             raise self._duplicate(user, None) from None
 
-    def replace(self, previous_primary_id: str, user: User, password_hash: str | None) -> None:
+    def replace(
+        self,
+        previous_primary_id: str,
+        user: User,
+        password_hash: str | None,
+        *,
+        if_version: Version | None = None,
+    ) -> None:
         pk = self._pk(user.institution, previous_primary_id)
         if pk is None:
             raise UserNotFound(previous_primary_id)
         values = user_row(user, password_hash, with_password=password_hash is not None)
+        where = [t.users.c.id == pk]
+        if if_version is not None:
+            # PostgreSQL re-reads the row a concurrent writer committed and finds the newer
+            # date-time; SQLite serialises writers (BEGIN IMMEDIATE).
+            modified = utc(if_version.last_modified)
+            where.append(
+                t.users.c.last_modified_date.is_(None)
+                if modified is None
+                else t.users.c.last_modified_date == modified
+            )
         try:
             with self._conn.begin_nested():
-                updated = self._conn.execute(
-                    update(t.users).where(t.users.c.id == pk).values(values)
-                )
+                updated = self._conn.execute(update(t.users).where(*where).values(values))
                 if updated.rowcount != 1:
+                    if if_version is not None:
+                        raise PreconditionFailed(previous_primary_id)
                     # Removed meanwhile by another transaction: no side rows without a user.
                     raise UserNotFound(previous_primary_id)
                 self._delete_side_rows(pk)

@@ -52,6 +52,20 @@ class InvalidFieldValue(InputError):
         super().__init__(f"Given field {field} has invalid value {shown}{tail}")
 
 
+class TooManyValues(InvalidFieldValue):
+    """A list of a record holds more entries than Bookplate keeps (40166404), or the record's
+    text is larger than one record may be (users.validation.MAX_LIST_ITEMS)."""
+
+    def __init__(self, field: str, count: int, limit: int, unit: str = "entries") -> None:
+        self.field = field
+        self.value = str(count)
+        self.count = count
+        self.limit = limit
+        InputError.__init__(
+            self, f"Given field {field} has {count} {unit}; at most {limit} are allowed."
+        )
+
+
 class InvalidCode(InputError):
     """A code that is not in its code table (401864)."""
 
@@ -138,9 +152,9 @@ class PasswordRejected(InputError):
 class UnreadableRecord(InputError):
     """The body could not be parsed as a user record (401676)."""
 
-    def __init__(self, detail: str) -> None:
+    def __init__(self, detail: str, kind: str = "XML") -> None:
         self.detail = detail
-        super().__init__(f"No valid XML was given. {detail}".strip())
+        super().__init__(f"No valid {kind} was given. {detail}".strip())
 
 
 class InvalidParameter(InputError):
@@ -150,3 +164,13 @@ class InvalidParameter(InputError):
         self.name = name
         self.value = value
         super().__init__(f"The parameter {name} is invalid.")
+
+
+class PreconditionFailed(ConflictError):
+    """``If-Match`` named a version of the record that is no longer the stored one (412)."""
+
+    def __init__(self, user_id: str) -> None:
+        self.user_id = user_id
+        super().__init__(
+            f"The user {user_id} was changed since the version named in If-Match was read."
+        )

@@ -17,6 +17,13 @@ PRIMARY_ID = "primary_id"
 LINKING_ID = "linking_id"
 
 
+@dataclass(frozen=True, slots=True)
+class Version:
+    """A stored record's version: its last modification date-time (None for none)."""
+
+    last_modified: datetime | None
+
+
 class UserRepository(Protocol):
     def find(self, institution: str, user_id: str, id_type: str = ALL_UNIQUE) -> User | None:
         """One user by primary ID or identifier (``all_unique``), by ``primary_id`` only, by
@@ -28,9 +35,19 @@ class UserRepository(Protocol):
         Sets nothing on ``user``: the service stamps dates before calling."""
         ...
 
-    def replace(self, previous_primary_id: str, user: User, password_hash: str | None) -> None:
+    def replace(
+        self,
+        previous_primary_id: str,
+        user: User,
+        password_hash: str | None,
+        *,
+        if_version: Version | None = None,
+    ) -> None:
         """Swap the stored record whose primary ID was ``previous_primary_id`` for ``user``.
-        ``password_hash`` None keeps the stored hash. Raises DuplicateId like ``add``."""
+        ``password_hash`` None keeps the stored hash. Raises DuplicateId like ``add``.
+        ``if_version``: write only while the stored record is still that version, else raise
+        PreconditionFailed (checked by the write itself, so that a concurrent writer cannot
+        slip in between the read and the write)."""
         ...
 
     def remove(self, institution: str, primary_id: str) -> None: ...

@@ -7,17 +7,19 @@ PUT rules of SPEC section 3 hold whatever the path.
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from bookplate.users.copying import copy_record
 from bookplate.users.errors import (
     ActionNotSupported,
     ExternalIdImmutable,
     InvalidParameter,
+    PreconditionFailed,
     UserNotFound,
 )
 from bookplate.users.manual import mark_manual
@@ -30,7 +32,7 @@ from bookplate.users.model import (
     UserInput,
 )
 from bookplate.users.passwords import PasswordHasher
-from bookplate.users.ports import ALL_UNIQUE, Guard, HistoryRow, RoleHooks, UnitOfWork
+from bookplate.users.ports import ALL_UNIQUE, Guard, HistoryRow, RoleHooks, UnitOfWork, Version
 from bookplate.users.queries import SearchResult, UserSearch
 from bookplate.users.validation import (
     CodeBook,
@@ -40,6 +42,32 @@ from bookplate.users.validation import (
 )
 
 UowFactory = Callable[[], UnitOfWork]
+
+
+def etag(user: User) -> str:
+    """The stored version of a record, as an HTTP entity tag (quotes included).
+
+    The one place the tag is made (docs/alma-compatibility.md, "Concurrent updates"): a
+    digest of the record's institution, primary ID and last modification date-time. Every
+    write through ``replace`` and ``staff_update`` moves the date-time on by at least a
+    millisecond, so a tag names one version. The same for JSON and XML.
+    """
+    when = user.last_modified_date.isoformat() if user.last_modified_date else "-"
+    raw = f"{user.institution}\x1f{user.primary_id}\x1f{when}".encode()
+    return '"' + hashlib.blake2b(raw, digest_size=16).hexdigest() + '"'
+
+
+def matches(if_match: str, user: User) -> bool:
+    """RFC 9110 ``If-Match`` (strong comparison): ``*`` or a list holding the tag."""
+    tags = [t.strip() for t in if_match.split(",")]
+    return "*" in tags or etag(user) in tags
+
+
+def _later(now: datetime, before: datetime | None) -> datetime:
+    """``now``, or one millisecond after ``before`` when the clock has not moved past it."""
+    if before is not None and now <= before:
+        return before + timedelta(milliseconds=1)
+    return now
 
 
 def utcnow() -> datetime:
@@ -241,14 +269,19 @@ class UserService:
         guard: Guard | None = None,
         by_hand: bool = True,
         restore: frozenset[str] = frozenset(),
+        if_match: str | None = None,
     ) -> User:
         """PUT: the one write path of a person (API key, staff token through ``StaffUsers``,
         web form). Protected fields of an external user that the write changes are recorded
         as changed by hand (``merge_for_put``); ``restore`` gives named fields back their last
         SIS value and attaches them to the SIS again. ``by_hand=False`` is for identity
-        systems updating a user at sign-in: PUT rules, no manual marks."""
+        systems updating a user at sign-in: PUT rules, no manual marks. ``if_match`` (an
+        ``If-Match`` header): the write happens only while the stored record is the version it
+        names (else PreconditionFailed); None: last write wins."""
         with self._uow_factory() as uow:
             stored = self._find(uow, institution, user_id, id_type)
+            if if_match is not None and not matches(if_match, stored):
+                raise PreconditionFailed(user_id)
             incoming = copy.deepcopy(data.user)
             apply_defaults(incoming)
             if stored.is_external and incoming.account_type == AccountType.INTERNAL:
@@ -262,7 +295,7 @@ class UserService:
             user.created_date = stored.created_date
             user.last_patron_activity_date = stored.last_patron_activity_date
             user.last_modified_by = actor
-            user.last_modified_date = self._clock()
+            user.last_modified_date = _later(self._clock(), stored.last_modified_date)
             force_internal_segments(user)
             if guard is not None:
                 guard(stored, user)
@@ -270,7 +303,15 @@ class UserService:
                 user.roles = self.roles.roles_for_new_user(institution, user)
             self._check(uow, institution, stored, user, data.password)
             password_hash = self._hasher.hash(data.password) if data.password else None
-            uow.users.replace(stored.primary_id, user, password_hash)
+            if if_match is None:
+                uow.users.replace(stored.primary_id, user, password_hash)
+            else:
+                # Written only while the stored version is still the one checked above (a
+                # concurrent writer may have committed since it was read).
+                uow.users.replace(
+                    stored.primary_id, user, password_hash,
+                    if_version=Version(stored.last_modified_date),
+                )
             uow.commit()
         return user
 
@@ -300,7 +341,7 @@ class UserService:
             user.created_by = stored.created_by
             user.created_date = stored.created_date
             user.last_modified_by = actor
-            user.last_modified_date = self._clock()
+            user.last_modified_date = _later(self._clock(), stored.last_modified_date)
             force_internal_segments(user)
             self._check(uow, institution, stored, user)
             uow.users.replace(stored.primary_id, user, None)

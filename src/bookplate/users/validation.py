@@ -24,6 +24,7 @@ from bookplate.users.errors import (
     NotSupportedForRecordType,
     PasswordRejected,
     RepeatedIdentifier,
+    TooManyValues,
     UnsupportedAccountType,
 )
 from bookplate.users.model import AccountType, RecordType, SegmentType, User, normalise_id
@@ -50,6 +51,29 @@ MAX_LENGTHS: dict[str, int] = {
     "phone_number": 255,
 }
 DEFAULT_MAX = 4000
+
+# How many entries each list of a record may hold (docs/alma-compatibility.md, "Record
+# sizes"). Alma documents no such caps; these are far above what a person's record needs and
+# keep a record that was accepted small enough to be read back and PUT again under the
+# 1 MiB body limit, whatever path (API, SIS, web) sends it.
+MAX_LIST_ITEMS: dict[str, int] = {
+    "user_identifier": 50,
+    "address": 20,
+    "email": 20,
+    "phone": 20,
+    "user_note": 200,
+    "user_block": 100,
+    "user_statistic": 100,
+    "user_role": 500,
+    "proxy_for_user": 100,
+    "library_notice": 100,
+    "rs_library": 100,
+}
+# Per segment: address_type, email_type, phone_type; per role: parameter.
+MAX_SEGMENT_TYPES = 20
+MAX_ROLE_PARAMETERS = 50
+# All the text of one record, in UTF-8 bytes (its structure and code descriptions come on top).
+MAX_RECORD_TEXT_BYTES = 256 * 1024
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
 
@@ -182,11 +206,50 @@ def _user_gatherer() -> _Gatherer:
     return _compile_gatherer(User, _NOT_CHECKED)
 
 
+def check_counts(user: User) -> None:
+    """List sizes first (MAX_LIST_ITEMS), before any check walks the lists."""
+    contact = user.contact_info
+    for name, items in (
+        ("user_identifier", user.identifiers),
+        ("address", contact.addresses),
+        ("email", contact.emails),
+        ("phone", contact.phones),
+        ("user_note", user.notes),
+        ("user_block", user.blocks),
+        ("user_statistic", user.statistics),
+        ("user_role", user.roles),
+        ("proxy_for_user", user.proxy_for),
+        ("library_notice", user.library_notices),
+        ("rs_library", user.rs_libraries),
+    ):
+        if len(items) > MAX_LIST_ITEMS[name]:
+            raise TooManyValues(name, len(items), MAX_LIST_ITEMS[name])
+    for field_name, segments in (
+        ("address_type", contact.addresses),
+        ("email_type", contact.emails),
+        ("phone_type", contact.phones),
+    ):
+        for segment in segments:
+            types: list[str] = getattr(segment, f"{field_name}s")
+            if len(types) > MAX_SEGMENT_TYPES:
+                raise TooManyValues(field_name, len(types), MAX_SEGMENT_TYPES)
+    for role in user.roles:
+        if len(role.parameters) > MAX_ROLE_PARAMETERS:
+            raise TooManyValues("user_role.parameter", len(role.parameters), MAX_ROLE_PARAMETERS)
+
+
 def check_text(user: User) -> None:
-    """Lengths and control characters of every string field."""
+    """Lengths and control characters of every string field, and the record's total text."""
     strings: list[str] = []
-    if _user_gatherer()(user, strings) and _CONTROL.search("".join(strings)) is None:
-        return
+    if _user_gatherer()(user, strings):
+        text = "".join(strings)
+        # A character is at most 4 bytes in UTF-8: most records need no encoding to know.
+        if len(text) * 4 > MAX_RECORD_TEXT_BYTES:
+            size = len(text.encode("utf-8", "surrogatepass"))
+            if size > MAX_RECORD_TEXT_BYTES:
+                raise TooManyValues("user", size, MAX_RECORD_TEXT_BYTES, "bytes of text")
+        if _CONTROL.search(text) is None:
+            return
     for path, name, value in _strings(user, ""):
         if path.startswith("manual_fields") or path == "institution":
             continue
@@ -197,6 +260,23 @@ def check_text(user: User) -> None:
             raise InvalidFieldValue(
                 path, value.encode("unicode_escape").decode(), "control characters are not allowed"
             )
+
+
+def has_control(value: str) -> bool:
+    """True when ``value`` holds a character no text field may hold (NUL and the other C0
+    controls but tab, line feed and carriage return; DEL)."""
+    return _CONTROL.search(value) is not None
+
+
+def check_plain_text(field: str, value: str, limit: int = DEFAULT_MAX) -> None:
+    """The Users API's rule for one text value of any other input (configuration, profiles,
+    file names): at most ``limit`` characters, no control characters (InvalidFieldValue)."""
+    if len(value) > limit:
+        raise InvalidFieldValue(field, value[:80], f"longer than {limit} characters")
+    if _CONTROL.search(value):
+        raise InvalidFieldValue(
+            field, value.encode("unicode_escape").decode(), "control characters are not allowed"
+        )
 
 
 def _code(book: CodeBook, kind: str, table_key: str, code: str | None) -> None:
@@ -332,6 +412,7 @@ def validate(user: User, book: CodeBook, password: str | None = None) -> None:
         raise MandatoryFieldMissing("primary_id")
     if not user.record_type:
         raise MandatoryFieldMissing("record_type")
+    check_counts(user)
     check_text(user)
     check_account(user)
     check_contact(user, bool(password))

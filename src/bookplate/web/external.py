@@ -11,7 +11,7 @@ relative path only (``safe_next``); the RelayState an IdP posts back is never fo
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import structlog
 from fastapi import APIRouter, Request
@@ -19,7 +19,7 @@ from starlette.responses import RedirectResponse, Response
 
 from bookplate.auth.errors import AuthenticationFailed, ProfileInvalid, ProfileNotFound
 from bookplate.auth.model import Method
-from bookplate.auth.profiles import SessionLink, Started
+from bookplate.auth.ports import SessionLink
 from bookplate.auth.services import SESSION_COOKIE
 from bookplate.users.model import User
 from bookplate.web.routes import (
@@ -32,6 +32,12 @@ from bookplate.web.routes import (
     safe_next,
 )
 from bookplate.web.threads import run_sign_in
+
+if TYPE_CHECKING:
+    # Only a type here: importing auth.profiles loads the protocol libraries (pysaml2, ldap3,
+    # authlib), which an API worker should not pay for at start-up. They load with the first
+    # external sign-in (``Container.external``).
+    from bookplate.auth.profiles import Started
 
 log = structlog.get_logger("bookplate.web.external")
 router = APIRouter(include_in_schema=False)

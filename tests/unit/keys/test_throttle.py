@@ -75,3 +75,21 @@ def test_large_limits_need_few_round_trips() -> None:
     (w,) = workers(1, counter, clock)
     assert allowed(w, key, 2_000) == 2_000
     assert counter.calls == 2_000 // claim_size(10_000)
+
+
+class UnwritableCounter:
+    """The shared counter's store cannot take writes (a full disk, a read-only database)."""
+
+    def hit(self, bucket: str, second: int, amount: int = 1) -> int:
+        from bookplate.errors import StorageUnavailable
+
+        raise StorageUnavailable()
+
+
+def test_a_counter_that_cannot_be_written_still_limits_per_worker() -> None:
+    clock = Clock()
+    key = ApiKey("k1", "MAIN", "n", per_second=5)
+    (w,) = workers(1, UnwritableCounter(), clock)  # type: ignore[arg-type]
+    assert allowed(w, key, 8) == 5  # calls go on, the limit still holds in this worker
+    clock.now += 1
+    assert allowed(w, key, 1) == 1

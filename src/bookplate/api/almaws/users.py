@@ -7,6 +7,7 @@ from urllib.parse import quote, unquote
 
 from fastapi import APIRouter, Path, Query, Request
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
 from bookplate.api import deps
@@ -19,7 +20,7 @@ from bookplate.keys.model import Area
 from bookplate.users.errors import InvalidParameter, UserNotFound
 from bookplate.users.ports import ALL_UNIQUE
 from bookplate.users.queries import MAX_LIMIT, ORDER_BY, UserSearch, parse_q
-from bookplate.users.services import parse_override
+from bookplate.users.services import etag, parse_override
 
 router = APIRouter(prefix="/almaws/v1", tags=["Users"])
 
@@ -111,6 +112,13 @@ def test_get(request: Request) -> Response:
 def test_post(request: Request) -> Response:
     deps.require_key(request, Area.USERS, write=True)
     return _test_ok(request)
+
+
+@router.api_route("/users/operation/test", methods=["PUT", "DELETE", "PATCH"],
+                  include_in_schema=False)
+def test_other_methods(request: Request) -> Response:
+    """``operation/test`` is an operation, never a user ID: other methods answer 405."""
+    raise StarletteHTTPException(405, "Method Not Allowed", headers={"Allow": "GET, POST"})
 
 
 def _test_ok(request: Request) -> Response:
@@ -208,7 +216,9 @@ async def create_user(request: Request) -> Response:
     else:
         user = await run_in_threadpool(c.users.create, key.institution, data, key.who)
     book = c.users.code_book(key.institution)
-    return user_response(user, book, wants_json(request), link=_link(request, user.primary_id))
+    response = user_response(user, book, wants_json(request), link=_link(request, user.primary_id))
+    response.headers["ETag"] = etag(user)
+    return response
 
 
 GET_USER_PARAMETERS = {
@@ -250,7 +260,7 @@ async def get_user(request: Request, user_id: UserIdPath) -> Response:
     except UserNotFound as exc:
         raise _not_found_code(exc, id_type) from None
     book = c.users.code_book(key.institution)
-    return user_response(
+    response = user_response(
         user,
         book,
         wants_json(request),
@@ -258,6 +268,8 @@ async def get_user(request: Request, user_id: UserIdPath) -> Response:
         link=_link(request, user.primary_id),
         expand=expanded,
     )
+    response.headers["ETag"] = etag(user)  # If-Match on PUT: docs/alma-compatibility.md
+    return response
 
 
 @router.put("/users/{user_id:path}", summary="Update user details", openapi_extra=USER_BODY)
@@ -280,6 +292,7 @@ async def put_user(
     params.boolean("registration_rules", registration_rules)
     body = await deps.read_body(request, c.settings.max_body_bytes)
     data = read_user(body, body_is_json(request, body))
+    if_match = request.headers.get("if-match")  # absent: last write wins, as in Alma
     try:
         if key.actor is not None:
             user = await run_in_threadpool(
@@ -291,6 +304,7 @@ async def put_user(
                 override=overrides,
                 recalculate_roles=recalculate,
                 scope=library or None,
+                if_match=if_match,
             )
         else:
             user = await run_in_threadpool(
@@ -302,11 +316,14 @@ async def put_user(
                 id_type=id_type,
                 override=overrides,
                 recalculate_roles=recalculate,
+                if_match=if_match,
             )
     except UserNotFound as exc:
         raise _not_found_code(exc, id_type) from None
     book = c.users.code_book(key.institution)
-    return user_response(user, book, wants_json(request), link=_link(request, user.primary_id))
+    response = user_response(user, book, wants_json(request), link=_link(request, user.primary_id))
+    response.headers["ETag"] = etag(user)
+    return response
 
 
 @router.delete("/users/{user_id:path}", status_code=204, summary="Delete user")

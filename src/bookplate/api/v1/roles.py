@@ -11,7 +11,7 @@ from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Path, Request
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import JSONResponse, Response
 
@@ -35,6 +35,17 @@ Text = Annotated[str, Field(min_length=1, max_length=64)]
 Codes = Annotated[list[Text], Field(max_length=200)]
 
 
+def _iso_date_only(value: object) -> object:
+    """Dates come as ISO strings (``2030-08-30``); a number is not a date (pydantic would read
+    ``0`` as 1970-01-01)."""
+    if isinstance(value, int | float):
+        raise ValueError("a date is written YYYY-MM-DD, not as a number")
+    return value
+
+
+IsoDate = Annotated[date, BeforeValidator(_iso_date_only)]
+
+
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
@@ -49,7 +60,7 @@ class ProfileRoleIn(Strict):
     role_type: Text
     scope: Annotated[str | None, Field(max_length=64)] = None
     status: Annotated[str, Field(pattern="^(ACTIVE|INACTIVE)$")] = "ACTIVE"
-    expiry_date: date | None = None
+    expiry_date: IsoDate | None = None
     parameters: Annotated[list[ParameterIn], Field(max_length=20)] = []
 
 
