@@ -47,6 +47,15 @@ class Settings(BaseSettings):
     smtp_user: str | None = None
     smtp_password: str | None = None
     reset_link_seconds: int = Field(default=3600, ge=60)
+    # Lockout (every method that checks a password): this many failures lock the account
+    # for lockout_seconds (Alma's figures: 15 and 30 minutes).
+    lockout_failures: int = Field(default=15, ge=1, le=1000)
+    lockout_seconds: int = Field(default=1800, ge=60, le=30 * 86400)
+    # /auth/forgot: at most this many requests per login name / account and per client
+    # address within the window (a quiet window starts a new count).
+    reset_limit_per_account: int = Field(default=3, ge=1, le=1000)
+    reset_limit_per_address: int = Field(default=20, ge=1, le=100_000)
+    reset_limit_window_seconds: int = Field(default=3600, ge=60, le=30 * 86400)
 
 
 @lru_cache(maxsize=1)

@@ -289,20 +289,45 @@ class ExternalLogins:
             raise ProtocolRefused("no pending sign-in of this profile for this browser")
         return found
 
-    def _complete(self, profile: Profile, identity: Identity) -> User:
-        return self.auth.complete_external_login(identity, profile.mapping)
+    def _complete(self, profile: Profile, identity: Identity, address: str | None = None
+                  ) -> User:
+        return self.auth.complete_external_login(identity, profile.mapping, address)
+
+    def record_refusal(self, method: Method, code: str, cookie: str | None, reason: str,
+                       address: str | None = None) -> None:
+        """A refused SAML/CAS/OIDC return leg (forged, replayed, expired, provider error...)
+        as a failed login event. The institution is the pending sign-in's, else that of the
+        only profile with this code; the login name is unknown (empty). Refusals that got as
+        far as matching a user were recorded by ``complete_external_login`` already."""
+        institution: str | None = None
+        if cookie and len(cookie) <= 100:
+            found = self.pending.get(digest(cookie), self.auth.now())
+            if found is not None and found.method == method.value and found.code == code:
+                institution = found.institution
+        if institution is None and CODE.fullmatch(code or ""):
+            rows = self.profiles.find(method.value, code)
+            institution = rows[0].institution if len(rows) == 1 else None
+        if institution is None:
+            return
+        self.auth.record_failed_login(institution, "", method.value,
+                                      f"{code}: {reason}"[:255], address)
 
     # LDAP (the password form)
-    def ldap_login(self, institution: str, code: str, login: str, password: str) -> User:
+    def ldap_login(self, institution: str, code: str, login: str, password: str, *,
+                   address: str | None = None) -> User:
+        """A bind with the user's directory password, under the lockout of every password
+        check (``AuthService.checked_elsewhere``)."""
         profile = self.profile(Method.LDAP, code, institution)
         assert isinstance(profile, LdapProfile)
         try:
-            identity = ldap.authenticate(profile, login, password)
+            identity = self.auth.checked_elsewhere(
+                institution, login, lambda: ldap.authenticate(profile, login, password))
         except AuthenticationFailed as exc:
             self.auth.record_failed_login(institution, login, Method.LDAP.value,
-                                          getattr(exc, "reason", None) or "ldap refused")
+                                          getattr(exc, "reason", None) or "ldap refused",
+                                          address)
             raise
-        return self._complete(profile, identity)
+        return self._complete(profile, identity, address)
 
     # SAML
     def saml_metadata(self, code: str, institution: str | None) -> str:
@@ -318,15 +343,15 @@ class ExternalLogins:
                                                        "next": next_url})
         return Started(url, cookie)
 
-    def saml_finish(self, code: str, cookie: str | None, saml_response: str
-                    ) -> tuple[User, str]:
+    def saml_finish(self, code: str, cookie: str | None, saml_response: str, *,
+                    address: str | None = None) -> tuple[User, str]:
         # Not taken: a replayed response from the same browser must meet the replay cache.
         pending = self._pending(cookie, Method.SAML, code, take=False)
         profile = self.profile(Method.SAML, code, pending.institution)
         assert isinstance(profile, SamlProfile)
         ids = [str(i) for i in pending.data.get("request_ids") or [] if isinstance(i, str)]
         identity = saml.finish(profile, saml_response, ids, self.replay)
-        return self._complete(profile, identity), str(pending.data.get("next") or "/")
+        return self._complete(profile, identity, address), str(pending.data.get("next") or "/")
 
     # CAS
     def cas_service(self, code: str) -> str:
@@ -340,12 +365,13 @@ class ExternalLogins:
         url = cas.login_url(profile, self.cas_service(code))
         return Started(url, self._remember(profile, Method.CAS, {"next": next_url}))
 
-    def cas_finish(self, code: str, cookie: str | None, ticket: str) -> tuple[User, str]:
+    def cas_finish(self, code: str, cookie: str | None, ticket: str, *,
+                   address: str | None = None) -> tuple[User, str]:
         pending = self._pending(cookie, Method.CAS, code, take=True)
         profile = self.profile(Method.CAS, code, pending.institution)
         assert isinstance(profile, CasProfile)
         identity = cas.validate(profile, self.cas_service(code), ticket)
-        return self._complete(profile, identity), str(pending.data.get("next") or "/")
+        return self._complete(profile, identity, address), str(pending.data.get("next") or "/")
 
     # OIDC
     def oidc_start(self, code: str, institution: str | None, next_url: str) -> Started:
@@ -356,15 +382,15 @@ class ExternalLogins:
             "state": state, "nonce": nonce, "verifier": verifier, "next": next_url})
         return Started(url, cookie)
 
-    def oidc_finish(self, code: str, cookie: str | None, auth_code: str, state: str
-                    ) -> tuple[User, str]:
+    def oidc_finish(self, code: str, cookie: str | None, auth_code: str, state: str, *,
+                    address: str | None = None) -> tuple[User, str]:
         pending = self._pending(cookie, Method.OIDC, code, take=True)
         profile = self.profile(Method.OIDC, code, pending.institution)
         assert isinstance(profile, OidcProfile)
         d = pending.data
         identity = oidc.finish(profile, auth_code, state, str(d.get("state") or ""),
                                str(d.get("nonce") or ""), str(d.get("verifier") or ""))
-        return self._complete(profile, identity), str(d.get("next") or "/")
+        return self._complete(profile, identity, address), str(d.get("next") or "/")
 
 
 __all__ = ["AuthenticationFailed", "ExternalLogins", "LdapServer", "Pending", "Profile",
