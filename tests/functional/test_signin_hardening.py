@@ -209,6 +209,20 @@ def test_a_reset_ends_every_session(world: World) -> None:
     assert other.get("/auth/me").status_code == 303
 
 
+def test_a_password_set_through_the_api_ends_the_users_sessions(world: World) -> None:
+    w = world
+    assert _login(w.client).status_code == 303
+    body = w.client.get("/almaws/v1/users/jdoe", headers=_h(w.key)).json()
+    kept = w.client.put("/almaws/v1/users/jdoe", json={**body, "password": ""},
+                        headers=_h(w.key))
+    assert kept.status_code == 200 and w.client.get("/auth/me").status_code == 200
+    changed = w.client.put("/almaws/v1/users/jdoe", json={**body, "password": NEW},
+                           headers=_h(w.key))
+    assert changed.status_code == 200
+    assert w.client.get("/auth/me").status_code == 303
+    assert _op_auth(w, "jdoe", NEW) == 204
+
+
 # -- item 4: which users a provider may sign in as --------------------------------------------
 
 def test_a_provider_never_signs_in_as_staff_by_default(world: World) -> None:
