@@ -8,6 +8,7 @@ lockout. The LDAP, SAML, CAS and OIDC parts run against the real peers in
 
 from __future__ import annotations
 
+import os
 import re
 import time
 from collections.abc import Callable, Iterator
@@ -462,3 +463,35 @@ def test_lockout_thresholds_are_settings(database_url: str,
         assert not w.container.auth.lockout.is_locked("MAIN:jdoe", later)
     with pytest.raises(ValueError):
         Settings(lockout_failures=0)
+
+
+def test_unlock_and_reset_limits_with_redis(database_url: str,
+                                            smtp: tuple[Sink, int]) -> None:  # noqa: F811
+    """The same with the counters in Redis (``BOOKPLATE_TEST_REDIS_URL``)."""
+    import redis
+
+    url = os.environ.get("BOOKPLATE_TEST_REDIS_URL")
+    if not url:
+        pytest.skip("BOOKPLATE_TEST_REDIS_URL not set")
+    client = redis.Redis.from_url(url)
+
+    def forget() -> None:
+        for pattern in ("bookplate:login:*MAIN:jdoe", "bookplate:attempts:reset:*"):
+            keys = list(client.scan_iter(pattern))
+            if keys:
+                client.delete(*keys)
+
+    sink, port = smtp
+    forget()
+    try:
+        for w in _world(database_url, port, sink, redis_url=url, lockout_failures=3):
+            _lock(w, times=3)
+            assert _op_auth(w, "jdoe", PASSWORD) == 400
+            assert w.container.auth.unlock("MAIN", "jdoe", "test")
+            assert _op_auth(w, "jdoe", PASSWORD) == 204
+            for _ in range(3):
+                assert _forgot(w.client, "jdoe").status_code == 200
+            assert _forgot(w.client, "jdoe").status_code == 429
+    finally:
+        forget()
+        client.close()
