@@ -51,9 +51,9 @@ class World:
 
 
 def _world(database_url: str, port: int, sink: Sink, **settings: Any) -> Iterator[World]:
-    config = Settings(database_url=database_url, cache_seconds=0, redis_url=None,
-                      session_cookie_secure=False, public_url="http://testserver",
-                      smtp_host="127.0.0.1", smtp_port=port, **settings)
+    config = Settings(**{"database_url": database_url, "cache_seconds": 0, "redis_url": None,
+                         "session_cookie_secure": False, "public_url": "http://testserver",
+                         "smtp_host": "127.0.0.1", "smtp_port": port, **settings})
     container = build_container(config, migrate=True)
     container.add_institution("MAIN", "Main University")
     _, key = container.keys.create("MAIN", "rw", parse_areas(["users:rw"]), 10_000)
