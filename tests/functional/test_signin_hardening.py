@@ -129,6 +129,7 @@ def test_a_provider_user_can_neither_set_nor_use_a_local_password(world: World) 
     w.client.cookies.set("bp_session", token)
     assert w.client.get("/auth/password").status_code == 403
     me = w.client.get("/auth/me")
+    assert me.status_code == 200 and 'href="/auth/password"' not in me.text
     r = w.client.post("/auth/password", data={"csrf_token": _csrf(me.text),
                                               "current_password": "", "new_password": NEW,
                                               "confirm": NEW})

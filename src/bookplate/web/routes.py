@@ -202,7 +202,9 @@ def me(request: Request) -> Response:
     info = _session(request)
     if info is None:
         return RedirectResponse("/auth/login?next=/auth/me", status_code=303)
-    return _render(request, "me.html", {"user": info.user, "csrf": info.session.csrf})
+    return _render(request, "me.html", {
+        "user": info.user, "csrf": info.session.csrf,
+        "may_change_password": container(request).auth.local_password_allowed(info.user)})
 
 
 PROVIDER_ONLY = ("This account signs in through your institution's identity provider: its "
