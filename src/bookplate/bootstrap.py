@@ -12,7 +12,7 @@ from argon2 import PasswordHasher as Argon2
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from bookplate.auth.mail import SmtpMailer
-from bookplate.auth.ports import LockoutCounter
+from bookplate.auth.ports import AttemptCounter, LockoutCounter
 from bookplate.auth.registry import LoginMethods
 from bookplate.auth.services import AuthService
 from bookplate.auth.tokens import DiscoveryTokens
@@ -29,12 +29,12 @@ from bookplate.roles.services import (
 )
 from bookplate.sis.jobs import JobQueue, SisJobs, ThreadQueue, WorkerQueue
 from bookplate.sis.services import SisService
-from bookplate.storage.auth_repo import SqlAuthStore, SqlLockoutCounter
+from bookplate.storage.auth_repo import SqlAttemptCounter, SqlAuthStore, SqlLockoutCounter
 from bookplate.storage.engine import Engine, make_engine
 from bookplate.storage.identity import database_identity
 from bookplate.storage.rate_counter import SqlRateCounter
 from bookplate.storage.redis_counter import RedisRateCounter
-from bookplate.storage.redis_lockout import RedisLockoutCounter
+from bookplate.storage.redis_lockout import RedisAttemptCounter, RedisLockoutCounter
 from bookplate.storage.sis_queue import ProcrastinateQueue
 from bookplate.storage.sis_repo import SqlSisStore
 from bookplate.storage.uow import SqlUnitOfWork
@@ -125,15 +125,23 @@ class Container:
         """Passwords with lockout, sessions, reset links, external logins (built on first
         use). The failure counter is in Redis when configured, else in the database."""
         s = self.settings
+        limit, seconds = s.lockout_failures, s.lockout_seconds
         lockout: LockoutCounter = (
-            RedisLockoutCounter(s.redis_url) if s.redis_url else SqlLockoutCounter(self.engine)
+            RedisLockoutCounter(s.redis_url, limit, seconds) if s.redis_url
+            else SqlLockoutCounter(self.engine, limit, seconds)
+        )
+        attempts: AttemptCounter = (
+            RedisAttemptCounter(s.redis_url) if s.redis_url else SqlAttemptCounter(self.engine)
         )
         mailer = (SmtpMailer(s.smtp_host, s.smtp_port, s.smtp_from, starttls=s.smtp_starttls,
                              user=s.smtp_user, password=s.smtp_password)
                   if s.smtp_host else None)
         return AuthService(self.users, SqlAuthStore(self.engine), lockout, mailer=mailer,
                            session_seconds=s.session_seconds, reset_seconds=s.reset_link_seconds,
-                           public_url=s.public_url)
+                           public_url=s.public_url, attempts=attempts,
+                           reset_limit_per_account=s.reset_limit_per_account,
+                           reset_limit_per_address=s.reset_limit_per_address,
+                           reset_limit_window_seconds=s.reset_limit_window_seconds)
 
     @cached_property
     def login_methods(self) -> LoginMethods:
@@ -167,6 +175,9 @@ class Container:
                                cache_seconds=self.settings.cache_seconds)
 
     def close(self) -> None:
+        auth = self.__dict__.get("auth")
+        if auth is not None:
+            auth.close()  # reset mails still queued go out first
         jobs = self.__dict__.get("sis_jobs")
         if jobs is not None and jobs.queue is not None:
             jobs.queue.close()

@@ -50,6 +50,15 @@ class Settings(BaseSettings):
     # How the staff pages show dates (strftime; docs/staff-ui.md), e.g. "%d.%m.%Y".
     staff_date_format: str = Field(default="%Y-%m-%d", min_length=2, max_length=20,
                                    pattern=r"^[%A-Za-z./ ,-]+$")
+    # Lockout (every method that checks a password): this many failures lock the account
+    # for lockout_seconds (Alma's figures: 15 and 30 minutes).
+    lockout_failures: int = Field(default=15, ge=1, le=1000)
+    lockout_seconds: int = Field(default=1800, ge=60, le=30 * 86400)
+    # /auth/forgot: at most this many requests per login name / account and per client
+    # address within the window (a quiet window starts a new count).
+    reset_limit_per_account: int = Field(default=3, ge=1, le=1000)
+    reset_limit_per_address: int = Field(default=20, ge=1, le=100_000)
+    reset_limit_window_seconds: int = Field(default=3600, ge=60, le=30 * 86400)
 
 
 @lru_cache(maxsize=1)

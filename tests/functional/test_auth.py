@@ -296,10 +296,12 @@ def test_force_password_change(env: Env) -> None:
     page = env.client.get("/auth/password")
     token = _csrf(page.text)
     weak = env.client.post("/auth/password", data={"csrf_token": token,
+                                                   "current_password": PASSWORD,
                                                    "new_password": "password",
                                                    "confirm": "password"})
     assert weak.status_code == 400 and "at least 8" in weak.text
     ok = env.client.post("/auth/password", data={"csrf_token": token,
+                                                 "current_password": PASSWORD,
                                                  "new_password": "a-new-long-secret",
                                                  "confirm": "a-new-long-secret"})
     assert ok.status_code == 200 and "changed" in ok.text

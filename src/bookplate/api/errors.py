@@ -72,6 +72,7 @@ ERROR_TABLE: dict[type[BaseException], Mapping] = {
     role_errors.RuleNotFound: Mapping(400, "402119"),
     auth_errors.AuthenticationFailed: Mapping(401, "401866"),
     auth_errors.ResetLinkInvalid: Mapping(400, "402119"),
+    auth_errors.MailUnavailable: Mapping(503, "60101"),
     key_errors.InvalidApiKey: Mapping(403, "UNAUTHORIZED"),
     key_errors.AreaNotAllowed: Mapping(400, "UNAUTHORIZED"),
     key_errors.PerSecondThreshold: Mapping(429, "PER_SECOND_THRESHOLD"),

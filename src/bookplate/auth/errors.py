@@ -3,7 +3,7 @@ the log (``reason``), never for the response."""
 
 from __future__ import annotations
 
-from bookplate.errors import AccessError, InputError
+from bookplate.errors import AccessError, BookplateError, InputError
 
 
 class AuthenticationFailed(AccessError):
@@ -27,6 +27,15 @@ class ResetLinkInvalid(InputError):
 
     def __init__(self) -> None:
         super().__init__("The password reset link is invalid or has expired.")
+
+
+class ResetNotPossible(InputError):
+    """A staff-triggered password reset that cannot be sent (no mail configured, no e-mail
+    address, an account that has no Bookplate password)."""
+
+
+class MailUnavailable(BookplateError):
+    """The mail server did not take the message."""
 
 
 # --- protocol adapters (auth/backends): LDAP, SAML, CAS, OIDC ---------------------------------

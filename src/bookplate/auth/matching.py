@@ -25,6 +25,7 @@ from bookplate.users.model import (
 )
 
 PRIMARY_ID = "primary_id"
+PATRON_ROLE = "200"
 
 # User fields a mapping may fill from an attribute (plain strings on ``User``).
 MAPPABLE_FIELDS: frozenset[str] = frozenset(
@@ -91,9 +92,32 @@ def decide(
         return Decision(Action.DENY, "the user is inactive", user_id)
     if existing_user.expiry_date is not None and existing_user.expiry_date < today:
         return Decision(Action.DENY, "the user has expired", user_id)
-    if mapping.update_users:
+    refusal = outside_profile(existing_user, mapping)
+    if refusal is not None:
+        return Decision(Action.DENY, refusal, user_id)
+    if mapping.update_users and existing_user.account_type != AccountType.INTERNAL.value:
+        # Provider data never overwrites what the library keeps itself (internal accounts).
         return Decision(Action.UPDATE, "update user upon login", user_id)
     return Decision(Action.LOGIN, "existing user", user_id)
+
+
+def holds_staff_roles(user: User) -> bool:
+    """Any role besides Patron (whatever its status: a role set aside can be set back)."""
+    return any(r.role_type and r.role_type != PATRON_ROLE for r in user.roles)
+
+
+def outside_profile(user: User, mapping: UserMapping) -> str | None:
+    """Why the profile may not sign in as ``user`` (None = it may): its record type, its
+    account type, or roles beyond Patron the profile does not allow."""
+    record_type = user.record_type or RecordType.PUBLIC.value
+    if record_type not in mapping.record_types:
+        return f"the profile may not sign in as a {record_type} record"
+    account_type = user.account_type or AccountType.INTERNAL.value
+    if account_type not in mapping.account_types:
+        return f"the profile may not sign in as an {account_type} account"
+    if not mapping.staff_roles and holds_staff_roles(user):
+        return "the profile may not sign in as a user with roles beyond Patron"
+    return None
 
 
 def _mapped(identity: Identity, mapping: UserMapping) -> dict[str, str]:

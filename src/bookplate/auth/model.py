@@ -11,6 +11,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from bookplate.auth.errors import ProfileInvalid
+
+RECORD_TYPES = ("PUBLIC", "STAFF", "CONTACT")
+ACCOUNT_TYPES = ("INTERNAL", "EXTERNAL")
+
 
 class Method(StrEnum):
     LOCAL = "local"
@@ -47,6 +52,12 @@ class UserMapping:
     "primary_id" or an identifier type the user ID is looked up by. ``fields``: user field ->
     attribute (first_name, last_name, email, user_group, campus_code, job_category, ...).
     ``identifiers``: identifier type -> attribute, added as External segments.
+
+    Who the provider may sign in as (docs/authentication.md, "Which users a provider may sign
+    in as"): an existing user is matched only when its record type is in ``record_types`` and
+    its account type in ``account_types``, and, unless ``staff_roles``, when it holds no
+    active role besides Patron. ``local_password``: users this profile created (EXTERNAL,
+    ``external_id`` = the profile code) may also sign in with a Bookplate password.
     """
 
     user_id_from: str | None = None
@@ -57,3 +68,14 @@ class UserMapping:
     identifiers: Mapping[str, str] = field(default_factory=dict)
     default_user_group: str | None = None
     expiry_days: int | None = None
+    record_types: tuple[str, ...] = ("PUBLIC",)
+    account_types: tuple[str, ...] = ACCOUNT_TYPES
+    staff_roles: bool = False
+    local_password: bool = False
+
+    def __post_init__(self) -> None:
+        for name, allowed in (("record_types", RECORD_TYPES), ("account_types", ACCOUNT_TYPES)):
+            unknown = sorted(set(getattr(self, name)) - set(allowed))
+            if unknown:
+                raise ProfileInvalid(f"mapping.{name}: unknown value(s) {', '.join(unknown)} "
+                                     f"(one of {', '.join(allowed)}).")

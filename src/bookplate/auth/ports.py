@@ -18,7 +18,19 @@ class LockoutCounter(Protocol):
         """Count one failure; True when this failure locked the account."""
         ...
 
-    def clear(self, key: str) -> None: ...
+    def clear(self, key: str) -> None:
+        """Forget the failures and end a lock (success, reset, an administrator's unlock)."""
+        ...
+
+
+class AttemptCounter(Protocol):
+    """Requests per key (password-reset requests per account and per client address), shared
+    by every worker process (Redis or database)."""
+
+    def hit(self, key: str, now: float, window_seconds: int) -> int:
+        """Count one request; return how many there were in the window, this one included.
+        A request more than ``window_seconds`` after the previous one starts a new count."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +73,17 @@ class AuthStore(Protocol):
     def session(self, token_hash: str, now: datetime) -> Session | None: ...
 
     def remove_session(self, token_hash: str) -> None: ...
+
+    def remove_user_sessions(self, institution: str, primary_id: str,
+                             keep: str | None = None) -> int:
+        """End every session of the user except the one whose hash is ``keep``; how many."""
+        ...
+
+    # sign-in profiles (the part the password rules need, without the protocol adapters)
+    def profile_allows_local_password(self, institution: str, code: str) -> bool:
+        """True when a sign-in profile ``code`` of the institution sets
+        ``mapping.local_password``."""
+        ...
 
     # login events (staff login report)
     def record_event(self, event: LoginEvent) -> None: ...

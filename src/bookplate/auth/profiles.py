@@ -256,20 +256,45 @@ class ExternalLogins:
             raise ProtocolRefused("no pending sign-in of this profile for this browser")
         return found
 
-    def _complete(self, profile: Profile, identity: Identity) -> User:
-        return self.auth.complete_external_login(identity, profile.mapping)
+    def _complete(self, profile: Profile, identity: Identity, address: str | None = None
+                  ) -> User:
+        return self.auth.complete_external_login(identity, profile.mapping, address)
+
+    def record_refusal(self, method: Method, code: str, cookie: str | None, reason: str,
+                       address: str | None = None) -> None:
+        """A refused SAML/CAS/OIDC return leg (forged, replayed, expired, provider error...)
+        as a failed login event. The institution is the pending sign-in's, else that of the
+        only profile with this code; the login name is unknown (empty). Refusals that got as
+        far as matching a user were recorded by ``complete_external_login`` already."""
+        institution: str | None = None
+        if cookie and len(cookie) <= 100:
+            found = self.pending.get(digest(cookie), self.auth.now())
+            if found is not None and found.method == method.value and found.code == code:
+                institution = found.institution
+        if institution is None and CODE.fullmatch(code or ""):
+            rows = self.profiles.find(method.value, code)
+            institution = rows[0].institution if len(rows) == 1 else None
+        if institution is None:
+            return
+        self.auth.record_failed_login(institution, "", method.value,
+                                      f"{code}: {reason}"[:255], address)
 
     # LDAP (the password form)
-    def ldap_login(self, institution: str, code: str, login: str, password: str) -> User:
+    def ldap_login(self, institution: str, code: str, login: str, password: str, *,
+                   address: str | None = None) -> User:
+        """A bind with the user's directory password, under the lockout of every password
+        check (``AuthService.checked_elsewhere``)."""
         profile = self.profile(Method.LDAP, code, institution)
         assert isinstance(profile, LdapProfile)
         try:
-            identity = ldap.authenticate(profile, login, password)
+            identity = self.auth.checked_elsewhere(
+                institution, login, lambda: ldap.authenticate(profile, login, password))
         except AuthenticationFailed as exc:
             self.auth.record_failed_login(institution, login, Method.LDAP.value,
-                                          getattr(exc, "reason", None) or "ldap refused")
+                                          getattr(exc, "reason", None) or "ldap refused",
+                                          address)
             raise
-        return self._complete(profile, identity)
+        return self._complete(profile, identity, address)
 
     # SAML
     def saml_metadata(self, code: str, institution: str | None) -> str:
@@ -285,8 +310,8 @@ class ExternalLogins:
                                                        "next": next_url})
         return Started(url, cookie)
 
-    def saml_finish(self, code: str, cookie: str | None, saml_response: str
-                    ) -> tuple[User, str, SessionLink | None]:
+    def saml_finish(self, code: str, cookie: str | None, saml_response: str, *,
+                    address: str | None = None) -> tuple[User, str, SessionLink | None]:
         # Not taken: a replayed response from the same browser must meet the replay cache.
         pending = self._pending(cookie, Method.SAML, code, take=False)
         profile = self.profile(Method.SAML, code, pending.institution)
@@ -297,7 +322,8 @@ class ExternalLogins:
         link = SessionLink(profile.institution, Method.SAML.value, code, name_id,
                            identity.session.get("session_index"), dict(identity.session)) \
             if name_id and profile.slo_url else None
-        return self._complete(profile, identity), str(pending.data.get("next") or "/"), link
+        return (self._complete(profile, identity, address),
+                str(pending.data.get("next") or "/"), link)
 
     def saml_logout_request(self, code: str, institution: str | None, query: Any) -> str:
         """An IdP's LogoutRequest: end the sessions it names; the URL of our answer."""
@@ -331,8 +357,8 @@ class ExternalLogins:
         return Started(url, self._remember(profile, Method.CAS,
                                            {"next": next_url, "state": state}))
 
-    def cas_finish(self, code: str, cookie: str | None, ticket: str, state: str = ""
-                   ) -> tuple[User, str, SessionLink | None]:
+    def cas_finish(self, code: str, cookie: str | None, ticket: str, state: str = "", *,
+                   address: str | None = None) -> tuple[User, str, SessionLink | None]:
         pending = self._pending(cookie, Method.CAS, code, take=True)
         profile = self.profile(Method.CAS, code, pending.institution)
         assert isinstance(profile, CasProfile)
@@ -342,7 +368,8 @@ class ExternalLogins:
         identity = cas.validate(profile, self.cas_service(code, expected), ticket)
         link = SessionLink(profile.institution, Method.CAS.value, code, identity.subject,
                            digest(ticket), {}) if profile.single_logout else None
-        return self._complete(profile, identity), str(pending.data.get("next") or "/"), link
+        return (self._complete(profile, identity, address),
+                str(pending.data.get("next") or "/"), link)
 
     def cas_logout_request(self, code: str, institution: str | None, body: str) -> int:
         """A CAS server's back-channel logoutRequest: end the session of that ticket."""
@@ -363,7 +390,8 @@ class ExternalLogins:
         return Started(url, cookie)
 
     def oidc_finish(self, code: str, cookie: str | None, auth_code: str, state: str,
-                    iss: str | None = None) -> tuple[User, str, SessionLink | None]:
+                    iss: str | None = None, *, address: str | None = None
+                    ) -> tuple[User, str, SessionLink | None]:
         pending = self._pending(cookie, Method.OIDC, code, take=True)
         profile = self.profile(Method.OIDC, code, pending.institution)
         assert isinstance(profile, OidcProfile)
@@ -374,7 +402,7 @@ class ExternalLogins:
         session = dict(identity.session)
         link = SessionLink(profile.institution, Method.OIDC.value, code, session.pop("sub", ""),
                            session.get("sid"), session) if profile.single_logout else None
-        return self._complete(profile, identity), str(d.get("next") or "/"), link
+        return self._complete(profile, identity, address), str(d.get("next") or "/"), link
 
     # single logout
     def link_session(self, link: SessionLink | None, session_hash: str,

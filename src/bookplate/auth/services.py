@@ -7,24 +7,44 @@ logged here and never shown to the caller.
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import hashlib
 import secrets
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from enum import StrEnum
+from typing import TypeVar
 
 import structlog
 
-from bookplate.auth.errors import AuthenticationFailed, LoginDenied, ResetLinkInvalid
+from bookplate.auth.errors import (
+    AuthenticationFailed,
+    BadCredentials,
+    LoginDenied,
+    MailUnavailable,
+    ResetLinkInvalid,
+    ResetNotPossible,
+)
 from bookplate.auth.matching import (
     Action,
     apply_identity,
     decide,
+    holds_staff_roles,
     identity_user_id,
     user_from_identity,
 )
 from bookplate.auth.model import Identity, UserMapping
-from bookplate.auth.ports import AuthStore, LockoutCounter, LoginEvent, Mailer, Session
+from bookplate.auth.ports import (
+    AttemptCounter,
+    AuthStore,
+    LockoutCounter,
+    LoginEvent,
+    Mailer,
+    Session,
+)
 from bookplate.errors import BookplateError
 from bookplate.users.errors import UserNotFound
 from bookplate.users.model import Status, User, UserInput, normalise_id
@@ -34,12 +54,36 @@ from bookplate.users.validation import check_password
 
 log = structlog.get_logger("bookplate.auth")
 
-LOCK_AFTER_FAILURES = 15  # SPEC section 8.1
+LOCK_AFTER_FAILURES = 15  # SPEC section 8.1 (the defaults of settings.lockout_*)
 LOCK_SECONDS = 30 * 60
 MAX_PASSWORD_LENGTH = 1024
 PATRON_ROLE = "200"
 SESSION_COOKIE = "bp_session"
 CSRF_HEADER = "x-csrf-token"
+
+
+T = TypeVar("T")
+
+
+class LocalPasswordNotAllowed(AuthenticationFailed):
+    """The account signs in through an identity provider, not with a Bookplate password."""
+
+    def __init__(self) -> None:
+        super().__init__("the account signs in through its identity provider, not with a "
+                         "Bookplate password")
+
+
+class ResetRequest(StrEnum):
+    """What ``request_reset`` did (never whether the account exists)."""
+
+    QUEUED = "queued"  # handed to the background sender (which may find nothing to send)
+    LIMITED = "limited"  # too many requests for this login name or from this address
+    DISABLED = "disabled"  # no SMTP host or no public URL
+
+
+def account_key(institution: str, primary_id: str) -> str:
+    """The lockout counter's key: one per account, whatever name or method signs in."""
+    return f"{institution}:{normalise_id(primary_id)}"
 
 
 def utcnow() -> datetime:
@@ -84,6 +128,11 @@ class AuthService:
         session_seconds: int = 8 * 3600,
         reset_seconds: int = 3600,
         public_url: str | None = None,
+        attempts: AttemptCounter | None = None,
+        reset_limit_per_account: int = 3,
+        reset_limit_per_address: int = 20,
+        reset_limit_window_seconds: int = 3600,
+        background: Callable[[Callable[[], None]], object] | None = None,
     ) -> None:
         self.users = users
         self.store = store
@@ -93,15 +142,36 @@ class AuthService:
         self.session_seconds = session_seconds
         self.reset_seconds = reset_seconds
         self.public_url = public_url.rstrip("/") if public_url else None
+        self.attempts = attempts
+        self.reset_limit_per_account = reset_limit_per_account
+        self.reset_limit_per_address = reset_limit_per_address
+        self.reset_limit_window_seconds = reset_limit_window_seconds
+        self._executor: ThreadPoolExecutor | None = None
+        #: Runs work off the request path (reset mails); a small thread pool by default.
+        self.background: Callable[[Callable[[], None]], object] = background or self._submit
 
     def now(self) -> datetime:
         return self._clock()
 
+    def _submit(self, job: Callable[[], None]) -> object:
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="bp-mail")
+        return self._executor.submit(job)
+
+    def close(self) -> None:
+        """Wait for queued background work (reset mails) and stop its threads."""
+        if self._executor is not None:
+            self._executor.shutdown(wait=True)
+            self._executor = None
+
     # -- external identities (LDAP, SAML, CAS, OIDC) -------------------------------------------
-    def complete_external_login(self, identity: Identity, mapping: UserMapping) -> User:
+    def complete_external_login(self, identity: Identity, mapping: UserMapping,
+                                address: str | None = None) -> User:
         """Match a proven identity to a user: log in, create or update just in time, or deny
         (raises LoginDenied). Creation goes through ``UserService.create`` so the
-        role-assignment rules and every record rule apply."""
+        role-assignment rules and every record rule apply. Who the profile may sign in as
+        is the mapping's (``matching.outside_profile``); a new user to whom the assignment
+        rules gave roles beyond Patron is kept but not signed in unless ``staff_roles``."""
         today = self.now().date()
         user_id = identity_user_id(identity, mapping)
         existing: User | None = None
@@ -120,6 +190,10 @@ class AuthService:
                 assert decision.user_id is not None
                 new = user_from_identity(identity, mapping, decision.user_id, today)
                 user = self.users.create(identity.institution, UserInput(new), actor)
+                if not mapping.staff_roles and holds_staff_roles(user):
+                    existing = user
+                    raise LoginDenied("the new user was given roles beyond Patron, which the "
+                                      "profile may not sign in as")
             elif decision.action == Action.UPDATE:
                 assert existing is not None
                 fresh = apply_identity(existing, identity, mapping, today)
@@ -132,15 +206,38 @@ class AuthService:
                 user = existing
         except LoginDenied as exc:
             self._event(identity.institution, user_id or "", existing, identity.method.value,
-                        False, exc.reason)
+                        False, exc.reason, address)
             raise
         except BookplateError as exc:
             reason = f"{decision.action.value} refused: {exc}"
             self._event(identity.institution, user_id or "", existing, identity.method.value,
-                        False, reason)
+                        False, reason, address)
             raise LoginDenied(reason) from exc
-        self._event(identity.institution, user_id or "", user, identity.method.value, True, None)
+        self._event(identity.institution, user_id or "", user, identity.method.value, True, None,
+                    address)
         return user
+
+    def checked_elsewhere(self, institution: str, login: str, check: Callable[[], T]) -> T:
+        """Run a password check another method makes (an LDAP bind) under the same lockout
+        as Bookplate's own passwords: while the account is locked the check is not even
+        made, a ``BadCredentials`` refusal counts one failure, a success clears the count.
+        The account is the Bookplate user the login name finds, else the name itself."""
+        key = account_key(institution, login)
+        if login and len(login) <= 255 and login.isprintable():
+            with contextlib.suppress(UserNotFound):
+                key = account_key(institution, self.users.get(institution, login).primary_id)
+        now = self.now().timestamp()
+        if self.lockout.is_locked(key, now):
+            raise AuthenticationFailed("account locked after repeated failures")
+        try:
+            result = check()
+        except BadCredentials as exc:
+            locked = self.lockout.failure(key, now)
+            if locked:
+                exc.reason = f"{exc.reason}, account now locked"
+            raise
+        self.lockout.clear(key)
+        return result
 
     # -- own passwords -------------------------------------------------------------------------
     def verify_password(
@@ -151,13 +248,15 @@ class AuthService:
         if not login or len(login) > 255 or not login.isprintable():
             raise UserNotFound(login[:255].encode("unicode_escape").decode("ascii"))
         user = self.users.get(institution, login, id_type)
-        key = f"{institution}:{normalise_id(user.primary_id)}"
+        key = account_key(institution, user.primary_id)
         now = self.now()
         if self.lockout.is_locked(key, now.timestamp()):
             raise AuthenticationFailed("account locked after repeated failures")
         refusal = may_sign_in(user, now.date())
         if refusal is not None:
             raise AuthenticationFailed(refusal)
+        if not self.local_password_allowed(user):
+            raise LocalPasswordNotAllowed()
         if not password or len(password) > MAX_PASSWORD_LENGTH:
             ok = False
         else:
@@ -168,6 +267,17 @@ class AuthService:
                                        else "wrong password")
         self.lockout.clear(key)
         return user
+
+    def local_password_allowed(self, user: User) -> bool:
+        """May this account have (and sign in with) a Bookplate password? Internal accounts
+        may. External accounts sign in through their identity provider: only those created
+        by a sign-in profile (``external_id`` = its code) whose mapping sets
+        ``local_password`` may; users loaded from the SIS may not."""
+        if not user.is_external:
+            return True
+        if not user.external_id:
+            return False
+        return self.store.profile_allows_local_password(user.institution, user.external_id)
 
     def password_login(
         self, institution: str, login: str, password: str, *, address: str | None = None
@@ -192,11 +302,30 @@ class AuthService:
 
     def change_password(self, institution: str, primary_id: str, new_password: str,
                         actor: str) -> User:
-        """Set a new own password (rules of 500038 apply) and clear force_password_change."""
+        """Set a new own password (rules of 500038 apply) and clear force_password_change.
+        Refused (LocalPasswordNotAllowed) for accounts that sign in through a provider."""
         stored = self.users.get(institution, primary_id, PRIMARY_ID)
+        if not self.local_password_allowed(stored):
+            raise LocalPasswordNotAllowed()
         stored.force_password_change = False
         return self.users.replace(institution, stored.primary_id,
                                   UserInput(stored, new_password), actor, id_type=PRIMARY_ID)
+
+    def change_own_password(self, info: SessionInfo, current: str, new_password: str) -> User:
+        """The signed-in user changes their password: the current one is checked first (as
+        a sign-in: the lockout counts a wrong one), then every other session of the user
+        ends; the one making the change stays."""
+        user = info.user
+        if not self.local_password_allowed(user):
+            raise LocalPasswordNotAllowed()
+        self.verify_password(user.institution, user.primary_id, current, PRIMARY_ID)
+        changed = self.change_password(user.institution, user.primary_id, new_password,
+                                       f"self:{user.primary_id}")
+        ended = self.store.remove_user_sessions(user.institution, user.primary_id,
+                                                keep=info.session.token_hash)
+        log.info("password_changed", institution=user.institution, user=user.primary_id,
+                 other_sessions_ended=ended)
+        return changed
 
     # -- sessions ------------------------------------------------------------------------------
     def start_session(self, user: User, method: str) -> tuple[str, Session]:
@@ -229,46 +358,142 @@ class AuthService:
         if token and len(token) <= 200:
             self.store.remove_session(digest(token))
 
-    # -- password reset by e-mailed one-time link ----------------------------------------------
-    def request_reset(self, institution: str, login: str) -> bool:
-        """Mail a one-time link to the user's preferred e-mail. Answers nothing about the
-        account to the caller: False only says no mail went out (logged why)."""
-        if self.mailer is None or self.public_url is None:
-            log.warning("reset_disabled", reason="no SMTP host or no public_url configured")
-            return False
-        login = login.strip()
-        if not login or len(login) > 255 or not login.isprintable():
-            return False
-        try:
-            user = self.users.get(institution, login)
-        except UserNotFound:
-            log.info("reset_refused", institution=institution, reason="unknown login")
-            return False
-        if user.is_external or may_sign_in(user, self.now().date()) is not None:
-            log.info("reset_refused", institution=institution, user=user.primary_id,
-                     reason="external, inactive or expired user")
-            return False
+    def end_user_sessions(self, institution: str, primary_id: str) -> int:
+        return self.store.remove_user_sessions(institution, primary_id)
+
+    # -- administration: unlock, staff-triggered reset ------------------------------------------
+    def is_locked(self, institution: str, user_id: str) -> bool:
+        user = self.users.get(institution, user_id)
+        return self.lockout.is_locked(account_key(institution, user.primary_id),
+                                      self.now().timestamp())
+
+    def unlock(self, institution: str, user_id: str, actor: str) -> bool:
+        """End the account's lock and forget its failures; True if it was locked."""
+        user = self.users.get(institution, user_id)
+        key = account_key(institution, user.primary_id)
+        was_locked = self.lockout.is_locked(key, self.now().timestamp())
+        self.lockout.clear(key)
+        log.info("account_unlocked", institution=institution, user=user.primary_id,
+                 by=actor, was_locked=was_locked)
+        return was_locked
+
+    def _reset_address(self, user: User) -> str | None:
         emails = sorted(user.contact_info.emails, key=lambda e: not e.preferred)
-        address = next((e.email_address for e in emails if e.email_address), None)
-        if address is None:
-            log.info("reset_refused", institution=institution, user=user.primary_id,
-                     reason="no e-mail address")
-            return False
+        return next((e.email_address for e in emails if e.email_address), None)
+
+    def _new_reset_link(self, user: User) -> str:
+        assert self.public_url is not None
         token = secrets.token_urlsafe(32)
-        now = self.now()
-        self.store.add_reset(digest(token), institution, user.primary_id,
-                             now + timedelta(seconds=self.reset_seconds))
-        link = f"{self.public_url}/auth/reset/{token}"
+        self.store.add_reset(digest(token), user.institution, user.primary_id,
+                             self.now() + timedelta(seconds=self.reset_seconds))
+        return f"{self.public_url}/auth/reset/{token}"
+
+    def _mail_link(self, user: User, address: str, link: str, by_staff: bool) -> None:
+        assert self.mailer is not None
         minutes = self.reset_seconds // 60
+        why = ("The library has asked you to choose a new password for"
+               if by_staff else "Someone asked to reset the password of")
         self.mailer.send(
             address,
             "Reset your library password",
-            f"Someone asked to reset the password of the library account {user.primary_id}.\n"
+            f"{why} the library account {user.primary_id}.\n"
             f"Open this link within {minutes} minutes to choose a new password:\n\n{link}\n\n"
             "The link works once. If you did not ask for it, ignore this message.\n",
         )
-        log.info("reset_sent", institution=institution, user=user.primary_id)
-        return True
+
+    def staff_reset(self, institution: str, user_id: str, actor: str, *,
+                    send: bool = True) -> tuple[User, str]:
+        """A one-time reset link for the user, triggered by staff (API, CLI). ``send``: mail
+        it to the user's preferred address and answer that address; otherwise answer the
+        link itself (the CLI's ``--print-link``, for someone at the desk without e-mail).
+        Refused (ResetNotPossible) without public URL or mail, for an inactive or expired
+        account, an account that has no Bookplate password or one without e-mail."""
+        user = self.users.get(institution, user_id)
+        if self.public_url is None:
+            raise ResetNotPossible("No public URL is configured (BOOKPLATE_PUBLIC_URL).")
+        if not self.local_password_allowed(user):
+            raise ResetNotPossible("The account signs in through its identity provider; it "
+                                   "has no Bookplate password.")
+        refusal = may_sign_in(user, self.now().date())
+        if refusal is not None:
+            raise ResetNotPossible(f"The account cannot sign in ({refusal}).")
+        if not send:
+            link = self._new_reset_link(user)
+            log.info("reset_link_made", institution=institution, user=user.primary_id,
+                     by=actor)
+            return user, link
+        if self.mailer is None:
+            raise ResetNotPossible("No mail server is configured (BOOKPLATE_SMTP_HOST).")
+        address = self._reset_address(user)
+        if address is None:
+            raise ResetNotPossible("The user has no e-mail address.")
+        link = self._new_reset_link(user)
+        try:
+            self._mail_link(user, address, link, by_staff=True)
+        except OSError as exc:  # smtplib's errors are OSErrors
+            log.warning("reset_mail_failed", institution=institution, user=user.primary_id,
+                        error=type(exc).__name__)
+            raise MailUnavailable("The mail server did not accept the message.") from None
+        log.info("reset_sent", institution=institution, user=user.primary_id, by=actor)
+        return user, address
+
+    # -- password reset by e-mailed one-time link ----------------------------------------------
+    def request_reset(self, institution: str, login: str, address: str | None = None
+                      ) -> ResetRequest:
+        """Someone asks for a reset link (``/auth/forgot``). The request path does the same
+        work whatever the login names (two counter updates and a hand-over), so neither the
+        answer nor its time tells whether an account exists; looking the user up, making
+        the link and mailing it happen in ``background``. At most
+        ``reset_limit_per_account`` requests per login name (and as many per account,
+        counted by the sender) and ``reset_limit_per_address`` per client address, in
+        ``reset_limit_window_seconds``."""
+        if self.mailer is None or self.public_url is None:
+            log.warning("reset_disabled", reason="no SMTP host or no public_url configured")
+            return ResetRequest.DISABLED
+        login = login.strip()
+        if not login or len(login) > 255 or not login.isprintable():
+            return ResetRequest.QUEUED
+        if self.attempts is not None:
+            now = self.now().timestamp()
+            window = self.reset_limit_window_seconds
+            by_name = self.attempts.hit(f"reset:login:{account_key(institution, login)}", now,
+                                        window)
+            by_address = self.attempts.hit(f"reset:address:{(address or '-')[:64]}", now, window)
+            if by_name > self.reset_limit_per_account or by_address > self.reset_limit_per_address:
+                log.info("reset_rate_limited", institution=institution, address=address,
+                         per_login=by_name, per_address=by_address)
+                return ResetRequest.LIMITED
+        self.background(functools.partial(self._send_reset, institution, login))
+        return ResetRequest.QUEUED
+
+    def _send_reset(self, institution: str, login: str) -> None:
+        """The background half of ``request_reset``; never raises (logs why no mail went)."""
+        try:
+            try:
+                user = self.users.get(institution, login)
+            except UserNotFound:
+                log.info("reset_refused", institution=institution, reason="unknown login")
+                return
+            if not self.local_password_allowed(user) or may_sign_in(
+                    user, self.now().date()) is not None:
+                log.info("reset_refused", institution=institution, user=user.primary_id,
+                         reason="no Bookplate password allowed, inactive or expired user")
+                return
+            if self.attempts is not None and self.attempts.hit(
+                    f"reset:account:{account_key(institution, user.primary_id)}",
+                    self.now().timestamp(),
+                    self.reset_limit_window_seconds) > self.reset_limit_per_account:
+                log.info("reset_rate_limited", institution=institution, user=user.primary_id)
+                return
+            address = self._reset_address(user)
+            if address is None:
+                log.info("reset_refused", institution=institution, user=user.primary_id,
+                         reason="no e-mail address")
+                return
+            self._mail_link(user, address, self._new_reset_link(user), by_staff=False)
+            log.info("reset_sent", institution=institution, user=user.primary_id)
+        except Exception:  # a background job: the reason goes to the log
+            log.exception("reset_mail_failed", institution=institution)
 
     def reset_link_valid(self, token: str) -> bool:
         if not token or len(token) > 200:
@@ -286,11 +511,16 @@ class AuthService:
             raise ResetLinkInvalid()
         institution, primary_id = target
         stored = self.users.get(institution, primary_id, PRIMARY_ID)
+        if not self.local_password_allowed(stored):
+            raise ResetLinkInvalid()
         check_password(new_password, stored.primary_id)
         if self.store.use_reset(digest(token), now) is None:
             raise ResetLinkInvalid()
         user = self.change_password(institution, primary_id, new_password, "auth:reset")
-        self.lockout.clear(f"{institution}:{normalise_id(primary_id)}")
+        self.lockout.clear(account_key(institution, primary_id))
+        ended = self.store.remove_user_sessions(institution, user.primary_id)
+        log.info("password_reset", institution=institution, user=user.primary_id,
+                 sessions_ended=ended)
         return user
 
     # -- login events --------------------------------------------------------------------------
@@ -311,6 +541,8 @@ class AuthService:
                success: bool, reason: str | None, address: str | None = None) -> None:
         # Control characters (NUL above all: PostgreSQL refuses it) never reach the log or table.
         login = "".join(ch if ch.isprintable() else "?" for ch in login[:255])
+        if reason is not None:
+            reason = "".join(ch if ch.isprintable() else "?" for ch in reason[:255])
         if success:
             log.info("login_ok", institution=institution, login=login[:255], method=method)
         else:

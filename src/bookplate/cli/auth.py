@@ -10,10 +10,11 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from bookplate.auth.errors import ProfileInvalid
+from bookplate.auth.errors import MailUnavailable, ProfileInvalid, ResetNotPossible
 from bookplate.auth.model import Method
-from bookplate.bootstrap import build_container
+from bookplate.bootstrap import Container, build_container
 from bookplate.config import get_settings
+from bookplate.users.errors import UserNotFound
 
 auth_app = typer.Typer(help="Authentication: discovery-token signing keys, sign-in profiles.",
                        no_args_is_help=True)
@@ -126,3 +127,66 @@ def _profile_commands(method: Method) -> typer.Typer:
 
 for _method in (Method.LDAP, Method.SAML, Method.CAS, Method.OIDC):
     auth_app.add_typer(_profile_commands(_method), name=_method.value)
+
+
+# --- administration: unlock an account, staff-triggered password reset ---------------------
+
+
+def _user_command(institution: str, user_id: str) -> Container:
+    """A container for a command on one user; exit 2 with one line for bad input."""
+    if not user_id or len(user_id) > 255 or not user_id.isprintable():
+        typer.echo("Error: the user ID must be 1 to 255 printable characters.", err=True)
+        raise typer.Exit(2)
+    container = build_container(get_settings(), migrate=True)
+    with container.uow_factory() as uow:
+        known = uow.institutions.get(institution) is not None
+    if not known:
+        container.close()
+        typer.echo(f"Error: unknown institution {institution!r}.", err=True)
+        raise typer.Exit(2)
+    return container
+
+
+@auth_app.command("unlock")
+def unlock(institution: str, user_id: str) -> None:
+    """End the lock of USER_ID's account (after repeated failed sign-ins) and forget the
+    failures counted so far."""
+    container = _user_command(institution, user_id)
+    try:
+        user = container.users.get(institution, user_id)
+        was_locked = container.auth.unlock(institution, user.primary_id, "cli")
+        typer.echo(f"{user.primary_id}: {'unlocked' if was_locked else 'was not locked'}.")
+    except UserNotFound:
+        typer.echo(f"Error: no user {user_id!r} in {institution}.", err=True)
+        raise typer.Exit(2) from None
+    finally:
+        container.close()
+
+
+@auth_app.command("reset-password")
+def reset_password(
+    institution: str,
+    user_id: str,
+    print_link: Annotated[bool, typer.Option(
+        "--print-link", help="Print the one-time link instead of mailing it (to hand it to "
+        "the user in person).")] = False,
+) -> None:
+    """Send USER_ID a one-time link to choose a new password (mailed to the preferred
+    e-mail address), as staff do at the desk."""
+    container = _user_command(institution, user_id)
+    try:
+        user = container.users.get(institution, user_id)
+        _, result = container.auth.staff_reset(institution, user.primary_id, "cli",
+                                               send=not print_link)
+        typer.echo(result if print_link else f"{user.primary_id}: link sent to {result}.")
+    except UserNotFound:
+        typer.echo(f"Error: no user {user_id!r} in {institution}.", err=True)
+        raise typer.Exit(2) from None
+    except ResetNotPossible as exc:
+        typer.echo(f"Error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    except MailUnavailable as exc:
+        typer.echo(f"Error: {exc}", err=True)
+        raise typer.Exit(1) from None
+    finally:
+        container.close()

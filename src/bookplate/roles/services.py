@@ -36,6 +36,7 @@ from bookplate.roles.policy import (
     check_user_change,
     decide,
     is_administrator,
+    target_kind,
     where_held,
 )
 from bookplate.roles.ports import RolesRepository, StaffTokenRepository
@@ -239,6 +240,23 @@ class StaffUsers:
         self, actor: Actor, user_id: str, id_type: str = ALL_UNIQUE, scope: str | None = None
     ) -> None:
         self._users.delete(actor.institution, user_id, id_type, guard=self._guard(actor, scope))
+
+    def may_manage_sign_in(
+        self, actor: Actor, user_id: str, *, write: bool, scope: str | None = None
+    ) -> User:
+        """The user whose sign-in the actor looks at (``write`` False: viewing the user is
+        enough) or changes (unlock, a reset link: the privileges of editing that user's
+        record, by its kind, as for any other change)."""
+        user = self._users.get(actor.institution, user_id, ALL_UNIQUE)
+        if write:
+            restricted = self._config.get(actor.institution).restricted
+            kind = target_kind(user, restricted, self._today())
+            decision = decide(actor, Action.EDIT_USER, scope=scope, target=kind)
+        else:
+            decision = decide(actor, Action.VIEW_USER, scope=self._read_scope(actor, scope))
+        if not decision:
+            raise _deny(decision.reason, "manage sign-in")
+        return user
 
 
 # Menus of the staff pages and the privilege each needs.

@@ -59,6 +59,24 @@ class SqlAuthStore:
         with self._engine.begin() as conn:
             conn.execute(delete(t.auth_sessions).where(t.auth_sessions.c.token_hash == token_hash))
 
+    def remove_user_sessions(self, institution: str, primary_id: str,
+                             keep: str | None = None) -> int:
+        s = t.auth_sessions
+        stmt = delete(s).where(s.c.institution == institution, s.c.primary_id == primary_id)
+        if keep is not None:
+            stmt = stmt.where(s.c.token_hash != keep)
+        with self._engine.begin() as conn:
+            return int(conn.execute(stmt).rowcount)
+
+    # sign-in profiles
+    def profile_allows_local_password(self, institution: str, code: str) -> bool:
+        p = t.auth_profiles
+        with self._engine.connect() as conn:
+            configs = conn.execute(select(p.c.config).where(
+                p.c.institution == institution, p.c.code == code)).scalars().all()
+        return any(isinstance(c, dict) and isinstance(c.get("mapping"), dict)
+                   and c["mapping"].get("local_password") is True for c in configs)
+
     # login events
     def record_event(self, event: LoginEvent) -> None:
         with self._engine.begin() as conn:
@@ -154,6 +172,31 @@ class SqlAuthStore:
                                            created_at=key.created_at, retired_at=None))
 
 
+def _count(conn: Connection, key: str, second: int, window: int) -> int:
+    """One atomic upsert on ``login_failures``: the count of ``key`` after this event; a
+    count whose last event is more than ``window`` seconds old starts again at 1."""
+    f = t.login_failures
+    stmt = _insert(conn, f).values(account=key, failures=1, last_failure=second, locked_until=0)
+    stale = f.c.last_failure < second - window
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["account"],
+        set_={"failures": case((stale, 1), else_=f.c.failures + 1), "last_failure": second},
+    ).returning(f.c.failures)
+    return int(conn.execute(stmt).scalar_one())
+
+
+class SqlAttemptCounter:
+    """``auth.ports.AttemptCounter`` on ``login_failures`` (keys ``reset:…``, apart from the
+    accounts' ``institution:id`` keys): the same atomic upsert as a failed sign-in."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    def hit(self, key: str, now: float, window_seconds: int) -> int:
+        with self._engine.begin() as conn:
+            return _count(conn, key, int(now), window_seconds)
+
+
 class SqlLockoutCounter:
     """``auth.ports.LockoutCounter`` on ``login_failures``: one atomic upsert per failure,
     so every worker process sees the same count."""
@@ -173,16 +216,8 @@ class SqlLockoutCounter:
         f = t.login_failures
         second = int(now)
         with self._engine.begin() as conn:
-            stmt = _insert(conn, f).values(account=key, failures=1, last_failure=second,
-                                           locked_until=0)
             # A failure long after the previous one starts a new count.
-            stale = f.c.last_failure < second - self._lock
-            stmt = stmt.on_conflict_do_update(
-                index_elements=["account"],
-                set_={"failures": case((stale, 1), else_=f.c.failures + 1),
-                      "last_failure": second},
-            ).returning(f.c.failures)
-            count = int(conn.execute(stmt).scalar_one())
+            count = _count(conn, key, second, self._lock)
             if count >= self._limit:
                 conn.execute(update(f).where(f.c.account == key)
                              .values(failures=0, locked_until=second + self._lock))

@@ -39,4 +39,23 @@ class RedisLockoutCounter:
         return False
 
     def clear(self, key: str) -> None:
-        self._client.delete(f"{self._prefix}fail:{key}")
+        self._client.delete(f"{self._prefix}fail:{key}", f"{self._prefix}lock:{key}")
+
+
+class RedisAttemptCounter:
+    """``auth.ports.AttemptCounter``: INCR a key whose TTL is pushed out to
+    ``window_seconds`` after each request (so a quiet window starts a new count)."""
+
+    def __init__(self, client: redis.Redis | str, prefix: str = "bookplate:attempts:") -> None:
+        self._client: redis.Redis = (
+            redis.Redis.from_url(client) if isinstance(client, str) else client
+        )
+        self._prefix = prefix
+
+    def hit(self, key: str, now: float, window_seconds: int) -> int:
+        name = f"{self._prefix}{key}"
+        pipe = self._client.pipeline(transaction=True)
+        pipe.incr(name)
+        pipe.expire(name, window_seconds)
+        results: list[Any] = pipe.execute()
+        return int(results[0])

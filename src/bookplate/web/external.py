@@ -17,7 +17,12 @@ import structlog
 from fastapi import APIRouter, Request
 from starlette.responses import RedirectResponse, Response
 
-from bookplate.auth.errors import AuthenticationFailed, ProfileInvalid, ProfileNotFound
+from bookplate.auth.errors import (
+    AuthenticationFailed,
+    LoginDenied,
+    ProfileInvalid,
+    ProfileNotFound,
+)
 from bookplate.auth.model import Method
 from bookplate.auth.ports import SessionLink
 from bookplate.auth.services import SESSION_COOKIE
@@ -97,13 +102,31 @@ async def _start(request: Request, method: Method, code: str,
     return response
 
 
+def client_address(request: Request) -> str | None:
+    return request.client.host if request.client else None
+
+
+async def _record_refusal(request: Request, method: Method, code: str, cookie: str | None,
+                          reason: str) -> None:
+    """A refused return leg goes to the login events too (with the client's address)."""
+    try:
+        await run_sign_in(request, container(request).external.record_refusal, method, code,
+                          cookie, reason, client_address(request))
+    except Exception as exc:  # recording must not turn a refusal into an error page
+        log.error("login_event_failed", method=method.value,
+                  error=f"{type(exc).__name__}: {str(exc)[:300]}")
+
+
 async def _finish(request: Request, method: Method, code: str,
                   finish: Callable[..., tuple[User, str, SessionLink | None]], *args: Any
                   ) -> Response:
     cookie = request.cookies.get(SSO_COOKIE)
     try:
-        user, next_url, link = await run_sign_in(request, finish, code, cookie, *args)
+        user, next_url, link = await run_sign_in(request, finish, code, cookie, *args,
+                                                 address=client_address(request))
     except Exception as exc:
+        if isinstance(exc, AuthenticationFailed) and not isinstance(exc, LoginDenied):
+            await _record_refusal(request, method, code, cookie, exc.reason)
         return _refused(request, exc, method, code)
     return signed_in(request, user, method.value, next_url, link)
 
@@ -214,8 +237,10 @@ async def oidc_login(request: Request, code: str) -> Response:
 async def oidc_callback(request: Request, code: str) -> Response:
     q = request.query_params
     if q.get("error"):
-        log.info("external_login_refused", method="oidc", profile=code[:64],
-                 reason=f"provider error {q.get('error', '')[:100]}")
+        reason = f"provider error {q.get('error', '')[:100]}"
+        log.info("external_login_refused", method="oidc", profile=code[:64], reason=reason)
+        await _record_refusal(request, Method.OIDC, code, request.cookies.get(SSO_COOKIE),
+                              reason)
         return _failed(request)
     return await _finish(request, Method.OIDC, code, container(request).external.oidc_finish,
                          q.get("code", ""), q.get("state", ""), q.get("iss"))

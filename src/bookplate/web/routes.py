@@ -26,7 +26,12 @@ from bookplate.auth.errors import (
     ProfileNotFound,
     ResetLinkInvalid,
 )
-from bookplate.auth.services import SESSION_COOKIE, SessionInfo
+from bookplate.auth.services import (
+    SESSION_COOKIE,
+    LocalPasswordNotAllowed,
+    ResetRequest,
+    SessionInfo,
+)
 from bookplate.bootstrap import Container
 from bookplate.errors import BookplateError
 from bookplate.users.errors import PasswordRejected
@@ -167,11 +172,11 @@ async def login(request: Request) -> Response:
     try:
         if method.startswith("ldap:"):  # the password form also signs in through LDAP
             user = await run_sign_in(request, c.external.ldap_login, institution, method[5:],
-                                           username, _field(form, "password"))
+                                     username, _field(form, "password"), address=client)
         else:
             method = "local"
             user = await run_sign_in(request, c.auth.password_login, institution, username,
-                                           _field(form, "password"), address=client)
+                                     _field(form, "password"), address=client)
     except (AuthenticationFailed, ProfileNotFound, ProfileInvalid) as exc:
         log.info("login_refused", method=method[:70], kind=type(exc).__name__,
                  reason=getattr(exc, "reason", str(exc)))
@@ -215,7 +220,15 @@ def me(request: Request) -> Response:
     info = _session(request)
     if info is None:
         return RedirectResponse("/auth/login?next=/auth/me", status_code=303)
-    return _render(request, "me.html", {"user": info.user, "csrf": info.session.csrf})
+    return _render(request, "me.html", {
+        "user": info.user, "csrf": info.session.csrf,
+        "may_change_password": container(request).auth.local_password_allowed(info.user)})
+
+
+PROVIDER_ONLY = ("This account signs in through your institution's identity provider: its "
+                 "password is changed there, not here.")
+RULES = ("The password must have at least 8 characters, must not contain the user name and "
+         "must not be a common password.")
 
 
 @router.get("/auth/password")
@@ -223,8 +236,10 @@ def password_page(request: Request) -> Response:
     info = _session(request)
     if info is None:
         return RedirectResponse("/auth/login?next=/auth/password", status_code=303)
+    if not container(request).auth.local_password_allowed(info.user):
+        return _render(request, "failed.html", {"message": PROVIDER_ONLY}, 403)
     return _render(request, "password.html", {
-        "csrf": info.session.csrf, "action": "/auth/password",
+        "csrf": info.session.csrf, "action": "/auth/password", "ask_current": True,
         "forced": bool(info.user.force_password_change),
     })
 
@@ -238,25 +253,33 @@ def _new_password(form: FormData) -> tuple[str | None, str | None]:
 
 @router.post("/auth/password")
 async def change_password(request: Request) -> Response:
+    """The signed-in user's own password: the current one must be given (a wrong one counts
+    towards the lockout); every other session of the user ends."""
     c = container(request)
     info = _session(request)
     form = await _form(request)
     if info is None or form is None or not _session_csrf_ok(info, form):
         return _failed(request, 403)
     new, error = _new_password(form)
-    context: dict[str, Any] = {"csrf": info.session.csrf, "action": "/auth/password"}
+    context: dict[str, Any] = {"csrf": info.session.csrf, "action": "/auth/password",
+                               "ask_current": True}
+    status = 400
     if new is not None:
         try:
-            await run_sign_in(request, c.auth.change_password, info.user.institution,
-                                    info.user.primary_id, new, f"self:{info.user.primary_id}")
+            await run_sign_in(request, c.auth.change_own_password, info,
+                              _field(form, "current_password"), new)
             return _render(request, "password.html", {**context, "done": True})
+        except LocalPasswordNotAllowed:
+            return _render(request, "failed.html", {"message": PROVIDER_ONLY}, 403)
+        except AuthenticationFailed as exc:
+            log.info("password_change_refused", reason=exc.reason)
+            error, status = "The current password is not correct.", 401
         except PasswordRejected:
-            error = ("The password must have at least 8 characters, must not contain the "
-                     "user name and must not be a common password.")
+            error = RULES
         except BookplateError as exc:
             log.info("password_change_refused", reason=str(exc))
             error = "The password could not be changed."
-    return _render(request, "password.html", {**context, "error": error}, 400)
+    return _render(request, "password.html", {**context, "error": error}, status)
 
 
 @router.get("/auth/forgot")
@@ -276,11 +299,18 @@ async def forgot(request: Request) -> Response:
     if form is None or not _double_submit_ok(request, form):
         return _failed(request, 403)
     c = container(request)
+    client = request.client.host if request.client else None
     try:
-        await run_sign_in(request, c.auth.request_reset, _field(form, "institution")[:64],
-                                _field(form, "username")[:255])
-    except Exception:  # a mail failure must not tell whether the user exists
-        log.exception("reset_mail_failed")
+        outcome = await run_sign_in(request, c.auth.request_reset,
+                                    _field(form, "institution")[:64],
+                                    _field(form, "username")[:255], client)
+    except Exception:  # must not tell whether the user exists
+        log.exception("reset_request_failed")
+        outcome = ResetRequest.QUEUED
+    if outcome == ResetRequest.LIMITED:  # counted per login name and address: tells nothing
+        response = _render(request, "forgot.html", {"limited": True, "csrf": ""}, 429)
+        response.headers["Retry-After"] = str(c.auth.reset_limit_window_seconds)
+        return response
     return _render(request, "forgot.html", {"sent": True, "csrf": ""})
 
 
@@ -312,8 +342,7 @@ async def reset(request: Request, token: str) -> Response:
             return _render(request, "failed.html",
                            {"message": "This link is invalid or has expired."}, 400)
         except PasswordRejected:
-            error = ("The password must have at least 8 characters, must not contain the "
-                     "user name and must not be a common password.")
+            error = RULES
         except BookplateError as exc:
             log.info("reset_refused", reason=str(exc))
             error = "The password could not be changed."

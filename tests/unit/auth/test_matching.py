@@ -4,7 +4,7 @@ from datetime import date
 
 from bookplate.auth.matching import Action, apply_identity, decide, user_from_identity
 from bookplate.auth.model import Identity, Method, UserMapping
-from bookplate.users.model import Email, Identifier, SegmentType, User
+from bookplate.users.model import Email, Identifier, Role, SegmentType, User
 
 TODAY = date(2026, 11, 26)
 
@@ -35,7 +35,10 @@ def test_decide_every_branch() -> None:
     assert decide(ident(), MAPPING, None, TODAY).action == Action.CREATE
     assert decide(ident(), UserMapping(), None, TODAY).action == Action.DENY
     assert decide(ident(), UserMapping(), stored(), TODAY).action == Action.LOGIN
-    assert decide(ident(), UserMapping(update_users=True), stored(), TODAY).action == Action.UPDATE
+    external = stored(account_type="EXTERNAL", external_id="IDP1")
+    assert decide(ident(), UserMapping(update_users=True), external, TODAY).action == Action.UPDATE
+    # an internal account is signed in as it is: provider data never overwrites it
+    assert decide(ident(), UserMapping(update_users=True), stored(), TODAY).action == Action.LOGIN
     inactive = decide(ident(), UserMapping(), stored(status="INACTIVE"), TODAY)
     assert (inactive.action, inactive.reason) == (Action.DENY, "the user is inactive")
     expired = decide(ident(), UserMapping(), stored(expiry_date=date(2026, 1, 1)), TODAY)
@@ -100,3 +103,21 @@ def test_unknown_mapping_fields_are_ignored() -> None:
     mapping = UserMapping(create_users=True, fields={"primary_id": "x", "account_type": "y"})
     user = user_from_identity(ident(x="evil", y="INTERNAL"), mapping, "jdoe", TODAY)
     assert (user.primary_id, user.account_type) == ("jdoe", "EXTERNAL")
+
+
+def test_who_a_profile_may_sign_in_as() -> None:
+    staff = stored(record_type="STAFF")
+    refused = decide(ident(), UserMapping(), staff, TODAY)
+    assert refused.action == Action.DENY and "STAFF record" in refused.reason
+    desk = stored(roles=[Role("200", "MAIN"), Role("32", "LIB1", "INACTIVE")])
+    assert "roles beyond Patron" in decide(ident(), UserMapping(), desk, TODAY).reason
+    patron = stored(roles=[Role("200", "MAIN")])
+    assert decide(ident(), UserMapping(), patron, TODAY).action == Action.LOGIN
+    contact = stored(record_type="CONTACT")
+    assert decide(ident(), UserMapping(), contact, TODAY).action == Action.DENY
+    allowed = UserMapping(record_types=("PUBLIC", "STAFF"), staff_roles=True)
+    assert decide(ident(), allowed, staff, TODAY).action == Action.LOGIN
+    assert decide(ident(), allowed, desk, TODAY).action == Action.LOGIN
+    only_external = UserMapping(account_types=("EXTERNAL",))
+    internal = decide(ident(), only_external, stored(), TODAY)
+    assert internal.action == Action.DENY and "INTERNAL account" in internal.reason

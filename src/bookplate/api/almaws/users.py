@@ -320,6 +320,8 @@ async def put_user(
             )
     except UserNotFound as exc:
         raise _not_found_code(exc, id_type) from None
+    if data.password:  # a password set for the user ends their sessions, as a reset does
+        await run_in_threadpool(c.auth.end_user_sessions, key.institution, user.primary_id)
     book = c.users.code_book(key.institution)
     response = user_response(user, book, wants_json(request), link=_link(request, user.primary_id))
     response.headers["ETag"] = etag(user)
