@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import parse_qs, quote, urlsplit
 
 import pytest
 from fastapi.testclient import TestClient
@@ -155,13 +155,23 @@ def test_ldap_events_carry_the_address(app: App, slapd: Slapd) -> None:
                                                        (True, "testclient")}
 
 
+def _cas_start(app: App) -> tuple[str, str]:
+    """Start a CAS sign-in: the service URL the server is sent to, and the browser's state."""
+    start = app.client.get("/auth/cas/main/login", params={"institution": "MAIN"})
+    service = parse_qs(urlsplit(start.headers["location"]).query)["service"][0]
+    assert service.startswith(f"{CAS_SERVICE}?state=")
+    return service, parse_qs(urlsplit(service).query)["state"][0]
+
+
 def test_cas_events_success_and_refusals(app: App, cas_server: CasServer) -> None:
     app.container.external.add(Method.CAS, "MAIN", "main", _cas_config(cas_server))
-    app.client.get("/auth/cas/main/login", params={"institution": "MAIN"})
-    ticket = cas_login(cas_server, CAS_SERVICE)
-    assert app.client.get("/auth/cas/main/callback", params={"ticket": ticket}).status_code == 303
-    app.client.get("/auth/cas/main/login", params={"institution": "MAIN"})
-    forged = app.client.get("/auth/cas/main/callback", params={"ticket": "ST-1-forged"})
+    service, state = _cas_start(app)
+    ticket = cas_login(cas_server, service)
+    done = app.client.get("/auth/cas/main/callback", params={"state": state, "ticket": ticket})
+    assert done.status_code == 303
+    _, state = _cas_start(app)
+    forged = app.client.get("/auth/cas/main/callback",
+                            params={"state": state, "ticket": "ST-1-forged"})
     assert forged.status_code == 401
     app.client.cookies.clear()  # no pending state at all: still recorded (one CAS profile)
     assert app.client.get("/auth/cas/main/callback", params={"ticket": ticket}).status_code == 401
