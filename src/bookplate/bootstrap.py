@@ -39,6 +39,7 @@ from bookplate.storage.sis_queue import ProcrastinateQueue
 from bookplate.storage.sis_repo import SqlSisStore
 from bookplate.storage.uow import SqlUnitOfWork
 from bookplate.users.services import CodeBookCache, UserService
+from bookplate.users.standard_codes import new_institution_tables, standard_tables
 
 if TYPE_CHECKING:
     from bookplate.auth.profiles import ExternalLogins
@@ -85,10 +86,21 @@ class Container:
             if uow.institutions.get(code) is not None:
                 return False
             uow.institutions.add(Institution(code, name))
-            uow.codes.seed(code)
+            uow.codes.seed(code, new_institution_tables())
             uow.commit()
         self.roles.seed(code)
         return True
+
+    def add_standard_codes(self, code: str) -> dict[str, int] | None:
+        """Add the ISO countries and languages an institution lacks (``bookplate codes
+        standard``); how many codes each table gained, or None without the institution."""
+        with self.uow_factory() as uow:
+            if uow.institutions.get(code) is None:
+                return None
+            added = uow.codes.seed(code, standard_tables())
+            uow.commit()
+        self.users.codes.clear()
+        return added
 
     @cached_property
     def sis(self) -> SisService:

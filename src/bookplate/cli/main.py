@@ -13,6 +13,7 @@ from rich.table import Table
 
 from bookplate.bootstrap import Container, build_container
 from bookplate.cli.auth import auth_app
+from bookplate.cli.codes import codes_standard, codes_tables
 from bookplate.cli.roles import libraries_app, roles_app, staff_app
 from bookplate.cli.sis import sis_app, worker
 from bookplate.config import get_settings
@@ -237,6 +238,10 @@ def keys_revoke(key_id: str) -> None:
     finally:
         c.close()
     console.print(f"Key {key_id} revoked.")
+
+
+codes_app.command("tables")(codes_tables)
+codes_app.command("standard")(codes_standard)
 
 
 @codes_app.command("list")
