@@ -27,6 +27,7 @@ from bookplate.roles.services import (
     StaffTokens,
     StaffUsers,
 )
+from bookplate.sandbox.services import Sandbox
 from bookplate.sis.jobs import JobQueue, SisJobs, ThreadQueue, WorkerQueue
 from bookplate.sis.services import SisService
 from bookplate.storage.auth_repo import SqlAuthStore, SqlLockoutCounter
@@ -101,6 +102,11 @@ class Container:
             uow.commit()
         self.users.codes.clear()
         return added
+
+    @cached_property
+    def sandbox(self) -> Sandbox:
+        """Seeding and resetting a sandbox institution (docs/sandbox.md)."""
+        return Sandbox(self.uow_factory, self.users, self.roles, self.sis, self.add_institution)
 
     @cached_property
     def sis(self) -> SisService:
