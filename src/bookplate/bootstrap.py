@@ -18,6 +18,7 @@ from bookplate.auth.services import AuthService
 from bookplate.auth.tokens import DiscoveryTokens
 from bookplate.config import Settings
 from bookplate.keys.ports import RateCounter
+from bookplate.keys.quota import DAY, DailyQuota
 from bookplate.keys.services import KeyService
 from bookplate.network.model import Institution
 from bookplate.roles.services import (
@@ -211,7 +212,14 @@ def build_container(settings: Settings, *, migrate: bool = False) -> Container:
     users = UserService(uow_factory, Argon2Hasher(), CodeBookCache(settings.cache_seconds),
                         roles=RoleRules(roles_config), read_uow_factory=read_factory,
                         single_write_uow_factory=single_write_factory)
-    keys = KeyService(uow_factory, counter, settings.cache_seconds, read_factory)
+    daily: DailyQuota | None = None
+    if settings.daily_threshold is not None:
+        daily_counter: RateCounter = (
+            RedisRateCounter(settings.redis_url, prefix="bookplate:daily:", ttl_seconds=2 * DAY)
+            if settings.redis_url else SqlRateCounter(engine)
+        )
+        daily = DailyQuota(daily_counter, settings.daily_threshold)
+    keys = KeyService(uow_factory, counter, settings.cache_seconds, read_factory, daily=daily)
     return Container(settings, engine, uow_factory, users, keys,
                      RolesAdmin(uow_factory, roles_config), StaffUsers(users, roles_config),
                      StaffTokens(uow_factory, cache_seconds=settings.cache_seconds))

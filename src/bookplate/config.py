@@ -20,6 +20,14 @@ class Settings(BaseSettings):
     # How long code tables and API keys are cached in each process, in seconds.
     cache_seconds: float = Field(default=5.0, ge=0)
     default_per_second: int = Field(default=50, ge=1)
+    # Alma's daily threshold per institution, and the sandbox's resilience options: latency
+    # added to each /almaws call and the share of them answered with a 500 (docs/sandbox.md).
+    # With a threshold every answer to a key carries X-Exl-Api-Remaining.
+    daily_threshold: int | None = Field(default=None, ge=1)
+    inject_latency_ms: int = Field(default=0, ge=0, le=60_000)
+    inject_error_rate: float = Field(default=0.0, ge=0.0, le=1.0)
+    inject_seed: int = 19
+    sandbox: bool = False  # POST /bookplate/v1/sandbox/reset answers only in sandbox mode
     # Threads per worker process for the blocking request handlers (docs/operations.md):
     # more threads than cores make them fight over the interpreter lock and the event loop,
     # and the slowest requests wait ten times the median. Sign-in handlers that wait on

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from bookplate import __version__, logs
-from bookplate.api import errors
+from bookplate.api import errors, sandbox
 from bookplate.api.routes import ROUTERS
 from bookplate.bootstrap import Container, build_container
 from bookplate.config import Settings, get_settings
@@ -29,6 +29,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     threads.install(app, settings.worker_threads, settings.sign_in_threads)
     for router in ROUTERS:
         app.include_router(router)
+    sandbox.install(app, settings)  # X-Exl-Api-Remaining, injected faults, reset (sandbox)
     app.include_router(web_routes.router)  # sign-in pages (not in the OpenAPI document)
     app.include_router(web_external.router)  # LDAP/SAML/CAS/OIDC sign-in (not in OpenAPI)
     return app

@@ -71,6 +71,7 @@ ERROR_TABLE: dict[type[BaseException], Mapping] = {
     key_errors.InvalidApiKey: Mapping(403, "UNAUTHORIZED"),
     key_errors.AreaNotAllowed: Mapping(400, "UNAUTHORIZED"),
     key_errors.PerSecondThreshold: Mapping(429, "PER_SECOND_THRESHOLD"),
+    key_errors.DailyThreshold: Mapping(429, "DAILY_THRESHOLD"),
     InputError: Mapping(400, "402119"),
     NotFoundError: Mapping(400, "402119"),
     ConflictError: Mapping(400, "402119"),

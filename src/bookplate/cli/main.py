@@ -15,6 +15,7 @@ from bookplate.bootstrap import Container, build_container
 from bookplate.cli.auth import auth_app
 from bookplate.cli.codes import codes_standard, codes_tables
 from bookplate.cli.roles import libraries_app, roles_app, staff_app
+from bookplate.cli.sandbox import sandbox_app
 from bookplate.cli.sis import sis_app, worker
 from bookplate.config import get_settings
 from bookplate.errors import BookplateError
@@ -47,6 +48,7 @@ app.add_typer(libraries_app, name="libraries")
 app.add_typer(staff_app, name="staff")
 app.command("worker")(worker)
 app.add_typer(auth_app, name="auth")
+app.add_typer(sandbox_app, name="sandbox")
 
 console = Console()
 err = Console(stderr=True)
