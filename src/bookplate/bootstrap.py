@@ -183,6 +183,24 @@ class Container:
         return DiscoveryTokens(SqlAuthStore(self.engine), ttl_seconds=self.settings.jwt_ttl_seconds,
                                cache_seconds=self.settings.cache_seconds)
 
+    def readiness(self) -> str | None:
+        """``GET /ready``: None when the database answers and its schema is current."""
+        from bookplate.storage.migrate import readiness  # noqa: PLC0415 (Alembic, on first use)
+
+        return readiness(self.engine)
+
+    def sis_run_counts(self) -> dict[tuple[str, str], int]:
+        """(institution, status) -> SIS runs, for ``/metrics`` (the latest 1000 of each
+        institution)."""
+        counts: dict[tuple[str, str], int] = {}
+        with self.uow_factory() as uow:
+            institutions = [i.code for i in uow.institutions.list()]
+        for code in institutions:
+            for report in self.sis.runs(code, limit=1000):
+                key = (code, report.status)
+                counts[key] = counts.get(key, 0) + 1
+        return counts
+
     def close(self) -> None:
         jobs = self.__dict__.get("sis_jobs")
         if jobs is not None and jobs.queue is not None:

@@ -2,16 +2,29 @@
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
+from pathlib import Path
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
+def default_database_url() -> str:
+    """An absolute SQLite path, the same from every folder: ``$XDG_DATA_HOME/bookplate`` (or
+    ``~/.local/share/bookplate``)/bookplate.db. A relative default made a CLI run from
+    another folder quietly start an empty database there."""
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return f"sqlite:///{Path(base).resolve() / 'bookplate' / 'bookplate.db'}"
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="BOOKPLATE_", env_file=".env", extra="ignore")
 
-    database_url: str = "sqlite:///./bookplate.db"
+    database_url: str = Field(default_factory=default_database_url)
+    # Swagger UI at /docs loads its scripts from a CDN, so it is off unless asked for; the
+    # OpenAPI document itself is always at /openapi.json (and in docs/api/openapi.json).
+    api_docs: bool = False
     redis_url: str | None = None
     # Largest request body accepted, in bytes; larger bodies get 401676 without being read.
     max_body_bytes: int = Field(default=1_048_576, ge=1024)

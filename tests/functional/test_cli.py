@@ -187,3 +187,19 @@ def test_codes_tables_and_standard(database: str) -> None:
     assert code == 0 and "CountryCodes: 0 codes added." in out  # a new one has them all
     assert run("codes", "tables", "NOPE")[0] == 1
     assert run("codes", "standard", "NOPE")[0] == 1
+
+
+def test_quickstart_says_where_it_serves_and_where_staff_sign_in(database: str) -> None:
+    code, out = run("quickstart", "--no-serve", "--port", "8123")
+    assert code == 0, out
+    assert "http://127.0.0.1:8123/almaws/v1" in out
+    assert "http://127.0.0.1:8123/auth/login" in out
+
+
+def test_staff_token_refuses_a_patron_and_names_the_role_to_add(database: str) -> None:
+    assert run("sandbox", "--users", "3", "--no-serve")[0] == 0
+    code, out = run("staff", "token", "SANDBOX", "sb00001")  # a patron
+    assert code == 1
+    assert "no staff privileges" in out and "21 (User Manager)" in out
+    code, out = run("staff", "token", "SANDBOX", "sb00000")  # staff: roles 21, 32, 50
+    assert code == 0 and out.strip().splitlines()[-1].startswith("bpt_")

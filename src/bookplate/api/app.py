@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from bookplate import __version__, logs
-from bookplate.api import errors, sandbox
+from bookplate.api import errors, ops, sandbox
 from bookplate.api.routes import ROUTERS
 from bookplate.bootstrap import Container, build_container
 from bookplate.config import Settings, get_settings
@@ -21,7 +21,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         title="Bookplate",
         version=__version__,
         description="Library user management that speaks the Alma Users API.",
-        docs_url="/docs",
+        docs_url="/docs" if settings.api_docs else None,
         redoc_url=None,
     )
     app.state.container = container or build_container(settings)
@@ -30,6 +30,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     for router in ROUTERS:
         app.include_router(router)
     sandbox.install(app, settings)  # X-Exl-Api-Remaining, injected faults, reset (sandbox)
+    ops.install(app)  # /health, /ready, /metrics and the request log (outermost)
     app.include_router(web_routes.router)  # sign-in pages (not in the OpenAPI document)
     app.include_router(web_external.router)  # LDAP/SAML/CAS/OIDC sign-in (not in OpenAPI)
     return app

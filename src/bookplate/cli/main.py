@@ -113,6 +113,7 @@ def quickstart(
         f'  curl -s -H "Authorization: apikey $BOOKPLATE_KEY" '
         f'-H "Accept: application/json" "{base}/almaws/v1/users"'
     )
+    print(f"Serving the Alma API at {base}/almaws/v1; staff sign in at {base}/auth/login")
     sys.stdout.flush()
     if serve_after:
         serve(host=host, port=port, workers=1)
