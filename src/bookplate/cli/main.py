@@ -158,6 +158,7 @@ def institution_add(code: str, name: str) -> None:
 
 @inst_app.command("list")
 def institution_list() -> None:
+    """List the institutions and where IDs must be unique."""
     c = _container()
     try:
         with c.uow_factory() as uow:
@@ -213,6 +214,7 @@ def keys_create(
 
 @keys_app.command("list")
 def keys_list(institution: str | None = None) -> None:
+    """List API keys (never their secrets), of one institution or all."""
     c = _container()
     try:
         keys = c.keys.list(institution)
@@ -234,6 +236,7 @@ def keys_list(institution: str | None = None) -> None:
 
 @keys_app.command("revoke")
 def keys_revoke(key_id: str) -> None:
+    """Revoke a key; every worker refuses it within the cache time."""
     c = _container()
     try:
         if not c.keys.revoke(key_id):
@@ -249,6 +252,7 @@ codes_app.command("standard")(codes_standard)
 
 @codes_app.command("list")
 def codes_list(institution: str, table_name: str) -> None:
+    """List one code table's codes."""
     c = _container()
     try:
         with c.uow_factory() as uow:
@@ -289,6 +293,7 @@ def codes_set(
 
 @codes_app.command("remove")
 def codes_remove(institution: str, table_name: str, code: str) -> None:
+    """Remove a code from a table."""
     c = _container()
     try:
         with c.uow_factory() as uow:
