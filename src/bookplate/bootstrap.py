@@ -18,6 +18,7 @@ from bookplate.auth.services import AuthService
 from bookplate.auth.tokens import DiscoveryTokens
 from bookplate.config import Settings
 from bookplate.keys.ports import RateCounter
+from bookplate.keys.quota import DAY, DailyQuota
 from bookplate.keys.services import KeyService
 from bookplate.network.model import Institution
 from bookplate.roles.services import (
@@ -27,6 +28,7 @@ from bookplate.roles.services import (
     StaffTokens,
     StaffUsers,
 )
+from bookplate.sandbox.services import Sandbox
 from bookplate.sis.jobs import JobQueue, SisJobs, ThreadQueue, WorkerQueue
 from bookplate.sis.services import SisService
 from bookplate.storage.auth_repo import SqlAttemptCounter, SqlAuthStore, SqlLockoutCounter
@@ -39,6 +41,7 @@ from bookplate.storage.sis_queue import ProcrastinateQueue
 from bookplate.storage.sis_repo import SqlSisStore
 from bookplate.storage.uow import SqlUnitOfWork
 from bookplate.users.services import CodeBookCache, UserService
+from bookplate.users.standard_codes import new_institution_tables, standard_tables
 
 if TYPE_CHECKING:
     from bookplate.auth.profiles import ExternalLogins
@@ -85,10 +88,26 @@ class Container:
             if uow.institutions.get(code) is not None:
                 return False
             uow.institutions.add(Institution(code, name))
-            uow.codes.seed(code)
+            uow.codes.seed(code, new_institution_tables())
             uow.commit()
         self.roles.seed(code)
         return True
+
+    def add_standard_codes(self, code: str) -> dict[str, int] | None:
+        """Add the ISO countries and languages an institution lacks (``bookplate codes
+        standard``); how many codes each table gained, or None without the institution."""
+        with self.uow_factory() as uow:
+            if uow.institutions.get(code) is None:
+                return None
+            added = uow.codes.seed(code, standard_tables())
+            uow.commit()
+        self.users.codes.clear()
+        return added
+
+    @cached_property
+    def sandbox(self) -> Sandbox:
+        """Seeding and resetting a sandbox institution (docs/sandbox.md)."""
+        return Sandbox(self.uow_factory, self.users, self.roles, self.sis, self.add_institution)
 
     @cached_property
     def sis(self) -> SisService:
@@ -174,6 +193,24 @@ class Container:
         return DiscoveryTokens(SqlAuthStore(self.engine), ttl_seconds=self.settings.jwt_ttl_seconds,
                                cache_seconds=self.settings.cache_seconds)
 
+    def readiness(self) -> str | None:
+        """``GET /ready``: None when the database answers and its schema is current."""
+        from bookplate.storage.migrate import readiness  # noqa: PLC0415 (Alembic, on first use)
+
+        return readiness(self.engine)
+
+    def sis_run_counts(self) -> dict[tuple[str, str], int]:
+        """(institution, status) -> SIS runs, for ``/metrics`` (the latest 1000 of each
+        institution)."""
+        counts: dict[tuple[str, str], int] = {}
+        with self.uow_factory() as uow:
+            institutions = [i.code for i in uow.institutions.list()]
+        for code in institutions:
+            for report in self.sis.runs(code, limit=1000):
+                key = (code, report.status)
+                counts[key] = counts.get(key, 0) + 1
+        return counts
+
     def close(self) -> None:
         auth = self.__dict__.get("auth")
         if auth is not None:
@@ -206,7 +243,14 @@ def build_container(settings: Settings, *, migrate: bool = False) -> Container:
     users = UserService(uow_factory, Argon2Hasher(), CodeBookCache(settings.cache_seconds),
                         roles=RoleRules(roles_config), read_uow_factory=read_factory,
                         single_write_uow_factory=single_write_factory)
-    keys = KeyService(uow_factory, counter, settings.cache_seconds, read_factory)
+    daily: DailyQuota | None = None
+    if settings.daily_threshold is not None:
+        daily_counter: RateCounter = (
+            RedisRateCounter(settings.redis_url, prefix="bookplate:daily:", ttl_seconds=2 * DAY)
+            if settings.redis_url else SqlRateCounter(engine)
+        )
+        daily = DailyQuota(daily_counter, settings.daily_threshold)
+    keys = KeyService(uow_factory, counter, settings.cache_seconds, read_factory, daily=daily)
     return Container(settings, engine, uow_factory, users, keys,
                      RolesAdmin(uow_factory, roles_config), StaffUsers(users, roles_config),
                      StaffTokens(uow_factory, cache_seconds=settings.cache_seconds))

@@ -2,16 +2,29 @@
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
+from pathlib import Path
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
+def default_database_url() -> str:
+    """An absolute SQLite path, the same from every folder: ``$XDG_DATA_HOME/bookplate`` (or
+    ``~/.local/share/bookplate``)/bookplate.db. A relative default made a CLI run from
+    another folder quietly start an empty database there."""
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return f"sqlite:///{Path(base).resolve() / 'bookplate' / 'bookplate.db'}"
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="BOOKPLATE_", env_file=".env", extra="ignore")
 
-    database_url: str = "sqlite:///./bookplate.db"
+    database_url: str = Field(default_factory=default_database_url)
+    # Swagger UI at /docs loads its scripts from a CDN, so it is off unless asked for; the
+    # OpenAPI document itself is always at /openapi.json (and in docs/api/openapi.json).
+    api_docs: bool = False
     redis_url: str | None = None
     # Largest request body accepted, in bytes; larger bodies get 401676 without being read.
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
@@ -20,6 +33,14 @@ class Settings(BaseSettings):
     # How long code tables and API keys are cached in each process, in seconds.
     cache_seconds: float = Field(default=5.0, ge=0)
     default_per_second: int = Field(default=50, ge=1)
+    # Alma's daily threshold per institution, and the sandbox's resilience options: latency
+    # added to each /almaws call and the share of them answered with a 500 (docs/sandbox.md).
+    # With a threshold every answer to a key carries X-Exl-Api-Remaining.
+    daily_threshold: int | None = Field(default=None, ge=1)
+    inject_latency_ms: int = Field(default=0, ge=0, le=60_000)
+    inject_error_rate: float = Field(default=0.0, ge=0.0, le=1.0)
+    inject_seed: int = 19
+    sandbox: bool = False  # POST /bookplate/v1/sandbox/reset answers only in sandbox mode
     # Threads per worker process for the blocking request handlers (docs/operations.md):
     # more threads than cores make them fight over the interpreter lock and the event loop,
     # and the slowest requests wait ten times the median. Sign-in handlers that wait on

@@ -32,15 +32,9 @@ IMPLEMENTED = {
     ("POST", "/almaws/v1/users/operation/test"),
     ("GET", "/almaws/v1/users/ME"),
     ("GET", "/almaws/v1/users/staff-login-report"),
-}
-
-# Deliberately not implemented yet (docs/alma-compatibility.md, "Not built yet"): attachments,
-# GDPR export and the fulfilment sub-resources (Bookplate holds no loans, requests, fees,
-# deposits or purchase requests), and Leganto.
-NOT_IMPLEMENTED = {
-    ("POST", "/almaws/v1/users/{user_id}/attachments"),
-    ("GET", "/almaws/v1/users/{user_id}/attachments/{attachment_id}"),
-    ("GET", "/almaws/v1/users/{user_id}/personal-data"),
+    # The fulfilment sub-resources (api/almaws/fulfilment.py): lists answer empty, entries
+    # not found, writes 401859 (Bookplate holds no loans, requests, fees, deposits or
+    # purchase requests).
     ("GET", "/almaws/v1/users/{user_id}/deposits"),
     ("POST", "/almaws/v1/users/{user_id}/deposits"),
     ("GET", "/almaws/v1/users/{user_id}/deposits/{deposit_id}"),
@@ -69,11 +63,23 @@ NOT_IMPLEMENTED = {
     ("DELETE", "/almaws/v1/users/{user_id}/resource-sharing-requests/{request_id}"),
     ("GET", "/almaws/v1/users/{user_id}/resource-sharing-requests/{request_id}"),
     ("POST", "/almaws/v1/users/{user_id}/resource-sharing-requests/{request_id}"),
+}
+
+# Deliberately not implemented yet (docs/alma-compatibility.md, "Not built yet"): attachments,
+# GDPR export and Leganto.
+NOT_IMPLEMENTED = {
+    ("POST", "/almaws/v1/users/{user_id}/attachments"),
+    ("GET", "/almaws/v1/users/{user_id}/attachments/{attachment_id}"),
+    ("GET", "/almaws/v1/users/{user_id}/personal-data"),
     ("GET", "/almaws/v1/users/{user_name}/leganto-notifications"),
 }
 
 # Ours but not in the Users reference: the Configuration API's code tables.
-OURS_ONLY = {("GET", "/almaws/v1/conf/code-tables/{code_table_name}")}
+OURS_ONLY = {
+    ("GET", "/almaws/v1/conf/code-tables/{code_table_name}"),
+    # Alma answers this list too, though the Users reference file lacks it.
+    ("GET", "/almaws/v1/users/{user_id}/resource-sharing-requests"),
+}
 
 
 def _operations(spec: dict[str, Any]) -> dict[tuple[str, str], dict[str, Any]]:

@@ -181,3 +181,47 @@ def test_codes_set_in_batches(tmp_path: Path) -> None:
     assert run("codes", "set", "LIB1", "UserGroups", "B1", "ok", " ", "blank")[0] == 1
     assert run("codes", "set", "LIB1", "UserGroups", "odd")[0] == 2
     assert "B1" not in run("codes", "list", "LIB1", "UserGroups")[1]
+
+
+def test_sandbox_seeds_prints_a_working_key_and_reset_restores(database: str) -> None:
+    code, out = run("sandbox", "--users", "12", "--seed", "4", "--no-serve")
+    assert code == 0, out
+    secret = next(line.split()[-1] for line in out.splitlines() if line.startswith("API key"))
+    digest = next(line.split()[-1] for line in out.splitlines() if "; digest " in line)
+    assert "/auth/login" in out and "http://127.0.0.1:8000/almaws/v1" in out
+    client = TestClient(create_app(Settings(database_url=database)))
+    with client:
+        r = client.get("/almaws/v1/users", params={"format": "json", "apikey": secret})
+        assert r.json()["total_record_count"] == 12
+        client.delete("/almaws/v1/users/sb00001", params={"apikey": secret})
+    code, again = run("sandbox", "--no-serve")  # data kept: no reseed on a second start
+    assert code == 0 and "kept as it was" in again
+    code, out = run("sandbox", "reset", "--users", "12", "--seed", "4")
+    assert code == 0, out
+    assert out.split()[-1] == digest
+
+
+def test_codes_tables_and_standard(database: str) -> None:
+    assert run("institutions", "add", "MAIN", "Main")[0] == 0
+    code, out = run("codes", "tables", "MAIN")
+    assert code == 0 and "CountryCodes" in out and "UserGroups" in out
+    code, out = run("codes", "standard", "MAIN")
+    assert code == 0 and "CountryCodes: 0 codes added." in out  # a new one has them all
+    assert run("codes", "tables", "NOPE")[0] == 1
+    assert run("codes", "standard", "NOPE")[0] == 1
+
+
+def test_quickstart_says_where_it_serves_and_where_staff_sign_in(database: str) -> None:
+    code, out = run("quickstart", "--no-serve", "--port", "8123")
+    assert code == 0, out
+    assert "http://127.0.0.1:8123/almaws/v1" in out
+    assert "http://127.0.0.1:8123/auth/login" in out
+
+
+def test_staff_token_refuses_a_patron_and_names_the_role_to_add(database: str) -> None:
+    assert run("sandbox", "--users", "3", "--no-serve")[0] == 0
+    code, out = run("staff", "token", "SANDBOX", "sb00001")  # a patron
+    assert code == 1
+    assert "no staff privileges" in out and "21 (User Manager)" in out
+    code, out = run("staff", "token", "SANDBOX", "sb00000")  # staff: roles 21, 32, 50
+    assert code == 0 and out.strip().splitlines()[-1].startswith("bpt_")

@@ -545,3 +545,20 @@ def test_nul_characters_are_refused_not_crashed_on(api: Api, method: str, path: 
     r = api.client.request(method, path, headers=api.h())
     assert r.status_code == 400, r.text
     assert error_code(r) in ("401861", "401890", "40166411", "401866")
+
+
+def test_a_refused_country_names_the_table_and_the_command(api: Api) -> None:
+    """Older institutions lack the ISO list: the 401864 error says where and how to add it."""
+    with api.container.uow_factory() as uow:
+        uow.codes.remove_row("MAIN", "CountryCodes", "JPN")
+        uow.commit()
+    address = {"line1": "1-1", "city": "Tokyo", "country": {"value": "JPN"},
+               "address_type": [{"value": "home"}], "preferred": True}
+    r = create(api, body(contact_info={"address": [address]}))
+    error = r.json()["errorList"]["error"][0]
+    assert r.status_code == 400 and error["errorCode"] == "401864"
+    assert error["errorMessage"].startswith("Given country type (JPN) is invalid.")
+    assert "CountryCodes" in error["errorMessage"]
+    assert "bookplate codes standard MAIN" in error["errorMessage"]
+    api.container.add_standard_codes("MAIN")
+    assert create(api, body(contact_info={"address": [address]})).status_code == 200

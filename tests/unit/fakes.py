@@ -117,8 +117,10 @@ class MemoryCodes:
         for kind in record_types:
             self.groups.setdefault(kind, set()).add(user_group)
 
-    def seed(self, institution: str) -> None:
-        pass
+    def seed(
+        self, institution: str, tables: Mapping[str, tuple[tuple[str, str], ...]] | None = None
+    ) -> dict[str, int]:
+        return {}
 
 
 class MemoryUow:

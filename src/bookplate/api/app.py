@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from starlette.types import ASGIApp
 
 from bookplate import __version__, logs
-from bookplate.api import errors
+from bookplate.api import errors, ops, sandbox
 from bookplate.api.headers import SecurityHeaders
 from bookplate.api.routes import ROUTERS
 from bookplate.bootstrap import Container, build_container
@@ -55,7 +55,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
         title="Bookplate",
         version=__version__,
         description="Library user management that speaks the Alma Users API.",
-        docs_url="/docs",
+        docs_url="/docs" if settings.api_docs else None,
         redoc_url=None,
     )
     app.state.container = container or build_container(settings)
@@ -63,6 +63,8 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     threads.install(app, settings.worker_threads, settings.sign_in_threads)
     for router in ROUTERS:
         app.include_router(router)
+    sandbox.install(app, settings)  # X-Exl-Api-Remaining, injected faults, reset (sandbox)
+    ops.install(app)  # /health, /ready, /metrics and the request log (outermost)
     app.include_router(web_routes.router)  # sign-in pages (not in the OpenAPI document)
     app.include_router(web_external.router)  # LDAP/SAML/CAS/OIDC sign-in (not in OpenAPI)
     web_staff.install(app, settings.staff_date_format)  # the staff pages under /staff/

@@ -12,7 +12,7 @@ from bookplate.api.errors import BodyTooLarge
 from bookplate.auth.errors import AuthenticationFailed
 from bookplate.auth.services import CSRF_HEADER, SESSION_COOKIE
 from bookplate.bootstrap import Container
-from bookplate.keys.errors import InvalidApiKey
+from bookplate.keys.errors import DailyThreshold, InvalidApiKey
 from bookplate.keys.model import ApiKey, Area
 from bookplate.roles.model import Actor
 from bookplate.roles.policy import actor_for
@@ -122,6 +122,13 @@ def _require_key(request: Request, area: Area, write: bool) -> ApiKey:
     key = keys.authenticate(api_key_secret(request))
     keys.authorise(key, area, write)
     keys.throttle(key)
+    try:
+        remaining = keys.spend_daily(key)
+    except DailyThreshold:
+        request.state.api_remaining = 0  # the header says so on the error too
+        raise
+    if remaining is not None:
+        request.state.api_remaining = remaining  # sent as X-Exl-Api-Remaining (api.sandbox)
     return key
 
 

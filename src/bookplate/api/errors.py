@@ -77,6 +77,7 @@ ERROR_TABLE: dict[type[BaseException], Mapping] = {
     key_errors.AreaNotAllowed: Mapping(400, "UNAUTHORIZED"),
     key_errors.PerSecondThreshold: Mapping(429, "PER_SECOND_THRESHOLD"),
     StorageUnavailable: Mapping(503, "60101"),  # disk full / read-only: writes only
+    key_errors.DailyThreshold: Mapping(429, "DAILY_THRESHOLD"),
     InputError: Mapping(400, "402119"),
     NotFoundError: Mapping(400, "402119"),
     ConflictError: Mapping(400, "402119"),

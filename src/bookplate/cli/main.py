@@ -13,7 +13,9 @@ from rich.table import Table
 
 from bookplate.bootstrap import Container, build_container
 from bookplate.cli.auth import auth_app
+from bookplate.cli.codes import codes_standard, codes_tables
 from bookplate.cli.roles import libraries_app, roles_app, staff_app
+from bookplate.cli.sandbox import sandbox_app
 from bookplate.cli.sis import sis_app, worker
 from bookplate.config import get_settings
 from bookplate.errors import BookplateError
@@ -48,6 +50,7 @@ app.add_typer(libraries_app, name="libraries")
 app.add_typer(staff_app, name="staff")
 app.command("worker")(worker)
 app.add_typer(auth_app, name="auth")
+app.add_typer(sandbox_app, name="sandbox")
 
 console = Console()
 err = Console(stderr=True)
@@ -118,6 +121,7 @@ def quickstart(
         f'  curl -s -H "Authorization: apikey $BOOKPLATE_KEY" '
         f'-H "Accept: application/json" "{base}/almaws/v1/users"'
     )
+    print(f"Serving the Alma API at {base}/almaws/v1; staff sign in at {base}/auth/login")
     sys.stdout.flush()
     if serve_after:
         serve(host=host, port=port, workers=1)
@@ -162,6 +166,7 @@ def institution_add(code: str, name: str) -> None:
 
 @inst_app.command("list")
 def institution_list() -> None:
+    """List the institutions and where IDs must be unique."""
     c = _container()
     try:
         with c.uow_factory() as uow:
@@ -217,6 +222,7 @@ def keys_create(
 
 @keys_app.command("list")
 def keys_list(institution: str | None = None) -> None:
+    """List API keys (never their secrets), of one institution or all."""
     c = _container()
     try:
         keys = c.keys.list(institution)
@@ -238,6 +244,7 @@ def keys_list(institution: str | None = None) -> None:
 
 @keys_app.command("revoke")
 def keys_revoke(key_id: str) -> None:
+    """Revoke a key; every worker refuses it within the cache time."""
     c = _container()
     try:
         if not c.keys.revoke(key_id):
@@ -247,8 +254,13 @@ def keys_revoke(key_id: str) -> None:
     console.print(f"Key {key_id} revoked.")
 
 
+codes_app.command("tables")(codes_tables)
+codes_app.command("standard")(codes_standard)
+
+
 @codes_app.command("list")
 def codes_list(institution: str, table_name: str) -> None:
+    """List one code table's codes."""
     c = _container()
     try:
         with c.uow_factory() as uow:
@@ -349,6 +361,7 @@ def _code_file(path: Path) -> list[CodeRow]:
 
 @codes_app.command("remove")
 def codes_remove(institution: str, table_name: str, code: str) -> None:
+    """Remove a code from a table."""
     c = _container()
     try:
         with c.uow_factory() as uow:

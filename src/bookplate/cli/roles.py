@@ -108,6 +108,7 @@ def profile_set(
 
 @roles_app.command("profile-remove")
 def profile_remove(institution: str, code: str) -> None:
+    """Remove a role profile."""
     _run(f"Profile {code} removed.", lambda c: c.roles.remove_profile(institution, code, WHO))
 
 
@@ -164,6 +165,7 @@ def rule_set(
 
 @roles_app.command("rule-remove")
 def rule_remove(institution: str, rule_id: str) -> None:
+    """Remove a role-assignment rule."""
     _run(f"Rule {rule_id} removed.", lambda c: c.roles.remove_rule(institution, rule_id, WHO))
 
 
@@ -208,6 +210,7 @@ def library_set(
 
 @libraries_app.command("list")
 def library_list(institution: str) -> None:
+    """List the libraries and their circulation desks."""
     c = _container()
     try:
         libraries = c.roles.config(institution).libraries
@@ -236,6 +239,7 @@ def staff_token(institution: str, primary_id: str) -> None:
 
 @staff_app.command("revoke")
 def staff_revoke(token_id: str) -> None:
+    """Revoke a staff bearer token."""
     c = _container()
     try:
         done = c.tokens.revoke(token_id)

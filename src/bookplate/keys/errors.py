@@ -24,3 +24,13 @@ class AreaNotAllowed(AccessError):
 class PerSecondThreshold(AccessError):
     def __init__(self) -> None:
         super().__init__("HTTP requests are more than allowed per second. Retry after a second.")
+
+
+class DailyThreshold(AccessError):
+    """The institution's calls for the day are used up (Alma's DAILY_THRESHOLD, HTTP 429)."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "Daily API request threshold has been reached. Calls are allowed again after "
+            "midnight UTC."
+        )

@@ -14,6 +14,7 @@ from bookplate.errors import StorageUnavailable
 from bookplate.keys.errors import AreaNotAllowed, InvalidApiKey, PerSecondThreshold
 from bookplate.keys.model import Access, ApiKey, Area, hash_secret, new_secret
 from bookplate.keys.ports import ApiKeyRepository, RateCounter
+from bookplate.keys.quota import DailyQuota
 from bookplate.transactions import Transactional
 
 log = structlog.get_logger("bookplate.keys")
@@ -46,6 +47,8 @@ class KeyService:
     # PostgreSQL); None: ``uow_factory``.
     read_uow_factory: Callable[[], KeysUnitOfWork] | None = None
     clock: Callable[[], float] = time.time
+    # Alma's daily threshold per institution (docs/sandbox.md); None: no daily limit.
+    daily: DailyQuota | None = None
 
     def __post_init__(self) -> None:
         self._cache: dict[str, tuple[float, ApiKey | None]] = {}
@@ -137,3 +140,10 @@ class KeyService:
             self._local.clear()
         self._local[key_id] = (second, total)
         return total
+
+    def spend_daily(self, key: ApiKey) -> int | None:
+        """Count the call against the institution's daily threshold: the calls left, None
+        without a threshold; DailyThreshold past it."""
+        if self.daily is None:
+            return None
+        return self.daily.spend(key.institution)

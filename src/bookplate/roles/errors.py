@@ -32,3 +32,15 @@ class RuleNotFound(NotFoundError):
     def __init__(self, rule_id: str) -> None:
         self.rule_id = rule_id
         super().__init__(f"Role assignment rule {rule_id} was not found.")
+
+
+class NotStaff(AccessError):
+    """A staff token asked for a user who holds no role with staff privileges."""
+
+    def __init__(self, primary_id: str) -> None:
+        self.primary_id = primary_id
+        super().__init__(
+            f"User {primary_id} has no staff privileges: add an active staff role to the "
+            "user's record first, e.g. role 21 (User Manager) or 32 (Circulation Desk "
+            "Operator) scoped to the institution or a library (docs/roles.md)."
+        )

@@ -15,6 +15,7 @@ from typing import Any, Protocol
 from bookplate.roles.assignment import default_profile, default_rule, merge_roles, roles_from_rules
 from bookplate.roles.errors import (
     LastAdministrator,
+    NotStaff,
     PermissionDenied,
     ProfileNotFound,
     RuleNotFound,
@@ -473,13 +474,20 @@ class StaffTokens:
         self._cache_seconds = cache_seconds
         self._cache: dict[str, tuple[float, Actor | None]] = {}
 
-    def issue(self, institution: str, primary_id: str) -> tuple[str, str]:
+    def issue(
+        self, institution: str, primary_id: str, *, staff_only: bool = True
+    ) -> tuple[str, str]:
+        """A bearer token for a staff member; NotStaff when the user holds no role with staff
+        privileges (``staff_only=False``: the token of someone whose roles go later, which
+        the policy then refuses call by call)."""
         token_id = secrets.token_hex(4)
         secret = f"{TOKEN_PREFIX}{token_id}_{secrets.token_urlsafe(24)}"
         with self._uow_factory() as uow:
             user = uow.users.find(institution, primary_id, ALL_UNIQUE)
             if user is None:
                 raise UserNotFound(primary_id)
+            if staff_only and not all_privileges(actor_for(user, datetime.now(UTC).date())):
+                raise NotStaff(user.primary_id)
             uow.staff_tokens.add(
                 token_id, institution, user.primary_id, _hash(secret), datetime.now(UTC)
             )

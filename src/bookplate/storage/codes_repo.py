@@ -8,7 +8,7 @@ from sqlalchemy import Connection, delete, func, insert, select
 
 from bookplate.storage import tables as t
 from bookplate.storage.upsert import upsert
-from bookplate.users.defaults import DEFAULT_CODE_TABLES, DEFAULT_GROUP_RECORD_TYPES
+from bookplate.users.defaults import DEFAULT_CODE_TABLES, DEFAULT_GROUP_RECORD_TYPES, CodeList
 from bookplate.users.ports import CodeRow
 
 
@@ -98,28 +98,42 @@ class SqlCodeTables:
                 ],
             )
 
-    def seed(self, institution: str) -> None:
+    def seed(
+        self, institution: str, tables: Mapping[str, CodeList] | None = None
+    ) -> dict[str, int]:
+        """Add the codes of ``tables`` (default: ``DEFAULT_CODE_TABLES``) the institution lacks,
+        after its existing rows, and the default user-group map; rows already there are left
+        as staff set them. Returns how many codes each table gained."""
         c = t.code_rows.c
-        existing = {
-            (row.table_name, row.code)
-            for row in self._conn.execute(
-                select(c.table_name, c.code).where(c.institution == institution)
-            )
-        }
-        new_rows = [
-            {
-                "institution": institution,
-                "table_name": table,
-                "code": code,
-                "description": description,
-                "enabled": True,
-                "is_default": False,
-                "position": position,
-            }
-            for table, codes in DEFAULT_CODE_TABLES.items()
-            for position, (code, description) in enumerate(codes)
-            if (table, code) not in existing
-        ]
+        existing: dict[str, set[str]] = {}
+        top: dict[str, int] = {}
+        for row in self._conn.execute(
+            select(c.table_name, c.code, c.position).where(c.institution == institution)
+        ):
+            existing.setdefault(row.table_name, set()).add(row.code)
+            top[row.table_name] = max(top.get(row.table_name, -1), int(row.position))
+        added: dict[str, int] = {}
+        new_rows = []
+        for table, codes in (DEFAULT_CODE_TABLES if tables is None else tables).items():
+            have = existing.get(table, set())
+            position = top.get(table, -1) + 1
+            for code, description in codes:
+                if code in have:
+                    continue
+                have.add(code)
+                new_rows.append(
+                    {
+                        "institution": institution,
+                        "table_name": table,
+                        "code": code,
+                        "description": description,
+                        "enabled": True,
+                        "is_default": False,
+                        "position": position,
+                    }
+                )
+                position += 1
+                added[table] = added.get(table, 0) + 1
         if new_rows:
             self._conn.execute(insert(t.code_rows), new_rows)
         g = t.group_record_types.c
@@ -137,3 +151,4 @@ class SqlCodeTables:
         ]
         if new_map:
             self._conn.execute(insert(t.group_record_types), new_map)
+        return added

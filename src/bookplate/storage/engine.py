@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
@@ -133,6 +134,9 @@ def _sqlite_engine(url: URL, kwargs: dict[str, Any]) -> Engine:
     memory = url.database in (None, "", ":memory:")
     if memory:
         options["poolclass"] = StaticPool
+    else:
+        # The default file lives in a data folder that may not exist yet (config.py).
+        Path(str(url.database)).expanduser().parent.mkdir(parents=True, exist_ok=True)
     connect_args = {"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
     connect_args.update(kwargs.pop("connect_args", {}))
     options["connect_args"] = connect_args

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -9,6 +10,7 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import Engine
 from sqlalchemy.engine import URL
 
@@ -42,6 +44,24 @@ def upgrade(target: str | URL | Engine, revision: str = "head") -> None:
     finally:
         if owned:
             engine.dispose()
+
+
+@lru_cache(maxsize=1)
+def head_revision() -> str | None:
+    """The newest migration in the code."""
+    return ScriptDirectory.from_config(alembic_config()).get_current_head()
+
+
+def readiness(engine: Engine) -> str | None:
+    """None when the database answers and is at the newest migration; else why not."""
+    try:
+        revision = current_revision(engine)
+    except Exception as exc:  # any driver error means "not ready"
+        return f"database unreachable: {type(exc).__name__}"
+    head = head_revision()
+    if revision != head:
+        return f"schema at revision {revision}, code expects {head}: run bookplate db upgrade"
+    return None
 
 
 def current_revision(target: str | URL | Engine) -> str | None:

@@ -66,14 +66,32 @@ class TooManyValues(InvalidFieldValue):
         )
 
 
+# The tables ``bookplate codes standard`` completes (users.standard_codes).
+STANDARD_TABLE_NAMES = frozenset({"CountryCodes", "UserPreferredLanguage"})
+
+
 class InvalidCode(InputError):
     """A code that is not in its code table (401864)."""
 
-    def __init__(self, kind: str, code: str) -> None:
+    def __init__(
+        self, kind: str, code: str, table: str | None = None, institution: str | None = None
+    ) -> None:
         self.kind = kind
         self.code = code
+        self.table = table
         shown = code if len(code) <= 60 else code[:57] + "..."
-        super().__init__(f"Given {kind} type ({shown}) is invalid.")
+        message = f"Given {kind} type ({shown}) is invalid."
+        if table:
+            # Name the table and the command that adds the code (docs/operations.md).
+            inst = institution or "INSTITUTION"
+            message += (
+                f" Code table {table} has no such code; add it with"
+                f' "bookplate codes set {inst} {table} CODE DESCRIPTION"'
+            )
+            if table in STANDARD_TABLE_NAMES:
+                message += f' or load the ISO list with "bookplate codes standard {inst}"'
+            message += "."
+        super().__init__(message)
 
 
 class NotSupportedForRecordType(InputError):

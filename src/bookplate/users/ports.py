@@ -100,8 +100,11 @@ class CodeTables(Protocol):
         self, institution: str, user_group: str, record_types: frozenset[str]
     ) -> None: ...
 
-    def seed(self, institution: str) -> None:
-        """Fill an institution's tables with ``users.defaults`` (only rows not yet there)."""
+    def seed(
+        self, institution: str, tables: Mapping[str, tuple[tuple[str, str], ...]] | None = None
+    ) -> dict[str, int]:
+        """Fill an institution's tables with ``tables`` (default ``users.defaults``), only the
+        rows not yet there; returns how many codes each table gained."""
         ...
 
 

@@ -102,7 +102,7 @@ class CodeBookCache:
                 for row in uow.codes.rows(institution, name)
                 if row.enabled
             }
-        book = CodeBook(tables, dict(uow.codes.allowed_groups(institution)))
+        book = CodeBook(tables, dict(uow.codes.allowed_groups(institution)), institution)
         self._books[institution] = (now, book)
         return book
 

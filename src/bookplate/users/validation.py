@@ -117,6 +117,7 @@ class CodeBook:
 
     tables: Mapping[str, Mapping[str, str]]  # table -> code -> description (enabled rows)
     group_record_types: Mapping[str, frozenset[str]]  # record type -> enabled user groups
+    institution: str = ""  # named in the error of a missing code
 
     def has(self, table: str, code: str) -> bool:
         return code in self.tables.get(table, {})
@@ -281,7 +282,8 @@ def check_plain_text(field: str, value: str, limit: int = DEFAULT_MAX) -> None:
 
 def _code(book: CodeBook, kind: str, table_key: str, code: str | None) -> None:
     if code is not None and not book.has(FIELD_TABLES[table_key], code):
-        raise InvalidCode(kind, code)
+        table = FIELD_TABLES[table_key]
+        raise InvalidCode(kind, code, table, book.institution or None)
 
 
 def check_account(user: User) -> None:

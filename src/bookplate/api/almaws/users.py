@@ -11,7 +11,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
 from bookplate.api import deps
-from bookplate.api.almaws import params
+from bookplate.api.almaws import fulfilment, params
 from bookplate.api.errors import ApiError
 from bookplate.api.negotiation import JSON, XML, body_is_json, wants_json
 from bookplate.api.wire import read_user, user_response, users_response
@@ -258,6 +258,9 @@ async def get_user(request: Request, user_id: UserIdPath) -> Response:
         else:
             user = c.users.get(key.institution, user_id, id_type)
     except UserNotFound as exc:
+        unknown = "/" in user_id and fulfilment.unknown_sub_resource(c, key, user_id, id_type)
+        if unknown:
+            raise unknown from None
         raise _not_found_code(exc, id_type) from None
     book = c.users.code_book(key.institution)
     response = user_response(

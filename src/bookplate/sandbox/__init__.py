@@ -1,0 +1,2 @@
+"""The sandbox: an institution seeded with a deterministic population, for testing an Alma
+integration locally (docs/sandbox.md)."""
