@@ -22,7 +22,6 @@ from rich.table import Table
 from bookplate.bootstrap import Container, build_container
 from bookplate.config import get_settings
 from bookplate.errors import BookplateError
-from bookplate.sis.apply import cell_text, plan_writer
 from bookplate.sis.model import (
     BUCKETS,
     KEEP_MISSING,
@@ -34,6 +33,7 @@ from bookplate.sis.model import (
     Profile,
     Report,
 )
+from bookplate.sis.report_out import cell_text, plan_writer
 
 sis_app = typer.Typer(no_args_is_help=True, help="SIS integration: load and sync external users.")
 profile_app = typer.Typer(no_args_is_help=True, help="Users integration profiles.")

@@ -18,7 +18,8 @@ from typing import IO
 from bookplate.sis.errors import RecordError, SourceError
 from bookplate.sis.mapping import CsvMapper
 from bookplate.sis.model import CsvOptions
-from bookplate.sis.sources import Position, RawRecord, zip_members
+from bookplate.sis.sources.base import Position, RawRecord, zip_members
+from bookplate.sis.sources.formats import CSV, member_kind
 from bookplate.users.model import User
 
 _SEP = "\x1f"
@@ -93,7 +94,7 @@ class CsvSource:
         if head.startswith(b"PK"):
             count = 0
             for name, reader in zip_members(self.path, self.position):
-                if not name.lower().endswith(".csv"):
+                if member_kind(name) != CSV:
                     continue
                 for record in self._rows(reader, count, name):
                     count = record.number
