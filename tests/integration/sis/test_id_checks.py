@@ -11,7 +11,7 @@ import pytest
 
 from bookplate.bootstrap import Container
 from bookplate.sis import writer
-from bookplate.storage.sis_repo import SqlSisBatch
+from bookplate.storage.sis_batch import SqlSisBatch
 
 from .helpers import user_xml, users_doc, write_zip
 
