@@ -23,6 +23,7 @@ from bookplate.cli.sis.reports import summary_table
 from bookplate.errors import BookplateError
 from bookplate.sis.model import Mode, Profile, Report
 from bookplate.sis.report_out import plan_writer
+from bookplate.sis.sources.formats import SUFFIXES
 
 
 class RunFailed(BookplateError):
@@ -196,7 +197,7 @@ def sis_watch(
         while True:
             sweep(c)
             for path in sorted(directory.iterdir()):
-                if path.is_file() and path.suffix.lower() in (".zip", ".xml", ".csv"):
+                if path.is_file() and path.suffix.lower() in SUFFIXES:
                     report = handle_inbox_file(c, prof, path)
                     console.print(f"{path.name}: run {report.run_id} queued")
             if once:
