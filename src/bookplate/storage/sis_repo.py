@@ -13,7 +13,7 @@ from sqlalchemy import Engine, delete, func, insert, select, update
 from bookplate.sis.model import Mode, Profile, Report
 from bookplate.sis.ports import AuditRow, ItemRow
 from bookplate.storage import tables as t
-from bookplate.storage.sis_batch import SqlSisBatch, rewrite, update_run, write_audit
+from bookplate.storage.sis_batch import SqlSisBatch, rewrite, write_audit
 from bookplate.storage.sis_sql import READ_ONLY
 
 MISSING_PAGE = 5000  # users read at a time by ``missing_users``
@@ -46,6 +46,9 @@ class SqlSisStore:
 
     @contextmanager
     def batch(self, *, read_only: bool = False) -> Iterator[SqlSisBatch]:
+        """The one way this store opens a transaction: every read and write of the SIS
+        storage goes through a batch; what is not committed (``batch.commit()``) is rolled
+        back when the batch ends."""
         # Read-only: on SQLite a batch otherwise begins IMMEDIATE, holding the database's one
         # write lock until it ends: a dry run's report items, stored meanwhile by another
         # connection, waited for it until "database is locked".
@@ -60,8 +63,8 @@ class SqlSisStore:
 
     def get_profile(self, institution: str, code: str) -> Profile | None:
         p = t.sis_profiles
-        with self.engine.connect() as conn:
-            row = conn.execute(
+        with self.batch(read_only=True) as batch:
+            row = batch.conn.execute(
                 select(p.c.settings).where(p.c.institution == institution, p.c.code == code)
             ).first()
         return Profile.from_dict(row[0]) if row else None
@@ -71,15 +74,15 @@ class SqlSisStore:
         query = select(p.c.settings).order_by(p.c.institution, p.c.code)
         if institution is not None:
             query = query.where(p.c.institution == institution)
-        with self.engine.connect() as conn:
-            return [Profile.from_dict(r[0]) for r in conn.execute(query)]
+        with self.batch(read_only=True) as batch:
+            return [Profile.from_dict(r[0]) for r in batch.conn.execute(query)]
 
     def put_profile(self, profile: Profile, *, create: bool) -> None:
         p = t.sis_profiles
         now = datetime.now(UTC)
-        with self.engine.begin() as conn:
+        with self.batch() as batch:
             if create:
-                conn.execute(
+                batch.conn.execute(
                     insert(p).values(
                         institution=profile.institution,
                         code=profile.code,
@@ -88,23 +91,27 @@ class SqlSisStore:
                     )
                 )
             else:
-                conn.execute(
+                batch.conn.execute(
                     update(p)
                     .where(p.c.institution == profile.institution, p.c.code == profile.code)
                     .values(settings=profile.to_dict(), modified=now)
                 )
+            batch.commit()
 
     def delete_profile(self, institution: str, code: str) -> bool:
         p = t.sis_profiles
-        with self.engine.begin() as conn:
-            result = conn.execute(delete(p).where(p.c.institution == institution, p.c.code == code))
+        with self.batch() as batch:
+            result = batch.conn.execute(
+                delete(p).where(p.c.institution == institution, p.c.code == code)
+            )
+            batch.commit()
         return bool(result.rowcount)
 
     # -- runs --------------------------------------------------------------------------
 
     def start_run(self, report: Report) -> int:
-        with self.engine.begin() as conn:
-            pk = conn.execute(
+        with self.batch() as batch:
+            pk = batch.conn.execute(
                 insert(t.sis_runs)
                 .values(
                     institution=report.institution,
@@ -120,20 +127,23 @@ class SqlSisStore:
                 )
                 .returning(t.sis_runs.c.id)
             ).scalar_one()
+            batch.commit()
         return int(pk)
 
     def finish_run(self, report: Report) -> None:
-        with self.engine.begin() as conn:
-            update_run(conn, report)
+        with self.batch() as batch:
+            batch.update_run(report)
+            batch.commit()
 
     def clear_run_items(self, run_id: int) -> None:
         """Forget the report lists of a run about to be executed again (after a crash)."""
-        with self.engine.begin() as conn:
-            conn.execute(delete(t.sis_run_items).where(t.sis_run_items.c.run_id == run_id))
+        with self.batch() as batch:
+            batch.conn.execute(delete(t.sis_run_items).where(t.sis_run_items.c.run_id == run_id))
+            batch.commit()
 
     def get_run(self, run_id: int) -> Report | None:
-        with self.engine.connect() as conn:
-            row = conn.execute(select(t.sis_runs).where(t.sis_runs.c.id == run_id)).first()
+        with self.batch(read_only=True) as batch:
+            row = batch.conn.execute(select(t.sis_runs).where(t.sis_runs.c.id == run_id)).first()
         return _report(row) if row else None
 
     def list_runs(self, institution: str, profile: str | None, limit: int) -> list[Report]:
@@ -141,8 +151,8 @@ class SqlSisStore:
         query = select(r).where(r.c.institution == institution)
         if profile is not None:
             query = query.where(r.c.profile == profile)
-        with self.engine.connect() as conn:
-            rows = conn.execute(query.order_by(r.c.id.desc()).limit(limit)).all()
+        with self.batch(read_only=True) as batch:
+            rows = batch.conn.execute(query.order_by(r.c.id.desc()).limit(limit)).all()
         return [_report(row) for row in rows]
 
     def run_ids(self, statuses: Collection[str], institution: str | None = None) -> list[int]:
@@ -150,8 +160,8 @@ class SqlSisStore:
         query = select(r.c.id).where(r.c.status.in_(list(statuses)))
         if institution is not None:
             query = query.where(r.c.institution == institution)
-        with self.engine.connect() as conn:
-            return [int(pk) for pk in conn.execute(query.order_by(r.c.id)).scalars()]
+        with self.batch(read_only=True) as batch:
+            return [int(pk) for pk in batch.conn.execute(query.order_by(r.c.id)).scalars()]
 
     def run_items(self, run_id: int, kind: str | None, offset: int, limit: int) -> list[ItemRow]:
         i = t.sis_run_items
@@ -159,10 +169,10 @@ class SqlSisStore:
         if kind is not None:
             query = query.where(i.c.kind == kind)
         query = query.order_by(i.c.seq).offset(offset).limit(limit)
-        with self.engine.connect() as conn:
+        with self.batch(read_only=True) as batch:
             return [
                 ItemRow(r.seq, r.kind, r.record_no, r.match_id, r.primary_id, r.detail)
-                for r in conn.execute(query)
+                for r in batch.conn.execute(query)
             ]
 
     # -- users of a profile ------------------------------------------------------------
@@ -176,9 +186,9 @@ class SqlSisStore:
         )
 
     def profile_user_count(self, institution: str, code: str) -> int:
-        with self.engine.connect() as conn:
+        with self.batch(read_only=True) as batch:
             return int(
-                conn.execute(
+                batch.conn.execute(
                     select(func.count())
                     .select_from(t.users)
                     .where(*self._profile_users(institution, code))
@@ -200,8 +210,8 @@ class SqlSisStore:
         last = -1
         while True:
             # One page per connection: nothing is held open while the caller writes.
-            with self.engine.connect() as conn:
-                page = conn.execute(
+            with self.batch(read_only=True) as batch:
+                page = batch.conn.execute(
                     query.where(u.c.id > last).order_by(u.c.id).limit(MISSING_PAGE)
                 ).all()
             for pk, primary_id, status, expiry in page:
