@@ -40,17 +40,11 @@ class SisReads(SisConnection):
                 ok = fingerprint is not None and same_time(modified, fp_modified)
                 out[norm] = Found(pk, fingerprint if ok else None, primary_id)
             return out
+        columns = (u.c.id, u.c.last_modified_date, f.c.fingerprint, f.c.modified, u.c.primary_id)
         for part in chunks(list(norms)):
             if match_id_type == "primary_id":
                 key = u.c.primary_id_norm
-                query = select(
-                    key,
-                    u.c.id,
-                    u.c.last_modified_date,
-                    f.c.fingerprint,
-                    f.c.modified,
-                    u.c.primary_id,
-                )
+                query = select(key, *columns)
                 query = query.select_from(u.outerjoin(f, f.c.user_pk == u.c.id)).where(
                     u.c.institution == institution, key.in_(part)
                 )
@@ -58,14 +52,7 @@ class SisReads(SisConnection):
                 ui = t.user_identifiers
                 key = ui.c.value_norm
                 query = (
-                    select(
-                        key,
-                        u.c.id,
-                        u.c.last_modified_date,
-                        f.c.fingerprint,
-                        f.c.modified,
-                        u.c.primary_id,
-                    )
+                    select(key, *columns)
                     .select_from(
                         ui.join(u, u.c.id == ui.c.user_pk).outerjoin(f, f.c.user_pk == u.c.id)
                     )

@@ -21,6 +21,7 @@ from bookplate.bootstrap import Container
 from bookplate.cli.sis.common import EXIT_ABORTED, console, container, err, fail, resolve, sweep
 from bookplate.cli.sis.reports import summary_table
 from bookplate.errors import BookplateError
+from bookplate.sis.apply import DEFAULT_BATCH
 from bookplate.sis.model import Mode, Profile, Report
 from bookplate.sis.report_out import plan_writer
 from bookplate.sis.sources.formats import SUFFIXES
@@ -69,14 +70,8 @@ def run_file(
                 )
 
             jobs = c.sis_jobs
-            pending = jobs.create(
-                profile.institution,
-                profile.code,
-                file,
-                mode=mode,
-                dry_run=dry_run,
-                actor="cli",
-                batch_size=batch_size,
+            pending = create_run(
+                c, profile, file, mode=mode, dry_run=dry_run, batch_size=batch_size
             )
             assert pending.run_id is not None
             try:
@@ -138,6 +133,32 @@ def sis_sync(
     raise typer.Exit(report.exit_code)
 
 
+def create_run(
+    c: Container,
+    profile: Profile,
+    file: Path,
+    *,
+    mode: Mode,
+    dry_run: bool = False,
+    batch_size: int = DEFAULT_BATCH,
+    copy: bool = False,
+    inbox: Path | None = None,
+) -> Report:
+    """A pending run of FILE with the profile, by the CLI (``copy``: of a copy in the spool,
+    for a queue that another process may work)."""
+    return c.sis_jobs.create(
+        profile.institution,
+        profile.code,
+        file,
+        mode=mode,
+        dry_run=dry_run,
+        actor="cli",
+        copy=copy,
+        batch_size=batch_size,
+        inbox=inbox,
+    )
+
+
 def queue_file(
     c: Container,
     profile: Profile,
@@ -148,18 +169,10 @@ def queue_file(
     batch_size: int,
 ) -> Report:
     """A pending run of a copy of FILE in the spool, handed to the job queue."""
-    jobs = c.sis_jobs
-    pending = jobs.create(
-        profile.institution,
-        profile.code,
-        file,
-        mode=mode,
-        dry_run=dry_run,
-        actor="cli",
-        copy=True,
-        batch_size=batch_size,
+    pending = create_run(
+        c, profile, file, mode=mode, dry_run=dry_run, batch_size=batch_size, copy=True
     )
-    return jobs.submit(pending)
+    return c.sis_jobs.submit(pending)
 
 
 def handle_inbox_file(c: Container, profile: Profile, path: Path) -> Report:
@@ -167,19 +180,10 @@ def handle_inbox_file(c: Container, profile: Profile, path: Path) -> Report:
     run that then fails (or the guard aborts) renames it ``.failed``, its reason in
     ``NAME.failed.txt``."""
     handled = path.with_name(path.name + ".handled")
-    jobs = c.sis_jobs
-    pending = jobs.create(
-        profile.institution,
-        profile.code,
-        path,
-        mode=Mode.SYNCHRONIZE,
-        actor="cli",
-        copy=True,
-        inbox=handled,
-    )
+    pending = create_run(c, profile, path, mode=Mode.SYNCHRONIZE, copy=True, inbox=handled)
     # Renamed before the run is queued: an in-process queue may run (and fail) it at once.
     path.rename(handled)
-    return jobs.submit(pending)
+    return c.sis_jobs.submit(pending)
 
 
 def sis_watch(
