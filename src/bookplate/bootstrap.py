@@ -29,7 +29,8 @@ from bookplate.roles.services import (
     StaffUsers,
 )
 from bookplate.sandbox.services import Sandbox
-from bookplate.sis.jobs import JobQueue, SisJobs, ThreadQueue, WorkerQueue
+from bookplate.sis.jobs import SisJobs
+from bookplate.sis.queues import JobQueue, ThreadQueue, WorkerQueue
 from bookplate.sis.services import SisService
 from bookplate.storage.auth_repo import SqlAttemptCounter, SqlAuthStore, SqlLockoutCounter
 from bookplate.storage.engine import Engine, make_engine

@@ -19,8 +19,8 @@ from bookplate.api.app import create_app
 from bookplate.bootstrap import build_container
 from bookplate.config import Settings
 from bookplate.keys.services import parse_areas
-from bookplate.sis.jobs import ThreadQueue
 from bookplate.sis.model import Profile
+from bookplate.sis.queues import ThreadQueue
 from bookplate.storage.sis_queue import ProcrastinateQueue
 from tests.functional.conftest import Api
 from tests.functional.test_staff_api import bearer, staff

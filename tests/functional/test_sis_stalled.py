@@ -24,7 +24,8 @@ from bookplate.api.app import create_app
 from bookplate.bootstrap import Container, build_container
 from bookplate.config import Settings
 from bookplate.keys.services import parse_areas
-from bookplate.sis.jobs import INTERRUPTED, PENDING, RUNNING, RunLock
+from bookplate.sis.jobs import INTERRUPTED, PENDING, RUNNING
+from bookplate.sis.locks import RunLock
 from bookplate.sis.model import Profile
 from bookplate.storage.engine import SQLITE_BEGIN_OPTION
 from tests.integration.sis.helpers import user_xml, users_doc, write_zip
@@ -279,7 +280,8 @@ import sys, time
 from pathlib import Path
 from bookplate.bootstrap import build_container
 from bookplate.config import Settings
-from bookplate.sis.jobs import RUNNING, RunLock
+from bookplate.sis.jobs import RUNNING
+from bookplate.sis.locks import RunLock
 url, spool, path, status = sys.argv[1:]
 c = build_container(Settings(database_url=url, redis_url=None, cache_seconds=0, sis_spool=spool))
 run = c.sis_jobs.create("MAIN", "SIS", Path(path), copy=True)

@@ -33,7 +33,6 @@ from bookplate.errors import (
 from bookplate.keys import errors as key_errors
 from bookplate.roles import errors as role_errors
 from bookplate.sis import errors as sis_errors
-from bookplate.sis import jobs as sis_jobs
 from bookplate.users import errors as user_errors
 
 log = structlog.get_logger("bookplate.api")
@@ -110,8 +109,8 @@ ERROR_TABLE.update(
         sis_errors.InvalidProfile: Mapping(400, "40166411"),
         sis_errors.RunNotFound: Mapping(400, "402119"),
         sis_errors.SourceError: Mapping(400, "401676"),
-        sis_jobs.UploadTooLarge: Mapping(413, "401676"),
-        sis_jobs.RunNotQueueable: Mapping(400, "402119"),
+        sis_errors.UploadTooLarge: Mapping(413, "401676"),
+        sis_errors.RunNotQueueable: Mapping(400, "402119"),
     }
 )
 

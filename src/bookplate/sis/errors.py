@@ -52,3 +52,26 @@ class RunAborted(ConflictError):
 
     def __init__(self, detail: str) -> None:
         super().__init__(f"Run aborted: {detail}")
+
+
+class UploadError(SourceError):
+    """An upload that is refused before any run is created."""
+
+
+class EmptyUpload(UploadError):
+    def __init__(self) -> None:
+        super().__init__("the uploaded file is empty")
+
+
+class UploadTooLarge(InputError):
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"The uploaded file is larger than the {limit} bytes allowed.")
+        self.limit = limit
+
+
+class RunNotQueueable(ConflictError):
+    def __init__(self, run_id: int, status: str) -> None:
+        super().__init__(
+            f"SIS run {run_id} is {status}; only pending, running or interrupted runs can "
+            "be queued."
+        )

@@ -17,34 +17,30 @@ dead workers itself, ``storage.sis_queue``). A ``pending`` or ``running`` run wi
 its owner: any look at the runs (``SisJobs.sweep`` / ``refresh``) marks it ``interrupted``, and
 enqueueing it again runs the file again from the start, which converges to the state of one
 clean run (``sis.apply``).
+
+Beside it: ``sis.spool`` (file names, tickets), ``sis.locks`` (the owner's lock),
+``sis.queues`` (the queue protocols and the in-process queues), ``sis.upload`` (the checks
+of an uploaded file).
 """
 
 from __future__ import annotations
 
-import fcntl
-import hashlib
-import json
-import os
-import queue
-import shutil
 import threading
-import time
-import zipfile
-from collections.abc import Callable, Collection, Iterable
-from contextlib import suppress
-from dataclasses import dataclass
+from collections.abc import Collection, Iterable
 from pathlib import Path
 from typing import IO, Any, Protocol
 
 import structlog
 
-from bookplate.errors import ConflictError, InputError
-from bookplate.sis.apply import DEACTIVATE_SEQ, DEFAULT_BATCH, PlanWriter, Progress
-from bookplate.sis.errors import RunNotFound, SourceError
-from bookplate.sis.model import Action, ActionKind, Mode, Report
-from bookplate.sis.ports import ItemRow, SisStore
+from bookplate.sis.apply import DEFAULT_BATCH, Progress
+from bookplate.sis.errors import RunNotFound, RunNotQueueable
+from bookplate.sis.locks import HANDOFF_WAIT, RunLock
+from bookplate.sis.model import Mode, Report
+from bookplate.sis.ports import SisStore
+from bookplate.sis.queues import JobQueue
+from bookplate.sis.report_out import ItemWriter, PlanWriter
 from bookplate.sis.services import SisService
-from bookplate.sis.sources import MAX_RATIO
+from bookplate.sis.spool import Spool, Ticket, mark_inbox_failed
 
 log = structlog.get_logger("bookplate.sis.jobs")
 
@@ -54,40 +50,6 @@ FINISHED = frozenset({"done", "failed", "aborted"})
 OWNED = frozenset({PENDING, RUNNING})
 #: Runs that may be queued again.
 REQUEUEABLE = frozenset({PENDING, RUNNING, INTERRUPTED})
-KINDS = ("zip", "xml", "csv")
-#: How much of an XML file (or zip member) the upload check reads for a DOCTYPE.
-HEAD_BYTES = 64 * 1024
-#: Seconds a process waits for the lock of a run that is not running: its holder is a
-#: process creating the run or handing it to the queue, or a look at the runs, each of which
-#: lets go within moments (a running run's lock is held for the whole run: no wait).
-HANDOFF_WAIT = 10.0
-
-
-class JobQueue(Protocol):
-    """Where pending runs go to be executed."""
-
-    #: True when the queue is this process (a thread, or the caller): a run waiting in it
-    #: is owned by this process and dies with it. False: the queue keeps its jobs itself.
-    in_process: bool
-
-    def enqueue(self, run_id: int) -> None: ...
-
-    def queued(self) -> set[int]:
-        """Runs the queue still holds a job for, waiting or being executed (their jobs are
-        the queue's business, not the sweep's)."""
-        ...
-
-    def close(self) -> None: ...
-
-
-class WorkerQueue(JobQueue, Protocol):
-    """A queue that keeps its jobs itself and is worked by ``bookplate worker`` processes."""
-
-    stalled_after: float
-
-    def run_worker(
-        self, *, concurrency: int = 1, wait: bool = True, install_signal_handlers: bool = True
-    ) -> None: ...
 
 
 class RunStore(SisStore, Protocol):
@@ -98,152 +60,6 @@ class RunStore(SisStore, Protocol):
     def run_ids(self, statuses: Collection[str], institution: str | None = None) -> list[int]:
         """The runs (of one institution, or all) in one of these states, oldest first."""
         ...
-
-
-class UploadError(SourceError):
-    """An upload that is refused before any run is created."""
-
-
-class EmptyUpload(UploadError):
-    def __init__(self) -> None:
-        super().__init__("the uploaded file is empty")
-
-
-class UploadTooLarge(InputError):
-    def __init__(self, limit: int) -> None:
-        super().__init__(f"The uploaded file is larger than the {limit} bytes allowed.")
-        self.limit = limit
-
-
-class RunNotQueueable(ConflictError):
-    def __init__(self, run_id: int, status: str) -> None:
-        super().__init__(
-            f"SIS run {run_id} is {status}; only pending, running or interrupted runs can "
-            "be queued."
-        )
-
-
-def kind_of(content_type: str | None, filename: str | None) -> str | None:
-    """'zip' / 'xml' / 'csv' from a Content-Type or a file name (None: sniff the content)."""
-    ctype = (content_type or "").split(";")[0].strip().lower()
-    if ctype in ("application/zip", "application/x-zip-compressed", "application/x-zip"):
-        return "zip"
-    if ctype in ("application/xml", "text/xml"):
-        return "xml"
-    if ctype in ("text/csv", "application/csv"):
-        return "csv"
-    suffix = Path(filename or "").suffix.lower().lstrip(".")
-    return suffix if suffix in KINDS else None
-
-
-def _refuse_dtd(head: bytes, where: str) -> None:
-    upper = head.upper()
-    if b"<!DOCTYPE" in upper or b"<!ENTITY" in upper:
-        raise UploadError(f"{where}: a DOCTYPE or entity declaration is not allowed (XML bomb?)")
-
-
-def check_upload(path: Path, declared: str | None) -> str:
-    """Cheap checks before a run is created; the kind ('zip', 'xml', 'csv') of the file.
-
-    Refuses an empty file, a declared zip that is not one, an archive without .xml/.csv
-    members or with a member compressed more than the bomb ratio, and XML with a DOCTYPE.
-    The run's reader applies every guard again while streaming the whole file."""
-    with path.open("rb") as handle:
-        head = handle.read(HEAD_BYTES)
-    if not head:
-        raise EmptyUpload()
-    found: str | None = None
-    if head.startswith((b"PK\x03\x04", b"PK\x05\x06")):
-        found = "zip"
-    elif head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"<"):
-        found = "xml"
-    elif declared == "csv":
-        found = "csv"
-    if declared == "zip" and found != "zip":
-        raise UploadError("the file is not a zip archive")
-    if declared == "xml" and found != "xml":
-        raise UploadError("the file is not XML")
-    if found is None:
-        raise UploadError(
-            "the file is neither a zip archive nor XML (send CSV as text/csv or name it .csv)"
-        )
-    if found == "zip":
-        _check_zip(path)
-    elif found == "xml":
-        _refuse_dtd(head, "the file")
-    return found
-
-
-def _check_zip(path: Path) -> None:
-    try:
-        with zipfile.ZipFile(path) as archive:
-            members = [
-                i
-                for i in archive.infolist()
-                if not i.is_dir() and i.filename.lower().endswith((".xml", ".csv"))
-            ]
-            if not members:
-                raise UploadError("the zip archive holds no .xml or .csv file")
-            for info in members:
-                if info.compress_size and info.file_size / info.compress_size > MAX_RATIO:
-                    raise UploadError(
-                        f"zip member {info.filename} is compressed more than {MAX_RATIO}:1 "
-                        "(zip bomb?)"
-                    )
-                if info.filename.lower().endswith(".xml"):
-                    with archive.open(info) as member:
-                        _refuse_dtd(member.read(HEAD_BYTES), f"zip member {info.filename}")
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError) as exc:
-        raise UploadError(f"the file is not a readable zip archive ({exc})") from None
-    except NotImplementedError as exc:  # unsupported compression method
-        raise UploadError(f"the zip archive cannot be read ({exc})") from None
-
-
-class _ItemWriter(PlanWriter):
-    """Stores the plan of a dry run as the run's report items (in chunks), passing each
-    action on to an export writer when there is one."""
-
-    CHUNK = 1000
-
-    def __init__(self, store: SisStore, run: Report, inner: PlanWriter | None) -> None:
-        # No stream of its own: ``write`` is overridden.
-        self.store = store
-        self.run = run
-        self.run_id = run.run_id or 0
-        self.inner = inner
-        self.rows: list[ItemRow] = []
-        self.seq = 0
-        self.deactivations = 0
-
-    def write(self, action: Action) -> None:
-        if self.inner is not None:
-            self.inner.write(action)
-        detail: str | None = action.reason or None
-        if action.kind is ActionKind.UPDATE and action.diff:
-            detail = json.dumps(action.diff, ensure_ascii=False, default=str)
-        if action.kind is ActionKind.DEACTIVATE:
-            seq = DEACTIVATE_SEQ + self.deactivations
-            self.deactivations += 1
-        else:
-            self.seq += 1
-            seq = self.seq
-        self.rows.append(
-            ItemRow(
-                seq, action.kind.value, action.record_no, action.match_id, action.primary_id, detail
-            )
-        )
-        if len(self.rows) >= self.CHUNK:
-            self.flush()
-
-    def flush(self) -> None:
-        if not self.rows:
-            return
-        with self.store.batch() as batch:
-            # The run's row first: it opens the transaction the items are copied in.
-            batch.update_run(self.run)
-            batch.add_items(self.run_id, self.rows)
-            batch.commit()
-        self.rows = []
 
 
 class _ResumeStore:
@@ -266,56 +82,6 @@ class _ResumeStore:
         return getattr(self._store, name)
 
 
-class RunLock:
-    """An exclusive advisory lock (``flock``) on a file, held by the process executing a run.
-    The kernel releases it when that process ends however it ends (even SIGKILL), so a run
-    marked running whose lock is free has lost its process."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._fd: int | None = None
-
-    def acquire(self, wait: float = 0.0) -> bool:
-        """Take the lock, trying for up to ``wait`` seconds; False when another holder (another
-        process, or another lock object of this process) keeps it."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
-        deadline = time.monotonic() + wait
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except OSError:
-                if time.monotonic() >= deadline:
-                    os.close(fd)
-                    return False
-                time.sleep(0.02)
-                continue
-            self._fd = fd
-            return True
-
-    def release(self, *, remove: bool = False) -> None:
-        if self._fd is None:
-            return
-        if remove:
-            with suppress(OSError):
-                self.path.unlink()
-        os.close(self._fd)  # drops the lock
-        self._fd = None
-
-
-@dataclass(frozen=True, slots=True)
-class Ticket:
-    """What the spool keeps beside a run's file."""
-
-    path: str
-    actor: str
-    batch_size: int
-    owned: bool  # the spool's copy (deleted when the run finishes), not the caller's file
-    #: The inbox file the run came from, renamed ``.handled`` when queued: a run that ends
-    #: failed or aborted renames it ``.failed`` with the reason beside it (``.failed.txt``).
-    inbox: str | None = None
-
-
 class SisJobs:
     """Creates pending runs, queues them, and executes them (the job itself)."""
 
@@ -323,12 +89,8 @@ class SisJobs:
         self.sis = sis
         self.store = store
         self.spool = spool
+        self.files = Spool(spool, database)
         self.queue: JobQueue | None = None
-        # Run ids are per database: every spool name carries the database too, so that two
-        # databases sharing a spool (deployments, tests) never read each other's tickets nor
-        # take each other's locks. ``database`` is its identity (``storage.identity``), the
-        # same however a process spells the URL.
-        self._tag = hashlib.blake2b(database.encode(), digest_size=5).hexdigest()
         # Locks of runs this process owns but does not execute yet (created, or waiting in
         # its in-process queue); ``execute`` takes them over.
         self._held: dict[int, RunLock] = {}
@@ -338,10 +100,7 @@ class SisJobs:
 
     def spool_file(self, suffix: str = ".part") -> tuple[IO[bytes], Path]:
         """A new temporary file in the spool (for a streamed upload)."""
-        self.spool.mkdir(parents=True, exist_ok=True)
-        path = self.spool / f"upload-{os.urandom(8).hex()}{suffix}"
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        return os.fdopen(fd, "wb"), path
+        return self.files.new_file(suffix)
 
     def create(
         self,
@@ -381,13 +140,7 @@ class SisJobs:
         try:
             target = path.resolve()
             if move or copy:
-                self.spool.mkdir(parents=True, exist_ok=True)
-                suffix = f".{kind}" if kind in KINDS else path.suffix
-                target = (self.spool / f"{self._name(run_id)}{suffix}").resolve()
-                if move:
-                    os.replace(path, target)
-                else:
-                    shutil.copyfile(path, target)
+                target = self.files.take(run_id, path, kind, move=move)
             ticket = Ticket(
                 str(target),
                 actor,
@@ -395,8 +148,7 @@ class SisJobs:
                 owned=move or copy,
                 inbox=str(inbox.resolve()) if inbox is not None else None,
             )
-            self._ticket_path(run_id).parent.mkdir(parents=True, exist_ok=True)
-            self._ticket_path(run_id).write_text(json.dumps(_ticket_dict(ticket)))
+            self.files.write(run_id, ticket)
         except BaseException:
             self.release(run_id)
             raise
@@ -495,7 +247,7 @@ class SisJobs:
                 lock.release(remove=True)  # finished meanwhile: no lock file left behind
             return False
         if report.status == PENDING:
-            if not self._ticket_path(run_id).exists():
+            if not self.files.ticket_path(run_id).exists():
                 return False  # being created: its creator takes the lock, then writes this
             what = "the process that was to run it stopped before it started (killed or "
             what += "crashed) while the run was queued"
@@ -555,7 +307,7 @@ class SisJobs:
             log.info("sis_run_skipped", run_id=run_id, status=pending.status)
             lock.release(remove=True)
             return pending
-        ticket = self._ticket(run_id)
+        ticket = self.files.read(run_id)
         if ticket is None:
             pending.status = "failed"
             pending.message = "the run's file is no longer in the spool"
@@ -566,11 +318,11 @@ class SisJobs:
         resume = _ResumeStore(self.store, run_id)
         service = SisService(resume, self.sis.users, self.sis.roles, self.sis.clock)
         writer: PlanWriter | None = plan_out
-        items: _ItemWriter | None = None
+        items: ItemWriter | None = None
         if pending.dry_run:
             # A dry run writes no users; its plan is the run's report.
             resume.start_run(pending)
-            items = _ItemWriter(self.store, pending, plan_out)
+            items = ItemWriter(self.store, pending, plan_out)
             writer = items
         log.info("sis_run_started", run_id=run_id, profile=pending.profile)
         try:
@@ -592,7 +344,7 @@ class SisJobs:
             pending.finished = self.sis.clock().isoformat()
             self.store.finish_run(pending)
             log.exception("sis_run_crashed", run_id=run_id)
-            _mark_inbox_failed(ticket, pending)
+            mark_inbox_failed(ticket, pending)
             raise
         if items is not None:
             items.flush()
@@ -600,133 +352,10 @@ class SisJobs:
             self.store.finish_run(report)
         log.info("sis_run_finished", run_id=run_id, status=report.status, total=report.total)
         if report.status in ("failed", "aborted"):
-            _mark_inbox_failed(ticket, report)
-        self._discard(run_id, ticket)
+            mark_inbox_failed(ticket, report)
+        self.files.discard(run_id, ticket)
         lock.release(remove=True)
         return report
 
-    # -- spool -------------------------------------------------------------------------
-
-    def _name(self, run_id: int) -> str:
-        return f"{run_id}.{self._tag}"
-
-    def _ticket_path(self, run_id: int) -> Path:
-        return self.spool / f"{self._name(run_id)}.json"
-
     def lock_path(self, run_id: int) -> Path:
-        return self.spool / f"{self._name(run_id)}.lock"
-
-    def _ticket(self, run_id: int) -> Ticket | None:
-        try:
-            data = json.loads(self._ticket_path(run_id).read_text())
-        except (OSError, ValueError):
-            return None
-        inbox = data.get("inbox")
-        ticket = Ticket(
-            str(data["path"]),
-            str(data["actor"]),
-            int(data["batch_size"]),
-            bool(data["owned"]),
-            str(inbox) if inbox else None,
-        )
-        return ticket if Path(ticket.path).is_file() else None
-
-    def _discard(self, run_id: int, ticket: Ticket) -> None:
-        with suppress(OSError):
-            if ticket.owned:
-                Path(ticket.path).unlink()
-            self._ticket_path(run_id).unlink()
-
-
-def _ticket_dict(ticket: Ticket) -> dict[str, Any]:
-    return {
-        "path": ticket.path,
-        "actor": ticket.actor,
-        "batch_size": ticket.batch_size,
-        "owned": ticket.owned,
-        "inbox": ticket.inbox,
-    }
-
-
-def _mark_inbox_failed(ticket: Ticket, report: Report) -> None:
-    """Rename a failed run's inbox file from ``.handled`` to ``.failed`` and write why beside
-    it (``NAME.failed.txt``). Best effort: a worker that cannot see the inbox leaves it."""
-    if ticket.inbox is None:
-        return
-    handled = Path(ticket.inbox)
-    failed = handled.with_name(handled.name.removesuffix(".handled") + ".failed")
-    try:
-        os.replace(handled, failed)
-        failed.with_name(failed.name + ".txt").write_text(
-            f"run {report.run_id} {report.status}: {report.message}\n", encoding="utf-8"
-        )
-    except OSError as exc:
-        log.warning("sis_inbox_not_marked", run_id=report.run_id, path=str(handled), error=str(exc))
-
-
-class InlineQueue:
-    """Executes each run at once, in the caller."""
-
-    in_process = True
-
-    def __init__(self, execute: Callable[[int], object]) -> None:
-        self._execute = execute
-
-    def enqueue(self, run_id: int) -> None:
-        self._execute(run_id)
-
-    def queued(self) -> set[int]:
-        return set()
-
-    def close(self) -> None:
-        return None
-
-
-class ThreadQueue:
-    """One background thread executing runs in order (the web process on SQLite). ``close``
-    waits for the queued runs."""
-
-    in_process = True
-
-    def __init__(self, execute: Callable[[int], object]) -> None:
-        self._execute = execute
-        self._queue: queue.Queue[int | None] = queue.Queue()
-        self._thread: threading.Thread | None = None
-        self._lock = threading.Lock()
-
-    def enqueue(self, run_id: int) -> None:
-        with self._lock:
-            if self._thread is None or not self._thread.is_alive():
-                self._thread = threading.Thread(
-                    target=self._work, name="bookplate-sis-jobs", daemon=True
-                )
-                self._thread.start()
-        self._queue.put(run_id)
-
-    def _work(self) -> None:
-        while True:
-            run_id = self._queue.get()
-            try:
-                if run_id is None:
-                    return
-                self._execute(run_id)
-            except Exception:  # the run is marked failed; keep serving the queue
-                log.exception("sis_job_failed", run_id=run_id)
-            finally:
-                self._queue.task_done()
-
-    def queued(self) -> set[int]:
-        # The runs waiting here are owned by this process (``SisJobs`` holds their locks),
-        # and the one it executes holds its lock.
-        return set()
-
-    def join(self) -> None:
-        self._queue.join()
-
-    def close(self) -> None:
-        with self._lock:
-            thread = self._thread
-            self._thread = None
-        if thread is not None and thread.is_alive():
-            self._queue.put(None)
-            thread.join()
+        return self.files.lock_path(run_id)

@@ -2,19 +2,11 @@
 
 from __future__ import annotations
 
-import zipfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bookplate.sis.apply import (
-    DEFAULT_BATCH,
-    PlanWriter,
-    Progress,
-    RolesHook,
-    Runner,
-    default_roles,
-)
+from bookplate.sis.apply import DEFAULT_BATCH, Progress, RolesHook, Runner, default_roles
 from bookplate.sis.errors import (
     InvalidProfile,
     ProfileExists,
@@ -33,45 +25,14 @@ from bookplate.sis.model import (
     Report,
 )
 from bookplate.sis.ports import ItemRow, SisStore
-from bookplate.sis.sources import Position, RawRecord, Source, sniff
-from bookplate.sis.sources.csv import CsvSource
-from bookplate.sis.sources.xml import XmlSource
+from bookplate.sis.report_out import PlanWriter
+from bookplate.sis.sources import FailedSource, open_source
+from bookplate.sis.sources.base import Source
 from bookplate.users.model import PROTECTED_FIELDS, RecordType, Role, User
 from bookplate.users.services import UserService, utcnow
 from bookplate.users.validation import has_control, validate
 
 _FIELDS = frozenset(User.__dataclass_fields__)
-
-
-def open_source(path: Path, profile: Profile) -> Source:
-    """XML (plain or zipped) or CSV (plain or zipped), by content and name."""
-    kind = sniff(path)
-    if kind == "zip":
-        try:
-            with zipfile.ZipFile(path) as archive:
-                names = [n.lower() for n in archive.namelist()]
-        except (zipfile.BadZipFile, OSError):
-            names = []
-        if names and all(n.endswith(".csv") or n.endswith("/") for n in names):
-            return CsvSource(path, profile.csv, profile.match_id_type)
-        return XmlSource(path, profile.match_id_type)
-    if kind == "xml":
-        return XmlSource(path, profile.match_id_type)
-    return CsvSource(path, profile.csv, profile.match_id_type)
-
-
-class FailedSource:
-    """A file that could not even be opened: the run fails with its reason."""
-
-    def __init__(self, error: SourceError) -> None:
-        self.error = error
-        self.position = Position()
-
-    def records(self) -> Iterator[RawRecord]:
-        raise self.error
-
-    def parse(self, record: RawRecord) -> User:  # pragma: no cover - no records
-        raise self.error
 
 
 class SisService:

@@ -17,48 +17,17 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import psycopg
-from sqlalchemy import Connection, Engine, func, insert, select, text
+from sqlalchemy import Engine, insert
 from sqlalchemy.exc import IntegrityError
 
-from bookplate.network.model import IdScope, uniqueness_scope
 from bookplate.storage import tables as t
+from bookplate.storage.batch_rows import BatchRows, reserve_pks
 from bookplate.storage.copy_types import copy_binary
-from bookplate.storage.documents import document_text
 from bookplate.storage.network_repo import read_id_scope
-from bookplate.storage.rows import id_entries, identifier_pairs, row_order_key, term_rows, user_row
 from bookplate.users.errors import DuplicateId
 from bookplate.users.model import User
 
-_USER_COLUMNS = (
-    "id",
-    "institution",
-    "primary_id",
-    "primary_id_norm",
-    "record",
-    "password_hash",
-    "last_name_sort",
-    "first_name_sort",
-    "user_group",
-    "record_type",
-    "account_type",
-    "external_id",
-    "status",
-    "linking_id",
-    "source_institution_code",
-    "source_link_id",
-    "created_date",
-    "last_modified_date",
-    "expiry_date",
-    "purge_date",
-)
-_ID_COLUMNS = ("scope", "value_norm", "user_pk", "id_type")
-_IDENTIFIER_COLUMNS = ("user_pk", "id_type", "value_norm")
-_TERM_COLUMNS = ("user_pk", "institution", "field", "term", "order_key")
-
 _KEY_DETAIL = re.compile(r"\)=\((.*)\) already exists")
-
-Row = tuple[Any, ...]
-
 
 def _batches(items: Iterable[User], size: int) -> Iterator[list[User]]:
     chunk: list[User] = []
@@ -71,52 +40,6 @@ def _batches(items: Iterable[User], size: int) -> Iterator[list[User]]:
         yield chunk
 
 
-class _Batch:
-    """The rows of one batch as tuples in the column order of the ``_*_COLUMNS`` above."""
-
-    def __init__(self, users: list[User], pks: list[int], mode: IdScope, json_text: bool) -> None:
-        self.users: list[Row] = []
-        self.ids: list[Row] = []
-        self.identifiers: list[Row] = []
-        self.terms: list[Row] = []
-        for pk, user in zip(pks, users, strict=True):
-            row = user_row(user, None)
-            row["id"] = pk
-            if json_text:
-                row["record"] = document_text(row["record"])
-            self.users.append(tuple(row[c] for c in _USER_COLUMNS))
-            scope = uniqueness_scope(mode, user.institution)
-            self.ids += [(scope, norm, pk, id_type) for norm, _raw, id_type in id_entries(user)]
-            self.identifiers += [(pk, k, v) for k, v in identifier_pairs(user)]
-            inst = user.institution
-            key = row_order_key(row)
-            self.terms += [(pk, inst, f, v, k) for f, v, k in term_rows(user, key)]
-
-    def tables(self) -> list[tuple[str, tuple[str, ...], list[Row]]]:
-        return [
-            ("users", _USER_COLUMNS, self.users),
-            ("user_ids", _ID_COLUMNS, self.ids),
-            ("user_identifiers", _IDENTIFIER_COLUMNS, self.identifiers),
-            ("user_terms", _TERM_COLUMNS, self.terms),
-        ]
-
-
-def _reserve_pks(conn: Connection, count: int) -> list[int]:
-    if conn.dialect.name == "postgresql":
-        # One array, not a row per key: a batch's thousands of rows cost more than the rest.
-        found = conn.execute(
-            text(
-                "SELECT array_agg(v ORDER BY v) FROM (SELECT nextval("
-                "pg_get_serial_sequence('users', 'id')) AS v FROM generate_series(1, :n)) AS s"
-            ),
-            {"n": count},
-        ).scalar_one()
-        return [int(v) for v in found or ()]
-    # SQLite: the batch's transaction holds the write lock (BEGIN IMMEDIATE).
-    top = conn.execute(select(func.coalesce(func.max(t.users.c.id), 0))).scalar_one()
-    return list(range(int(top) + 1, int(top) + 1 + count))
-
-
 def _duplicate(error: BaseException) -> DuplicateId:
     detail = getattr(getattr(error, "diag", None), "message_detail", None) or str(error)
     match = _KEY_DETAIL.search(detail)
@@ -124,7 +47,7 @@ def _duplicate(error: BaseException) -> DuplicateId:
     return DuplicateId(value, "all_unique")
 
 
-def _copy_batch(engine: Engine, batch: _Batch) -> int:
+def _copy_batch(engine: Engine, batch: BatchRows) -> int:
     """Write one batch with COPY in its own transaction."""
     try:
         with engine.begin() as conn:
@@ -150,9 +73,9 @@ def _bulk_postgresql(engine: Engine, users: Iterable[User], batch: int, workers:
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="bulk") as pool:
             try:
                 for chunk in _batches(users, batch):
-                    pks = _reserve_pks(conn, len(chunk))
+                    pks = reserve_pks(conn, len(chunk))
                     conn.commit()
-                    rows = _Batch(chunk, pks, mode, json_text=True)
+                    rows = BatchRows(chunk, pks, mode, json_text=True)
                     while len(pending) >= workers:
                         total += pending.popleft().result()
                     pending.append(pool.submit(_copy_batch, engine, rows))
@@ -169,7 +92,7 @@ def _bulk_generic(engine: Engine, users: Iterable[User], batch: int) -> int:
     for chunk in _batches(users, batch):
         try:
             with engine.begin() as conn:
-                rows = _Batch(chunk, _reserve_pks(conn, len(chunk)), read_id_scope(conn), False)
+                rows = BatchRows(chunk, reserve_pks(conn, len(chunk)), read_id_scope(conn), False)
                 for table, columns, table_rows in rows.tables():
                     if table_rows:
                         conn.execute(

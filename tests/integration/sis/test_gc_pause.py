@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from bookplate.bootstrap import Container
-from bookplate.sis import apply
+from bookplate.sis import collector
 from bookplate.sis.apply import Runner
 
 from .helpers import user_xml, users_doc, write_zip
@@ -73,8 +73,8 @@ def test_the_run_collects_every_so_many_records(
         collected.append(gc.isenabled())
         return real(generation)
 
-    monkeypatch.setattr(apply, "COLLECT_EVERY", 4)
-    monkeypatch.setattr(apply.gc, "collect", spy)
+    monkeypatch.setattr(collector, "COLLECT_EVERY", 4)
+    monkeypatch.setattr(collector.gc, "collect", spy)
     users = [user_xml(f"u{i}") for i in range(10)]
     f = write_zip(tmp_path / "a.zip", {"users.xml": users_doc(*users)})
     report = c.sis.run("MAIN", "SIS", f, batch_size=2)
@@ -86,7 +86,7 @@ def test_the_run_collects_every_so_many_records(
 def test_runs_that_overlap_turn_the_collector_on_when_the_last_ends(collector_on: None) -> None:
     """Two runs going at once in one process (a worker with several jobs): the first to end
     leaves the collector off for the other; the last turns it on again."""
-    first, second = apply._fewer_collections(), apply._fewer_collections()
+    first, second = collector.fewer_collections(), collector.fewer_collections()
     first.__enter__()
     second.__enter__()
     first.__exit__(None, None, None)

@@ -81,7 +81,7 @@ def test_history_is_rolled_back_with_its_batch(
 ) -> None:
     """The history rows are in the batch's transaction: a batch that fails leaves neither
     users nor history."""
-    from bookplate.storage.sis_repo import SqlSisBatch
+    from bookplate.storage.sis_batch import SqlSisBatch
 
     def broken(self: SqlSisBatch, report: object) -> None:
         raise RuntimeError("the database went away")

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from bookplate.bootstrap import Container
-from bookplate.sis.apply import Runner
-from bookplate.storage.sis_repo import SqlSisBatch
+from bookplate.sis import writer
+from bookplate.storage.sis_batch import SqlSisBatch
 
 from .helpers import user_xml, users_doc, write_zip
 
@@ -102,13 +102,13 @@ def test_an_id_dropped_by_an_earlier_record_is_free_for_a_later_one(
     assert c.users.get("MAIN", "B1").primary_id == "u2"
     assert c.users.get("MAIN", "B9").primary_id == "u1"
     sets: list[int] = []
-    real = Runner._write_set
+    real = writer.write_set
 
-    def counted(self: Runner, batch: Any, actions: Any, prepared: Any = None) -> None:
+    def counted(batch: Any, actions: Any, prepared: Any = None) -> None:
         sets.append(len(actions))
-        real(self, batch, actions, prepared)
+        real(batch, actions, prepared)
 
-    monkeypatch.setattr(Runner, "_write_set", counted)
+    monkeypatch.setattr(writer, "write_set", counted)
     new = c.sis.run(
         "MAIN",
         "SIS",

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, text
 
-from bookplate.storage import sis_repo
+from bookplate.storage import sis_sql
 from bookplate.storage.bulk import bulk_insert_users
 from bookplate.users.model import Identifier, User
 
@@ -75,7 +75,7 @@ def test_the_id_check_reads_only_the_ids_asked_about(stored: Engine) -> None:
     with stored.connect() as conn:
         scopes = list(conn.execute(text("SELECT DISTINCT scope FROM user_ids")).scalars())
     assert len(scopes) == 1  # all 18,000 IDs in one scope
-    plan = _explain(stored, sis_repo._PG_HOLDERS, {"norms": asked, "scope": scopes[0]})
+    plan = _explain(stored, sis_sql.PG_HOLDERS, {"norms": asked, "scope": scopes[0]})
     # not a hash of the 18,000 IDs of the scope: one look-up per ID asked about
     assert _looked_up_by(plan, "user_ids", "value_norm"), plan
     assert _looked_up_by(plan, "users", "id"), plan
@@ -85,6 +85,6 @@ def test_the_id_check_reads_only_the_ids_asked_about(stored: Engine) -> None:
 def test_the_last_modified_read_reads_only_the_users_asked_about(stored: Engine) -> None:
     with stored.connect() as conn:
         pks = list(conn.execute(text("SELECT id FROM users ORDER BY id LIMIT 2500")).scalars())
-    plan = _explain(stored, sis_repo._PG_MODIFIED, {"pks": pks})
+    plan = _explain(stored, sis_sql.PG_MODIFIED, {"pks": pks})
     assert _looked_up_by(plan, "users", "id"), plan
     assert _rows_read(plan, "users") == 2500  # not the 6,000 stored

@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from bookplate.bootstrap import Container
 from bookplate.storage import tables as t
-from bookplate.storage.sis_repo import SqlSisBatch
+from bookplate.storage.sis_batch import SqlSisBatch
 from bookplate.users.errors import DuplicateId
 
 from ..storage.builders import make_user

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from bookplate.bootstrap import Container
 from bookplate.storage import tables as t
 from bookplate.storage.integrity import SIDE_TABLES, orphan_side_rows
-from bookplate.storage.sis_repo import SqlSisBatch
+from bookplate.storage.sis_batch import SqlSisBatch
 from bookplate.storage.users_repo import SqlUserRepository
 from bookplate.users.errors import UserNotFound
 

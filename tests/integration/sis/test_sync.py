@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from bookplate.bootstrap import Container
-from bookplate.sis.apply import plan_writer
 from bookplate.sis.errors import InvalidProfile
 from bookplate.sis.model import FieldRule, MissingPolicy, Mode, Profile
+from bookplate.sis.report_out import plan_writer
 from bookplate.users.model import Identifier, Note, SegmentType, User, UserInput
 
 from .helpers import user_xml, users_doc, write_lying_zip, write_zip

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from bookplate.sis.errors import SourceError
-from bookplate.sis.sources import RawRecord, parse_each, parse_many
+from bookplate.sis.sources.base import RawRecord, parse_each, parse_many
 from bookplate.sis.sources.xml import XmlSource, iter_users
 
 

@@ -13,11 +13,12 @@ from typing import Any
 
 import pytest
 
-from bookplate.sis.apply import Runner, fingerprint
+from bookplate.sis.apply import Runner
+from bookplate.sis.batch import fingerprint
 from bookplate.sis.model import MissingPolicy, Mode, Profile, Report
 from bookplate.sis.ports import AuditRow, Found, ItemRow
 from bookplate.sis.seen import KeySet, NoPks, PkBits
-from bookplate.sis.sources import Position, RawRecord
+from bookplate.sis.sources.base import Position, RawRecord
 from bookplate.users.model import User
 
 # -- the structures ------------------------------------------------------------------------

@@ -14,8 +14,8 @@ import pytest
 
 from bookplate.sis.errors import SourceError
 from bookplate.sis.model import CsvOptions, Profile
-from bookplate.sis.services import open_source
 from bookplate.sis.sources import csv as csv_source
+from bookplate.sis.sources import open_source
 
 LIMIT = 1 << 20  # the largest read a reader may ask for
 COUNT = 6000

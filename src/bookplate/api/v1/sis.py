@@ -24,8 +24,7 @@ from bookplate.api.errors import ApiError
 from bookplate.keys.model import Area
 from bookplate.roles.errors import PermissionDenied
 from bookplate.roles.policy import Action, decide
-from bookplate.sis.errors import RunNotFound
-from bookplate.sis.jobs import UploadTooLarge, check_upload, kind_of
+from bookplate.sis.errors import RunNotFound, UploadTooLarge
 from bookplate.sis.model import (
     BUCKETS,
     CsvOptions,
@@ -36,6 +35,8 @@ from bookplate.sis.model import (
     Report,
 )
 from bookplate.sis.ports import ItemRow
+from bookplate.sis.sources.formats import kind_of
+from bookplate.sis.upload import check_upload
 
 router = APIRouter(prefix="/bookplate/v1/sis", tags=["Bookplate: SIS integration"])
 

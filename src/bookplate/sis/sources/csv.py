@@ -18,7 +18,8 @@ from typing import IO
 from bookplate.sis.errors import RecordError, SourceError
 from bookplate.sis.mapping import CsvMapper
 from bookplate.sis.model import CsvOptions
-from bookplate.sis.sources import Position, RawRecord, zip_members
+from bookplate.sis.sources.base import Position, RawRecord, zip_members
+from bookplate.sis.sources.formats import CSV, ZIP, head_kind, member_kind
 from bookplate.users.model import User
 
 _SEP = "\x1f"
@@ -87,13 +88,13 @@ class CsvSource:
     def records(self) -> Iterator[RawRecord]:
         try:
             with self.path.open("rb") as handle:
-                head = handle.read(4)
+                head = handle.read(4)  # enough for a zip's signature
         except OSError as exc:
             raise SourceError(f"cannot open {self.path.name}: {exc.strerror}") from None
-        if head.startswith(b"PK"):
+        if head_kind(head) == ZIP:
             count = 0
             for name, reader in zip_members(self.path, self.position):
-                if not name.lower().endswith(".csv"):
+                if member_kind(name) != CSV:
                     continue
                 for record in self._rows(reader, count, name):
                     count = record.number

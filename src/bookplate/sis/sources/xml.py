@@ -31,14 +31,14 @@ from bookplate.alma.user import user_from_dict
 from bookplate.alma.xml import MAX_DEPTH, PARSER_OPTIONS, check_depth, local_name, safe_parser
 from bookplate.sis.errors import SourceError
 from bookplate.sis.model import PRIMARY_ID_MATCH
-from bookplate.sis.sources import (
+from bookplate.sis.sources.base import (
     RECORD_ERRORS,
     Position,
     RawRecord,
     parse_each,
-    sniff,
     zip_members,
 )
+from bookplate.sis.sources.formats import XML, ZIP, file_kind, member_kind
 from bookplate.users.model import User
 
 _ITER_OPTIONS = {k: v for k, v in PARSER_OPTIONS.items() if k != "dtd_validation"}
@@ -312,17 +312,17 @@ class XmlSource:
         self.position = Position()
 
     def records(self) -> Iterator[RawRecord]:
-        kind = sniff(self.path)
-        if kind == "xml":
+        kind = file_kind(self.path)
+        if kind == XML:
             with self.path.open("rb") as handle:
                 self.position.handle = handle
                 yield from iter_users(handle, self.match_id_type)
             return
-        if kind != "zip":
+        if kind != ZIP:
             raise SourceError("expected a zip archive or an XML file")
         count = 0
         for name, reader in zip_members(self.path, self.position):
-            if not name.lower().endswith(".xml"):
+            if member_kind(name) != XML:
                 continue
             for record in iter_users(reader, self.match_id_type, count, name):
                 count = record.number
