@@ -25,9 +25,10 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import IntegrityError
 
-from bookplate.network.model import uniqueness_scope
+from bookplate.network.model import OutboxKind, uniqueness_scope
 from bookplate.sis.model import Mode, Profile, Report
 from bookplate.sis.ports import AuditRow, Found, Holder, ItemRow
+from bookplate.storage import outbox
 from bookplate.storage import tables as t
 from bookplate.storage.bulk import _USER_COLUMNS, _Batch, _reserve_pks
 from bookplate.storage.copy_types import copy_binary
@@ -359,6 +360,8 @@ class SqlSisBatch:
         mode = read_id_scope(self.conn)
         rows = _Batch([u for _, u, _ in users], pks, mode, json_text=True)
         columns = [c for c in _USER_COLUMNS if c not in ("id", "password_hash")]
+        # Linked accounts of these users owe a refresh (before their rows change).
+        outbox.enqueue(self.conn, pks, OutboxKind.CHANGED)
         # The users' rows first: on PostgreSQL that locks them, so the side rows read below
         # are the ones a writer of these users committed last (and no other can change them).
         if self._pg:
@@ -496,9 +499,11 @@ class SqlSisBatch:
 
     def commit(self) -> None:
         self.conn.commit()
+        outbox.after_commit(self.conn)
 
     def rollback(self) -> None:
         self.conn.rollback()
+        outbox.discard(self.conn)
 
 
 def _update_run(conn: Connection, report: Report) -> None:
@@ -548,6 +553,7 @@ class SqlSisStore:
                 yield SqlSisBatch(conn)
             finally:
                 conn.rollback()
+                outbox.discard(conn)
 
     # -- profiles ----------------------------------------------------------------------
 
@@ -744,6 +750,7 @@ def _rewrite(batch: SqlSisBatch, users: Sequence[tuple[int, User]]) -> None:
     differ, so the next run reads these users' records in full)."""
     if not users:
         return
+    outbox.enqueue(batch.conn, [pk for pk, _ in users], OutboxKind.CHANGED)
     values = []
     for pk, user in users:
         row = user_row(user, None, with_password=False)
