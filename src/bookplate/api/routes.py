@@ -6,9 +6,9 @@ from fastapi import APIRouter
 
 from bookplate.api import auth
 from bookplate.api.almaws import conf, users
-from bookplate.api.v1 import roles, sis
+from bookplate.api.v1 import network, roles, sis
 
 # auth comes first: its /users/ME and /users/staff-login-report must win over /users/{id}.
 ROUTERS: tuple[APIRouter, ...] = (
-    auth.router, users.router, conf.router, roles.router, sis.router
+    auth.router, users.router, conf.router, roles.router, sis.router, network.router
 )

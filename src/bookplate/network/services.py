@@ -55,7 +55,7 @@ from bookplate.network.model import (
 from bookplate.network.ports import NetworkUnitOfWork
 from bookplate.users.errors import DuplicateId, UserNotFound
 from bookplate.users.model import User, UserInput
-from bookplate.users.ports import ALL_UNIQUE, LINKING_ID, PRIMARY_ID
+from bookplate.users.ports import ALL_UNIQUE, LINKING_ID, PRIMARY_ID, Guard
 from bookplate.users.services import UserService, utcnow
 
 log = structlog.get_logger("bookplate.network")
@@ -346,7 +346,7 @@ class NetworkService:
                                 partner.search_password)
 
     def link(self, institution: str, source_code: str | None, source_user_id: str | None,
-             actor: str) -> User:
+             actor: str, *, guard: Guard | None = None) -> User:
         """``POST /users?source_institution_code=A&source_user_id=X``: the caller's
         institution gets its linked account of A's user X."""
         with self._uow_factory() as uow:
@@ -369,7 +369,8 @@ class NetworkService:
             if not copy_.user_group:
                 raise UserGroupEmpty()
             try:
-                user = self._users.create_in(uow, institution, UserInput(copy_), actor)
+                user = self._users.create_in(uow, institution, UserInput(copy_), actor,
+                                             guard=guard)
             except DuplicateId as exc:
                 raise IdentifierIssues(f"({exc})") from None
             except InputError as exc:
@@ -436,7 +437,8 @@ class NetworkService:
             raise UserNotFound(link_id)
         return found
 
-    def refresh(self, institution: str, user_id: str, id_type: str, actor: str) -> User:
+    def refresh(self, institution: str, user_id: str, id_type: str, actor: str, *,
+                guard: Guard | None = None) -> User:
         """``POST /users/{id}?op=refresh``: the copy brought up to date from its source now
         (recorded in its history even when nothing changed)."""
         with self._uow_factory() as uow:
@@ -459,7 +461,8 @@ class NetworkService:
             stored = uow.network.copy_in(institution, partner.code, copy_.source_link_id)
             if stored is None:
                 raise NoLinkedAccount(user_id)
-            user, _changed = self._apply(uow, stored, source, partner, actor, "request")
+            user, _changed = self._apply(uow, stored, source, partner, actor, "request",
+                                         guard=guard)
             uow.commit()
         return user
 
@@ -473,9 +476,12 @@ class NetworkService:
         trigger: str,
         *,
         quiet_when_unchanged: bool = False,
+        guard: Guard | None = None,
     ) -> tuple[User, bool]:
         """Write ``stored`` refreshed from ``source`` (and its history line)."""
         new = refreshed_copy(stored, source.user, partner, source.share_blocks)
+        if guard is not None:
+            guard(stored, new)
         if same_content(new, stored):
             if not quiet_when_unchanged:
                 uow.network.record(stored.institution, actor, "network.refresh",
