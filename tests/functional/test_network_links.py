@@ -264,3 +264,26 @@ def test_partner_api_and_rule_validation(api: Api) -> None:
     assert api.client.delete("/bookplate/v1/network/partners/OTHER", headers=h).status_code == 204
     r = api.client.delete("/bookplate/v1/network/partners/OTHER", headers=h)
     assert r.status_code == 400
+
+
+def test_live_refresh_runs_as_a_background_job(api: Api) -> None:
+    """A PUT on the source (API key) is committed with its outbox entry; the job the commit
+    queued (the process's thread on SQLite, a procrastinate job on PostgreSQL) refreshes
+    the copy without anyone asking."""
+    source_user(api)
+    partner(api)
+    link(api)
+    home = api.client.get(f"{USERS}/walker", headers=api.h(api.other_key)).json()
+    home["first_name"] = "Joan"
+    assert api.client.put(f"{USERS}/walker", json=home,
+                          headers=api.h(api.other_key)).status_code == 200
+    queue = api.container.network_refresh
+    from bookplate.network.live import RefreshThread
+
+    if isinstance(queue, RefreshThread):
+        assert queue.join(60)
+    else:
+        queue.run_worker(wait=False, install_signal_handlers=False)
+    assert api.container.network.waiting() == 0
+    copy = api.client.get(f"{USERS}/walker", headers=api.h()).json()
+    assert copy["first_name"] == "Joan"

@@ -40,6 +40,7 @@ class NetworkRefreshQueue:
         self._lock = threading.Lock()
         self._schema_ready = False
         self._open = False
+        self._closed = False
 
         def network_refresh() -> None:
             work()
@@ -66,6 +67,8 @@ class NetworkRefreshQueue:
     def notify(self) -> None:
         """Defer a job (none if one is already waiting). Never raises: the periodic pass
         reaches rows whose job could not be deferred."""
+        if self._closed:
+            return
         try:
             self.ready()
             with self._lock:
@@ -96,7 +99,9 @@ class NetworkRefreshQueue:
         asyncio.run(run())
 
     def close(self) -> None:
+        """Stop deferring (the outbox keeps its rows for the workers)."""
         with self._lock:
+            self._closed = True
             if self._open:
                 self.defer_app.close()
                 self._open = False

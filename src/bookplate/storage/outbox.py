@@ -55,12 +55,15 @@ def enqueue(conn: Connection, pks: Sequence[int], kind: OutboxKind) -> int:
             u.c.institution, u.c.primary_id, u.c.id, literal(kind.value), literal(now),
             literal(0),
         ).where(u.c.id.in_(part), has_copy)
+        # Counted from RETURNING: the drivers' rowcount of INSERT ... SELECT is not reliable.
         result = conn.execute(
-            insert(t.network_outbox).from_select(
+            insert(t.network_outbox)
+            .from_select(
                 ["institution", "link_id", "source_pk", "kind", "created_at", "attempts"], query
             )
+            .returning(t.network_outbox.c.id)
         )
-        written += max(result.rowcount or 0, 0)
+        written += len(result.all())
     if written:
         conn.info[_FLAG] = True
     return written
