@@ -20,7 +20,9 @@ from bookplate.config import Settings
 from bookplate.keys.ports import RateCounter
 from bookplate.keys.quota import DAY, DailyQuota
 from bookplate.keys.services import KeyService
+from bookplate.network.live import RefreshThread
 from bookplate.network.model import Institution
+from bookplate.network.services import NetworkService
 from bookplate.roles.services import (
     RoleRules,
     RolesAdmin,
@@ -35,6 +37,8 @@ from bookplate.sis.services import SisService
 from bookplate.storage.auth_repo import SqlAttemptCounter, SqlAuthStore, SqlLockoutCounter
 from bookplate.storage.engine import Engine, make_engine
 from bookplate.storage.identity import database_identity
+from bookplate.storage.network_queue import NetworkRefreshQueue
+from bookplate.storage.outbox import set_listener as set_outbox_listener
 from bookplate.storage.rate_counter import SqlRateCounter
 from bookplate.storage.redis_counter import RedisRateCounter
 from bookplate.storage.redis_lockout import RedisAttemptCounter, RedisLockoutCounter
@@ -141,6 +145,29 @@ class Container:
         return queue if isinstance(queue, ProcrastinateQueue) else None
 
     @cached_property
+    def network(self) -> NetworkService:
+        """Partners, linked accounts and their refresh, the network-wide ID rule. Partners
+        on other deployments are reached over HTTP (httpx2, imported on first use)."""
+        from bookplate.network.remote import HttpRemoteSources  # noqa: PLC0415 (httpx2)
+
+        return NetworkService(self.uow_factory, self.users, HttpRemoteSources())
+
+    @cached_property
+    def network_refresh(self) -> NetworkRefreshQueue | RefreshThread:
+        """Live refresh: a procrastinate job on PostgreSQL (``bookplate network worker``),
+        a background thread of this process on SQLite."""
+        def work() -> object:
+            return self.network.process_outbox()
+
+        if self.engine.dialect.name == "postgresql":
+            return NetworkRefreshQueue(self.settings.database_url, work)
+        return RefreshThread(work)
+
+    def notify_refresh(self) -> None:
+        """A commit wrote outbox rows (``storage.outbox``): have them worked."""
+        self.network_refresh.notify()
+
+    @cached_property
     def auth(self) -> AuthService:
         """Passwords with lockout, sessions, reset links, external logins (built on first
         use). The failure counter is in Redis when configured, else in the database."""
@@ -216,6 +243,10 @@ class Container:
         auth = self.__dict__.get("auth")
         if auth is not None:
             auth.close()  # reset mails still queued go out first
+        set_outbox_listener(self.engine, None)
+        refresh = self.__dict__.get("network_refresh")
+        if refresh is not None:
+            refresh.close()
         jobs = self.__dict__.get("sis_jobs")
         if jobs is not None and jobs.queue is not None:
             jobs.queue.close()
@@ -252,9 +283,11 @@ def build_container(settings: Settings, *, migrate: bool = False) -> Container:
         )
         daily = DailyQuota(daily_counter, settings.daily_threshold)
     keys = KeyService(uow_factory, counter, settings.cache_seconds, read_factory, daily=daily)
-    return Container(settings, engine, uow_factory, users, keys,
-                     RolesAdmin(uow_factory, roles_config), StaffUsers(users, roles_config),
-                     StaffTokens(uow_factory, cache_seconds=settings.cache_seconds))
+    container = Container(settings, engine, uow_factory, users, keys,
+                          RolesAdmin(uow_factory, roles_config), StaffUsers(users, roles_config),
+                          StaffTokens(uow_factory, cache_seconds=settings.cache_seconds))
+    set_outbox_listener(engine, container.notify_refresh)
+    return container
 
 
 def check_database(url: str) -> tuple[list[str], dict[str, int]]:

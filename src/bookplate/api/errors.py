@@ -31,6 +31,7 @@ from bookplate.errors import (
     StorageUnavailable,
 )
 from bookplate.keys import errors as key_errors
+from bookplate.network import errors as network_errors
 from bookplate.roles import errors as role_errors
 from bookplate.sis import errors as sis_errors
 from bookplate.users import errors as user_errors
@@ -118,6 +119,9 @@ ERROR_TABLE.update(
 def lookup(error: BaseException) -> Mapping:
     if isinstance(error, ApiError):
         return Mapping(error.status, error.code)
+    if isinstance(error, network_errors.NetworkError):
+        # Fulfillment networks: each error class carries its Alma code (network/errors.py).
+        return Mapping(400, error.code)
     for cls in type(error).__mro__:
         found = ERROR_TABLE.get(cls)
         if found is not None:

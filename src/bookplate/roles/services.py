@@ -181,6 +181,13 @@ class StaffUsers:
 
         return guard
 
+    def write_guard(
+        self, actor: Actor, scope: str | None = None
+    ) -> Callable[[User | None, User | None], None]:
+        """The policy check of a staff member's write, for use cases of other areas that
+        write users (a linked account and its refresh)."""
+        return self._guard(actor, scope)
+
     @staticmethod
     def _read_scope(actor: Actor, scope: str | None) -> str | None:
         """Reading is not tied to a desk: without a location, wherever the actor may view."""

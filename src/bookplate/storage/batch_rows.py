@@ -59,7 +59,9 @@ class BatchRows:
             if json_text:
                 row["record"] = document_text(row["record"])
             self.users.append(tuple(row[c] for c in USER_COLUMNS))
-            scope = uniqueness_scope(mode, user.institution)
+            scope = uniqueness_scope(
+                mode, user.institution, linked=user.source_institution_code is not None
+            )
             self.ids += [(scope, norm, pk, id_type) for norm, _raw, id_type in id_entries(user)]
             self.identifiers += [(pk, k, v) for k, v in identifier_pairs(user)]
             inst = user.institution

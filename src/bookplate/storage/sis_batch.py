@@ -15,8 +15,10 @@ import psycopg
 from sqlalchemy import Connection, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from bookplate.network.model import OutboxKind
 from bookplate.sis.model import Report
 from bookplate.sis.ports import AuditRow, ItemRow
+from bookplate.storage import outbox
 from bookplate.storage import tables as t
 from bookplate.storage.batch_rows import USER_COLUMNS, BatchRows, reserve_pks
 from bookplate.storage.network_repo import read_id_scope
@@ -125,6 +127,8 @@ class SqlSisBatch(SisReads):
         mode = read_id_scope(self.conn)
         rows = BatchRows([u for _, u, _ in users], pks, mode, json_text=True)
         columns = [c for c in USER_COLUMNS if c not in ("id", "password_hash")]
+        # Linked accounts of these users owe a refresh (before their rows change).
+        outbox.enqueue(self.conn, pks, OutboxKind.CHANGED)
         # The users' rows first: on PostgreSQL that locks them, so the side rows read below
         # are the ones a writer of these users committed last (and no other can change them).
         if self._pg:
@@ -262,9 +266,11 @@ class SqlSisBatch(SisReads):
 
     def commit(self) -> None:
         self.conn.commit()
+        outbox.after_commit(self.conn)
 
     def rollback(self) -> None:
         self.conn.rollback()
+        outbox.discard(self.conn)
 
 
 def update_run(conn: Connection, report: Report) -> None:
@@ -287,6 +293,7 @@ def rewrite(batch: SqlSisBatch, users: Sequence[tuple[int, User]]) -> None:
     differ, so the next run reads these users' records in full)."""
     if not users:
         return
+    outbox.enqueue(batch.conn, [pk for pk, _ in users], OutboxKind.CHANGED)
     values = []
     for pk, user in users:
         row = user_row(user, None, with_password=False)

@@ -12,6 +12,7 @@ from sqlalchemy import Engine, delete, func, insert, select, update
 
 from bookplate.sis.model import Mode, Profile, Report
 from bookplate.sis.ports import AuditRow, ItemRow
+from bookplate.storage import outbox
 from bookplate.storage import tables as t
 from bookplate.storage.sis_batch import SqlSisBatch, rewrite, write_audit
 from bookplate.storage.sis_sql import READ_ONLY
@@ -58,6 +59,7 @@ class SqlSisStore:
                 yield SqlSisBatch(conn)
             finally:
                 conn.rollback()
+                outbox.discard(conn)
 
     # -- profiles ----------------------------------------------------------------------
 

@@ -9,8 +9,9 @@ from sqlalchemy import Connection, Engine, RootTransaction
 
 from bookplate.errors import StorageUnavailable
 from bookplate.keys.ports import ApiKeyRepository
-from bookplate.network.ports import InstitutionRepository
+from bookplate.network.ports import InstitutionRepository, NetworkRepository
 from bookplate.roles.ports import RolesRepository, StaffTokenRepository
+from bookplate.storage import outbox
 from bookplate.storage.codes_repo import SqlCodeTables
 from bookplate.storage.engine import (
     READ_ONLY_OPTION,
@@ -20,7 +21,7 @@ from bookplate.storage.engine import (
     is_write_failure,
 )
 from bookplate.storage.keys_repo import SqlApiKeyRepository
-from bookplate.storage.network_repo import SqlInstitutionRepository
+from bookplate.storage.network_repo import SqlInstitutionRepository, SqlNetworkRepository
 from bookplate.storage.roles_repo import SqlRolesRepository, SqlStaffTokenRepository
 from bookplate.storage.users_repo import SqlUserRepository
 from bookplate.users.ports import CodeTables, UserRepository
@@ -55,6 +56,7 @@ class SqlUnitOfWork:
     keys: ApiKeyRepository
     roles: RolesRepository
     staff_tokens: StaffTokenRepository
+    network: NetworkRepository
 
     def __init__(
         self, engine: Engine, *, read_only: bool = False, single_write: bool = False
@@ -92,6 +94,7 @@ class SqlUnitOfWork:
         self.keys = SqlApiKeyRepository(connection)
         self.roles = SqlRolesRepository(connection)
         self.staff_tokens = SqlStaffTokenRepository(connection)
+        self.network = SqlNetworkRepository(connection)
         return self
 
     def __exit__(
@@ -103,6 +106,8 @@ class SqlUnitOfWork:
         try:
             if self._transaction is not None and self._transaction.is_active:
                 self._transaction.rollback()
+            if self._connection is not None:
+                outbox.discard(self._connection)
         finally:
             self._transaction = None
             if self._connection is not None:
@@ -118,10 +123,12 @@ class SqlUnitOfWork:
         if self.read_only:
             raise RuntimeError("SqlUnitOfWork.commit() on a read-only unit of work")
         self._transaction.commit()
+        outbox.after_commit(self.connection)
         self._transaction = self.connection.begin()
 
     def rollback(self) -> None:
         if self._transaction is None:
             raise RuntimeError("SqlUnitOfWork.rollback() outside its 'with' block")
         self._transaction.rollback()
+        outbox.discard(self.connection)
         self._transaction = self.connection.begin()

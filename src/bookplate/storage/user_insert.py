@@ -44,7 +44,8 @@ def _statement(columns: tuple[str, ...]) -> TextClause:
 WITH new_user AS (
     INSERT INTO users ({", ".join(columns)}) VALUES ({values}) RETURNING id
 ), id_scope AS (
-    SELECT CASE WHEN (SELECT value FROM network_settings WHERE key = :scope_key) = :per_institution
+    SELECT CASE WHEN CAST(:linked AS boolean)
+            OR (SELECT value FROM network_settings WHERE key = :scope_key) = :per_institution
         THEN CAST(:u_institution AS text) ELSE CAST(:network_scope AS text) END AS scope
 ), ids AS (
     INSERT INTO user_ids (scope, value_norm, user_pk, id_type)
@@ -103,6 +104,8 @@ def insert_user(
         scope_key=ID_SCOPE_KEY,
         per_institution=IdScope.INSTITUTION.value,
         network_scope=NETWORK_SCOPE_KEY,
+        # A linked copy's IDs are unique within its institution (network.model).
+        linked=user.source_institution_code is not None,
         id_values=[norm for norm, _raw, _type in entries],
         id_types=[id_type for _norm, _raw, id_type in entries],
         ident_types=[k for k, _v in identifiers],

@@ -26,7 +26,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import IntegrityError
 
-from bookplate.network.model import NETWORK_SCOPE_KEY, IdScope, uniqueness_scope
+from bookplate.network.model import NETWORK_SCOPE_KEY, IdScope, OutboxKind, uniqueness_scope
+from bookplate.storage import outbox
 from bookplate.storage import tables as t
 from bookplate.storage.documents import stored_user
 from bookplate.storage.engine import ATOMIC_WRITE_OPTION
@@ -148,7 +149,9 @@ class SqlUserRepository:
         return pk
 
     def _write_side_rows(self, pk: int, user: User) -> None:
-        scope = uniqueness_scope(self._mode(), user.institution)
+        scope = uniqueness_scope(
+            self._mode(), user.institution, linked=user.source_institution_code is not None
+        )
         self._conn.execute(
             insert(t.user_ids),
             [
@@ -179,7 +182,9 @@ class SqlUserRepository:
 
     def _duplicate(self, user: User, own_pk: int | None) -> DuplicateId:
         """Name the first of ``user``'s ID values already held by another user."""
-        scope = uniqueness_scope(self._mode(), user.institution)
+        scope = uniqueness_scope(
+            self._mode(), user.institution, linked=user.source_institution_code is not None
+        )
         entries = id_entries(user)
         query = select(t.user_ids.c.value_norm).where(
             t.user_ids.c.scope == scope,
@@ -287,6 +292,8 @@ class SqlUserRepository:
         if pk is None:
             raise UserNotFound(previous_primary_id)
         values = user_row(user, password_hash, with_password=password_hash is not None)
+        # Before the row changes: the entry keeps the primary ID the copies know.
+        outbox.enqueue(self._conn, [pk], OutboxKind.CHANGED)
         where = [t.users.c.id == pk]
         if if_version is not None:
             # PostgreSQL re-reads the row a concurrent writer committed and finds the newer
@@ -320,6 +327,7 @@ class SqlUserRepository:
         pk = self._pk(institution, primary_id)
         if pk is None:
             raise UserNotFound(primary_id)
+        outbox.enqueue(self._conn, [pk], OutboxKind.DELETED)
         self._delete_side_rows(pk)
         self._conn.execute(delete(t.sis_fingerprints).where(t.sis_fingerprints.c.user_pk == pk))
         self._conn.execute(delete(t.users).where(t.users.c.id == pk))

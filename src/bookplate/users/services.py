@@ -235,6 +235,22 @@ class UserService:
     ) -> User:
         """Store a new user. ``guard`` sees the record as sent; the roles the assignment
         rules add afterwards are the system's doing, not the caller's."""
+        with self._single_write_uow_factory() as uow:
+            user = self.create_in(uow, institution, data, actor, guard=guard)
+            uow.commit()
+        return user
+
+    def create_in(
+        self,
+        uow: UnitOfWork,
+        institution: str,
+        data: UserInput,
+        actor: str,
+        *,
+        guard: Guard | None = None,
+    ) -> User:
+        """``create`` inside the caller's unit of work (not committed): for use cases that
+        write more in the same transaction (a linked account and its history line)."""
         user = copy_record(data.user)
         apply_defaults(user)
         user.institution = institution
@@ -245,15 +261,28 @@ class UserService:
         user.created_date = now
         user.last_modified_by = actor
         user.last_modified_date = now
-        with self._single_write_uow_factory() as uow:
-            if guard is not None:
-                guard(None, user)
-            if self.roles is not None:
-                user.roles = self.roles.roles_for_new_user(institution, user)
-            self._check(uow, institution, None, user, data.password)
-            password_hash = self._hasher.hash(data.password) if data.password else None
-            uow.users.add(user, password_hash)
-            uow.commit()
+        if guard is not None:
+            guard(None, user)
+        if self.roles is not None:
+            user.roles = self.roles.roles_for_new_user(institution, user)
+        self._check(uow, institution, None, user, data.password)
+        password_hash = self._hasher.hash(data.password) if data.password else None
+        uow.users.add(user, password_hash)
+        return user
+
+    def store_in(self, uow: UnitOfWork, stored: User, user: User, actor: str) -> User:
+        """Write ``user`` over ``stored`` as the system (no PUT merge, no manual marks),
+        checked by every rule, inside the caller's unit of work (not committed): a linked
+        account refreshed from its source."""
+        user.institution = stored.institution
+        user.created_by = stored.created_by
+        user.created_date = stored.created_date
+        user.manual_fields = dict(stored.manual_fields)
+        user.last_modified_by = actor
+        user.last_modified_date = self._clock()
+        force_internal_segments(user)
+        self._check(uow, stored.institution, stored, user)
+        uow.users.replace(stored.primary_id, user, None)
         return user
 
     def replace(

@@ -11,14 +11,14 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
 from bookplate.api import deps
-from bookplate.api.almaws import fulfilment, params
+from bookplate.api.almaws import fulfilment, linked, params
 from bookplate.api.errors import ApiError
 from bookplate.api.negotiation import JSON, XML, body_is_json, wants_json
 from bookplate.api.wire import read_user, user_response, users_response
 from bookplate.auth.errors import AuthenticationFailed
 from bookplate.keys.model import Area
 from bookplate.users.errors import InvalidParameter, UserNotFound
-from bookplate.users.ports import ALL_UNIQUE
+from bookplate.users.ports import ALL_UNIQUE, LINKING_ID
 from bookplate.users.queries import MAX_LIMIT, ORDER_BY, UserSearch, parse_q
 from bookplate.users.services import etag, parse_override
 
@@ -96,7 +96,10 @@ def _link(request: Request, primary_id: str) -> str:
 
 
 def _not_found_code(exc: UserNotFound, id_type: str) -> ApiError:
-    """401861 for the default look-up (clients key on it), 401890 for a typed one."""
+    """401861 for the default look-up (clients key on it), 401890 for a typed one, 4019998
+    for a linking ID."""
+    if id_type == LINKING_ID:
+        return ApiError(400, "4019998", "User with linking ID not found.")
     if id_type == ALL_UNIQUE:
         return ApiError(400, "401861", str(exc))
     return ApiError(400, "401890", str(exc))
@@ -146,6 +149,12 @@ def list_users(
 ) -> Response:
     key = deps.caller(request, Area.USERS, write=False)
     c = deps.container(request)
+    if source_institution_code or source_user_id:
+        found = linked.find(request, key, source_institution_code, source_user_id)
+        if found is not None:
+            return users_response([found], 1, c.users.code_book(key.institution),
+                                  wants_json(request), full=expand == "full",
+                                  link_for=lambda u: _link(request, u.primary_id))
     if q and q.strip() and modify_date_from and modify_date_from.strip():
         raise InvalidParameter("modify_date_from")
     order = params.choice("order_by", order_by, ORDER_BY, "")
@@ -206,14 +215,17 @@ async def create_user(request: Request) -> Response:
     params.boolean("send_pin_number_letter", send_pin_number_letter)
     params.boolean("registration_rules", registration_rules)
     if source_institution_code or source_user_id:
-        raise ApiError(
-            400, "401651", "Source institution not valid or not part of fulfillment network."
+        # A linked account: the body, if any, is not used (docs/networks.md).
+        user = await run_in_threadpool(
+            linked.link, request, key, source_institution_code, source_user_id
         )
-    body = await deps.read_body(request, c.settings.max_body_bytes)
-    data = read_user(body, body_is_json(request, body))
-    if key.actor is not None:
+    elif key.actor is not None:
+        body = await deps.read_body(request, c.settings.max_body_bytes)
+        data = read_user(body, body_is_json(request, body))
         user = await run_in_threadpool(c.staff.create, key.actor, data, library or None)
     else:
+        body = await deps.read_body(request, c.settings.max_body_bytes)
+        data = read_user(body, body_is_json(request, body))
         user = await run_in_threadpool(c.users.create, key.institution, data, key.who)
     book = c.users.code_book(key.institution)
     response = user_response(user, book, wants_json(request), link=_link(request, user.primary_id))
@@ -244,12 +256,10 @@ async def get_user(request: Request, user_id: UserIdPath) -> Response:
     chosen_view = params.choice("view", view, ("full", "brief"), "full")
     expanded = params.expand_list(expand, ("loans", "requests", "fees"))
     if source_institution_code:
-        raise ApiError(
-            400,
-            "4019990",
-            f"User with source identifier {user_id} of institution "
-            f"{source_institution_code} was not found.",
-        )
+        user = linked.by_source_link(request, key, user_id, source_institution_code)
+        return user_response(user, c.users.code_book(key.institution), wants_json(request),
+                             view=chosen_view, link=_link(request, user.primary_id),
+                             expand=expanded)
     # One indexed read: done on the event loop, which costs less than a hop to a worker thread
     # (measured in docs/benchmarks.md). Searches and writes still go to the thread pool.
     try:
@@ -346,7 +356,9 @@ def delete_user(request: Request, user_id: UserIdPath, user_id_type: Q = None) -
     return Response(status_code=204)
 
 
-@router.post("/users/{user_id:path}", status_code=204, summary="User authentication")
+@router.post(
+    "/users/{user_id:path}", status_code=204, summary="Authenticate or refresh user"
+)
 def user_operation(
     request: Request,
     user_id: UserIdPath,
@@ -354,7 +366,12 @@ def user_operation(
     password: Q = None,
     user_id_type: Q = None,
 ) -> Response:
-    """``op=auth`` checks a password (allowed with read-only keys); other ops are not here yet."""
+    """``op=auth`` checks a password (allowed with read-only keys); ``op=refresh`` brings a
+    linked account up to date from its source institution (a write)."""
+    if op == "refresh":
+        refresher = deps.caller(request, Area.USERS, write=True)
+        linked.refresh(request, refresher, user_id, params.id_type(user_id_type))
+        return Response(status_code=204)
     key = deps.require_key(request, Area.USERS, write=False)
     c = deps.container(request)
     if op != "auth":

@@ -1,0 +1,110 @@
+"""Partners on another Bookplate deployment, reached over HTTP with the partner's API key.
+
+The host asks the home deployment's ``GET /bookplate/v1/network/source-users/{id}`` (the same
+``NetworkService.source_user`` a partner in the same deployment gets), with the partner's
+key and, when set, its network search password in ``X-Bookplate-Network-Password``. Every
+call has the partner's timeout; connection failures, timeouts and 5xx/429 answers are tried
+again ``retries`` times with a short pause; what is left becomes one clear error naming the
+partner (never the key).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+from urllib.parse import quote
+
+import httpx2
+import structlog
+
+from bookplate.alma.json import parse_json_object
+from bookplate.alma.user import user_from_dict
+from bookplate.errors import BookplateError
+from bookplate.network.errors import (
+    NetworkNotFound,
+    PartnerUnavailable,
+    SourceInstitutionInvalid,
+    SourceUserNotFound,
+)
+from bookplate.network.model import Partner
+from bookplate.network.services import SourceRecord
+
+log = structlog.get_logger("bookplate.network.remote")
+
+PASSWORD_HEADER = "X-Bookplate-Network-Password"  # noqa: S105 (a header name)
+RETRY_PAUSE_SECONDS = 0.2
+
+
+def _error_code(body: dict[str, Any]) -> tuple[str, str]:
+    try:
+        error = body["errorList"]["error"][0]
+        return str(error.get("errorCode", "")), str(error.get("errorMessage", ""))
+    except (KeyError, IndexError, TypeError, AttributeError):
+        return "", ""
+
+
+class HttpRemoteSources:
+    """``RemoteSources`` over httpx2."""
+
+    def __init__(self, pause_seconds: float = RETRY_PAUSE_SECONDS) -> None:
+        self._pause = pause_seconds
+
+    def fetch(self, partner: Partner, user_id: str) -> SourceRecord:
+        assert partner.base_url is not None
+        url = (
+            f"{partner.base_url}/bookplate/v1/network/source-users/{quote(user_id, safe='')}"
+        )
+        headers = {
+            "Authorization": f"apikey {partner.api_key or ''}",
+            "Accept": "application/json",
+        }
+        if partner.search_password:
+            headers[PASSWORD_HEADER] = partner.search_password
+        params = {"requester": partner.institution, "institution": partner.code}
+        last = "no answer"
+        for attempt in range(partner.retries + 1):
+            if attempt:
+                time.sleep(self._pause * attempt)
+            try:
+                with httpx2.Client(timeout=partner.timeout_seconds,
+                                   follow_redirects=False) as client:
+                    response = client.get(url, headers=headers, params=params)
+            except httpx2.TimeoutException:
+                last = f"no answer within {partner.timeout_seconds:g} s"
+                continue
+            except httpx2.HTTPError as exc:
+                last = f"cannot connect ({type(exc).__name__})"
+                continue
+            if response.status_code >= 500 or response.status_code == 429:
+                last = f"HTTP {response.status_code}"
+                continue
+            return self._answer(partner, user_id, response)
+        log.warning("network_partner_unavailable", partner=partner.code,
+                    attempts=partner.retries + 1, reason=last)
+        raise PartnerUnavailable(partner.code, f"{last} after {partner.retries + 1} attempts")
+
+    @staticmethod
+    def _answer(partner: Partner, user_id: str, response: httpx2.Response) -> SourceRecord:
+        try:
+            body = parse_json_object(response.content)
+        except BookplateError:
+            raise NetworkNotFound(
+                f"({partner.code} at {partner.base_url} answered HTTP {response.status_code} "
+                "without a Bookplate body)"
+            ) from None
+        if response.status_code == 200:
+            try:
+                user = user_from_dict(body["user"]).user
+            except (KeyError, TypeError, BookplateError) as exc:
+                raise NetworkNotFound(f"({partner.code} sent an unreadable user: {exc})") from None
+            return SourceRecord(user, bool(body.get("share_blocks", True)))
+        code, message = _error_code(body)
+        if code in ("60226", "401861", "401890"):
+            raise SourceUserNotFound(f"({user_id} in {partner.code})")
+        if code in ("401651", "60224"):
+            raise SourceInstitutionInvalid(f"({partner.code} answered: {message})")
+        if response.status_code in (401, 403) or code == "UNAUTHORIZED":
+            raise NetworkNotFound(f"({partner.code} refused the partner API key)")
+        if response.status_code == 404:
+            raise NetworkNotFound(f"({partner.base_url} is not a Bookplate network member)")
+        raise PartnerUnavailable(partner.code, f"HTTP {response.status_code} {code} {message}")
