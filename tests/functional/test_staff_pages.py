@@ -228,7 +228,9 @@ def test_service_errors_are_shown_next_to_the_form(site: Site) -> None:
     r = site.post("/staff/users/jdoe/general", {"last_name": "Doe", "user_group": "NOPE",
                                                 "status": "ACTIVE"})
     assert r.status_code == 400
-    assert re.search(r'id="error-general">Given user group type \(NOPE\) is invalid.<', r.text)
+    # The message names the code table and how to add the code (docs/operations.md).
+    assert re.search(r'id="error-general">Given user group type \(NOPE\) is invalid\. Code table '
+                     r'UserGroups has no such code', r.text)
     r = site.post("/staff/users/jdoe/identifiers/add", {"id_type": "BARCODE", "value": "BC-gsa"})
     assert r.status_code == 400
     assert "User with identifier BC-gsa of type BARCODE already exists." in r.text
