@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import zipfile
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
@@ -14,6 +15,7 @@ from bookplate.sis.apply import (
     RolesHook,
     Runner,
     default_roles,
+    plan_writer,
 )
 from bookplate.sis.errors import (
     InvalidProfile,
@@ -28,11 +30,14 @@ from bookplate.sis.model import (
     NOT_RULED,
     PRIMARY_ID_MATCH,
     REFUSE_MISSING,
+    Action,
+    ActionKind,
     Mode,
     Profile,
     Report,
 )
 from bookplate.sis.ports import ItemRow, SisStore
+from bookplate.sis.preview import Preview, preview_csv
 from bookplate.sis.sources import Position, RawRecord, Source, sniff
 from bookplate.sis.sources.csv import CsvSource
 from bookplate.sis.sources.xml import XmlSource
@@ -41,6 +46,10 @@ from bookplate.users.services import UserService, utcnow
 from bookplate.users.validation import validate
 
 _FIELDS = frozenset(User.__dataclass_fields__)
+#: The fields a profile's per-field rule may name (the others are never written or are
+#: protected by Alma's own rule).
+RULED_FIELDS = tuple(sorted(f for f in _FIELDS if f not in NOT_RULED and f not in PROTECTED_FIELDS))
+EXPORT_CHUNK = 1000
 
 
 def open_source(path: Path, profile: Profile) -> Source:
@@ -218,3 +227,48 @@ class SisService:
     ) -> list[ItemRow]:
         self.report(run_id)
         return self.store.run_items(run_id, kind, offset, limit)
+
+    # -- looks before and after a run ---------------------------------------------------
+
+    def preview(self, institution: str, code: str, sample: bytes) -> Preview:
+        """A CSV sample's header and first rows through the profile's mapping (writes
+        nothing; ``sis.preview``)."""
+        profile = self.profile(institution, code)
+        book = self.users.code_book(institution)
+
+        def check(user: User) -> None:
+            validate(user, book)
+
+        return preview_csv(profile, sample, check, self.clock().astimezone(UTC).date())
+
+    def export(self, run_id: int, kind: str | None, fmt: str) -> Iterator[str]:
+        """A run's report items (of one bucket, or all) as CSV or JSON lines, in the format
+        of the dry run's plan export (``PlanWriter``), a thousand items at a time."""
+        self.report(run_id)
+        buffer = io.StringIO()
+        writer = plan_writer(buffer, "items.csv" if fmt == "csv" else "items.jsonl")
+        offset = 0
+        while True:
+            items = self.store.run_items(run_id, kind, offset, EXPORT_CHUNK)
+            for item in items:
+                writer.write(_as_action(item))
+            chunk = buffer.getvalue()
+            if chunk:
+                yield chunk
+            buffer.seek(0)
+            buffer.truncate()
+            if len(items) < EXPORT_CHUNK:
+                return
+            offset += len(items)
+
+
+def _as_action(item: ItemRow) -> Action:
+    data = item.to_dict()
+    return Action(
+        ActionKind(item.kind),
+        item.record_no,
+        item.match_id,
+        item.primary_id,
+        diff=data["diff"] or {},
+        reason=data["reason"] or "",
+    )
