@@ -377,3 +377,22 @@ def test_runs_of_another_institution_are_not_found(site: Site, tmp_path: Path) -
     assert refused(site.client.get(f"{BASE}/runs/{other.run_id}/export"), 404)
     assert refused(site.post(f"{BASE}/runs/{other.run_id}/requeue", {}), 404)
     assert refused(site.client.get(f"{BASE}/runs/abc"), 404)
+
+
+def test_the_runs_list_refreshes_itself_while_a_run_is_going(site: Site, tmp_path: Path) -> None:
+    c = site.container
+    path = write_zip(tmp_path / "p.zip", {"users.xml": users_doc(user_xml("p1"))})
+    pending = c.sis_jobs.create("MAIN", "REG", path, copy=True)  # owned here: stays pending
+    site.sign_in("gsa")
+    full = site.client.get(f"{BASE}/runs").text
+    assert 'hx-trigger="every 3s"' in full and 'id="refresh"' in full  # a link without JS
+    part = site.client.get(f"{BASE}/runs", headers={"HX-Request": "true"}).text
+    assert part.startswith('<div id="runs-box" hx-get=') and "<html" not in part
+    summary = site.client.get(f"{BASE}/runs/{pending.run_id}",
+                              headers={"HX-Request": "true"}).text
+    assert summary.startswith('<div id="run-summary" hx-get=') and "pending" in summary
+    c.sis_jobs.release(pending.run_id or 0)
+    c.sis_jobs.requeue(pending.run_id or 0)
+    drain(site)  # type: ignore[arg-type]
+    done = site.client.get(f"{BASE}/runs", headers={"HX-Request": "true"}).text
+    assert "hx-trigger" not in done and ">done<" in done  # polling stops
