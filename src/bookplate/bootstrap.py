@@ -20,6 +20,7 @@ from bookplate.config import Settings
 from bookplate.keys.ports import RateCounter
 from bookplate.keys.services import KeyService
 from bookplate.network.model import Institution
+from bookplate.roles.codes import CodeTablesAdmin
 from bookplate.roles.services import (
     RoleRules,
     RolesAdmin,
@@ -89,6 +90,11 @@ class Container:
             uow.commit()
         self.roles.seed(code)
         return True
+
+    @cached_property
+    def code_tables(self) -> CodeTablesAdmin:
+        """Code table changes of the administration pages (audited, clears the cache)."""
+        return CodeTablesAdmin(self.uow_factory, self.users.codes.clear)
 
     @cached_property
     def sis(self) -> SisService:

@@ -191,3 +191,25 @@ def test_the_admin_pages_are_refused_to_a_user_manager_and_a_patron(
         assert response is not None and response.status == 403
         expect(page.locator("#refused")).to_be_visible()
     axe_clean(page)
+
+
+def test_code_tables_add_a_user_group_for_a_record_type(browser: Browser, server: Live) -> None:
+    from playwright.sync_api import expect
+
+    page = browser.page()
+    browser.sign_in(page, "useradmin")
+    page.click("#menu-user-management-configuration")
+    axe_clean(page, "admin-code-tables")
+    page.click("#code-tables >> text=UserGroups")
+    axe_clean(page, "admin-code-table")
+    plain = browser.page(javascript=False)  # the same form without JavaScript
+    browser.sign_in(plain, "useradmin")
+    plain.goto(f"{server.url}/staff/admin/codes/UserGroups")
+    plain.fill("#new-code", "ALUMNI")
+    plain.fill("#new-description", "Alumni")
+    plain.check("#new-STAFF")
+    plain.click("#add")
+    expect(plain.locator("#notice")).to_have_text("The code ALUMNI was saved.")
+    expect(plain.locator("#code-ALUMNI input[name=record_type]:checked")).to_have_count(2)
+    groups = server.container.users.code_book("MAIN").group_record_types
+    assert "ALUMNI" in groups["STAFF"] and "ALUMNI" in groups["PUBLIC"]

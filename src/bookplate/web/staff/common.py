@@ -48,7 +48,7 @@ MAX_FIELDS = 200
 MENU_PAGES: dict[str, tuple[str, str | None]] = {
     "users": ("Find and manage users", "/staff/users"),
     "roles": ("Roles", "/staff/roles"),
-    "user-management-configuration": ("User management configuration", None),
+    "user-management-configuration": ("Code tables", "/staff/admin/codes"),
     "integration-profiles": ("Integration profiles", "/staff/admin/sis/profiles"),
     "sis-jobs": ("SIS jobs", "/staff/admin/sis/runs"),
     "api-keys": ("API keys", None),
