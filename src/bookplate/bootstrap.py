@@ -23,6 +23,7 @@ from bookplate.keys.services import KeyService
 from bookplate.network.live import RefreshThread
 from bookplate.network.model import Institution
 from bookplate.network.services import NetworkService
+from bookplate.roles.codes import CodeTablesAdmin
 from bookplate.roles.services import (
     RoleRules,
     RolesAdmin,
@@ -113,6 +114,11 @@ class Container:
     def sandbox(self) -> Sandbox:
         """Seeding and resetting a sandbox institution (docs/sandbox.md)."""
         return Sandbox(self.uow_factory, self.users, self.roles, self.sis, self.add_institution)
+
+    @cached_property
+    def code_tables(self) -> CodeTablesAdmin:
+        """Code table changes of the administration pages (audited, clears the cache)."""
+        return CodeTablesAdmin(self.uow_factory, self.users.codes.clear)
 
     @cached_property
     def sis(self) -> SisService:

@@ -200,7 +200,8 @@ def test_user_administrator(browser: Browser) -> None:
 
     page = browser.page()
     browser.sign_in(page, "useradmin")
-    expect(page.locator("#menus a")).to_have_text(["Find and manage users", "Roles"])
+    expect(page.locator("#menus a")).to_have_text(
+        ["Find and manage users", "Roles", "Code tables", "SIS jobs"])
     page.goto(f"{browser.base}/staff/users/manager?tab=roles")
     expect(page.locator("#role-add")).to_be_visible()
     page.select_option("#role_type", "21")

@@ -49,7 +49,7 @@ def test_menus_are_the_capabilities_of_each_role(site: Site) -> None:
     site.sign_in("manager")
     assert menus(site) == ["users", "roles"]
     site.sign_in("useradmin")
-    assert menus(site) == ["users", "roles"]  # the others have no page yet
+    assert menus(site) == ["users", "roles", "user-management-configuration", "sis-jobs"]
     site.sign_in("desk")
     assert menus(site) == ["users"]
     home = site.client.get("/staff/").text

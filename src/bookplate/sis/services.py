@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import io
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -20,12 +21,15 @@ from bookplate.sis.model import (
     NOT_RULED,
     PRIMARY_ID_MATCH,
     REFUSE_MISSING,
+    Action,
+    ActionKind,
     Mode,
     Profile,
     Report,
 )
 from bookplate.sis.ports import ItemRow, SisStore
-from bookplate.sis.report_out import PlanWriter
+from bookplate.sis.preview import Preview, preview_csv
+from bookplate.sis.report_out import PlanWriter, plan_writer
 from bookplate.sis.sources import FailedSource, open_source
 from bookplate.sis.sources.base import Source
 from bookplate.users.model import PROTECTED_FIELDS, RecordType, Role, User
@@ -33,6 +37,10 @@ from bookplate.users.services import UserService, utcnow
 from bookplate.users.validation import has_control, validate
 
 _FIELDS = frozenset(User.__dataclass_fields__)
+#: The fields a profile's per-field rule may name (the others are never written or are
+#: protected by Alma's own rule).
+RULED_FIELDS = tuple(sorted(f for f in _FIELDS if f not in NOT_RULED and f not in PROTECTED_FIELDS))
+EXPORT_CHUNK = 1000
 
 
 class SisService:
@@ -195,3 +203,48 @@ class SisService:
     ) -> list[ItemRow]:
         self.report(run_id)
         return self.store.run_items(run_id, kind, offset, limit)
+
+    # -- looks before and after a run ---------------------------------------------------
+
+    def preview(self, institution: str, code: str, sample: bytes) -> Preview:
+        """A CSV sample's header and first rows through the profile's mapping (writes
+        nothing; ``sis.preview``)."""
+        profile = self.profile(institution, code)
+        book = self.users.code_book(institution)
+
+        def check(user: User) -> None:
+            validate(user, book)
+
+        return preview_csv(profile, sample, check, self.clock().astimezone(UTC).date())
+
+    def export(self, run_id: int, kind: str | None, fmt: str) -> Iterator[str]:
+        """A run's report items (of one bucket, or all) as CSV or JSON lines, in the format
+        of the dry run's plan export (``PlanWriter``), a thousand items at a time."""
+        self.report(run_id)
+        buffer = io.StringIO()
+        writer = plan_writer(buffer, "items.csv" if fmt == "csv" else "items.jsonl")
+        offset = 0
+        while True:
+            items = self.store.run_items(run_id, kind, offset, EXPORT_CHUNK)
+            for item in items:
+                writer.write(_as_action(item))
+            chunk = buffer.getvalue()
+            if chunk:
+                yield chunk
+            buffer.seek(0)
+            buffer.truncate()
+            if len(items) < EXPORT_CHUNK:
+                return
+            offset += len(items)
+
+
+def _as_action(item: ItemRow) -> Action:
+    data = item.to_dict()
+    return Action(
+        ActionKind(item.kind),
+        item.record_no,
+        item.match_id,
+        item.primary_id,
+        diff=data["diff"] or {},
+        reason=data["reason"] or "",
+    )

@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from starlette.staticfiles import StaticFiles
 
 from bookplate.web.staff import home, record, roles_tab, search, segments
+from bookplate.web.staff.admin import ROUTERS as ADMIN_ROUTERS
 from bookplate.web.staff.cells import cells, headings
 from bookplate.web.staff.common import templates
 
@@ -23,4 +24,6 @@ def install(app: FastAPI, date_format: str) -> None:
     # routes with a longer, fixed ending come first.
     for module in (home, search, roles_tab, segments, record):
         app.include_router(module.router)
+    for router in ADMIN_ROUTERS:  # /staff/admin/...
+        app.include_router(router)
     app.mount("/staff/static", StaticFiles(directory=str(STATIC)), name="staff-static")

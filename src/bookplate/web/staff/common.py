@@ -13,7 +13,7 @@ never as a traceback or an API error body.
 from __future__ import annotations
 
 import hmac
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -48,9 +48,9 @@ MAX_FIELDS = 200
 MENU_PAGES: dict[str, tuple[str, str | None]] = {
     "users": ("Find and manage users", "/staff/users"),
     "roles": ("Roles", "/staff/roles"),
-    "user-management-configuration": ("User management configuration", None),
-    "integration-profiles": ("Integration profiles", None),
-    "sis-jobs": ("SIS jobs", None),
+    "user-management-configuration": ("Code tables", "/staff/admin/codes"),
+    "integration-profiles": ("Integration profiles", "/staff/admin/sis/profiles"),
+    "sis-jobs": ("SIS jobs", "/staff/admin/sis/runs"),
     "api-keys": ("API keys", None),
 }
 
@@ -175,19 +175,26 @@ def signed_in_staff(request: Request) -> Staff | Response:
 
 
 Impl = Callable[["Staff", FormData | None], Response]
+Reader = Callable[["Staff"], Awaitable[FormData]]
 
 
-async def page(request: Request, impl: Impl, *, form: bool = False) -> Response:
+async def page(request: Request, impl: Impl, *, form: bool = False,
+               reader: Reader | None = None) -> Response:
     """Runs a staff page: ``impl(staff, form)`` in a worker thread (it reads and writes the
     database), after the sign-in check and, for a POST, the form's CSRF check. Refusals of
     the page or of the policy become the 403 page; a user that is not there, the 404 page;
-    any other error of the services, a 400 page with its message."""
+    any other error of the services, a 400 page with its message. ``reader`` reads a form
+    of another kind (one with a file: ``web.staff.admin.common.upload_form``)."""
     staff = await run_in_threadpool(signed_in_staff, request)
     if isinstance(staff, Response):
         return staff
     try:
-        data = await read_form(staff) if form else None
-        return await run_in_threadpool(impl, staff, data)
+        data = await (reader or read_form)(staff) if form or reader else None
+        try:
+            return await run_in_threadpool(impl, staff, data)
+        finally:
+            if data is not None:
+                await data.close()
     except Refused as exc:
         return refused_page(staff, request, exc)
     except PermissionDenied as exc:

@@ -1,0 +1,132 @@
+"""Changing an institution's code tables (SPEC section 1.8): add or edit a code, disable it,
+make it the table's default, and, for a user group, the record types it is enabled for — in
+one call, checked, audited (``audit_log``: ``codes.set``, target ``code:TABLE:CODE``).
+
+Decided here (docs/admin-ui.md): a table has at most one default (making a code the default
+takes the mark from the others); a disabled code cannot be the default; codes are disabled,
+never removed here (stored records may still hold them); a user group enabled for no record
+type is refused with a sentence that says so (no user could be given it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from bookplate.errors import InputError, NotFoundError
+from bookplate.roles.errors import PermissionDenied
+from bookplate.roles.model import Actor
+from bookplate.roles.policy import Action, decide
+from bookplate.roles.services import RolesUnitOfWork
+from bookplate.users.model import RecordType
+from bookplate.users.ports import CodeRow
+
+GROUP_TABLE = "UserGroups"
+RECORD_TYPES = tuple(r.value for r in RecordType)
+
+
+class CodeTableNotFound(NotFoundError):
+    def __init__(self, table: str) -> None:
+        super().__init__(f"No code table {table}.")
+
+
+class InvalidCode(InputError):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class TableView:
+    name: str
+    rows: list[CodeRow]
+    #: Of ``UserGroups``: group -> the record types it is enabled for.
+    group_types: dict[str, frozenset[str]]
+
+
+class CodeTablesAdmin:
+    def __init__(
+        self, uow_factory: Callable[[], RolesUnitOfWork], changed: Callable[[], None]
+    ) -> None:
+        self._uow_factory = uow_factory
+        self._changed = changed  # clears the cached code books
+
+    @staticmethod
+    def _allowed(actor: Actor | None) -> None:
+        if actor is None:  # the CLI
+            return
+        decision = decide(actor, Action.CONFIGURE)
+        if not decision:
+            raise PermissionDenied(Action.CONFIGURE.value, decision.reason)
+
+    def tables(self, actor: Actor | None, institution: str) -> list[str]:
+        self._allowed(actor)
+        with self._uow_factory() as uow:
+            return sorted(uow.codes.table_names(institution))
+
+    def table(self, actor: Actor | None, institution: str, name: str) -> TableView:
+        self._allowed(actor)
+        with self._uow_factory() as uow:
+            if name not in uow.codes.table_names(institution):
+                raise CodeTableNotFound(name)
+            rows = uow.codes.rows(institution, name)
+            types: dict[str, set[str]] = {}
+            if name == GROUP_TABLE:
+                for record_type, groups in uow.codes.allowed_groups(institution).items():
+                    for group in groups:
+                        types.setdefault(group, set()).add(record_type)
+        return TableView(name, rows, {g: frozenset(t) for g, t in types.items()})
+
+    def put(
+        self,
+        actor: Actor | None,
+        who: str,
+        institution: str,
+        table: str,
+        row: CodeRow,
+        record_types: Iterable[str] | None = None,
+    ) -> None:
+        """Adds or changes one code; of ``UserGroups`` also the record types it is enabled
+        for (``record_types``; None keeps them)."""
+        self._allowed(actor)
+        code, description = row.code.strip(), row.description.strip()
+        if not code or len(code) > 255 or any(ch.isspace() for ch in code):
+            raise InvalidCode("A code must be 1 to 255 characters without spaces.")
+        if not description or len(description) > 1000:
+            raise InvalidCode(f"The code {code} needs a description of at most 1000 characters.")
+        if row.default and not row.enabled:
+            raise InvalidCode(f"The code {code} is disabled, so it cannot be the default.")
+        chosen: frozenset[str] | None = None
+        if record_types is not None:
+            chosen = frozenset(record_types)
+            if table != GROUP_TABLE:
+                raise InvalidCode("Only user groups are enabled per record type.")
+            if not chosen <= set(RECORD_TYPES):
+                raise InvalidCode(f"Record types must be among {', '.join(RECORD_TYPES)}.")
+            if row.enabled and not chosen:
+                raise InvalidCode(
+                    f"The user group {code} must be enabled for at least one record type "
+                    "(PUBLIC, STAFF or CONTACT), or no user could be given it."
+                )
+        with self._uow_factory() as uow:
+            if table not in uow.codes.table_names(institution):
+                raise CodeTableNotFound(table)
+            before = {r.code: r for r in uow.codes.rows(institution, table)}
+            if row.default:
+                for other in before.values():
+                    if other.default and other.code != code:
+                        uow.codes.put_row(
+                            institution, table,
+                            CodeRow(other.code, other.description, other.enabled, False),
+                        )
+            uow.codes.put_row(institution, table, CodeRow(code, description, row.enabled,
+                                                          row.default))
+            detail: dict[str, object] = {
+                "table": table, "code": code, "description": description,
+                "enabled": row.enabled, "default": row.default,
+                "new": code not in before,
+            }
+            if chosen is not None:
+                uow.codes.set_group_record_types(institution, code, chosen)
+                detail["record_types"] = sorted(chosen)
+            uow.roles.record(institution, who, "codes.set", f"code:{table}:{code}", detail)
+            uow.commit()
+        self._changed()

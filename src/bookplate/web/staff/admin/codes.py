@@ -1,0 +1,91 @@
+"""``/staff/admin/codes``: the institution's code tables. Add or edit a code, disable it,
+make it the default and, for user groups, choose the record types it is enabled for in the
+same form (``c.code_tables``, ``roles.codes.CodeTablesAdmin``; the policy's
+``configure_user_management``)."""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import quote, urlencode
+
+from fastapi import APIRouter, Request
+from starlette.datastructures import FormData
+from starlette.responses import Response
+
+from bookplate.errors import BookplateError
+from bookplate.roles.codes import GROUP_TABLE, RECORD_TYPES, CodeTableNotFound
+from bookplate.roles.policy import Action
+from bookplate.users.ports import CodeRow
+from bookplate.web.staff.admin.common import need
+from bookplate.web.staff.common import Refused, Staff, field, page, render, see_other
+
+router = APIRouter(include_in_schema=False)
+
+BASE = "/staff/admin/codes"
+TABLE = re.compile(r"^[A-Za-z0-9_]{1,64}$")
+
+
+def _name(table: str) -> str:
+    if not TABLE.match(table):
+        raise Refused(404, f"No code table {table[:64]}.")
+    return table
+
+
+def _table_page(staff: Staff, request: Request, table: str, *, error: str = "",
+                notice: str = "", status: int = 200) -> Response:
+    try:
+        view = staff.c.code_tables.table(staff.actor, staff.institution, table)
+    except CodeTableNotFound as exc:
+        raise Refused(404, str(exc)) from None
+    return render(staff, request, "staff/admin/code_table.html", {
+        "view": view, "groups": view.name == GROUP_TABLE, "record_types": RECORD_TYPES,
+        "error": error, "notice": notice, "base": BASE,
+    }, status)
+
+
+@router.get(BASE)
+async def tables(request: Request) -> Response:
+    def impl(staff: Staff, _: FormData | None) -> Response:
+        need(staff, Action.CONFIGURE)
+        names = staff.c.code_tables.tables(staff.actor, staff.institution)
+        return render(staff, request, "staff/admin/code_tables.html",
+                      {"names": names, "base": BASE})
+
+    return await page(request, impl)
+
+
+@router.get(f"{BASE}/{{table}}")
+async def show_table(request: Request, table: str) -> Response:
+    def impl(staff: Staff, _: FormData | None) -> Response:
+        need(staff, Action.CONFIGURE)
+        saved = request.query_params.get("saved", "")[:255]
+        return _table_page(staff, request, _name(table),
+                           notice=f"The code {saved} was saved." if saved else "")
+
+    return await page(request, impl)
+
+
+@router.post(f"{BASE}/{{table}}")
+async def save_code(request: Request, table: str) -> Response:
+    """One code: added when new, changed otherwise (the form of its row)."""
+
+    def impl(staff: Staff, form: FormData | None) -> Response:
+        assert form is not None
+        need(staff, Action.CONFIGURE)
+        name = _name(table)
+        code = field(form, "code", 255)
+        row = CodeRow(code, field(form, "description", 1000), bool(form.get("enabled")),
+                      bool(form.get("default")))
+        types = None
+        if name == GROUP_TABLE:
+            types = [v for v in form.getlist("record_type") if isinstance(v, str)]
+        try:
+            staff.c.code_tables.put(staff.actor, f"staff:{staff.actor.primary_id}",
+                                    staff.institution, name, row, types)
+        except CodeTableNotFound as exc:
+            raise Refused(404, str(exc)) from None
+        except BookplateError as exc:
+            return _table_page(staff, request, name, error=str(exc), status=400)
+        return see_other(f"{BASE}/{name}?" + urlencode({"saved": code}) + f"#code-{quote(code)}")
+
+    return await page(request, impl, form=True)
