@@ -20,13 +20,8 @@ from bookplate.config import Settings
 from bookplate.keys.ports import RateCounter
 from bookplate.keys.services import KeyService
 from bookplate.network.model import Institution
-from bookplate.roles.services import (
-    RoleRules,
-    RolesAdmin,
-    RolesConfigCache,
-    StaffTokens,
-    StaffUsers,
-)
+from bookplate.roles.services import RoleRules, RolesAdmin, RolesConfigCache, StaffTokens
+from bookplate.roles.staff import StaffUsers
 from bookplate.sis.jobs import JobQueue, SisJobs, ThreadQueue, WorkerQueue
 from bookplate.sis.services import SisService
 from bookplate.storage.auth_repo import SqlAttemptCounter, SqlAuthStore, SqlLockoutCounter

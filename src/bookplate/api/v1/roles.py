@@ -26,7 +26,7 @@ from bookplate.roles.model import (
     RestrictedSettings,
     RoleProfile,
 )
-from bookplate.roles.services import capabilities
+from bookplate.roles.staff import capabilities
 
 router = APIRouter(prefix="/bookplate/v1", tags=["Bookplate: roles"])
 
