@@ -22,12 +22,12 @@ from bookplate.users.errors import (
     InvalidFieldValue,
     MandatoryFieldMissing,
     NotSupportedForRecordType,
-    PasswordRejected,
     RepeatedIdentifier,
     TooManyValues,
     UnsupportedAccountType,
 )
 from bookplate.users.model import AccountType, RecordType, SegmentType, User, normalise_id
+from bookplate.users.password_rules import check_password
 
 # Lengths from the XSD's string types (SPEC section 1.3); anything else gets DEFAULT_MAX.
 MAX_LENGTHS: dict[str, int] = {
@@ -76,39 +76,6 @@ MAX_ROLE_PARAMETERS = 50
 MAX_RECORD_TEXT_BYTES = 256 * 1024
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
-
-# A short list of passwords nobody may use; the auth issue may extend it from a file.
-COMMON_PASSWORDS = frozenset(
-    {
-        "password",
-        "password1",
-        "password123",
-        "12345678",
-        "123456789",
-        "1234567890",
-        "qwertyui",
-        "qwerty123",
-        "iloveyou",
-        "sunshine",
-        "princess",
-        "football",
-        "baseball",
-        "welcome1",
-        "letmein1",
-        "abc12345",
-        "11111111",
-        "00000000",
-        "passw0rd",
-        "library1",
-        "changeme",
-        "trustno1",
-        "superman",
-        "whatever",
-        "starwars",
-        "dragon12",
-        "monkey12",
-    }
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -383,27 +350,6 @@ def check_identifiers(user: User, book: CodeBook) -> None:
         if norm in seen:
             raise RepeatedIdentifier(ident.value)
         seen.add(norm)
-
-
-@lru_cache(maxsize=1)
-def common_passwords() -> frozenset[str]:
-    """The 30,000 most common passwords of zxcvbn's frequency list, plus our own few."""
-    # Imported here: a 30,000-word list is loaded once, on first use, not at every start-up.
-    from zxcvbn.frequency_lists import FREQUENCY_LISTS  # noqa: PLC0415
-
-    return frozenset(FREQUENCY_LISTS["passwords"]) | COMMON_PASSWORDS
-
-
-def check_password(password: str, primary_id: str) -> None:
-    """500038: at least 8 characters, not containing the user name, not a common password."""
-    lowered = password.casefold()
-    if (
-        len(password) < 8
-        or len(password) > 1024
-        or normalise_id(primary_id) in lowered
-        or lowered in common_passwords()
-    ):
-        raise PasswordRejected()
 
 
 def validate(user: User, book: CodeBook, password: str | None = None) -> None:
