@@ -14,6 +14,13 @@ class PermissionDenied(AccessError):
         super().__init__(f"Not allowed: {action} ({reason}).")
 
 
+class NotStaff(AccessError):
+    """A staff member's question (their capabilities) asked with an API key."""
+
+    def __init__(self, what: str) -> None:
+        super().__init__(f"{what} belong to a signed-in staff member, not to an API key.")
+
+
 class LastAdministrator(ConflictError):
     def __init__(self) -> None:
         super().__init__(

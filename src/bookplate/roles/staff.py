@@ -8,8 +8,8 @@ from collections.abc import Callable
 from datetime import date
 from typing import Any
 
-from bookplate.roles.errors import PermissionDenied
-from bookplate.roles.model import Actor, Privilege
+from bookplate.roles.errors import NotStaff, PermissionDenied
+from bookplate.roles.model import Actor, Caller, Privilege
 from bookplate.roles.policy import (
     Action,
     all_privileges,
@@ -29,8 +29,31 @@ def _deny(decision_reason: str, action: str) -> PermissionDenied:
     return PermissionDenied(action, decision_reason)
 
 
+def as_caller(who: Caller | Actor) -> Caller:
+    """The web pages hold an ``Actor`` (a session is always a staff member's); the API
+    resolves a ``Caller``. Both are accepted, and mean the same thing."""
+    return who if isinstance(who, Caller) else Caller.staff(who)
+
+
+def require_any(who: Caller | Actor, *actions: Action) -> Caller:
+    """The caller when one of ``actions`` is allowed: a staff member by the policy (the first
+    refusal is named), an integration always (its key's area and access were checked)."""
+    caller = as_caller(who)
+    if caller.actor is not None:
+        decisions = [decide(caller.actor, action) for action in actions]
+        if not any(decisions):
+            raise _deny(decisions[0].reason, actions[0].value)
+    return caller
+
+
+Guard = Callable[[User | None, User | None], None]
+
+
 class StaffUsers:
-    """The user services as a signed-in staff member uses them: every call asks the policy."""
+    """The user services as people call them, one entry for every face: a staff member's
+    call (token, session, web form) asks the policy and writes behind its guard; an
+    integration's call (API key) goes straight to the user services. Routes therefore never
+    branch on the kind of caller."""
 
     def __init__(
         self, users: UserService, config: RolesConfigCache, clock: Callable[[], date] = today
@@ -39,7 +62,9 @@ class StaffUsers:
         self._config = config
         self._today = clock
 
-    def _guard(self, actor: Actor, scope: str | None) -> Callable[[User | None, User | None], None]:
+    def _guard(self, actor: Actor | None, scope: str | None) -> Guard | None:
+        if actor is None:
+            return None
         restricted = self._config.get(actor.institution).restricted
 
         def guard(before: User | None, after: User | None) -> None:
@@ -57,8 +82,16 @@ class StaffUsers:
         return scope or where_held(actor, Privilege.VIEW_USERS)
 
     def get(
-        self, actor: Actor, user_id: str, id_type: str = ALL_UNIQUE, scope: str | None = None
+        self,
+        who: Caller | Actor,
+        user_id: str,
+        id_type: str = ALL_UNIQUE,
+        scope: str | None = None,
     ) -> User:
+        caller = as_caller(who)
+        actor = caller.actor
+        if actor is None:
+            return self._users.get(caller.institution, user_id, id_type)
         scope = self._read_scope(actor, scope)
         decision = decide(actor, Action.VIEW_USER, scope=scope)
         if not decision:
@@ -68,20 +101,25 @@ class StaffUsers:
             user.identifiers = []  # circulation desks see the primary ID only (SPEC 1.5)
         return user
 
-    def search(self, actor: Actor, search: UserSearch, scope: str | None = None) -> SearchResult:
-        decision = decide(actor, Action.VIEW_USER, scope=self._read_scope(actor, scope))
-        if not decision:
-            raise _deny(decision.reason, Action.VIEW_USER.value)
+    def search(
+        self, who: Caller | Actor, search: UserSearch, scope: str | None = None
+    ) -> SearchResult:
+        actor = as_caller(who).actor
+        if actor is not None:
+            decision = decide(actor, Action.VIEW_USER, scope=self._read_scope(actor, scope))
+            if not decision:
+                raise _deny(decision.reason, Action.VIEW_USER.value)
         return self._users.search(search)
 
-    def create(self, actor: Actor, data: UserInput, scope: str | None = None) -> User:
+    def create(self, who: Caller | Actor, data: UserInput, scope: str | None = None) -> User:
+        caller = as_caller(who)
         return self._users.create(
-            actor.institution, data, f"staff:{actor.primary_id}", guard=self._guard(actor, scope)
+            caller.institution, data, caller.who, guard=self._guard(caller.actor, scope)
         )
 
     def replace(
         self,
-        actor: Actor,
+        who: Caller | Actor,
         user_id: str,
         data: UserInput,
         *,
@@ -92,33 +130,46 @@ class StaffUsers:
         restore: frozenset[str] = frozenset(),
         if_match: str | None = None,
     ) -> User:
-        """``UserService.replace`` (manual protected-field changes recorded) behind the
-        policy: the path of staff tokens, web sessions and the web forms."""
+        """``UserService.replace`` (manual protected-field changes recorded), for a staff
+        member behind the policy: the path of API keys, staff tokens, web sessions and the
+        web forms."""
+        caller = as_caller(who)
         return self._users.replace(
-            actor.institution,
+            caller.institution,
             user_id,
             data,
-            f"staff:{actor.primary_id}",
+            caller.who,
             id_type=id_type,
             override=override,
             recalculate_roles=recalculate_roles,
-            guard=self._guard(actor, scope),
+            guard=self._guard(caller.actor, scope),
             restore=restore,
             if_match=if_match,
         )
 
     def delete(
-        self, actor: Actor, user_id: str, id_type: str = ALL_UNIQUE, scope: str | None = None
+        self,
+        who: Caller | Actor,
+        user_id: str,
+        id_type: str = ALL_UNIQUE,
+        scope: str | None = None,
     ) -> None:
-        self._users.delete(actor.institution, user_id, id_type, guard=self._guard(actor, scope))
+        caller = as_caller(who)
+        self._users.delete(
+            caller.institution, user_id, id_type, guard=self._guard(caller.actor, scope)
+        )
 
     def may_manage_sign_in(
-        self, actor: Actor, user_id: str, *, write: bool, scope: str | None = None
+        self, who: Caller | Actor, user_id: str, *, write: bool, scope: str | None = None
     ) -> User:
-        """The user whose sign-in the actor looks at (``write`` False: viewing the user is
+        """The user whose sign-in the caller looks at (``write`` False: viewing the user is
         enough) or changes (unlock, a reset link: the privileges of editing that user's
         record, by its kind, as for any other change)."""
-        user = self._users.get(actor.institution, user_id, ALL_UNIQUE)
+        caller = as_caller(who)
+        user = self._users.get(caller.institution, user_id, ALL_UNIQUE)
+        actor = caller.actor
+        if actor is None:
+            return user
         if write:
             restricted = self._config.get(actor.institution).restricted
             kind = target_kind(user, restricted, self._today())
@@ -141,8 +192,12 @@ MENUS: dict[str, Privilege] = {
 }
 
 
-def capabilities(actor: Actor) -> dict[str, Any]:
-    """What the staff member may use: menus, and each privilege with the scopes it holds in."""
+def capabilities(who: Caller | Actor) -> dict[str, Any]:
+    """What the staff member may use: menus, and each privilege with the scopes it holds in.
+    An integration has none to show (``NotStaff``)."""
+    actor = as_caller(who).actor
+    if actor is None:
+        raise NotStaff("Capabilities")
     held = all_privileges(actor)
     return {
         "primary_id": actor.primary_id,
