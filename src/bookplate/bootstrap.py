@@ -151,7 +151,7 @@ class Container:
         Imported here, not at the top: the protocol libraries (pysaml2 with xmlschema, ldap3,
         authlib, httpx) weigh about 50 MiB, which a CLI command or an SIS run never needs."""
         from bookplate.auth.profiles import ExternalLogins  # noqa: PLC0415 (lazy, see above)
-        from bookplate.storage.auth_profiles_repo import (  # noqa: PLC0415
+        from bookplate.storage.auth_profiles_repo import (  # noqa: PLC0415 (lazy, as above)
             SqlPendingStore,
             SqlProfileStore,
             SqlReplayCache,

@@ -117,7 +117,7 @@ class SessionInfo:
 
 
 class AuthService:
-    def __init__(
+    def __init__(  # noqa: PLR0913 - wiring: each store and setting is passed in by bootstrap
         self,
         users: UserService,
         store: AuthStore,

@@ -183,7 +183,7 @@ def profile_create(
 
 
 @profile_app.command("update")
-def profile_update(
+def profile_update(  # noqa: PLR0912 - one branch per option that was given
     code: str,
     institution: Annotated[str | None, typer.Option("--institution", "-i")] = None,
     record_type: str | None = None,

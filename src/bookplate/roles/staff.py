@@ -117,7 +117,7 @@ class StaffUsers:
             caller.institution, data, caller.who, guard=self._guard(caller.actor, scope)
         )
 
-    def replace(
+    def replace(  # noqa: PLR0913 - Alma's PUT parameters, keyword-only
         self,
         who: Caller | Actor,
         user_id: str,

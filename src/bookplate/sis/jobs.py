@@ -343,7 +343,7 @@ class SisJobs:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         return os.fdopen(fd, "wb"), path
 
-    def create(
+    def create(  # noqa: PLR0913 - keyword options of a run, as the CLI and API take them
         self,
         institution: str,
         code: str,

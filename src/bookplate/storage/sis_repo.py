@@ -309,7 +309,7 @@ class SqlSisBatch:
             return
         marks = ", ".join("?" for _ in columns)
         self.conn.exec_driver_sql(
-            f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})",  # noqa: S608
+            f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})",  # noqa: S608 - table and column names from the code, values bound
             [tuple(r) for r in rows],
         )
 

@@ -49,9 +49,11 @@ def term_match(column: Any, term: Term) -> ColumnElement[bool]:
     """Exact or prefix test on a byte-ordered column, written as a range so that an index on
     the column serves it on both SQLite and PostgreSQL."""
     if not term.prefix:
+        # [no-any-return] below: SQLAlchemy types == on an Any column as Any
         return column == term.text  # type: ignore[no-any-return]
     upper = prefix_upper_bound(term.text)
     if upper is None:
+        # [no-any-return] below: SQLAlchemy types >= on an Any column as Any
         return column >= term.text  # type: ignore[no-any-return]
     return and_(column >= term.text, column < upper)
 

@@ -46,6 +46,7 @@ COMMON_PASSWORDS = frozenset(
 def common_passwords() -> frozenset[str]:
     """The 30,000 most common passwords of zxcvbn's frequency list, plus our own few."""
     # Imported here: a 30,000-word list is loaded once, on first use, not at every start-up.
+    # PLC0415 below: lazy: the 30,000-word list only on first use
     from zxcvbn.frequency_lists import FREQUENCY_LISTS  # noqa: PLC0415
 
     return frozenset(FREQUENCY_LISTS["passwords"]) | COMMON_PASSWORDS

@@ -256,7 +256,7 @@ class UserService:
             uow.commit()
         return user
 
-    def replace(
+    def replace(  # noqa: PLR0913 - Alma's PUT parameters, keyword-only
         self,
         institution: str,
         user_id: str,

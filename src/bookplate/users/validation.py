@@ -164,6 +164,7 @@ def _compile_gatherer(kind: type, skip: frozenset[str] = frozenset()) -> _Gather
     lines.append("    return True")
     namespace: dict[str, object] = {"_gather": _gather}
     exec("\n".join(lines), namespace)  # noqa: S102 - code built above from field names only
+    # [assignment] below: exec's namespace holds objects; 'gather' is the function built above
     gatherer: _Gatherer = namespace["gather"]  # type: ignore[assignment]
     return gatherer
 
@@ -284,7 +285,7 @@ def check_contact(user: User, has_password: bool) -> None:
         raise NotSupportedForRecordType("proxy", "proxy_for_user", contact)
 
 
-def check_codes(user: User, book: CodeBook) -> None:
+def check_codes(user: User, book: CodeBook) -> None:  # noqa: PLR0912 - one branch per code-table field of the record
     _code(book, "record", "record_type", user.record_type)
     _code(book, "status", "status", user.status)
     if user.user_group is not None:
@@ -390,4 +391,5 @@ def force_internal_segments(user: User) -> None:
         *user.statistics,
     ]
     for segment in segments:
+        # [attr-defined] below: each segment class has segment_type; the list is typed object
         segment.segment_type = SegmentType.INTERNAL  # type: ignore[attr-defined]

@@ -130,7 +130,7 @@ def _test_ok(request: Request) -> Response:
 
 
 @router.get("/users", summary="Retrieve users")
-def list_users(
+def list_users(  # noqa: PLR0913 - each parameter is one of Alma's query parameters
     request: Request,
     limit: Q = None,
     offset: Q = None,

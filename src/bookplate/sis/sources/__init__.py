@@ -109,6 +109,7 @@ class LimitedReader(io.RawIOBase):
     def readable(self) -> bool:
         return True
 
+    # [override] below: RawIOBase declares a wider buffer type; callers pass a memoryview
     def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
         try:
             data = self._inner.read(len(buffer))
