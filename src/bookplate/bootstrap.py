@@ -24,13 +24,8 @@ from bookplate.network.live import RefreshThread
 from bookplate.network.model import Institution
 from bookplate.network.services import NetworkService
 from bookplate.roles.codes import CodeTablesAdmin
-from bookplate.roles.services import (
-    RoleRules,
-    RolesAdmin,
-    RolesConfigCache,
-    StaffTokens,
-    StaffUsers,
-)
+from bookplate.roles.services import RoleRules, RolesAdmin, RolesConfigCache, StaffTokens
+from bookplate.roles.staff import StaffUsers
 from bookplate.sandbox.services import Sandbox
 from bookplate.sis.jobs import SisJobs
 from bookplate.sis.queues import JobQueue, ThreadQueue, WorkerQueue
@@ -209,7 +204,7 @@ class Container:
         Imported here, not at the top: the protocol libraries (pysaml2 with xmlschema, ldap3,
         authlib, httpx) weigh about 50 MiB, which a CLI command or an SIS run never needs."""
         from bookplate.auth.profiles import ExternalLogins  # noqa: PLC0415 (lazy, see above)
-        from bookplate.storage.auth_profiles_repo import (  # noqa: PLC0415
+        from bookplate.storage.auth_profiles_repo import (  # noqa: PLC0415 (lazy, as above)
             SqlPendingStore,
             SqlProfileStore,
             SqlReplayCache,

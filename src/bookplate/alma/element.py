@@ -315,7 +315,7 @@ def _items(wrapper: Any, name: str, spec: _Spec | None, items: list[Any]) -> Non
             items.append(spec.make(**_read(item, spec)))
 
 
-def _read(element: Any, spec: _Spec) -> dict[str, Any]:
+def _read(element: Any, spec: _Spec) -> dict[str, Any]:  # noqa: PLR0912 - one branch per XML shape of a field, kept inline on the SIS hot path
     kwargs: dict[str, Any] = {}  # a field met twice (or as attribute and element): _Unusual
     for raw_name, raw in element.items():
         name = raw_name if raw_name[0] != "{" else _local(raw_name)

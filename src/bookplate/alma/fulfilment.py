@@ -15,6 +15,16 @@ from lxml import etree
 
 from bookplate.alma.json import dump_json
 from bookplate.alma.xml import to_bytes
+from bookplate.errors import NotFoundError
+
+
+class FulfilmentEntryNotFound(NotFoundError):
+    """One entry of a fulfilment collection asked by its id: none exists here. Each collection
+    has its own Alma code (``Collection.missing_code``), which the API's error table reads."""
+
+    def __init__(self, collection: Collection, shown_id: str) -> None:
+        super().__init__(collection.missing_message.format(id=shown_id))
+        self.code = collection.missing_code
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,7 +20,7 @@ from bookplate.alma import json as alma_json
 from bookplate.alma import xml as alma_xml
 from bookplate.api import deps
 from bookplate.api.almaws import params
-from bookplate.api.errors import ApiError
+from bookplate.api.errors import InstitutionNotFound, UnreadableJson
 from bookplate.api.negotiation import JSON, XML, wants_json
 from bookplate.api.wire import user_response
 from bookplate.auth.errors import AuthenticationFailed
@@ -28,7 +28,7 @@ from bookplate.auth.ports import LoginEvent
 from bookplate.auth.services import SESSION_COOKIE, may_sign_in
 from bookplate.keys.model import Area
 from bookplate.roles.services import TOKEN_PREFIX
-from bookplate.users.errors import UserNotFound
+from bookplate.users.errors import InvalidParameter, MandatoryFieldMissing, UserNotFound
 from bookplate.users.model import User
 from bookplate.users.ports import PRIMARY_ID
 from bookplate.users.validation import has_control
@@ -141,7 +141,7 @@ def _text(body: dict[str, Any], name: str, limit: int = 255) -> str | None:
     if value is None or value == "":
         return None
     if not isinstance(value, str) or len(value) > limit or has_control(value):
-        raise ApiError(400, "40166411", f"The parameter {name} is invalid.")
+        raise InvalidParameter(name)
     return value
 
 
@@ -157,9 +157,9 @@ async def user_jwt(request: Request) -> Response:
     try:
         body = json.loads(raw or b"{}")
     except (ValueError, UnicodeDecodeError):
-        raise ApiError(400, "401676", "No valid JSON was given.") from None
+        raise UnreadableJson() from None
     if not isinstance(body, dict):
-        raise ApiError(400, "401676", "No valid JSON was given.")
+        raise UnreadableJson()
     user_name = _text(body, "userName")
     institution = _text(body, "institution", 64)
     view_id = _text(body, "viewId")
@@ -168,13 +168,13 @@ async def user_jwt(request: Request) -> Response:
     if isinstance(on_campus, str):
         on_campus = on_campus.strip().lower() == "true"
     if not isinstance(on_campus, bool):
-        raise ApiError(400, "40166411", "The parameter onCampus is invalid.")
+        raise InvalidParameter("onCampus")
     if deps.api_key_secret(request) is not None:
         key = deps.require_key(request, Area.USERS, write=False)
         if institution is not None and institution != key.institution:
-            raise ApiError(400, "40166411", "The parameter institution is invalid.")
+            raise InvalidParameter("institution")
         if user_name is None:
-            raise ApiError(400, "401664", "Mandatory field is missing: userName")
+            raise MandatoryFieldMissing("userName")
         header = request.headers.get("exl-user-pw")
         if header is not None:
             user = await run_in_threadpool(c.auth.verify_password, key.institution, user_name,
@@ -187,7 +187,7 @@ async def user_jwt(request: Request) -> Response:
             raise AuthenticationFailed("userJwt without API key or session")
         user = info.user
         if institution is not None and institution != user.institution:
-            raise ApiError(400, "40166411", "The parameter institution is invalid.")
+            raise InvalidParameter("institution")
         if user_name is not None and user_name.casefold() != user.primary_id.casefold():
             raise AuthenticationFailed("session user differs from userName")
     refusal = may_sign_in(user, c.auth.now().date())
@@ -210,6 +210,6 @@ def jwks(request: Request, institution: InstitutionPath) -> Response:
     with c.uow_factory() as uow:
         known = uow.institutions.get(institution) is not None
     if not known:
-        raise ApiError(404, "NOT_FOUND", f"No institution {institution}.")
+        raise InstitutionNotFound(institution)
     return JSONResponse(c.discovery.jwks(institution),
                         headers={"Cache-Control": "public, max-age=300"})

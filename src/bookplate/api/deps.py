@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hmac
 import re
-from dataclasses import dataclass
 
 from starlette.requests import Request
 
@@ -14,7 +13,7 @@ from bookplate.auth.services import CSRF_HEADER, SESSION_COOKIE
 from bookplate.bootstrap import Container
 from bookplate.keys.errors import DailyThreshold, InvalidApiKey
 from bookplate.keys.model import ApiKey, Area
-from bookplate.roles.model import Actor
+from bookplate.roles.model import Actor, Caller
 from bookplate.roles.policy import actor_for
 from bookplate.users.errors import InvalidParameter
 from bookplate.users.validation import has_control
@@ -33,21 +32,6 @@ def api_key_secret(request: Request) -> str | None:
         if scheme.lower() == "apikey" and value.strip():
             return value.strip()
     return request.query_params.get("apikey")
-
-
-@dataclass(frozen=True, slots=True)
-class Caller:
-    """Who is calling: an integration's API key, or a staff member with a bearer token."""
-
-    institution: str
-    key: ApiKey | None = None
-    actor: Actor | None = None
-
-    @property
-    def who(self) -> str:
-        if self.actor is not None:
-            return f"staff:{self.actor.primary_id}"
-        return f"api:{self.key.key_id if self.key else '?'}"
 
 
 def bearer_token(request: Request) -> str | None:
@@ -78,8 +62,9 @@ def check_text_input(request: Request) -> None:
 
 
 def caller(request: Request, area: Area, write: bool) -> Caller:
-    """A staff bearer token (the policy then decides each action) or an API key (its area
-    and access decide)."""
+    """Who calls, resolved once per request into the one object the services take
+    (``roles.model.Caller``): a staff bearer token or web session (the policy then decides
+    each action) or an API key (its area and access are checked here, and the call counted)."""
     check_text_input(request)
     token = bearer_token(request)
     if token is not None:
@@ -88,13 +73,13 @@ def caller(request: Request, area: Area, write: bool) -> Caller:
             # 401/401866 as for every failed authentication (docs/authentication.md).
             raise AuthenticationFailed("unknown, revoked or expired staff token, or its "
                                        "staff member is inactive or expired")
-        return Caller(actor.institution, actor=actor)
+        return Caller.staff(actor)
     if api_key_secret(request) is None and request.cookies.get(SESSION_COOKIE):
         actor = session_actor(request)
         if actor is not None:
-            return Caller(actor.institution, actor=actor)
+            return Caller.staff(actor)
     key = _require_key(request, area, write)
-    return Caller(key.institution, key=key)
+    return Caller.integration(key.institution, key.key_id)
 
 
 def session_actor(request: Request) -> Actor | None:

@@ -19,6 +19,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from bookplate.alma.fulfilment import FulfilmentEntryNotFound
 from bookplate.api.negotiation import wants_json
 from bookplate.api.wire import error_response
 from bookplate.auth import errors as auth_errors
@@ -45,10 +46,15 @@ class Mapping:
     code: str
 
 
-# Operation-specific codes (401890 vs 401861, 401658 vs 401860) are chosen by the route via
-# ``ApiError`` where Alma distinguishes them; this table holds the defaults.
+# Every Alma code the API answers comes from this table: where Alma distinguishes two cases
+# (401890 vs 401861), the area raises two error classes. No route builds an error body.
 ERROR_TABLE: dict[type[BaseException], Mapping] = {
     user_errors.UserNotFound: Mapping(400, "401861"),
+    user_errors.UserNotFoundByType: Mapping(400, "401890"),
+    user_errors.SourceUserNotFound: Mapping(400, "4019990"),
+    user_errors.LinkingIdNotFound: Mapping(400, "4019998"),
+    user_errors.SourceInstitutionInvalid: Mapping(400, "401651"),
+    user_errors.CodeTableNotFound: Mapping(400, "40166410"),
     user_errors.DuplicateId: Mapping(400, "401851"),
     user_errors.RepeatedIdentifier: Mapping(400, "40166404"),
     user_errors.MandatoryFieldMissing: Mapping(400, "401664"),
@@ -68,6 +74,7 @@ ERROR_TABLE: dict[type[BaseException], Mapping] = {
     user_errors.PreconditionFailed: Mapping(412, "PRECONDITION_FAILED"),  # If-Match, extension
     role_errors.LastAdministrator: Mapping(400, "401860"),
     role_errors.PermissionDenied: Mapping(403, "FORBIDDEN"),
+    role_errors.NotStaff: Mapping(403, "FORBIDDEN"),
     role_errors.ProfileNotFound: Mapping(400, "402119"),
     role_errors.RuleNotFound: Mapping(400, "402119"),
     auth_errors.AuthenticationFailed: Mapping(401, "401866"),
@@ -86,13 +93,7 @@ ERROR_TABLE: dict[type[BaseException], Mapping] = {
 }
 
 
-class ApiError(BookplateError):
-    """An error whose Alma code the route fixes (e.g. 401890 for a typed look-up)."""
-
-    def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
+# Errors of the API face itself (what only HTTP knows of), mapped like the areas' errors.
 
 
 class BodyTooLarge(InputError):
@@ -100,7 +101,42 @@ class BodyTooLarge(InputError):
         super().__init__(f"The request body is larger than {limit} bytes.")
 
 
-ERROR_TABLE[BodyTooLarge] = Mapping(413, "401676")
+class UnreadableJson(InputError):
+    """A JSON body that is not a JSON object (``/primo/v1/userJwt``)."""
+
+    def __init__(self) -> None:
+        super().__init__("No valid JSON was given.")
+
+
+class PasswordCheckFailed(AccessError):
+    """``op=auth`` answered "no": Alma's 400/401866 (a sign-in elsewhere answers 401)."""
+
+    def __init__(self) -> None:
+        super().__init__("User authentication failed")
+
+
+class NoSuchResource(NotFoundError):
+    """A path this deployment does not serve, said in words: a user's sub-resource Bookplate
+    has not (``GET /users/{id}/unknown``), the sandbox routes on a server that is no sandbox."""
+
+
+class InstitutionNotFound(NotFoundError):
+    """A path names an institution this deployment does not host (404, like an unknown path:
+    a verifier's typo must not read as "no keys yet")."""
+
+    def __init__(self, institution: str) -> None:
+        super().__init__(f"No institution {institution}.")
+
+
+ERROR_TABLE.update(
+    {
+        BodyTooLarge: Mapping(413, "401676"),
+        UnreadableJson: Mapping(400, "401676"),
+        PasswordCheckFailed: Mapping(400, "401866"),
+        InstitutionNotFound: Mapping(404, "NOT_FOUND"),
+        NoSuchResource: Mapping(404, "NOT_FOUND"),
+    }
+)
 
 # SIS profiles, runs and uploads (/bookplate/v1/sis).
 ERROR_TABLE.update(
@@ -117,11 +153,11 @@ ERROR_TABLE.update(
 
 
 def lookup(error: BaseException) -> Mapping:
-    if isinstance(error, ApiError):
-        return Mapping(error.status, error.code)
     if isinstance(error, network_errors.NetworkError):
         # Fulfillment networks: each error class carries its Alma code (network/errors.py).
         return Mapping(400, error.code)
+    if isinstance(error, FulfilmentEntryNotFound):
+        return Mapping(400, error.code)  # each fulfilment collection has its own code
     for cls in type(error).__mro__:
         found = ERROR_TABLE.get(cls)
         if found is not None:

@@ -21,7 +21,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bookplate.api import deps
 from bookplate.api.almaws import params
-from bookplate.api.errors import ApiError, tracking_id
+from bookplate.api.errors import NoSuchResource, tracking_id
 from bookplate.api.negotiation import JSON
 from bookplate.api.wire import error_response
 from bookplate.config import Settings
@@ -84,7 +84,7 @@ async def reset(request: Request) -> Response:
     population again (``users`` and ``seed`` query parameters, defaults 200 and 19)."""
     c = deps.container(request)
     if not c.settings.sandbox:
-        raise ApiError(404, "NOT_FOUND", "Not Found: the sandbox is off on this server.")
+        raise NoSuchResource("Not Found: the sandbox is off on this server.")
     key = deps.require_key(request, Area.USERS, write=True)
     query = request.query_params
     count = params.integer("users", query.get("users"), DEFAULT_USERS, 0, 100_000)

@@ -71,7 +71,7 @@ def identity_user_id(identity: Identity, mapping: UserMapping) -> str | None:
     return value or None
 
 
-def decide(
+def decide(  # noqa: PLR0911 - each matching rule ends the decision with its own outcome
     identity: Identity, mapping: UserMapping, existing_user: User | None, today: date
 ) -> Decision:
     """What to do with a proven identity, given the user it matched (or None)."""

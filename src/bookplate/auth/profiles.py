@@ -55,6 +55,7 @@ from bookplate.users.model import User
 
 log = structlog.get_logger("bookplate.auth.profiles")
 
+# UP007 below: a runtime Union: typing.get_args walks it to pick the profile class
 Profile = Union[LdapProfile, SamlProfile, CasProfile, OidcProfile]  # noqa: UP007
 PROFILE_TYPES: dict[Method, type[Any]] = {
     Method.LDAP: LdapProfile,
@@ -73,7 +74,7 @@ LABEL_KEY = "label"
 # --- configuration <-> dataclasses ------------------------------------------------------------
 
 
-def _coerce(value: Any, hint: Any, where: str) -> Any:
+def _coerce(value: Any, hint: Any, where: str) -> Any:  # noqa: PLR0911, PLR0912 - one branch per type form a profile field may take
     origin = typing.get_origin(hint)
     args = typing.get_args(hint)
     if hint is Any:

@@ -48,9 +48,9 @@ from bookplate.auth.ports import (
 from bookplate.errors import BookplateError
 from bookplate.users.errors import UserNotFound
 from bookplate.users.model import Status, User, UserInput, normalise_id
+from bookplate.users.password_rules import check_password
 from bookplate.users.ports import ALL_UNIQUE, PRIMARY_ID
 from bookplate.users.services import UserService
-from bookplate.users.validation import check_password
 
 log = structlog.get_logger("bookplate.auth")
 
@@ -117,7 +117,7 @@ class SessionInfo:
 
 
 class AuthService:
-    def __init__(
+    def __init__(  # noqa: PLR0913 - wiring: each store and setting is passed in by bootstrap
         self,
         users: UserService,
         store: AuthStore,

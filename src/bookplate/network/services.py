@@ -125,7 +125,9 @@ def _to_number(field: str, value: object, low: float, high: float, *, integer: b
     return number
 
 
-def apply_partner_changes(partner: Partner, changes: dict[str, Any]) -> Partner:
+def apply_partner_changes(  # noqa: PLR0912 - one branch per partner setting, each checked
+    partner: Partner, changes: dict[str, Any]
+) -> Partner:
     """``partner`` with the named settings changed, each checked (InvalidPartner)."""
     values: dict[str, Any] = {}
     for name, raw in changes.items():

@@ -14,6 +14,13 @@ class PermissionDenied(AccessError):
         super().__init__(f"Not allowed: {action} ({reason}).")
 
 
+class NotStaff(AccessError):
+    """A staff member's question (their capabilities) asked with an API key."""
+
+    def __init__(self, what: str) -> None:
+        super().__init__(f"{what} belong to a signed-in staff member, not to an API key.")
+
+
 class LastAdministrator(ConflictError):
     def __init__(self) -> None:
         super().__init__(
@@ -34,7 +41,7 @@ class RuleNotFound(NotFoundError):
         super().__init__(f"Role assignment rule {rule_id} was not found.")
 
 
-class NotStaff(AccessError):
+class NoStaffPrivileges(AccessError):
     """A staff token asked for a user who holds no role with staff privileges."""
 
     def __init__(self, primary_id: str) -> None:

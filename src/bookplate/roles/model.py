@@ -161,6 +161,27 @@ class Actor:
 
 
 @dataclass(frozen=True, slots=True)
+class Caller:
+    """Whoever calls a use case, resolved once by the face that received the call: a staff
+    member (``actor``: the policy decides each action) or an integration whose API key the
+    face has already checked for the area and the access (``actor`` None). ``who`` names the
+    caller in the audit log. Every face hands this one object to the services, so a route
+    never chooses between a staff path and a key path itself."""
+
+    institution: str
+    who: str
+    actor: Actor | None = None
+
+    @classmethod
+    def staff(cls, actor: Actor) -> Caller:
+        return cls(actor.institution, f"staff:{actor.primary_id}", actor)
+
+    @classmethod
+    def integration(cls, institution: str, key_id: str) -> Caller:
+        return cls(institution, f"api:{key_id}")
+
+
+@dataclass(frozen=True, slots=True)
 class RestrictedSettings:
     """Restricted accounts: users in these groups or holding these roles (SPEC section 6)."""
 

@@ -102,7 +102,7 @@ class SisJobs:
         """A new temporary file in the spool (for a streamed upload)."""
         return self.files.new_file(suffix)
 
-    def create(
+    def create(  # noqa: PLR0913 - keyword options of a run, as the CLI and API take them
         self,
         institution: str,
         code: str,

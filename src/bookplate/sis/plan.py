@@ -308,7 +308,7 @@ def _reject(item: Incoming, reason: str, pk: int | None = None) -> Action:
     )
 
 
-def plan_one(
+def plan_one(  # noqa: PLR0911 - one outcome per synchronize rule, in Alma's order
     item: Incoming,
     found: Existing | None,
     profile: Profile,

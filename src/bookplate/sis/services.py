@@ -141,7 +141,7 @@ class SisService:
 
     # -- runs --------------------------------------------------------------------------
 
-    def run(
+    def run(  # noqa: PLR0913 - keyword options of a run, as the CLI and API take them
         self,
         institution: str,
         code: str,

@@ -39,7 +39,7 @@ def _identity(value: Any) -> Any:
     return value
 
 
-def _decoder(hint: Any) -> _Decoder:
+def _decoder(hint: Any) -> _Decoder:  # noqa: PLR0911 - one decoder per type form of a model field
     """A function turning a JSON value back into a value of type ``hint``."""
     origin = typing.get_origin(hint)
     if origin in (typing.Union, types.UnionType):

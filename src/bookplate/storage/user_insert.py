@@ -68,7 +68,7 @@ WITH new_user AS (
     INSERT INTO audit_log (at, institution, actor, action, target)
     VALUES (:at, :u_institution, :actor, 'user.add', :u_primary_id)
 )
-SELECT id FROM new_user"""  # noqa: S608
+SELECT id FROM new_user"""  # noqa: S608 - constant SQL, every value a bound parameter
     statement = text(sql)
     _STATEMENTS[columns] = statement
     return statement

@@ -2,26 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, time
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
-    ColumnElement,
-    CompoundSelect,
     Connection,
     Select,
-    String,
-    and_,
     bindparam,
     delete,
     exists,
-    func,
     insert,
-    intersect,
-    literal,
     or_,
     select,
-    union,
     update,
 )
 from sqlalchemy.exc import IntegrityError
@@ -33,7 +25,6 @@ from bookplate.storage.documents import stored_user
 from bookplate.storage.engine import ATOMIC_WRITE_OPTION
 from bookplate.storage.network_repo import read_id_scope
 from bookplate.storage.rows import (
-    ORDERED_TERM_FIELDS,
     id_entries,
     identifier_pairs,
     term_rows,
@@ -41,35 +32,11 @@ from bookplate.storage.rows import (
     utc,
 )
 from bookplate.storage.user_insert import driver_sql, insert_user
+from bookplate.storage.user_search import search_users
 from bookplate.users.errors import DuplicateId, PreconditionFailed, UserNotFound
 from bookplate.users.model import User, normalise_id
 from bookplate.users.ports import ALL_UNIQUE, LINKING_ID, PRIMARY_ID, HistoryRow, Version
-from bookplate.users.queries import Condition, SearchResult, Term, UserSearch
-
-
-def prefix_upper_bound(prefix: str) -> str | None:
-    """The smallest string greater than every string starting with ``prefix`` (code point
-    order), or None when there is none."""
-    chars = list(prefix)
-    while chars:
-        last = ord(chars[-1])
-        if last < 0x10FFFF:
-            chars[-1] = chr(last + 1)
-            return "".join(chars)
-        chars.pop()
-    return None
-
-
-def term_match(column: Any, term: Term) -> ColumnElement[bool]:
-    """Exact or prefix test on a byte-ordered column, written as a range so that an index on
-    the column serves it on both SQLite and PostgreSQL."""
-    if not term.prefix:
-        return column == term.text  # type: ignore[no-any-return]
-    upper = prefix_upper_bound(term.text)
-    if upper is None:
-        return column >= term.text  # type: ignore[no-any-return]
-    return and_(column >= term.text, column < upper)
-
+from bookplate.users.queries import SearchResult, UserSearch
 
 # The GET look-ups, built once: a statement with bound parameters only is compiled once per
 # engine and then found in SQLAlchemy's cache (an expanding IN would be re-rendered per call).
@@ -92,34 +59,6 @@ _FIND_BY_ANY_ID = (
 _FIND_BY_PRIMARY_ID = select(t.users.c.institution, t.users.c.record).where(
     t.users.c.institution == bindparam("institution"),
     t.users.c.primary_id_norm == bindparam("norm"),
-)
-
-# Search for one exact word in one name field in the default order (``q=last_name~smith``),
-# built once: the count and the page in one statement (the count as a scalar subquery, so a
-# page with rows brings its total along), the page an ordered range of ix_user_terms_search.
-_TERMS = t.user_terms
-_ONE_TERM = (
-    _TERMS.c.institution == bindparam("institution"),
-    _TERMS.c.field == bindparam("field"),
-    _TERMS.c.term == bindparam("term"),
-)
-_COUNT_ONE_TERM = select(func.count()).select_from(_TERMS).where(*_ONE_TERM)
-_ONE_TERM_PAGE = (
-    select(_TERMS.c.user_pk, _TERMS.c.order_key)
-    .where(*_ONE_TERM)
-    .order_by(_TERMS.c.order_key)
-    .limit(bindparam("limit"))
-    .offset(bindparam("offset"))
-    .subquery("page")
-)
-_SEARCH_ONE_TERM = (
-    select(
-        _COUNT_ONE_TERM.scalar_subquery().label("total"),
-        t.users.c.institution,
-        t.users.c.record,
-    )
-    .join_from(t.users, _ONE_TERM_PAGE, _ONE_TERM_PAGE.c.user_pk == t.users.c.id)
-    .order_by(_ONE_TERM_PAGE.c.order_key)
 )
 
 # Writes with the values as parameters (not ``.values(...)``): the statement is built and
@@ -353,239 +292,4 @@ class SqlUserRepository:
         return [HistoryRow(r.at, r.actor, r.action, r.detail) for r in self._conn.execute(query)]
 
     def search(self, search: UserSearch) -> SearchResult:
-        """Count, then one page in the requested order.
-
-        The ``q`` terms are answered from ``user_terms`` alone (it carries the institution):
-        the count is an index-only pass over ``ix_user_terms_search`` when nothing else
-        filters. When every condition names only fields whose term rows carry the user's
-        ``order_key`` (the names) and the order is the default one, the page is read from the
-        term index in that order (for one exact term: a range read with LIMIT); otherwise it
-        sorts the matching ids on the covering ``ix_users_id_order`` (id → sort keys). Either
-        way ``record`` is read for the page's rows only.
-        """
-        one = _one_ordered_term(search)
-        if one is not None:
-            return self._search_one_term(search, *one)
-        u = t.users
-        matched = self._matching(search.institution, search.conditions)
-        where: list[ColumnElement[bool]] = [u.c.institution == search.institution]
-        if search.modified_from is not None:
-            start = datetime.combine(search.modified_from, time.min, tzinfo=UTC)
-            where.append(u.c.last_modified_date >= start)
-        if search.source_institution_code is not None:
-            where.append(u.c.source_institution_code == search.source_institution_code)
-        if search.source_user_id is not None:
-            where.append(u.c.source_link_id == search.source_user_id)
-        where.extend(_filters(search))
-        if matched is not None and len(where) == 1:
-            count = select(func.count()).select_from(matched.subquery())
-        else:
-            if matched is not None:
-                where.append(u.c.id.in_(matched))
-            count = select(func.count()).select_from(u).where(*where)
-        total = self._conn.execute(count).scalar_one()
-        if search.limit <= 0 or total == 0 or search.offset >= total:
-            return SearchResult([], total)
-        if matched is not None and len(where) == 1:
-            if search.order_by is None and _keyed(search.conditions):
-                return SearchResult(self._load(self._ordered_page(search)), total)
-            where.append(u.c.id.in_(matched))
-        if search.order_by == "last_name":
-            keys = [u.c.last_name_sort, u.c.primary_id_norm]
-        elif search.order_by == "first_name":
-            keys = [u.c.first_name_sort, u.c.primary_id_norm]
-        elif search.order_by == "primary_id":
-            keys = [u.c.primary_id_norm]
-        else:
-            keys = [u.c.last_name_sort, u.c.first_name_sort, u.c.primary_id_norm]
-        page = (
-            select(u.c.id, *keys)
-            .where(*where)
-            .order_by(*keys)
-            .limit(search.limit)
-            .offset(max(search.offset, 0))
-            .subquery("page")
-        )
-        query = (
-            select(u.c.institution, u.c.record)
-            .join(page, page.c.id == u.c.id)
-            .order_by(*(page.c[key.name] for key in keys))
-        )
-        return SearchResult(self._load(query), total)
-
-    def _search_one_term(self, search: UserSearch, field: str, term: str) -> SearchResult:
-        params: dict[str, Any] = {"institution": search.institution, "field": field, "term": term}
-        if search.limit > 0:
-            params.update(limit=search.limit, offset=max(search.offset, 0))
-            rows = self._conn.execute(_SEARCH_ONE_TERM, params).all()
-            if rows:
-                users = [stored_user(inst, record) for _total, inst, record in rows]
-                return SearchResult(users, rows[0][0])
-        # No page (limit 0, no match, or an offset past the end): the count alone.
-        return SearchResult([], self._conn.execute(_COUNT_ONE_TERM, params).scalar_one())
-
-    def _ordered_page(self, search: UserSearch) -> Select[Any]:
-        """The page of the default order from the term rows' ``order_key`` (every condition
-        passes ``_keyed``): a match in a field whose rows hold no key takes the key computed
-        from its user's sort columns, which is the same string."""
-        u = t.users
-        matched = self._matching(search.institution, search.conditions, with_key=True)
-        assert matched is not None  # the caller found terms
-        keyed = matched.subquery("keyed")
-        paged = (
-            select(keyed.c.user_pk, keyed.c.order_key)
-            .order_by(keyed.c.order_key)
-            .limit(search.limit)
-            .offset(max(search.offset, 0))
-            .subquery("page")
-        )
-        return (
-            select(u.c.institution, u.c.record)
-            .join(paged, paged.c.user_pk == u.c.id)
-            .order_by(paged.c.order_key)
-        )
-
-    @staticmethod
-    def _matching(
-        institution: str, conditions: tuple[Condition, ...], *, with_key: bool = False
-    ) -> Select[Any] | CompoundSelect[Any] | None:
-        """The ``user_pk`` (and with ``with_key`` the ``order_key``) of the users having every
-        term (each in one of its condition's fields), each once; None when there is no term
-        to match."""
-        terms = t.user_terms
-        parts: list[Select[Any]] = []
-        one_row_per_user = False
-        for condition in conditions:
-            for term in condition.terms:
-                one_row_per_user = _one_row_per_user(condition, term) or (
-                    with_key and _split_by_key(condition)  # a UNION: already one row per user
-                )
-                if with_key:
-                    parts.append(_keyed_matches(institution, condition, term))
-                else:
-                    parts.append(
-                        select(terms.c.user_pk).where(
-                            terms.c.institution == institution,
-                            _field_test(condition.fields),
-                            term_match(terms.c.term, term),
-                        )
-                    )
-        if not parts:
-            return None
-        if len(parts) > 1:
-            return intersect(*parts)  # INTERSECT removes duplicates
-        if one_row_per_user:
-            return parts[0]
-        return parts[0].distinct()
-
-
-def _filters(search: UserSearch) -> list[ColumnElement[bool]]:
-    """The staff page's filters on the ``users`` columns."""
-    u = t.users
-    out: list[ColumnElement[bool]] = []
-    for column, value in (
-        (u.c.record_type, search.record_type),
-        (u.c.status, search.status),
-        (u.c.user_group, search.user_group),
-        (u.c.account_type, search.account_type),
-    ):
-        if value is not None:
-            out.append(column == value)
-    if search.expires_before is not None:
-        out.append(u.c.expiry_date < search.expires_before)
-    if search.expires_from is not None:
-        out.append(or_(u.c.expiry_date.is_(None), u.c.expiry_date >= search.expires_from))
-    return out
-
-
-def _field_test(fields: tuple[str, ...] | list[str]) -> ColumnElement[bool]:
-    column = t.user_terms.c.field
-    return column == fields[0] if len(fields) == 1 else column.in_(fields)
-
-
-def _users_order_key() -> ColumnElement[str]:
-    """``rows.user_order_key`` computed from a ``users`` row's sort columns (as migration
-    0007 does)."""
-    u = t.users
-    key: ColumnElement[str] | None = None
-    for column in (u.c.last_name_sort, u.c.first_name_sort, u.c.primary_id_norm):
-        part = func.replace(column, "\x01", "\x01\x02", type_=String()) + literal(
-            "\x01\x01", String()
-        )
-        key = part if key is None else key + part
-    assert key is not None
-    return key
-
-
-def _split_by_key(condition: Condition) -> bool:
-    """Whether the condition names fields with and fields without ``order_key``."""
-    return any(f in ORDERED_TERM_FIELDS for f in condition.fields) and any(
-        f not in ORDERED_TERM_FIELDS for f in condition.fields
-    )
-
-
-def _keyed_matches(institution: str, condition: Condition, term: Term) -> Select[Any]:
-    """(user_pk, order_key) of the users having ``term`` in one of the condition's fields:
-    from the term rows for the fields that carry the key, through ``users`` for the others."""
-    terms = t.user_terms
-    named = [f for f in condition.fields if f in ORDERED_TERM_FIELDS]
-    other = [f for f in condition.fields if f not in ORDERED_TERM_FIELDS]
-    parts: list[Select[Any]] = []
-    if named:
-        parts.append(
-            select(terms.c.user_pk, terms.c.order_key).where(
-                terms.c.institution == institution,
-                _field_test(named),
-                term_match(terms.c.term, term),
-            )
-        )
-    if other:
-        u = t.users
-        parts.append(
-            select(terms.c.user_pk, _users_order_key().label("order_key"))
-            .join_from(terms, u, u.c.id == terms.c.user_pk)
-            .where(
-                terms.c.institution == institution,
-                _field_test(other),
-                term_match(terms.c.term, term),
-            )
-        )
-    if len(parts) == 1:
-        return parts[0]
-    # A plain SELECT over the UNION (which removes duplicates), so that INTERSECT of several
-    # terms needs no nested compound statement (SQLite has none).
-    both = union(*parts).subquery("either")
-    return select(both.c.user_pk, both.c.order_key)
-
-
-def _one_row_per_user(condition: Condition, term: Term) -> bool:
-    """(user_pk, field, term) is the primary key: an exact term in one field matches each
-    user once."""
-    return len(condition.fields) == 1 and not term.prefix
-
-
-def _one_ordered_term(search: UserSearch) -> tuple[str, str] | None:
-    """(field, word) when ``search`` is one exact word in one field whose terms carry the
-    default order, in that order, with no other filter; None otherwise."""
-    if (
-        len(search.conditions) != 1
-        or search.order_by is not None
-        or search.modified_from is not None
-        or search.source_institution_code is not None
-        or search.source_user_id is not None
-        or search.filtered
-    ):
-        return None
-    condition = search.conditions[0]
-    if len(condition.terms) != 1 or len(condition.fields) != 1:
-        return None
-    field, term = condition.fields[0], condition.terms[0]
-    if term.prefix or field not in ORDERED_TERM_FIELDS:
-        return None
-    return field, term.text
-
-
-def _keyed(conditions: tuple[Condition, ...]) -> bool:
-    """Whether every condition names a field whose term rows carry ``order_key`` (the default
-    order is then read from the term rows rather than sorted through ``users``)."""
-    return all(any(f in ORDERED_TERM_FIELDS for f in c.fields) for c in conditions)
+        return search_users(self._conn, search)

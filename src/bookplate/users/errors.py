@@ -15,6 +15,52 @@ class UserNotFound(NotFoundError):
             super().__init__(f"User with identifier {identifier} of type {id_type} was not found.")
 
 
+class UserNotFoundByType(UserNotFound):
+    """No user holds the value as an identifier of the type the caller named (``user_id_type``
+    given): Alma answers 401890 there, 401861 for the default look-up."""
+
+    def __init__(self, identifier: str, id_type: str) -> None:
+        super().__init__(identifier, id_type)
+
+
+class LinkingIdNotFound(UserNotFoundByType):
+    """No user holds the linking ID (``user_id_type=linking_id``): Alma answers 4019998."""
+
+    def __init__(self, identifier: str) -> None:
+        super().__init__(identifier, "linking_id")
+
+
+def user_not_found(identifier: str, id_type: str | None) -> UserNotFound:
+    """The not-found error of a look-up by ``id_type`` (None: any unique ID)."""
+    if id_type is None:
+        return UserNotFound(identifier)
+    if id_type == "linking_id":  # users.ports.LINKING_ID (errors import no other module)
+        return LinkingIdNotFound(identifier)
+    return UserNotFoundByType(identifier, id_type)
+
+
+class SourceUserNotFound(NotFoundError):
+    """A look-up by a source institution's user ID (fulfillment networks; none linked yet)."""
+
+    def __init__(self, identifier: str, source_institution: str) -> None:
+        super().__init__(
+            f"User with source identifier {identifier} of institution "
+            f"{source_institution} was not found."
+        )
+
+
+class SourceInstitutionInvalid(InputError):
+    """A create that names a source institution or user (linked accounts, not here yet)."""
+
+    def __init__(self) -> None:
+        super().__init__("Source institution not valid or not part of fulfillment network.")
+
+
+class CodeTableNotFound(NotFoundError):
+    def __init__(self, name: str) -> None:
+        super().__init__(f"Code table {name[:100]} was not found.")
+
+
 class DuplicateId(ConflictError):
     """A primary ID or identifier value is already held by another user (401851)."""
 
@@ -182,6 +228,14 @@ class InvalidParameter(InputError):
         self.name = name
         self.value = value
         super().__init__(f"The parameter {name} is invalid.")
+
+
+class InvalidParameterValue(InvalidParameter):
+    """``InvalidParameter`` whose message names the value refused (a short choice)."""
+
+    def __init__(self, name: str, value: str) -> None:
+        super().__init__(name, value)
+        self.message = f"The parameter {name} is invalid: {value}."
 
 
 class PreconditionFailed(ConflictError):

@@ -20,7 +20,7 @@ from bookplate.users.errors import (
     ExternalIdImmutable,
     InvalidParameter,
     PreconditionFailed,
-    UserNotFound,
+    user_not_found,
 )
 from bookplate.users.manual import mark_manual
 from bookplate.users.model import (
@@ -224,10 +224,10 @@ class UserService:
         if "\x00" in user_id or "\x00" in id_type:
             # No stored ID holds a NUL (validation refuses control characters), and PostgreSQL
             # cannot even compare one: answer "not found" without asking.
-            raise UserNotFound(user_id, None if id_type == ALL_UNIQUE else id_type)
+            raise user_not_found(user_id, None if id_type == ALL_UNIQUE else id_type)
         user = uow.users.find(institution, user_id, id_type)
         if user is None:
-            raise UserNotFound(user_id, None if id_type == ALL_UNIQUE else id_type)
+            raise user_not_found(user_id, None if id_type == ALL_UNIQUE else id_type)
         return user
 
     def create(
@@ -285,7 +285,7 @@ class UserService:
         uow.users.replace(stored.primary_id, user, None)
         return user
 
-    def replace(
+    def replace(  # noqa: PLR0913 - Alma's PUT parameters, keyword-only
         self,
         institution: str,
         user_id: str,

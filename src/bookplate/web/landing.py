@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 
 from bookplate.roles.policy import actor_for
-from bookplate.roles.services import capabilities
+from bookplate.roles.staff import capabilities
 from bookplate.users.model import User
 
 STAFF_HOME = "/staff/"

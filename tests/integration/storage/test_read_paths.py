@@ -17,7 +17,7 @@ from bookplate.network.model import Institution
 from bookplate.storage import tables as t
 from bookplate.storage.engine import ReadOnlyViolation, make_engine
 from bookplate.storage.uow import SqlUnitOfWork
-from bookplate.storage.users_repo import term_match
+from bookplate.storage.user_search import term_match
 from bookplate.users.model import User
 from bookplate.users.ports import ALL_UNIQUE, PRIMARY_ID
 from bookplate.users.queries import Condition, UserSearch, parse_q

@@ -6,10 +6,10 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from bookplate.api import deps
-from bookplate.api.errors import ApiError
 from bookplate.api.negotiation import wants_json
 from bookplate.api.wire import code_table_response
 from bookplate.keys.model import Area
+from bookplate.users.errors import CodeTableNotFound
 
 router = APIRouter(prefix="/almaws/v1/conf", tags=["Configuration"])
 
@@ -21,6 +21,6 @@ def get_code_table(request: Request, code_table_name: str) -> Response:
     with c.uow_factory() as uow:
         names = uow.codes.table_names(key.institution)
         if code_table_name not in names:
-            raise ApiError(400, "40166410", f"Code table {code_table_name[:100]} was not found.")
+            raise CodeTableNotFound(code_table_name)
         rows = uow.codes.rows(key.institution, code_table_name)
     return code_table_response(code_table_name, code_table_name, rows, wants_json(request))

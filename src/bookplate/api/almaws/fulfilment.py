@@ -22,13 +22,13 @@ from starlette.responses import Response
 from bookplate.alma import fulfilment as shapes
 from bookplate.api import deps
 from bookplate.api.almaws import params
-from bookplate.api.errors import ApiError
+from bookplate.api.errors import NoSuchResource
 from bookplate.api.negotiation import JSON, XML, wants_json
 from bookplate.bootstrap import Container
 from bookplate.keys.model import Area
-from bookplate.users.errors import InvalidParameter, UserNotFound
+from bookplate.roles.model import Caller
+from bookplate.users.errors import ActionNotSupported, InvalidParameter, UserNotFound
 from bookplate.users.model import User
-from bookplate.users.ports import ALL_UNIQUE
 
 router = APIRouter(prefix="/almaws/v1", tags=["Users"])
 
@@ -83,14 +83,9 @@ def _resolve(request: Request, user_id: str, write: bool) -> User:
     return _lookup(deps.container(request), who, user_id, id_type)
 
 
-def _lookup(c: Container, who: deps.Caller, user_id: str, id_type: str) -> User:
-    try:
-        if who.actor is not None:
-            return c.staff.get(who.actor, user_id, id_type)
-        return c.users.get(who.institution, user_id, id_type)
-    except UserNotFound as exc:
-        code = "401861" if id_type == ALL_UNIQUE else "401890"
-        raise ApiError(400, code, str(exc)) from None
+def _lookup(c: Container, who: Caller, user_id: str, id_type: str) -> User:
+    # Not found: 401861 for the default look-up, 401890 for a typed one (the error table).
+    return c.staff.get(who, user_id, id_type)
 
 
 # Each entry's id, named as in the Ex Libris OpenAPI file.
@@ -157,7 +152,7 @@ def _item_route(collection: shapes.Collection) -> Callable[[Request], Response]:
     def get_entry(request: Request) -> Response:
         _resolve(request, request.path_params["user_id"], write=False)
         shown = str(request.path_params[ENTRY_ID[collection.path]])[:100]
-        raise ApiError(400, collection.missing_code, collection.missing_message.format(id=shown))
+        raise shapes.FulfilmentEntryNotFound(collection, shown)
 
     return get_entry
 
@@ -165,11 +160,9 @@ def _item_route(collection: shapes.Collection) -> Callable[[Request], Response]:
 def _write_route(collection: shapes.Collection) -> Callable[[Request], Response]:
     def write_entry(request: Request) -> Response:
         _resolve(request, request.path_params["user_id"], write=True)
-        raise ApiError(
-            400,
-            "401859",
-            f"Action currently not supported: Bookplate keeps no {collection.noun}s "
-            f"(the {collection.path} of a user are always empty).",
+        raise ActionNotSupported(
+            f"Bookplate keeps no {collection.noun}s "
+            f"(the {collection.path} of a user are always empty)"
         )
 
     return write_entry
@@ -209,23 +202,19 @@ for _path, _sub, _method, _query in WRITES:
     )
 
 
-def unknown_sub_resource(
-    c: Container, who: deps.Caller, user_id: str, id_type: str
-) -> ApiError | None:
+def refuse_unknown_sub_resource(c: Container, who: Caller, user_id: str, id_type: str) -> None:
     """For ``GET /users/a/b`` that found no user ``a/b``: when ``a`` is a user, the path asks
     for a sub-resource Bookplate does not have, which deserves a 404 naming it rather than
-    "user a/b not found". None when ``a`` is no user either (then ``a/b`` may well be an ID
+    "user a/b not found". Nothing when ``a`` is no user either (then ``a/b`` may well be an ID
     with a slash, and the user-not-found error stands)."""
     head, _, rest = user_id.partition("/")
     if not head or not rest:
-        return None
+        return
     try:
         _lookup(c, who, head, id_type)
-    except ApiError:
-        return None
-    return ApiError(
-        404,
-        "NOT_FOUND",
+    except UserNotFound:
+        return
+    raise NoSuchResource(
         f"No such resource: /almaws/v1/users/{{user_id}}/{rest[:100]}. A user's sub-resources "
         f"here are: {', '.join(SUB_RESOURCES)}.",
     )

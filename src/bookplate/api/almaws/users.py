@@ -12,13 +12,16 @@ from starlette.responses import Response
 
 from bookplate.api import deps
 from bookplate.api.almaws import fulfilment, linked, params
-from bookplate.api.errors import ApiError
+from bookplate.api.errors import PasswordCheckFailed
 from bookplate.api.negotiation import JSON, XML, body_is_json, wants_json
 from bookplate.api.wire import read_user, user_response, users_response
 from bookplate.auth.errors import AuthenticationFailed
 from bookplate.keys.model import Area
-from bookplate.users.errors import InvalidParameter, UserNotFound
-from bookplate.users.ports import ALL_UNIQUE, LINKING_ID
+from bookplate.users.errors import (
+    ActionNotSupported,
+    InvalidParameter,
+    UserNotFound,
+)
 from bookplate.users.queries import MAX_LIMIT, ORDER_BY, UserSearch, parse_q
 from bookplate.users.services import etag, parse_override
 
@@ -95,16 +98,6 @@ def _link(request: Request, primary_id: str) -> str:
     return f"{deps.base_url(request)}/almaws/v1/users/{quote(primary_id, safe='')}"
 
 
-def _not_found_code(exc: UserNotFound, id_type: str) -> ApiError:
-    """401861 for the default look-up (clients key on it), 401890 for a typed one, 4019998
-    for a linking ID."""
-    if id_type == LINKING_ID:
-        return ApiError(400, "4019998", "User with linking ID not found.")
-    if id_type == ALL_UNIQUE:
-        return ApiError(400, "401861", str(exc))
-    return ApiError(400, "401890", str(exc))
-
-
 @router.get("/users/operation/test", summary="Check that the API key opens the Users area")
 def test_get(request: Request) -> Response:
     deps.require_key(request, Area.USERS, write=False)
@@ -136,7 +129,7 @@ def _test_ok(request: Request) -> Response:
 
 
 @router.get("/users", summary="Retrieve users")
-def list_users(
+def list_users(  # noqa: PLR0913 - each parameter is one of Alma's query parameters
     request: Request,
     limit: Q = None,
     offset: Q = None,
@@ -147,19 +140,19 @@ def list_users(
     source_institution_code: Q = None,
     source_user_id: Q = None,
 ) -> Response:
-    key = deps.caller(request, Area.USERS, write=False)
+    caller = deps.caller(request, Area.USERS, write=False)
     c = deps.container(request)
     if source_institution_code or source_user_id:
-        found = linked.find(request, key, source_institution_code, source_user_id)
+        found = linked.find(request, caller, source_institution_code, source_user_id)
         if found is not None:
-            return users_response([found], 1, c.users.code_book(key.institution),
+            return users_response([found], 1, c.users.code_book(caller.institution),
                                   wants_json(request), full=expand == "full",
                                   link_for=lambda u: _link(request, u.primary_id))
     if q and q.strip() and modify_date_from and modify_date_from.strip():
         raise InvalidParameter("modify_date_from")
     order = params.choice("order_by", order_by, ORDER_BY, "")
     search = UserSearch(
-        institution=key.institution,
+        institution=caller.institution,
         conditions=parse_q(q or ""),
         modified_from=params.day("modify_date_from", modify_date_from),
         order_by=order or None,
@@ -169,9 +162,8 @@ def list_users(
         source_user_id=(source_user_id or None),
     )
     full = params.choice("expand", expand, ("none", "full"), "none") == "full"
-    actor = key.actor
-    result = c.staff.search(actor, search) if actor is not None else c.users.search(search)
-    book = c.users.code_book(key.institution)
+    result = c.staff.search(caller, search)
+    book = c.users.code_book(caller.institution)
     return users_response(
         result.users,
         result.total,
@@ -209,7 +201,7 @@ async def create_user(request: Request) -> Response:
     source_user_id = query.get("source_user_id")
     registration_rules = query.get("registration_rules")
     library = query.get("library")
-    key = deps.caller(request, Area.USERS, write=True)
+    caller = deps.caller(request, Area.USERS, write=True)
     c = deps.container(request)
     params.boolean("social_authentication", social_authentication)
     params.boolean("send_pin_number_letter", send_pin_number_letter)
@@ -217,17 +209,13 @@ async def create_user(request: Request) -> Response:
     if source_institution_code or source_user_id:
         # A linked account: the body, if any, is not used (docs/networks.md).
         user = await run_in_threadpool(
-            linked.link, request, key, source_institution_code, source_user_id
+            linked.link, request, caller, source_institution_code, source_user_id
         )
-    elif key.actor is not None:
-        body = await deps.read_body(request, c.settings.max_body_bytes)
-        data = read_user(body, body_is_json(request, body))
-        user = await run_in_threadpool(c.staff.create, key.actor, data, library or None)
     else:
         body = await deps.read_body(request, c.settings.max_body_bytes)
         data = read_user(body, body_is_json(request, body))
-        user = await run_in_threadpool(c.users.create, key.institution, data, key.who)
-    book = c.users.code_book(key.institution)
+        user = await run_in_threadpool(c.staff.create, caller, data, library or None)
+    book = c.users.code_book(caller.institution)
     response = user_response(user, book, wants_json(request), link=_link(request, user.primary_id))
     response.headers["ETag"] = etag(user)
     return response
@@ -250,29 +238,25 @@ async def get_user(request: Request, user_id: UserIdPath) -> Response:
     view = query.get("view")
     expand = query.get("expand")
     source_institution_code = query.get("source_institution_code")
-    key = deps.caller(request, Area.USERS, write=False)
+    caller = deps.caller(request, Area.USERS, write=False)
     c = deps.container(request)
     id_type = params.id_type(user_id_type)
     chosen_view = params.choice("view", view, ("full", "brief"), "full")
     expanded = params.expand_list(expand, ("loans", "requests", "fees"))
     if source_institution_code:
-        user = linked.by_source_link(request, key, user_id, source_institution_code)
-        return user_response(user, c.users.code_book(key.institution), wants_json(request),
+        user = linked.by_source_link(request, caller, user_id, source_institution_code)
+        return user_response(user, c.users.code_book(caller.institution), wants_json(request),
                              view=chosen_view, link=_link(request, user.primary_id),
                              expand=expanded)
     # One indexed read: done on the event loop, which costs less than a hop to a worker thread
     # (measured in docs/benchmarks.md). Searches and writes still go to the thread pool.
     try:
-        if key.actor is not None:
-            user = c.staff.get(key.actor, user_id, id_type)
-        else:
-            user = c.users.get(key.institution, user_id, id_type)
-    except UserNotFound as exc:
-        unknown = "/" in user_id and fulfilment.unknown_sub_resource(c, key, user_id, id_type)
-        if unknown:
-            raise unknown from None
-        raise _not_found_code(exc, id_type) from None
-    book = c.users.code_book(key.institution)
+        user = c.staff.get(caller, user_id, id_type)
+    except UserNotFound:
+        if "/" in user_id:
+            fulfilment.refuse_unknown_sub_resource(c, caller, user_id, id_type)
+        raise
+    book = c.users.code_book(caller.institution)
     response = user_response(
         user,
         book,
@@ -296,7 +280,7 @@ async def put_user(
     registration_rules: Q = None,
     library: Q = None,
 ) -> Response:
-    key = deps.caller(request, Area.USERS, write=True)
+    caller = deps.caller(request, Area.USERS, write=True)
     c = deps.container(request)
     id_type = params.id_type(user_id_type)
     overrides = parse_override(override)
@@ -306,36 +290,20 @@ async def put_user(
     body = await deps.read_body(request, c.settings.max_body_bytes)
     data = read_user(body, body_is_json(request, body))
     if_match = request.headers.get("if-match")  # absent: last write wins, as in Alma
-    try:
-        if key.actor is not None:
-            user = await run_in_threadpool(
-                c.staff.replace,
-                key.actor,
-                user_id,
-                data,
-                id_type=id_type,
-                override=overrides,
-                recalculate_roles=recalculate,
-                scope=library or None,
-                if_match=if_match,
-            )
-        else:
-            user = await run_in_threadpool(
-                c.users.replace,
-                key.institution,
-                user_id,
-                data,
-                key.who,
-                id_type=id_type,
-                override=overrides,
-                recalculate_roles=recalculate,
-                if_match=if_match,
-            )
-    except UserNotFound as exc:
-        raise _not_found_code(exc, id_type) from None
+    user = await run_in_threadpool(
+        c.staff.replace,
+        caller,
+        user_id,
+        data,
+        id_type=id_type,
+        override=overrides,
+        recalculate_roles=recalculate,
+        scope=library or None,
+        if_match=if_match,
+    )
     if data.password:  # a password set for the user ends their sessions, as a reset does
-        await run_in_threadpool(c.auth.end_user_sessions, key.institution, user.primary_id)
-    book = c.users.code_book(key.institution)
+        await run_in_threadpool(c.auth.end_user_sessions, caller.institution, user.primary_id)
+    book = c.users.code_book(caller.institution)
     response = user_response(user, book, wants_json(request), link=_link(request, user.primary_id))
     response.headers["ETag"] = etag(user)
     return response
@@ -343,16 +311,10 @@ async def put_user(
 
 @router.delete("/users/{user_id:path}", status_code=204, summary="Delete user")
 def delete_user(request: Request, user_id: UserIdPath, user_id_type: Q = None) -> Response:
-    key = deps.caller(request, Area.USERS, write=True)
+    caller = deps.caller(request, Area.USERS, write=True)
     c = deps.container(request)
     id_type = params.id_type(user_id_type)
-    try:
-        if key.actor is not None:
-            c.staff.delete(key.actor, user_id, id_type)
-        else:
-            c.users.delete(key.institution, user_id, id_type)
-    except UserNotFound as exc:
-        raise ApiError(400, "401890" if id_type != ALL_UNIQUE else "401861", str(exc)) from None
+    c.staff.delete(caller, user_id, id_type)
     return Response(status_code=204)
 
 
@@ -375,15 +337,13 @@ def user_operation(
     key = deps.require_key(request, Area.USERS, write=False)
     c = deps.container(request)
     if op != "auth":
-        raise ApiError(400, "401859", f"Action currently not supported: op={op}")
+        raise ActionNotSupported(f"op={op}")
     header = request.headers.get("exl-user-pw")
     secret = unquote(header) if header is not None else password
     id_type = params.id_type(user_id_type)
     try:
         # Lockout applies (auth.services): 15 failures lock the account for 30 minutes.
         c.auth.verify_password(key.institution, user_id, secret or "", id_type)
-    except UserNotFound as exc:
-        raise _not_found_code(exc, id_type) from None
     except AuthenticationFailed:
-        raise ApiError(400, "401866", "User authentication failed") from None
+        raise PasswordCheckFailed() from None
     return Response(status_code=204)

@@ -17,6 +17,7 @@ from starlette.responses import JSONResponse, Response
 
 from bookplate.api import deps
 from bookplate.keys.model import Area
+from bookplate.roles.model import Caller
 
 router = APIRouter(prefix="/bookplate/v1/users", tags=["Bookplate: sign-in administration"])
 
@@ -24,14 +25,10 @@ UserId = Annotated[str, Path(min_length=1, max_length=255,
                              description="Primary ID or any unique identifier.")]
 
 
-def _target(request: Request, user_id: str, write: bool) -> tuple[deps.Caller, str]:
+def _target(request: Request, user_id: str, write: bool) -> tuple[Caller, str]:
     """Who calls, and the primary ID of the user they may manage."""
     who = deps.caller(request, Area.USERS, write=write)
-    c = deps.container(request)
-    if who.actor is not None:
-        user = c.staff.may_manage_sign_in(who.actor, user_id, write=write)
-    else:
-        user = c.users.get(who.institution, user_id)
+    user = deps.container(request).staff.may_manage_sign_in(who, user_id, write=write)
     return who, user.primary_id
 
 

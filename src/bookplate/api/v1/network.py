@@ -23,6 +23,7 @@ from bookplate.keys.model import Area
 from bookplate.network.errors import SourceInstitutionInvalid
 from bookplate.network.model import MemberSettings, Partner
 from bookplate.roles.errors import PermissionDenied
+from bookplate.roles.model import Caller
 from bookplate.roles.policy import Action, decide
 
 router = APIRouter(prefix="/bookplate/v1/network", tags=["Bookplate: network"])
@@ -35,7 +36,7 @@ def _json(data: Any, status: int = 200) -> Response:
     return Response(dump_json(data), status, media_type="application/json")
 
 
-def _configurer(request: Request, write: bool) -> deps.Caller:
+def _configurer(request: Request, write: bool) -> Caller:
     who = deps.caller(request, Area.CONFIGURATION, write)
     if who.actor is not None:
         decision = decide(who.actor, Action.CONFIGURE)

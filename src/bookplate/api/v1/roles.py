@@ -16,7 +16,6 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import JSONResponse, Response
 
 from bookplate.api import deps
-from bookplate.api.errors import ApiError
 from bookplate.keys.model import Area
 from bookplate.roles.model import (
     ROLE_TYPES,
@@ -26,7 +25,7 @@ from bookplate.roles.model import (
     RestrictedSettings,
     RoleProfile,
 )
-from bookplate.roles.services import capabilities
+from bookplate.roles.staff import capabilities
 
 router = APIRouter(prefix="/bookplate/v1", tags=["Bookplate: roles"])
 
@@ -125,12 +124,7 @@ def _rule_out(r: AssignmentRule) -> dict[str, Any]:
 
 @router.get("/me/capabilities", summary="What the signed-in staff member may use")
 def my_capabilities(request: Request) -> Response:
-    who = deps.caller(request, Area.USERS, write=False)
-    if who.actor is None:
-        raise ApiError(
-            403, "FORBIDDEN", "Capabilities belong to a signed-in staff member, not to an API key."
-        )
-    return _json(capabilities(who.actor))
+    return _json(capabilities(deps.caller(request, Area.USERS, write=False)))
 
 
 @router.get("/roles/types", summary="The role catalogue")

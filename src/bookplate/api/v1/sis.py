@@ -20,10 +20,10 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import JSONResponse, Response
 
 from bookplate.api import deps
-from bookplate.api.errors import ApiError
 from bookplate.keys.model import Area
-from bookplate.roles.errors import PermissionDenied
-from bookplate.roles.policy import Action, decide
+from bookplate.roles.model import Caller
+from bookplate.roles.policy import Action
+from bookplate.roles.staff import require_any
 from bookplate.sis.errors import RunNotFound, UploadTooLarge
 from bookplate.sis.model import (
     BUCKETS,
@@ -37,6 +37,7 @@ from bookplate.sis.model import (
 from bookplate.sis.ports import ItemRow
 from bookplate.sis.sources.formats import kind_of
 from bookplate.sis.upload import check_upload
+from bookplate.users.errors import InvalidParameterValue
 
 router = APIRouter(prefix="/bookplate/v1/sis", tags=["Bookplate: SIS integration"])
 
@@ -82,14 +83,9 @@ class SisProfileIn(Strict):
     csv: CsvIn = CsvIn()
 
 
-def _require(request: Request, area: Area, write: bool, *actions: Action) -> deps.Caller:
+def _require(request: Request, area: Area, write: bool, *actions: Action) -> Caller:
     """The caller, when its key has the area or the staff member may do one of ``actions``."""
-    who = deps.caller(request, area, write)
-    if who.actor is not None:
-        decisions = [decide(who.actor, action) for action in actions]
-        if not any(decisions):
-            raise PermissionDenied(actions[0].value, decisions[0].reason)
-    return who
+    return require_any(deps.caller(request, area, write), *actions)
 
 
 def _profile(code: str, institution: str, body: SisProfileIn) -> Profile:
@@ -240,7 +236,7 @@ async def start_run(
     )
 
 
-def _own_run(request: Request, run_id: int) -> tuple[deps.Caller, Report]:
+def _own_run(request: Request, run_id: int) -> tuple[Caller, Report]:
     who = _require(request, Area.USERS, False, Action.RUN_SIS)
     report = deps.container(request).sis.report(run_id)
     if report.institution != who.institution:
@@ -294,7 +290,7 @@ def run_items(
     if kind is not None:
         bucket = KIND_ALIASES.get(kind)
         if bucket is None:
-            raise ApiError(400, "40166411", f"The parameter kind is invalid: {kind}.")
+            raise InvalidParameterValue("kind", kind)
     _own_run(request, run_id)
     items = deps.container(request).sis.items(run_id, bucket, offset, limit)
     return JSONResponse(

@@ -125,6 +125,7 @@ def _provider(profile: OidcProfile, *, refresh_keys: bool = False) -> _Provider:
             if not isinstance(meta.get(name), str):
                 raise ProviderUnavailable(f"discovery lacks {name}")
         try:
+            # [arg-type] below: joserfc types the key set narrower than the JSON the provider sends
             keys = KeySet.import_key_set(_get_json(http, meta["jwks_uri"]))  # type: ignore[arg-type]
         except (JoseError, ValueError, TypeError, KeyError) as exc:
             raise ProviderUnavailable(f"unusable JWKS: {exc}") from exc

@@ -154,13 +154,14 @@ _clients_lock = threading.Lock()
 
 @functools.cache
 def _xmlsec_version(binary: str) -> str:
-    # the binary is the profile's xmlsec_binary, set by an administrator (as for pysaml2)
+    # S603 below: the binary is the profile's xmlsec_binary, set by an administrator
     out = subprocess.run([binary, "--version"], capture_output=True, check=False,  # noqa: S603
                          timeout=10)
     parts = out.stdout.decode("ascii", "replace").split(" ")
     return parts[1] if len(parts) > 1 else "0.0.0"
 
 
+# [misc] below: pysaml2 is untyped, so its base class is Any
 class _XmlSec1(CryptoBackendXmlSec1):  # type: ignore[misc]
     """pysaml2's xmlsec1 backend, but ``xmlsec1 --version`` is asked once per binary, not twice
     per signature check (two process starts saved per signature)."""

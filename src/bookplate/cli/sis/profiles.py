@@ -129,7 +129,7 @@ def profile_create(
     console.print(f"Profile {code} saved for {institution}.")
 
 
-def profile_update(
+def profile_update(  # noqa: PLR0912 - one branch per option that may be given
     code: str,
     institution: Annotated[str | None, typer.Option("--institution", "-i")] = None,
     record_type: str | None = None,

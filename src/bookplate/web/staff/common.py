@@ -1,7 +1,7 @@
 """What every staff page shares: who is signed in, what they may do, the CSRF check, rendering.
 
 A staff page needs a live web session whose user holds at least one staff menu
-(``roles.services.capabilities``: the same data as ``GET /bookplate/v1/me/capabilities``).
+(``roles.staff.capabilities``: the same data as ``GET /bookplate/v1/me/capabilities``).
 Without a session the browser is sent to sign in; a signed-in person without the page's
 privilege gets the 403 page, for a GET and for a POST alike, whatever the menus showed.
 
@@ -33,7 +33,7 @@ from bookplate.errors import BookplateError
 from bookplate.roles.errors import PermissionDenied
 from bookplate.roles.model import Actor, Privilege
 from bookplate.roles.policy import actor_for, all_privileges, where_held
-from bookplate.roles.services import capabilities
+from bookplate.roles.staff import capabilities
 from bookplate.users.errors import UserNotFound
 from bookplate.users.validation import CodeBook
 

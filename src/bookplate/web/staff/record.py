@@ -1,7 +1,7 @@
 """``/staff/users/{primary_id}``: the user record with its tabs; the General tab's form;
 creating (PUBLIC, STAFF, CONTACT) and deleting users.
 
-Every write is ``c.staff.create / replace / delete`` (``roles.services.StaffUsers``): the
+Every write is ``c.staff.create / replace / delete`` (``roles.staff.StaffUsers``): the
 methods the API calls for a staff member, so validation, messages, history rows and the
 role policy are the API's, and the session's staff member is recorded as the changer.
 """

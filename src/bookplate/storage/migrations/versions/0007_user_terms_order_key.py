@@ -57,13 +57,13 @@ def upgrade() -> None:
     if postgresql:
         key = _key_sql("chr")
         op.execute(
-            f"UPDATE user_terms SET order_key = {key} FROM users "  # noqa: S608
+            f"UPDATE user_terms SET order_key = {key} FROM users "  # noqa: S608 - SQL from constants of this migration only
             f"WHERE users.id = user_terms.user_pk AND user_terms.field IN {_NAME_FIELDS}"
         )
     else:
         key = _key_sql("char")
         op.execute(
-            f"UPDATE user_terms SET order_key = (SELECT {key} FROM users "  # noqa: S608
+            f"UPDATE user_terms SET order_key = (SELECT {key} FROM users "  # noqa: S608 - SQL from constants of this migration only
             f"WHERE users.id = user_terms.user_pk) WHERE field IN {_NAME_FIELDS}"
         )
     op.create_index(

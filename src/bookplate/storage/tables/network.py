@@ -1,0 +1,58 @@
+"""Fulfillment networks (issue 18; migration 0010_network): home settings, partners with their
+linked account rules, and the outbox of source-user changes that live refresh works through."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    Column,
+    DateTime,
+    Index,
+    Integer,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+)
+
+from bookplate.storage.tables.base import metadata
+
+# An institution's settings as a home institution: searchable identifier types, the SHA-256 of
+# its network search password, whether its blocks travel to linked accounts.
+network_members = Table(
+    "network_members",
+    metadata,
+    Column("institution", String(64), primary_key=True),
+    Column("settings", JSON, nullable=False),
+    Column("search_password_hash", String(64), nullable=True),
+)
+
+# A host's partners with its linked account rule for each; api_key and search_password are
+# what the host sends to the partner (kept apart from the shown settings, never printed).
+network_partners = Table(
+    "network_partners",
+    metadata,
+    Column("institution", String(64), nullable=False),
+    Column("partner", String(64), nullable=False),
+    Column("settings", JSON, nullable=False),
+    Column("api_key", String(1000), nullable=True),
+    Column("search_password", String(1000), nullable=True),
+    Column("modified", DateTime(timezone=True), nullable=True),
+    PrimaryKeyConstraint("institution", "partner", name="pk_network_partners"),
+)
+
+# Changes of users that have linked accounts, written in the transaction of the change and
+# deleted when their copies are refreshed (network.services.process_outbox). ``link_id``: the
+# primary ID the copies know the source by (before the change).
+network_outbox = Table(
+    "network_outbox",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("institution", String(64), nullable=False),
+    Column("link_id", String(255), nullable=False),
+    Column("source_pk", Integer, nullable=True),
+    Column("kind", String(16), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("last_error", String(1000), nullable=True),
+    Index("ix_network_outbox_source", "institution", "link_id", "id"),
+)
