@@ -21,7 +21,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bookplate.api import deps
 from bookplate.api.almaws import params
-from bookplate.api.errors import NoSuchResource, tracking_id
+from bookplate.api.errors import NoSuchResource, lookup, tracking_id
 from bookplate.api.negotiation import JSON
 from bookplate.api.wire import error_response
 from bookplate.config import Settings
@@ -52,7 +52,12 @@ class SandboxMiddleware:
             await self.sleep(self.latency)
         if almaws and self.error_rate and self.random.random() < self.error_rate:
             as_json = _asks_json(scope)
-            response = error_response(500, "60101", INJECTED, tracking_id(), as_json)
+            # An injected failure answers as an unexpected server error does (the table's
+            # answer for an error it does not know).
+            unexpected = lookup(RuntimeError(INJECTED))
+            response = error_response(
+                unexpected.status, unexpected.code, INJECTED, tracking_id(), as_json
+            )
             await response(scope, receive, send)
             return
 

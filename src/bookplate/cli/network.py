@@ -68,7 +68,7 @@ def partner_set(
     partner: str,
     set_: Annotated[list[str], typer.Option("--set", help="NAME=VALUE, e.g. user_group=GRAD, "
                                             "expiry=source|fixed|none, purge_days=30, "
-                                            "base_url=https://…, api_key=…")] = [],  # noqa: B006
+                                            "base_url=https://…, api_key=…")] = [],  # noqa: B006 - Typer reads, never mutates
 ) -> None:
     """Add a partner of INSTITUTION (the home of users it may copy) or change its rule."""
     changes = _settings(set_)
@@ -98,7 +98,7 @@ def partner_remove(institution: str, partner: str) -> None:
 def member_set(
     institution: str,
     searchable: Annotated[list[str], typer.Option(help="identifier types partners may find "
-                                                  "users by (repeat)")] = [],  # noqa: B006
+                                                  "users by (repeat)")] = [],  # noqa: B006 - Typer reads, never mutates
     password: Annotated[str | None, typer.Option(help="network search password")] = None,
     clear_password: bool = False,
     share_blocks: Annotated[bool | None, typer.Option("--share-blocks/--no-share-blocks")] = None,
@@ -180,7 +180,7 @@ def id_scope(
         try:
             c.network.set_scope(scope, WHO)
         except ScopeClashes as exc:
-            clashes: list[IdClash] = exc.clashes  # type: ignore[assignment]
+            clashes: list[IdClash] = exc.clashes  # type: ignore[assignment] - the area error keeps them untyped
             return clashes
         return []
 

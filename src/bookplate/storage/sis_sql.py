@@ -178,6 +178,6 @@ class SisConnection:
             return
         marks = ", ".join("?" for _ in columns)
         self.conn.exec_driver_sql(
-            f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})",  # noqa: S608
+            f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})",  # noqa: S608 - names from code
             [tuple(r) for r in rows],
         )
