@@ -64,7 +64,21 @@ COLUMNS: dict[str, tuple[tuple[str, Cell], ...]] = {
         ("Type", lambda b, s: describe(b, "UserStatisticalTypes", s.category_type)),
         ("Note", lambda b, s: s.statistic_note or ""),
     ),
+    "proxy": (
+        ("Primary ID", lambda b, p: p.primary_id or ""),
+        ("Name", lambda b, p: p.full_name or ""),
+        ("Proxy type", lambda b, p: p.proxy_type or ""),
+    ),
 }
+
+# How one entry of each kind is named in the forms' legends and buttons.
+ENTRY_NAMES = {"emails": "e-mail address", "phones": "phone number", "addresses": "address",
+               "identifiers": "identifier", "notes": "note", "blocks": "block",
+               "statistics": "statistic", "proxy": "proxy"}
+# The singular of each kind in the forms' ids ("email-add", "note-edit").
+SINGULAR = {"emails": "email", "phones": "phone", "addresses": "address",
+            "identifiers": "identifier", "notes": "note", "blocks": "block",
+            "statistics": "statistic", "proxy": "proxy"}
 
 
 def headings(kind: str) -> list[str]:
