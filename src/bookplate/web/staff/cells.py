@@ -81,6 +81,21 @@ SINGULAR = {"emails": "email", "phones": "phone", "addresses": "address",
             "statistics": "statistic", "proxy": "proxy"}
 
 
+# The inputs of each kind's add and edit forms (an error about one is shown beside it).
+INPUT_NAMES: dict[str, tuple[str, ...]] = {
+    "emails": ("email_address", "email_type"),
+    "phones": ("phone_number", "phone_type"),
+    "addresses": ("line1", "line2", "city", "state_province", "postal_code", "country",
+                  "address_type"),
+    "identifiers": ("id_type", "value", "note", "status"),
+    "notes": ("note_type", "note_text"),
+    "blocks": ("block_type", "block_description", "block_note", "expiry_date",
+               "block_status"),
+    "statistics": ("statistic_category", "category_type", "statistic_note"),
+    "proxy": ("proxy_user", "proxy_type"),
+}
+
+
 def headings(kind: str) -> list[str]:
     return [label for label, _ in COLUMNS[kind]]
 

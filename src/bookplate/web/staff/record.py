@@ -31,10 +31,12 @@ from bookplate.users.model import (
     User,
     UserInput,
 )
+from bookplate.web.staff.cells import INPUT_NAMES
 from bookplate.web.staff.common import (
     Refused,
     Staff,
     describe,
+    error_field,
     field,
     page,
     render,
@@ -94,7 +96,8 @@ def sis_loads(staff: Staff, user: User) -> tuple[list[Any], Any]:
 def record_page(staff: Staff, request: Request, user_id: str, tab: str, *,
                 opened: bool = False, errors: dict[str, str] | None = None,
                 done: str = "", status: int = 200,
-                editing: tuple[str, int] | None = None) -> Response:
+                editing: tuple[str, int] | None = None,
+                error_fields: dict[str, str] | None = None) -> Response:
     user = staff.c.staff.get(staff.actor, user_id, scope=staff.location)
     offer = offers(staff, user)
     tabs = visible_tabs(user, offer)
@@ -109,6 +112,7 @@ def record_page(staff: Staff, request: Request, user_id: str, tab: str, *,
         "protected": PROTECTED_FIELDS, "manual": user.manual_fields, "history": history,
         "last_sis": last_sis, "external": SegmentType.EXTERNAL, "q": "",
         "editing": editing, "manual_rows": manual_rows(staff, user),
+        "error_fields": error_fields or {},
     }
     if tab == "roles":
         from bookplate.web.staff.roles_tab import roles_context  # noqa: PLC0415 (cycle)
@@ -168,6 +172,13 @@ def manual_rows(staff: Staff, user: User) -> list[dict[str, str]]:
     return rows
 
 
+def form_inputs(form_id: str) -> tuple[str, ...]:
+    """The inputs of the form ``form_id`` ("general", "emails-add", "notes-edit")."""
+    if form_id == "general":
+        return (*TEXT_FIELDS, *CODED, *DATES)
+    return INPUT_NAMES.get(form_id.rpartition("-")[0], ())
+
+
 def edit_and_show(staff: Staff, request: Request, user_id: str, tab: str,
                   edit: Callable[[User], None], form_id: str, *, opened: bool = False,
                   done: str = "saved", editing: tuple[str, int] | None = None,
@@ -180,8 +191,10 @@ def edit_and_show(staff: Staff, request: Request, user_id: str, tab: str,
         edit(edited)
         saved = write(staff, stored, edited, restore)
     except (InputError, ConflictError) as exc:
+        about = error_field(exc, form_inputs(form_id))
         return record_page(staff, request, stored.primary_id, tab, opened=opened,
-                           errors={form_id: str(exc)}, status=400, editing=editing)
+                           errors={form_id: str(exc)}, status=400, editing=editing,
+                           error_fields={form_id: about} if about else None)
     url = user_url(saved.primary_id, tab)
     return see_other(f"{url}&done={done}" + ("&open=1" if opened and saved.is_external else ""))
 
@@ -214,11 +227,12 @@ async def new_user_page(request: Request) -> Response:
 
 
 def _new_page(staff: Staff, request: Request, values: dict[str, str], error: str,
-              status: int = 200) -> Response:
+              status: int = 200, about: str | None = None) -> Response:
     types = [t for t in RecordType if t is RecordType.PUBLIC or staff.holds(Privilege.EDIT_STAFF)]
     return render(staff, request, "staff/new.html", {
         "values": values, "error": error, "types": types, "book": staff.book(),
-        "describe": describe}, status)
+        "describe": describe, "errors": {"new": error} if error else {},
+        "error_fields": {"new": about} if about else {}}, status)
 
 
 @router.post("/staff/users/new")
@@ -243,7 +257,8 @@ async def create_user(request: Request) -> Response:
         try:
             made = staff.c.staff.create(staff.actor, UserInput(user), scope=staff.location)
         except (InputError, ConflictError) as exc:
-            return _new_page(staff, request, values, str(exc), 400)
+            return _new_page(staff, request, values, str(exc), 400,
+                             error_field(exc, values))
         return see_other(user_url(made.primary_id) + "?done=created")
 
     return await page(request, impl, form=True)
