@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -50,6 +51,13 @@ class Settings(BaseSettings):
     # How the staff pages show dates (strftime; docs/staff-ui.md), e.g. "%d.%m.%Y".
     staff_date_format: str = Field(default="%Y-%m-%d", min_length=2, max_length=20,
                                    pattern=r"^[%A-Za-z./ ,-]+$")
+
+    # Patron self-service at /me (docs/patron.md): which contact details patrons change
+    # themselves (any of emails, phones, addresses), and the identifier types shown to them
+    # in full (the others are masked: the last 4 characters shown).
+    patron_contact_fields: list[Literal["emails", "phones", "addresses"]] = Field(
+        default=["emails", "phones"], max_length=3)
+    patron_visible_id_types: list[str] = Field(default=["BARCODE"], max_length=50)
 
 
 @lru_cache(maxsize=1)

@@ -62,6 +62,11 @@ class AuthStore(Protocol):
 
     def remove_session(self, token_hash: str) -> None: ...
 
+    def remove_user_sessions(self, institution: str, primary_id: str,
+                             keep: str | None = None) -> int:
+        """Ends every session of the user (but ``keep``, a token hash); how many ended."""
+        ...
+
     # login events (staff login report)
     def record_event(self, event: LoginEvent) -> None: ...
 

@@ -15,7 +15,12 @@ from datetime import UTC, date, datetime, timedelta
 
 import structlog
 
-from bookplate.auth.errors import AuthenticationFailed, LoginDenied, ResetLinkInvalid
+from bookplate.auth.errors import (
+    AuthenticationFailed,
+    LoginDenied,
+    PasswordChangeNotAllowed,
+    ResetLinkInvalid,
+)
 from bookplate.auth.matching import (
     Action,
     apply_identity,
@@ -228,6 +233,25 @@ class AuthService:
     def end_session(self, token: str | None) -> None:
         if token and len(token) <= 200:
             self.store.remove_session(digest(token))
+
+    def end_all_sessions(self, user: User, keep: str | None = None) -> int:
+        """"Sign out everywhere": every web session of ``user`` ends (but the one of the
+        cookie value ``keep``, e.g. after a password change in this browser)."""
+        kept = digest(keep) if keep and len(keep) <= 200 else None
+        ended = self.store.remove_user_sessions(user.institution, user.primary_id, kept)
+        log.info("sessions_ended", institution=user.institution, user=user.primary_id,
+                 sessions=ended, kept_one=kept is not None)
+        return ended
+
+    def change_own_password(self, user: User, current: str, new_password: str) -> User:
+        """A signed-in person's own password change: internal users only (external users
+        sign in through their institution's system, as for a reset), the current password
+        checked like a sign-in (failures count towards the lock-out)."""
+        if user.is_external:
+            raise PasswordChangeNotAllowed()
+        self.verify_password(user.institution, user.primary_id, current, PRIMARY_ID)
+        return self.change_password(user.institution, user.primary_id, new_password,
+                                    f"self:{user.primary_id}")
 
     # -- password reset by e-mailed one-time link ----------------------------------------------
     def request_reset(self, institution: str, login: str) -> bool:

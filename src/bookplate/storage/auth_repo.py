@@ -59,6 +59,15 @@ class SqlAuthStore:
         with self._engine.begin() as conn:
             conn.execute(delete(t.auth_sessions).where(t.auth_sessions.c.token_hash == token_hash))
 
+    def remove_user_sessions(self, institution: str, primary_id: str,
+                             keep: str | None = None) -> int:
+        s = t.auth_sessions
+        where = [s.c.institution == institution, s.c.primary_id == primary_id]
+        if keep is not None:
+            where.append(s.c.token_hash != keep)
+        with self._engine.begin() as conn:
+            return int(conn.execute(delete(s).where(*where)).rowcount or 0)
+
     # login events
     def record_event(self, event: LoginEvent) -> None:
         with self._engine.begin() as conn:
