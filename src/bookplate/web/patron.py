@@ -50,9 +50,8 @@ ONE = {"emails": "e-mail address", "phones": "phone number", "addresses": "addre
 INPUTS = {"emails": ("email_address", "email_type"), "phones": ("phone_number", "phone_type"),
           "addresses": ("line1", "line2", "city", "state_province", "postal_code", "country",
                         "address_type")}
-PASSWORD_RULE = (  # noqa: S105 (a sentence, not a password)
-    "The password must have at least 8 characters, must not contain your user "
-                 "ID and must not be a common password.")
+RULE_TEXT = ("The password must have at least 8 characters, must not contain your user ID "
+             "and must not be a common password.")
 
 
 @dataclass
@@ -318,7 +317,7 @@ async def change_password(request: Request) -> Response:
             return _password_page(me, "The current password is not right.",
                                   "current_password", 400)
         except PasswordRejected:
-            return _password_page(me, PASSWORD_RULE, "new_password", 400)
+            return _password_page(me, RULE_TEXT, "new_password", 400)
         me.c.auth.end_all_sessions(me.user, keep=request.cookies.get(SESSION_COOKIE))
         return RedirectResponse("/me?done=password", status_code=303)
 
