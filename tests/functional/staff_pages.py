@@ -77,9 +77,9 @@ class Site:
                                 follow_redirects=False)
 
 
-def site_for(database_url: str) -> Iterator[Site]:
+def site_for(database_url: str, **more: object) -> Iterator[Site]:
     settings = Settings(database_url=database_url, cache_seconds=0, redis_url=None,
-                        session_cookie_secure=False)
+                        session_cookie_secure=False, **more)  # type: ignore[arg-type]
     container = build_container(settings, migrate=True)
     seed(container)
     app = create_app(settings, container)

@@ -214,7 +214,7 @@ def test_patron_never_reaches_the_staff_pages(browser: Browser) -> None:
 
     page = browser.page()
     browser.sign_in(page, "patron")
-    assert page.url == f"{browser.base}/auth/me"
+    assert page.url == f"{browser.base}/me"
     response = page.goto(f"{browser.base}/staff/")
     assert response.status == 403
     expect(page.locator("#refused")).to_contain_text("for library staff")
