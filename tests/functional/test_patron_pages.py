@@ -219,6 +219,9 @@ def test_external_users_have_no_local_password(site: Site, sis: Any) -> None:
 
 
 def test_data_export_json_and_readable(site: Site) -> None:
+    user = stored(site, "patron")
+    user.pin_number = "4711"
+    site.container.users.replace("MAIN", "patron", UserInput(user), "test")
     site.sign_in("patron")
     post(site, "/me/emails/add", {"email_address": "pat@example.org", "email_type": "personal"})
     r = site.client.get("/me/data.json")
@@ -230,6 +233,7 @@ def test_data_export_json_and_readable(site: Site) -> None:
     assert data["user"]["contact_info"]["email"][0]["email_address"] == "pat@example.org"
     assert data["user"]["user_identifier"][0]["value"] == "BC-patron"
     assert "argon2" not in r.text and data["user"].get("password", "") == ""  # no secret
+    assert "4711" not in r.text and "pin_number" not in data["user"]
     assert data["history"][0]["by"] == "self:patron"
     page = site.client.get("/me/data").text
     assert "pat@example.org" in page and "Undergraduate" in page and "self:patron" in page

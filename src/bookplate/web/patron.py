@@ -329,6 +329,7 @@ def export(me: Me) -> dict[str, Any]:
     code descriptions) and the history of its changes."""
     book = me.c.users.code_book(me.user.institution)
     record = user_to_dict(me.user, book.describe)
+    record.pop("pin_number", None)  # a credential, like the password: never exported
     history = [{"at": row.at.isoformat(), "by": row.actor, "action": row.action,
                 "detail": dict(row.detail) if row.detail else None}
                for row in me.c.users.history(me.user.institution, me.user.primary_id)]
