@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -80,6 +81,13 @@ class Settings(BaseSettings):
     reset_limit_per_account: int = Field(default=3, ge=1, le=1000)
     reset_limit_per_address: int = Field(default=20, ge=1, le=100_000)
     reset_limit_window_seconds: int = Field(default=3600, ge=60, le=30 * 86400)
+
+    # Patron self-service at /me (docs/patron.md): which contact details patrons change
+    # themselves (any of emails, phones, addresses), and the identifier types shown to them
+    # in full (the others are masked: the last 4 characters shown).
+    patron_contact_fields: list[Literal["emails", "phones", "addresses"]] = Field(
+        default=["emails", "phones"], max_length=3)
+    patron_visible_id_types: list[str] = Field(default=["BARCODE"], max_length=50)
 
 
 @lru_cache(maxsize=1)

@@ -82,8 +82,8 @@ def _sign_in_and_out(page: Any, live_server: str) -> None:
     expect(page.locator("#error")).to_have_text("Authentication failed")
     page.fill("#password", PASSWORD)
     page.click("#sign-in")
-    expect(page.locator("#welcome")).to_have_text("Signed in as Jane Doe")
-    assert page.url == f"{live_server}/auth/me"  # the foreign next= was not followed
+    expect(page.locator("#welcome")).to_have_text("Jane Doe")  # the patron's own page
+    assert page.url == f"{live_server}/me"  # the foreign next= was not followed: home
     cookies = {c["name"]: c for c in page.context.cookies()}
     assert cookies["bp_session"]["httpOnly"] is True
     assert cookies["bp_session"]["sameSite"] == "Lax"

@@ -215,7 +215,7 @@ def test_patron_never_reaches_the_staff_pages(browser: Browser) -> None:
 
     page = browser.page()
     browser.sign_in(page, "patron")
-    assert page.url == f"{browser.base}/auth/me"
+    assert page.url == f"{browser.base}/me"
     response = page.goto(f"{browser.base}/staff/")
     assert response.status == 403
     expect(page.locator("#refused")).to_contain_text("for library staff")
@@ -245,3 +245,78 @@ def test_core_flows_without_javascript(browser: Browser) -> None:
     page.fill("#q" if page.locator("#q").count() else "#quick-q", "39001-0042")
     page.click(".quick-search button")  # a barcode scan opens the user
     expect(page.locator("#primary-id")).to_have_text("jdoe")
+
+
+def test_edit_in_place_and_proxy_without_javascript(browser: Browser) -> None:
+    from playwright.sync_api import expect
+
+    page = browser.page(javascript=False)
+    browser.sign_in(page, "manager")
+    page.goto(f"{browser.base}/staff/users/jdoe?tab=contact")
+    page.click("#emails-edit-0")
+    expect(page.locator("#e-email_address")).to_have_value("jose@example.org")
+    page.fill("#e-email_address", "jose.doe@example.org")
+    page.click("#save-email")
+    expect(page.locator("#emails-table")).to_contain_text("jose.doe@example.org")
+    page.click("#tab-proxy")
+    page.fill("#proxy_user", "BC-patron")
+    page.click("#add-proxy")
+    expect(page.locator("#proxy-table")).to_contain_text("Patron Person")
+
+
+def test_edit_forms_pass_axe(browser: Browser) -> None:
+    page = browser.page()
+    page.set_viewport_size({"width": 1280, "height": 900})
+    browser.sign_in(page, "manager")
+    page.goto(f"{browser.base}/staff/users/jdoe?tab=contact&edit=emails-0")
+    axe_clean(page, "user-contact-edit")
+    page.goto(f"{browser.base}/staff/users/jdoe?tab=proxy")
+    axe_clean(page, "user-proxy")
+    page.fill("#proxy_user", "nobody")
+    page.click("#add-proxy")
+    axe_clean(page)  # the error beside the field
+
+
+def test_patron_self_service(browser: Browser) -> None:
+    from playwright.sync_api import expect
+
+    page = browser.page()
+    page.set_viewport_size({"width": 1280, "height": 900})
+    browser.sign_in(page, "patron")
+    assert page.url == f"{browser.base}/me"
+    expect(page.locator("#welcome")).to_have_text("Patron Person")
+    axe_clean(page, "patron-me")
+    page.fill("#phones-add-phone_number", "+47 22 00 00 00")
+    page.click("#phones-add-save")
+    expect(page.locator("#phones-table")).to_contain_text("+47 22 00 00 00")
+    page.click("#phones-edit-0")
+    expect(page.locator("#phones-edit-phone_number")).to_have_value("+47 22 00 00 00")
+    axe_clean(page)
+    page.goto(f"{browser.base}/me/data")
+    expect(page.locator("#data-table")).to_contain_text("+47 22 00 00 00")
+    axe_clean(page, "patron-data")
+    page.goto(f"{browser.base}/me/password")
+    axe_clean(page, "patron-password")
+    page.fill("#current_password", "wrong-password")
+    page.fill("#new_password", "another-long-passphrase")
+    page.fill("#confirm", "another-long-passphrase")
+    page.click("#change-password")
+    expect(page.locator("#error")).to_contain_text("current password is not right")
+    axe_clean(page)
+
+
+def test_patron_self_service_without_javascript(browser: Browser) -> None:
+    from playwright.sync_api import expect
+
+    page = browser.page(javascript=False)
+    browser.sign_in(page, "patron")
+    page.fill("#emails-add-email_address", "patron@home.example")
+    page.click("#emails-add-save")
+    expect(page.locator("#done")).to_have_text("Added.")
+    expect(page.locator("#emails-table")).to_contain_text("patron@home.example")
+    page.click("#emails-remove-0")
+    expect(page.locator("#emails-table")).not_to_contain_text("patron@home.example")
+    page.click("#sign-out-all")
+    expect(page.locator("#sign-in")).to_be_visible()
+    page.goto(f"{browser.base}/me")
+    expect(page.locator("#sign-in")).to_be_visible()  # signed out everywhere

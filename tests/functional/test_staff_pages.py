@@ -42,7 +42,7 @@ def test_sign_in_sends_staff_to_the_staff_pages_and_patrons_to_their_page(site: 
         site.sign_in(who)
         assert site.landing == "/staff/", who
     site.sign_in("patron")
-    assert site.landing == "/auth/me"
+    assert site.landing == "/me"
 
 
 def test_menus_are_the_capabilities_of_each_role(site: Site) -> None:

@@ -16,6 +16,7 @@ from bookplate.api.routes import ROUTERS
 from bookplate.bootstrap import Container, build_container
 from bookplate.config import Settings, get_settings
 from bookplate.web import external as web_external
+from bookplate.web import patron as web_patron
 from bookplate.web import routes as web_routes
 from bookplate.web import staff as web_staff
 from bookplate.web import threads
@@ -69,6 +70,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     app.include_router(web_external.router)  # LDAP/SAML/CAS/OIDC sign-in (not in OpenAPI)
     web_staff.install(app, settings.staff_date_format)  # the staff pages under /staff/
     _log_worker_life(app, began)
+    app.include_router(web_patron.router)  # patron self-service at /me
     return app
 
 

@@ -60,3 +60,11 @@ class ProfileInvalid(InputError):
 
 class ProfileNotFound(InputError):
     """No profile of that method and code for the institution."""
+
+
+class PasswordChangeNotAllowed(InputError):
+    """An external user has no password here: they sign in through their institution."""
+
+    def __init__(self) -> None:
+        super().__init__("This account signs in through your institution's sign-in; its "
+                         "password is changed there.")

@@ -377,6 +377,15 @@ class AuthService:
                  by=actor, was_locked=was_locked)
         return was_locked
 
+    def end_all_sessions(self, user: User, keep: str | None = None) -> int:
+        """"Sign out everywhere": every web session of ``user`` ends (but the one of the
+        cookie value ``keep``, e.g. after a password change in this browser)."""
+        kept = digest(keep) if keep and len(keep) <= 200 else None
+        ended = self.store.remove_user_sessions(user.institution, user.primary_id, kept)
+        log.info("sessions_ended", institution=user.institution, user=user.primary_id,
+                 sessions=ended, kept_one=kept is not None)
+        return ended
+
     def _reset_address(self, user: User) -> str | None:
         emails = sorted(user.contact_info.emails, key=lambda e: not e.preferred)
         return next((e.email_address for e in emails if e.email_address), None)

@@ -180,7 +180,7 @@ def id_scope(
         try:
             c.network.set_scope(scope, WHO)
         except ScopeClashes as exc:
-            clashes: list[IdClash] = exc.clashes  # type: ignore[assignment] - the area error keeps them untyped
+            clashes: list[IdClash] = exc.clashes  # type: ignore[assignment]  # the error keeps them untyped
             return clashes
         return []
 

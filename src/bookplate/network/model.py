@@ -282,7 +282,7 @@ def marked_gone(copy_: User, source_institution: str, when: datetime) -> User:
 def same_content(a: User, b: User) -> bool:
     """Whether two records hold the same data (the stamps of who/when aside)."""
     stamps = {"last_modified_by": None, "last_modified_date": None}
-    return replace(a, **stamps) == replace(b, **stamps)  # type: ignore[arg-type] - None stamps
+    return replace(a, **stamps) == replace(b, **stamps)  # type: ignore[arg-type]  # None stamps
 
 
 # -- live refresh ---------------------------------------------------------------------------

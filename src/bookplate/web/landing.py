@@ -9,7 +9,7 @@ from bookplate.roles.staff import capabilities
 from bookplate.users.model import User
 
 STAFF_HOME = "/staff/"
-PATRON_HOME = "/auth/me"  # the signed-in page; patrons' self-service is another issue
+PATRON_HOME = "/me"  # patron self-service (web.patron)
 
 
 def home_for(user: User, today: date) -> str:

@@ -95,7 +95,7 @@ class SamlWorld:
                                                              "next": "/auth/me"})
         xml = self.idp.respond(start.headers["location"])
         done = browser.post("/auth/saml/main/acs", data={"SAMLResponse": b64(xml)})
-        assert done.status_code == 303 and done.headers["location"] == "/auth/me"
+        assert done.status_code == 303 and done.headers["location"] == "/me"
         root = etree.fromstring(xml.encode())
         name_id = root.find(f".//{SAML_NS}Subject/{SAML_NS}NameID")
         statement = root.find(f".//{SAML_NS}AuthnStatement")

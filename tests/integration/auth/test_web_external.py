@@ -90,7 +90,7 @@ def _second(app: App) -> Iterator[App]:
     container.close()
 
 
-def _signed_in(app: App, response: Any, where: str = "/auth/me") -> str:
+def _signed_in(app: App, response: Any, where: str = "/me") -> str:
     assert response.status_code == 303, response.text[:500]
     assert response.headers["location"] == where
     session = response.cookies.get("bp_session")
@@ -164,7 +164,7 @@ def test_ldap_refusals(app: App, slapd: Slapd) -> None:
         "username": "jdoe", "password": "Secret-123"})
     assert forged.status_code == 401 and FAILED in forged.text
     evil = _ldap_post(app, "jdoe", "Secret-123", next_url="https://evil.example/")
-    assert evil.headers["location"] == "/auth/me"  # open redirect refused
+    assert evil.headers["location"] == "/me"  # open redirect refused: a patron lands on /me
     # the directory's refusals are in the login events too (staff login report)
     events, total = app.container.auth.store.events("MAIN", None, None, False, False, 50, 0)
     failed = [(e.login_name, e.method) for e in events]

@@ -110,7 +110,7 @@ class LimitedReader(io.RawIOBase):
     def readable(self) -> bool:
         return True
 
-    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override] - io takes a buffer
+    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]  # io takes a buffer
         try:
             data = self._inner.read(len(buffer))
         except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as exc:

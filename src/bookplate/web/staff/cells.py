@@ -64,6 +64,35 @@ COLUMNS: dict[str, tuple[tuple[str, Cell], ...]] = {
         ("Type", lambda b, s: describe(b, "UserStatisticalTypes", s.category_type)),
         ("Note", lambda b, s: s.statistic_note or ""),
     ),
+    "proxy": (
+        ("Primary ID", lambda b, p: p.primary_id or ""),
+        ("Name", lambda b, p: p.full_name or ""),
+        ("Proxy type", lambda b, p: p.proxy_type or ""),
+    ),
+}
+
+# How one entry of each kind is named in the forms' legends and buttons.
+ENTRY_NAMES = {"emails": "e-mail address", "phones": "phone number", "addresses": "address",
+               "identifiers": "identifier", "notes": "note", "blocks": "block",
+               "statistics": "statistic", "proxy": "proxy"}
+# The singular of each kind in the forms' ids ("email-add", "note-edit").
+SINGULAR = {"emails": "email", "phones": "phone", "addresses": "address",
+            "identifiers": "identifier", "notes": "note", "blocks": "block",
+            "statistics": "statistic", "proxy": "proxy"}
+
+
+# The inputs of each kind's add and edit forms (an error about one is shown beside it).
+INPUT_NAMES: dict[str, tuple[str, ...]] = {
+    "emails": ("email_address", "email_type"),
+    "phones": ("phone_number", "phone_type"),
+    "addresses": ("line1", "line2", "city", "state_province", "postal_code", "country",
+                  "address_type"),
+    "identifiers": ("id_type", "value", "note", "status"),
+    "notes": ("note_type", "note_text"),
+    "blocks": ("block_type", "block_description", "block_note", "expiry_date",
+               "block_status"),
+    "statistics": ("statistic_category", "category_type", "statistic_note"),
+    "proxy": ("proxy_user", "proxy_type"),
 }
 
 

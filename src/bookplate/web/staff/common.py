@@ -13,7 +13,8 @@ never as a traceback or an API error body.
 from __future__ import annotations
 
 import hmac
-from collections.abc import Awaitable, Callable
+import re
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -34,7 +35,12 @@ from bookplate.roles.errors import PermissionDenied
 from bookplate.roles.model import Actor, Privilege
 from bookplate.roles.policy import actor_for, all_privileges, where_held
 from bookplate.roles.staff import capabilities
-from bookplate.users.errors import UserNotFound
+from bookplate.users.errors import (
+    DuplicateId,
+    IllegalUserGroup,
+    RepeatedIdentifier,
+    UserNotFound,
+)
 from bookplate.users.validation import CodeBook
 
 log = structlog.get_logger("bookplate.web.staff")
@@ -232,6 +238,45 @@ def field(form: FormData, name: str, limit: int = 1000) -> str:
     if len(value) > limit:
         raise Refused(400, f"The field {name} is too long.")
     return value.strip()
+
+
+# The form field a service error is about, by the code-table kind its message names.
+_CODE_KIND_FIELDS = {
+    "user group": "user_group", "email": "email_type", "phone": "phone_type",
+    "address": "address_type", "country": "country", "identifier": "id_type",
+    "note": "note_type", "block": "block_type", "block description": "block_description",
+    "statistic category": "statistic_category", "statistic category type": "category_type",
+    "user title": "user_title", "job category": "job_category", "gender": "gender",
+    "campus": "campus_code", "preferred language": "preferred_language", "status": "status",
+    "record": "record_type",
+}
+# The new-user form names two fields differently from the record.
+_NEW_FORM_NAMES = {"email_address": "email", "value": "barcode", "id_type": "barcode"}
+
+
+def error_field(exc: BookplateError, names: Iterable[str]) -> str | None:
+    """The field of a form (one of ``names``) that a service error is about, so the page
+    shows the message beside it too; None when the error is about the record as a whole or
+    about something the form does not show."""
+    shown = set(names)
+    candidates: list[str] = []
+    path = getattr(exc, "field", None)
+    if isinstance(path, str):
+        candidates.append(re.sub(r"\[\d+\]", "", path).rsplit(".", 1)[-1])
+    kind = getattr(exc, "kind", None)
+    if isinstance(kind, str) and kind in _CODE_KIND_FIELDS:
+        candidates.append(_CODE_KIND_FIELDS[kind])
+    if isinstance(exc, IllegalUserGroup):
+        candidates.append("user_group")
+    if isinstance(exc, DuplicateId):
+        candidates.append("primary_id" if exc.id_type == "primary_id" else "value")
+    if isinstance(exc, RepeatedIdentifier):
+        candidates.append("value")
+    for name in candidates:
+        for known in (name, _NEW_FORM_NAMES.get(name, "")):
+            if known in shown:
+                return known
+    return None
 
 
 def see_other(url: str) -> Response:

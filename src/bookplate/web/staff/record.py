@@ -31,10 +31,12 @@ from bookplate.users.model import (
     User,
     UserInput,
 )
+from bookplate.web.staff.cells import INPUT_NAMES
 from bookplate.web.staff.common import (
     Refused,
     Staff,
     describe,
+    error_field,
     field,
     page,
     render,
@@ -91,9 +93,12 @@ def sis_loads(staff: Staff, user: User) -> tuple[list[Any], Any]:
     return rows, last_sis
 
 
-def record_page(staff: Staff, request: Request, user_id: str, tab: str, *,
+def record_page(  # noqa: PLR0913 - the page's state, each keyword a part of it
+    staff: Staff, request: Request, user_id: str, tab: str, *,
                 opened: bool = False, errors: dict[str, str] | None = None,
-                done: str = "", status: int = 200) -> Response:
+                done: str = "", status: int = 200,
+                editing: tuple[str, int] | None = None,
+                error_fields: dict[str, str] | None = None) -> Response:
     user = staff.c.staff.get(staff.actor, user_id, scope=staff.location)
     offer = offers(staff, user)
     tabs = visible_tabs(user, offer)
@@ -107,6 +112,8 @@ def record_page(staff: Staff, request: Request, user_id: str, tab: str, *,
         "text_fields": TEXT_FIELDS, "coded": CODED, "dates": DATES,
         "protected": PROTECTED_FIELDS, "manual": user.manual_fields, "history": history,
         "last_sis": last_sis, "external": SegmentType.EXTERNAL, "q": "",
+        "editing": editing, "manual_rows": manual_rows(staff, user),
+        "error_fields": error_fields or {},
     }
     if tab == "roles":
         from bookplate.web.staff.roles_tab import roles_context  # noqa: PLC0415 (cycle)
@@ -122,33 +129,74 @@ def writable(staff: Staff, user_id: str) -> User:
     return staff.c.users.get(staff.institution, shown.primary_id)
 
 
-def write(staff: Staff, stored: User, edited: User) -> User:
+def write(staff: Staff, stored: User, edited: User,
+          restore: frozenset[str] = frozenset()) -> User:
     """``edited`` stored through the staff service (the API's PUT for a staff member).
 
     A protected field of an external user that was already changed by hand would be kept
     by the PUT rules; when staff change it again here, it is named in ``override`` so the
-    new value is stored."""
+    new value is stored. Fields in ``restore`` get their last SIS value back and are
+    attached to the SIS again (``UserService.replace``)."""
     again = frozenset(
         name for name in PROTECTED_FIELDS
         if name in stored.manual_fields and field_text(stored, name) != field_text(edited, name)
     )
     return staff.c.staff.replace(staff.actor, stored.primary_id, UserInput(edited),
-                                 override=again, scope=staff.location)
+                                 override=again, scope=staff.location, restore=restore)
 
 
-def edit_and_show(staff: Staff, request: Request, user_id: str, tab: str,
+# How the protected fields are named on the page, and the code table of the coded ones.
+PROTECTED_LABELS: dict[str, tuple[str, str | None]] = {
+    **{name: (label, table) for name, (label, table) in CODED.items()},
+    **{name: (label, None) for name, label in TEXT_FIELDS.items()},
+    "pin_number": ("PIN number", None), "rs_libraries": ("Resource sharing libraries", None),
+    "library_notices": ("Library notices", None), "cataloger_level": ("Cataloger level", None),
+}
+
+
+def manual_rows(staff: Staff, user: User) -> list[dict[str, str]]:
+    """The protected fields changed by hand: the value now and the SIS's last value, as
+    shown (a PIN is never shown)."""
+    book = staff.book() if user.manual_fields else None
+    rows = []
+    for name in PROTECTED_FIELDS:
+        if name not in user.manual_fields:
+            continue
+        label, table = PROTECTED_LABELS.get(name, (name, None))
+        now, last = field_text(user, name), user.manual_fields[name]
+        if name == "pin_number":
+            now, last = ("(set)" if now else ""), ("(set)" if last else "")
+        elif table is not None and book is not None:
+            now, last = describe(book, table, now), describe(book, table, last)
+        rows.append({"name": name, "label": label, "now": now or "(none)",
+                     "last": last or "(none)"})
+    return rows
+
+
+def form_inputs(form_id: str) -> tuple[str, ...]:
+    """The inputs of the form ``form_id`` ("general", "emails-add", "notes-edit")."""
+    if form_id == "general":
+        return (*TEXT_FIELDS, *CODED, *DATES)
+    return INPUT_NAMES.get(form_id.rpartition("-")[0], ())
+
+
+def edit_and_show(  # noqa: PLR0913 - what to change and what to show after it
+    staff: Staff, request: Request, user_id: str, tab: str,
                   edit: Callable[[User], None], form_id: str, *, opened: bool = False,
-                  done: str = "saved") -> Response:
+                  done: str = "saved", editing: tuple[str, int] | None = None,
+                  restore: frozenset[str] = frozenset()) -> Response:
     """Apply ``edit`` to a copy of the stored user and write it; back to the tab, or the tab
     again with the service's message beside the form (status 400)."""
     stored = writable(staff, user_id)
     edited = copy.deepcopy(stored)
     try:
         edit(edited)
-        saved = write(staff, stored, edited)
+        saved = write(staff, stored, edited, restore)
     except (InputError, ConflictError) as exc:
+        about = error_field(exc, form_inputs(form_id))
         return record_page(staff, request, stored.primary_id, tab, opened=opened,
-                           errors={form_id: str(exc)}, status=400)
+                           errors={form_id: str(exc)}, status=400, editing=editing,
+                           error_fields={form_id: about} if about else None)
     url = user_url(saved.primary_id, tab)
     return see_other(f"{url}&done={done}" + ("&open=1" if opened and saved.is_external else ""))
 
@@ -181,11 +229,12 @@ async def new_user_page(request: Request) -> Response:
 
 
 def _new_page(staff: Staff, request: Request, values: dict[str, str], error: str,
-              status: int = 200) -> Response:
+              status: int = 200, about: str | None = None) -> Response:
     types = [t for t in RecordType if t is RecordType.PUBLIC or staff.holds(Privilege.EDIT_STAFF)]
     return render(staff, request, "staff/new.html", {
         "values": values, "error": error, "types": types, "book": staff.book(),
-        "describe": describe}, status)
+        "describe": describe, "errors": {"new": error} if error else {},
+        "error_fields": {"new": about} if about else {}}, status)
 
 
 @router.post("/staff/users/new")
@@ -210,7 +259,8 @@ async def create_user(request: Request) -> Response:
         try:
             made = staff.c.staff.create(staff.actor, UserInput(user), scope=staff.location)
         except (InputError, ConflictError) as exc:
-            return _new_page(staff, request, values, str(exc), 400)
+            return _new_page(staff, request, values, str(exc), 400,
+                             error_field(exc, values))
         return see_other(user_url(made.primary_id) + "?done=created")
 
     return await page(request, impl, form=True)
@@ -238,6 +288,26 @@ async def save_general(request: Request, user_id: str) -> Response:
         opened = require_open(stored, form)
         return edit_and_show(staff, request, user_id, "general", _general(form, stored),
                              "general", opened=opened)
+
+    return await page(request, impl, form=True)
+
+
+@router.post("/staff/users/{user_id:path}/restore")
+async def restore_field(request: Request, user_id: str) -> Response:
+    """"Restore": a protected field changed by hand gets its last SIS value back and is
+    attached to the SIS again (the next load sets it)."""
+
+    def impl(staff: Staff, form: FormData | None) -> Response:
+        assert form is not None
+        stored = writable(staff, user_id)
+        name = field(form, "field", 64)
+        if name not in stored.manual_fields:
+            raise Refused(400, "That field is not changed by hand on this record. Reload the "
+                               "page.")
+        opened = field(form, "open", 5) == "1"
+        return edit_and_show(staff, request, user_id, "general", lambda user: None,
+                             "general", opened=opened, done="restored",
+                             restore=frozenset({name}))
 
     return await page(request, impl, form=True)
 
@@ -278,10 +348,19 @@ async def user_page(request: Request, user_id: str) -> Response:
         q = request.query_params
         done = q.get("done", "")
         return record_page(staff, request, user_id, q.get("tab", "general"),
-                           opened=q.get("open") == "1",
-                           done=done if done in ("saved", "created", "removed", "added") else "")
+                           opened=q.get("open") == "1", editing=_editing(q.get("edit", "")),
+                           done=done if done in DONE else "")
 
     return await page(request, impl)
+
+
+DONE = ("saved", "created", "removed", "added", "restored")
+
+
+def _editing(raw: str) -> tuple[str, int] | None:
+    """``edit=emails-0``: the entry whose form is shown filled, to edit it in place."""
+    kind, _, index = raw[:40].rpartition("-")
+    return (kind, int(index)) if kind and index.isdigit() and len(index) < 6 else None
 
 
 def role_name(code: str | None) -> str:
