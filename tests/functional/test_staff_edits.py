@@ -329,7 +329,9 @@ def test_field_errors_are_shown_beside_their_field(site: Site) -> None:
     assert r.status_code == 400
     assert re.search(r'<select id="f-user_group" name="user_group" aria-invalid="true" '
                      r'aria-describedby="error-general-user_group">', r.text)
-    assert 'id="error-general-user_group">Given user group type (NOPE) is invalid.<' in r.text
+    # The message also names the code table and how to add the code (docs/operations.md).
+    assert 'id="error-general-user_group">Given user group type (NOPE) is invalid. Code table' \
+        in r.text
     assert r.text.count('aria-invalid="true"') == 1  # that field only
     r = site.post("/staff/users/jdoe/identifiers/add", {"id_type": "BARCODE", "value": "BC-gsa"})
     assert 'id="error-identifiers-add-value">User with identifier BC-gsa' in r.text

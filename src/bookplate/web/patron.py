@@ -11,6 +11,7 @@ SIS load keeps them.
 
 from __future__ import annotations
 
+import hmac
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -145,8 +146,6 @@ async def run(request: Request, impl: Any, *, form: bool = False) -> Response:
 
 
 async def _read_form(me: Me) -> FormData:
-    import hmac  # noqa: PLC0415
-
     declared = me.request.headers.get("content-length")
     if declared is None or not declared.isdigit() or int(declared) > MAX_FORM_BYTES:
         raise Refused(400, "The form could not be read.")
