@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import parse_qs, quote, urlsplit
 
 import pytest
 from fastapi.testclient import TestClient
@@ -21,7 +21,7 @@ from bookplate.auth.ports import LoginEvent
 from bookplate.bootstrap import build_container
 from bookplate.keys.services import parse_areas
 from bookplate.users.model import Email, Role, User, UserInput
-from tests.integration.auth.conftest import CAS_SERVICE, CasServer, OidcServer, Slapd, cas_login
+from tests.integration.auth.conftest import CasServer, OidcServer, Slapd, cas_login
 from tests.integration.auth.peers import need
 from tests.integration.auth.saml_idp import b64, idp_config, idp_metadata, keypair
 from tests.integration.auth.test_web_external import (
@@ -157,9 +157,12 @@ def test_ldap_events_carry_the_address(app: App, slapd: Slapd) -> None:
 
 def test_cas_events_success_and_refusals(app: App, cas_server: CasServer) -> None:
     app.container.external.add(Method.CAS, "MAIN", "main", _cas_config(cas_server))
-    app.client.get("/auth/cas/main/login", params={"institution": "MAIN"})
-    ticket = cas_login(cas_server, CAS_SERVICE)
-    assert app.client.get("/auth/cas/main/callback", params={"ticket": ticket}).status_code == 303
+    start = app.client.get("/auth/cas/main/login", params={"institution": "MAIN"})
+    service = parse_qs(urlsplit(start.headers["location"]).query)["service"][0]
+    state = parse_qs(urlsplit(service).query)["state"][0]  # CAS state rides in the service
+    ticket = cas_login(cas_server, service)
+    assert app.client.get("/auth/cas/main/callback",
+                          params={"state": state, "ticket": ticket}).status_code == 303
     app.client.get("/auth/cas/main/login", params={"institution": "MAIN"})
     forged = app.client.get("/auth/cas/main/callback", params={"ticket": "ST-1-forged"})
     assert forged.status_code == 401
