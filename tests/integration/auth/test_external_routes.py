@@ -1,0 +1,174 @@
+"""Every URL of external sign-in answers as it did before the routes became one generic
+``/auth/{method}/{code}/{endpoint}`` route (identity providers have these URLs configured):
+status, content type, ``Allow``, redirect target, the pending-sign-in cookie and, for plain
+text, the body; refused return legs are still login events. On SQLite and PostgreSQL.
+
+The answers here need no peer (no network: the CAS and OIDC servers are a closed port); the
+round trips against the real peers are in ``test_web_external.py`` and ``test_signin_peers.py``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from bookplate.api.app import create_app
+from bookplate.auth.model import Method
+from bookplate.bootstrap import build_container
+from tests.integration.auth.peers import free_port, need
+from tests.integration.auth.saml_idp import idp_config, idp_metadata, keypair
+from tests.integration.auth.test_web_external import PUBLIC, App, _settings
+
+FAILED = "Authentication failed"
+HTML = "text/html; charset=utf-8"
+TEXT = "text/plain; charset=utf-8"
+XML = "application/xml"
+
+
+@pytest.fixture
+def world(database_url: str, tmp_path: Path) -> Iterator[App]:
+    need("/usr/bin/xmlsec1")
+    container = build_container(_settings(database_url), migrate=True)
+    container.add_institution("MAIN", "Main University")
+    sp_cert, sp_key = keypair(tmp_path, "sp")
+    idp_key = keypair(tmp_path, "idp")
+    down = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    container.external.add(Method.SAML, "MAIN", "main", {
+        "sp_entity_id": f"{PUBLIC}/auth/saml/main/metadata",
+        "acs_url": f"{PUBLIC}/auth/saml/main/acs", "sp_key_file": sp_key,
+        "sp_cert_file": sp_cert, "idp_metadata_xml": idp_metadata(idp_config(tmp_path, idp_key,
+                                                                              []))})
+    container.external.add(Method.CAS, "MAIN", "main", {
+        "server_url": f"{down}/cas/", "allowed_services": [f"{PUBLIC}/auth/cas/"]})
+    container.external.add(Method.OIDC, "MAIN", "op", {
+        "issuer": down, "client_id": "bookplate",
+        "redirect_uri": f"{PUBLIC}/auth/oidc/op/callback"})
+    container.external.add(Method.LDAP, "MAIN", "dir", {
+        "servers": [{"host": "127.0.0.1", "port": free_port()}], "base_dn": "dc=example",
+        "label": "Campus directory"})
+    with TestClient(create_app(container.settings, container), raise_server_exceptions=False,
+                    follow_redirects=False) as client:
+        yield App(client, container)
+    container.close()
+
+
+# (HTTP method, path, query, form) -> (status, content type, Allow, Location prefix,
+# bp_sso cookie set, body: FAILED in the page / exact plain text / Alma error code / None)
+CASES: list[tuple[str, str, dict[str, str] | None, dict[str, str] | None,
+                  tuple[int, str | None, str | None, str, bool, str | None]]] = [
+    # SAML: metadata, start, ACS, single logout
+    ("GET", "/auth/saml/main/metadata", None, None,
+     (200, "application/samlmetadata+xml", None, "", False, None)),
+    ("GET", "/auth/saml/nope/metadata", None, None, (404, TEXT, None, "", False, "Not found")),
+    ("POST", "/auth/saml/main/metadata", None, None,
+     (405, XML, "GET", "", False, "METHOD_NOT_ALLOWED")),
+    ("HEAD", "/auth/saml/main/metadata", None, None, (405, XML, "GET", "", False, None)),
+    ("GET", "/auth/saml/main/login", {"institution": "MAIN"}, None,
+     (303, None, None, "http://127.0.0.1:8088/idp/sso/redirect?SAMLRequest=", True, None)),
+    ("GET", "/auth/saml/nope/login", None, None, (401, HTML, None, "", False, FAILED)),
+    ("PUT", "/auth/saml/main/login", None, None,
+     (405, XML, "GET", "", False, "METHOD_NOT_ALLOWED")),
+    ("POST", "/auth/saml/main/acs", None, {"SAMLResponse": "eA=="},
+     (401, HTML, None, "", False, FAILED)),
+    ("POST", "/auth/saml/main/acs", None, None, (401, HTML, None, "", False, FAILED)),
+    ("GET", "/auth/saml/main/acs", None, None,
+     (405, XML, "POST", "", False, "METHOD_NOT_ALLOWED")),
+    ("GET", "/auth/saml/main/slo", None, None, (400, HTML, None, "", False, FAILED)),
+    ("GET", "/auth/saml/main/slo", {"SAMLRequest": "x"}, None,
+     (401, HTML, None, "", False, FAILED)),  # the profile has no single logout
+    ("GET", "/auth/saml/main/slo", {"SAMLResponse": "x"}, None,
+     (303, None, None, "/auth/login", False, None)),  # unreadable answer: signed out anyway
+    ("POST", "/auth/saml/main/slo", None, None,
+     (405, XML, "GET", "", False, "METHOD_NOT_ALLOWED")),
+    ("GET", "/auth/saml/main/callback", None, None, (404, XML, None, "", False, "NOT_FOUND")),
+    # CAS: start, callback, back-channel logout on the callback
+    ("GET", "/auth/cas/main/login", {"institution": "MAIN"}, None,
+     (303, None, None, "http://127.0.0.1:", True, None)),
+    ("GET", "/auth/cas/main/callback", {"ticket": "ST-1-x"}, None,
+     (401, HTML, None, "", False, FAILED)),
+    ("POST", "/auth/cas/main/callback", None, {"logoutRequest": "<x/>"},
+     (400, TEXT, None, "", False, "Refused")),
+    ("POST", "/auth/cas/main/callback", None, None, (400, TEXT, None, "", False, "Refused")),
+    ("POST", "/auth/cas/main/login", None, None,
+     (405, XML, "GET", "", False, "METHOD_NOT_ALLOWED")),
+    ("GET", "/auth/cas/main/acs", None, None, (404, XML, None, "", False, "NOT_FOUND")),
+    ("GET", "/auth/cas/main/metadata", None, None, (404, XML, None, "", False, "NOT_FOUND")),
+    # OIDC: start (provider down), callback
+    ("GET", "/auth/oidc/op/login", {"institution": "MAIN"}, None,
+     (401, HTML, None, "", False, FAILED)),
+    ("GET", "/auth/oidc/op/callback", {"error": "access_denied"}, None,
+     (401, HTML, None, "", False, FAILED)),
+    ("GET", "/auth/oidc/op/callback", {"code": "x", "state": "y"}, None,
+     (401, HTML, None, "", False, FAILED)),
+    ("POST", "/auth/oidc/op/callback", None, None,
+     (405, XML, "GET", "", False, "METHOD_NOT_ALLOWED")),
+    # no such routes: LDAP signs in on the password form; unknown methods
+    ("GET", "/auth/ldap/dir/login", None, None, (404, XML, None, "", False, "NOT_FOUND")),
+    ("GET", "/auth/local/x/login", None, None, (404, XML, None, "", False, "NOT_FOUND")),
+    ("GET", "/auth/nope/x/login", None, None, (404, XML, None, "", False, "NOT_FOUND")),
+    ("GET", "/auth/saml/main/login/x", None, None, (404, XML, None, "", False, "NOT_FOUND")),
+    ("GET", "/auth/saml/main/metadata/", None, None,
+     (307, None, None, "http://testserver/auth/saml/main/metadata", False, None)),
+]
+
+
+@pytest.mark.parametrize(("method", "path", "query", "form", "expected"), CASES,
+                         ids=[f"{c[0]} {c[1]} {sorted(c[2] or c[3] or {})}" for c in CASES])
+def test_every_external_url_answers_as_before(world: App, method: str, path: str,
+                                              query: dict[str, str] | None,
+                                              form: dict[str, str] | None,
+                                              expected: tuple[Any, ...]) -> None:
+    status, content_type, allow, location, sso_cookie, body = expected
+    r = world.client.request(method, path, params=query, data=form)
+    assert r.status_code == status, r.text[:300]
+    assert r.headers.get("content-type") == content_type
+    assert r.headers.get("allow") == allow
+    assert (r.headers.get("location") or "").startswith(location)
+    assert ("bp_sso=" in r.headers.get("set-cookie", "")) is sso_cookie
+    assert "bp_session" not in r.cookies
+    if body == FAILED:
+        assert FAILED in r.text and "Traceback" not in r.text
+        assert r.headers.get("cache-control") == "no-store"
+    elif body is not None and content_type == TEXT:
+        assert r.text == body
+    elif body is not None:
+        assert f"<errorCode>{body}</errorCode>" in r.text
+    if status == 303 and sso_cookie:
+        assert r.headers.get("cache-control") == "no-store"
+
+
+def test_start_redirects_carry_what_the_provider_needs(world: App) -> None:
+    from urllib.parse import parse_qs, urlsplit
+
+    cas = world.client.get("/auth/cas/main/login", params={"institution": "MAIN",
+                                                           "next": "/auth/me"})
+    service = parse_qs(urlsplit(cas.headers["location"]).query)["service"][0]
+    assert service.startswith(f"{PUBLIC}/auth/cas/main/callback?state=")
+    saml = world.client.get("/auth/saml/main/login", params={"institution": "MAIN"})
+    assert "SAMLRequest" in parse_qs(urlsplit(saml.headers["location"]).query)
+
+
+def test_refused_return_legs_are_login_events(world: App) -> None:
+    world.client.get("/auth/oidc/op/callback", params={"error": "access_denied"})
+    world.client.get("/auth/cas/main/callback", params={"ticket": "ST-1-x"})
+    world.client.post("/auth/saml/main/acs", data={"SAMLResponse": "eA=="})
+    world.client.get("/auth/saml/nope/login")  # no profile: nothing to record
+    events, _ = world.container.auth.store.events("MAIN", None, None, None, False, 50, 0)
+    reasons = sorted((e.method, e.success, e.login_name, e.reason or "") for e in events)
+    assert [r[:3] for r in reasons] == [("cas", False, ""), ("oidc", False, ""),
+                                        ("saml", False, "")]
+    assert reasons[1][3] == "op: provider error access_denied"
+    assert reasons[0][3].startswith("main: ")
+
+
+def test_login_page_offers_every_profile(world: App) -> None:
+    page = world.client.get("/auth/login", params={"institution": "MAIN"}).text
+    assert '<option value="ldap:dir">Campus directory</option>' in page
+    for start in ("/auth/saml/main/login?institution=MAIN",
+                  "/auth/cas/main/login?institution=MAIN",
+                  "/auth/oidc/op/login?institution=MAIN"):
+        assert f'href="{start}&amp;next=' in page
