@@ -15,6 +15,7 @@ from bookplate.auth.mail import SmtpMailer
 from bookplate.auth.ports import AttemptCounter, LockoutCounter
 from bookplate.auth.registry import LoginMethods
 from bookplate.auth.services import AuthService
+from bookplate.auth.staff_tokens import StaffTokens
 from bookplate.auth.tokens import DiscoveryTokens
 from bookplate.config import Settings
 from bookplate.keys.ports import RateCounter
@@ -24,7 +25,6 @@ from bookplate.roles.services import (
     RoleRules,
     RolesAdmin,
     RolesConfigCache,
-    StaffTokens,
     StaffUsers,
 )
 from bookplate.sis.jobs import JobQueue, SisJobs, ThreadQueue, WorkerQueue

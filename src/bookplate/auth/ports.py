@@ -196,3 +196,18 @@ class SessionLinkStore(Protocol):
         """Remove the links a provider's logout names and return their session hashes:
         ``subject`` None matches any subject; no ``session_indexes`` matches any index."""
         ...
+
+
+# --- staff bearer tokens ---------------------------------------------------------------
+
+
+class StaffTokenRepository(Protocol):
+    def add(
+        self, token_id: str, institution: str, primary_id: str, secret_hash: str, created: datetime
+    ) -> None: ...
+
+    def by_hash(self, secret_hash: str) -> tuple[str, str] | None:
+        """(institution, primary_id) of a live token."""
+        ...
+
+    def revoke(self, token_id: str) -> bool: ...
