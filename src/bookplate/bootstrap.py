@@ -14,6 +14,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from bookplate.auth.mail import SmtpMailer
 from bookplate.auth.ports import AttemptCounter, LockoutCounter
 from bookplate.auth.registry import LoginMethods
+from bookplate.auth.resets import PasswordResets
 from bookplate.auth.services import AuthService
 from bookplate.auth.staff_tokens import StaffTokens
 from bookplate.auth.tokens import DiscoveryTokens
@@ -122,26 +123,33 @@ class Container:
 
     @cached_property
     def auth(self) -> AuthService:
-        """Passwords with lockout, sessions, reset links, external logins (built on first
-        use). The failure counter is in Redis when configured, else in the database."""
+        """Passwords with lockout, sessions, external logins (built on first use). The
+        failure counter is in Redis when configured, else in the database."""
         s = self.settings
         limit, seconds = s.lockout_failures, s.lockout_seconds
         lockout: LockoutCounter = (
             RedisLockoutCounter(s.redis_url, limit, seconds) if s.redis_url
             else SqlLockoutCounter(self.engine, limit, seconds)
         )
+        return AuthService(self.users, SqlAuthStore(self.engine), lockout,
+                           session_seconds=s.session_seconds)
+
+    @cached_property
+    def resets(self) -> PasswordResets:
+        """One-time password-reset links, mailed in the background (built on first use). The
+        request counters are in Redis when configured, else in the database."""
+        s = self.settings
         attempts: AttemptCounter = (
             RedisAttemptCounter(s.redis_url) if s.redis_url else SqlAttemptCounter(self.engine)
         )
         mailer = (SmtpMailer(s.smtp_host, s.smtp_port, s.smtp_from, starttls=s.smtp_starttls,
                              user=s.smtp_user, password=s.smtp_password)
                   if s.smtp_host else None)
-        return AuthService(self.users, SqlAuthStore(self.engine), lockout, mailer=mailer,
-                           session_seconds=s.session_seconds, reset_seconds=s.reset_link_seconds,
-                           public_url=s.public_url, attempts=attempts,
-                           reset_limit_per_account=s.reset_limit_per_account,
-                           reset_limit_per_address=s.reset_limit_per_address,
-                           reset_limit_window_seconds=s.reset_limit_window_seconds)
+        return PasswordResets(self.auth, mailer=mailer, reset_seconds=s.reset_link_seconds,
+                              public_url=s.public_url, attempts=attempts,
+                              reset_limit_per_account=s.reset_limit_per_account,
+                              reset_limit_per_address=s.reset_limit_per_address,
+                              reset_limit_window_seconds=s.reset_limit_window_seconds)
 
     @cached_property
     def login_methods(self) -> LoginMethods:
@@ -175,9 +183,9 @@ class Container:
                                cache_seconds=self.settings.cache_seconds)
 
     def close(self) -> None:
-        auth = self.__dict__.get("auth")
-        if auth is not None:
-            auth.close()  # reset mails still queued go out first
+        resets = self.__dict__.get("resets")
+        if resets is not None:
+            resets.close()  # reset mails still queued go out first
         jobs = self.__dict__.get("sis_jobs")
         if jobs is not None and jobs.queue is not None:
             jobs.queue.close()

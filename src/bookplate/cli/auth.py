@@ -176,7 +176,7 @@ def reset_password(
     container = _user_command(institution, user_id)
     try:
         user = container.users.get(institution, user_id)
-        _, result = container.auth.staff_reset(institution, user.primary_id, "cli",
+        _, result = container.resets.staff_reset(institution, user.primary_id, "cli",
                                                send=not print_link)
         typer.echo(result if print_link else f"{user.primary_id}: link sent to {result}.")
     except UserNotFound:

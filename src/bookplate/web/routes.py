@@ -26,12 +26,8 @@ from bookplate.auth.errors import (
     ProfileNotFound,
     ResetLinkInvalid,
 )
-from bookplate.auth.services import (
-    SESSION_COOKIE,
-    LocalPasswordNotAllowed,
-    ResetRequest,
-    SessionInfo,
-)
+from bookplate.auth.resets import ResetRequest
+from bookplate.auth.services import SESSION_COOKIE, LocalPasswordNotAllowed, SessionInfo
 from bookplate.bootstrap import Container
 from bookplate.errors import BookplateError
 from bookplate.users.errors import PasswordRejected
@@ -301,7 +297,7 @@ async def forgot(request: Request) -> Response:
     c = container(request)
     client = request.client.host if request.client else None
     try:
-        outcome = await run_sign_in(request, c.auth.request_reset,
+        outcome = await run_sign_in(request, c.resets.request_reset,
                                     _field(form, "institution")[:64],
                                     _field(form, "username")[:255], client)
     except Exception:  # must not tell whether the user exists
@@ -309,14 +305,14 @@ async def forgot(request: Request) -> Response:
         outcome = ResetRequest.QUEUED
     if outcome == ResetRequest.LIMITED:  # counted per login name and address: tells nothing
         response = _render(request, "forgot.html", {"limited": True, "csrf": ""}, 429)
-        response.headers["Retry-After"] = str(c.auth.reset_limit_window_seconds)
+        response.headers["Retry-After"] = str(c.resets.reset_limit_window_seconds)
         return response
     return _render(request, "forgot.html", {"sent": True, "csrf": ""})
 
 
 @router.get("/auth/reset/{token}")
 def reset_page(request: Request, token: str) -> Response:
-    if not container(request).auth.reset_link_valid(token):
+    if not container(request).resets.reset_link_valid(token):
         return _render(request, "failed.html",
                        {"message": "This link is invalid or has expired."}, 400)
     csrf = _csrf_cookie(request)
@@ -335,7 +331,7 @@ async def reset(request: Request, token: str) -> Response:
                                "action": f"/auth/reset/{token}"}
     if new is not None:
         try:
-            await run_sign_in(request, c.auth.reset_password, token, new)
+            await run_sign_in(request, c.resets.reset_password, token, new)
             return _render(request, "password.html", {**context, "done": True,
                                                       "login_link": True})
         except ResetLinkInvalid:
