@@ -42,7 +42,7 @@ from bookplate.storage.uow import SqlUnitOfWork
 from bookplate.users.services import CodeBookCache, UserService
 
 if TYPE_CHECKING:
-    from bookplate.auth.profiles import ExternalLogins
+    from bookplate.auth.external import ExternalLogins
 
 
 class Argon2Hasher:
@@ -163,7 +163,7 @@ class Container:
 
         Imported here, not at the top: the protocol libraries (pysaml2 with xmlschema, ldap3,
         authlib, httpx) weigh about 50 MiB, which a CLI command or an SIS run never needs."""
-        from bookplate.auth.profiles import ExternalLogins  # noqa: PLC0415 (lazy, see above)
+        from bookplate.auth.external import ExternalLogins  # noqa: PLC0415 (lazy, see above)
         from bookplate.storage.auth_profiles_repo import (  # noqa: PLC0415
             SqlPendingStore,
             SqlProfileStore,

@@ -165,12 +165,14 @@ async def login(request: Request) -> Response:
     username = _field(form, "username")[:255]
     client = request.client.host if request.client else None
     method = _field(form, "method") or "local"
+    kind, colon, code = method.partition(":")
     try:
-        if method.startswith("ldap:"):  # the password form also signs in through LDAP
-            user = await run_sign_in(request, c.external.ldap_login, institution, method[5:],
-                                     username, _field(form, "password"), address=client)
+        # "ldap:CODE": the password form also signs in through a password method's profile
+        if colon and kind in c.external.password_methods():
+            user = await run_sign_in(request, c.external.password_login, kind, institution,
+                                     code, username, _field(form, "password"), address=client)
         else:
-            method = "local"
+            method = kind = "local"
             user = await run_sign_in(request, c.auth.password_login, institution, username,
                                      _field(form, "password"), address=client)
     except (AuthenticationFailed, ProfileNotFound, ProfileInvalid) as exc:
@@ -180,7 +182,7 @@ async def login(request: Request) -> Response:
                            username=username, error=FAILED, status=401)
     # A new session id at every sign-in; whatever session cookie came in is ended.
     c.auth.end_session(request.cookies.get(SESSION_COOKIE))
-    token, _ = c.auth.start_session(user, "ldap" if method != "local" else "local")
+    token, _ = c.auth.start_session(user, kind)
     target = "/auth/password" if user.force_password_change else after_sign_in(c, user, next_url)
     response = RedirectResponse(target, status_code=303)
     _set_cookie(request, response, SESSION_COOKIE, token, c.auth.session_seconds)
