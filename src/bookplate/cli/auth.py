@@ -125,7 +125,9 @@ def _profile_commands(method: Method) -> typer.Typer:
     return group
 
 
-for _method in (Method.LDAP, Method.SAML, Method.CAS, Method.OIDC):
+# every method but Bookplate's own passwords (without importing the backends: the CLI starts
+# without the protocol libraries)
+for _method in (m for m in Method if m is not Method.LOCAL):
     auth_app.add_typer(_profile_commands(_method), name=_method.value)
 
 

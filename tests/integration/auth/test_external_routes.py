@@ -9,7 +9,8 @@ round trips against the real peers are in ``test_web_external.py`` and ``test_si
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import dataclasses
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,15 @@ import pytest
 from fastapi.testclient import TestClient
 
 from bookplate.api.app import create_app
-from bookplate.auth.model import Method
+from bookplate.auth.errors import ProtocolRefused
+from bookplate.auth.model import Identity, Method
+from bookplate.auth.ports import (
+    Leg,
+    ProviderLogout,
+    RedirectBackend,
+    SessionLink,
+    Started,
+)
 from bookplate.bootstrap import build_container
 from tests.integration.auth.peers import free_port, need
 from tests.integration.auth.saml_idp import idp_config, idp_metadata, keypair
@@ -172,3 +181,81 @@ def test_login_page_offers_every_profile(world: App) -> None:
                   "/auth/cas/main/login?institution=MAIN",
                   "/auth/oidc/op/login?institution=MAIN"):
         assert f'href="{start}&amp;next=' in page
+
+
+class _EchoBackend:
+    """A redirect method whose 'provider' vouches for whoever the return leg names, when it
+    brings back the state of its start: enough to show that the routes, the pending state,
+    the sign-in and the events are the interface's, not one method's."""
+
+    endpoints = {("GET", "login"): Leg.START, ("GET", "back"): Leg.FINISH}
+    keeps_pending = False
+
+    def start(self, profile: Any, next_url: str) -> Started:
+        return Started("https://provider.example/sign-in?state=s1", {"state": "s1"})
+
+    def finish(self, profile: Any, pending: Mapping[str, Any], callback: Mapping[str, str]
+               ) -> Identity:
+        if callback.get("state") != pending.get("state"):
+            raise ProtocolRefused("state differs")
+        return Identity(Method.CAS, profile.code, profile.institution, callback["user"],
+                        {"sn": ("Echo",)})
+
+    def callback_refusal(self, callback: Mapping[str, str]) -> str | None:
+        return None
+
+    def session_link(self, profile: Any, identity: Identity) -> SessionLink | None:
+        return None
+
+    def logout_url(self, profile: Any, link: SessionLink) -> str | None:
+        return None
+
+    def logout_fields(self) -> tuple[str, ...]:
+        return ()
+
+    def provider_logout(self, profile: Any, message: Mapping[str, str]) -> ProviderLogout:
+        raise ProtocolRefused("none")
+
+    def metadata(self, profile: Any) -> tuple[str, str]:
+        raise ProtocolRefused("none")
+
+
+def test_the_routes_are_the_backends_declarations(world: App) -> None:
+    world.container.external.add(Method.CAS, "MAIN", "echo", {
+        "server_url": "http://127.0.0.1:9/cas/", "allowed_services": [f"{PUBLIC}/auth/cas/"],
+        "mapping": {"create_users": True, "default_user_group": "UNDERGRAD",
+                    "fields": {"last_name": "sn"}}})
+    backend: RedirectBackend = _EchoBackend()
+    world.container.external.redirect_backends[Method.CAS] = backend
+    client = world.client
+    start = client.get("/auth/cas/echo/login", params={"institution": "MAIN",
+                                                       "next": "/auth/me"})
+    assert start.status_code == 303
+    assert start.headers["location"] == "https://provider.example/sign-in?state=s1"
+    assert client.get("/auth/cas/echo/callback").status_code == 404  # not declared any more
+    assert client.post("/auth/cas/echo/back").headers.get("allow") == "GET"
+    assert client.get("/auth/cas/echo/back",
+                      params={"state": "s2", "user": "jdoe"}).status_code == 401
+    client.get("/auth/cas/echo/login", params={"institution": "MAIN", "next": "/auth/me"})
+    done = client.get("/auth/cas/echo/back", params={"state": "s1", "user": "jdoe"})
+    assert done.status_code == 303 and done.headers["location"] == "/auth/me"
+    assert "bp_session" in done.cookies
+    assert world.container.users.get("MAIN", "jdoe", "primary_id").last_name == "Echo"
+    events, _ = world.container.auth.store.events("MAIN", None, None, None, False, 50, 0)
+    assert sorted((e.success, e.reason or "") for e in events) == [
+        (False, "echo: state differs"), (True, "")]
+
+
+def test_every_registered_backend_has_a_start_and_one_return_leg() -> None:
+    from bookplate.auth.backends import PASSWORD_BACKENDS, REDIRECT_BACKENDS
+
+    methods = [b.method for b in (*PASSWORD_BACKENDS, *REDIRECT_BACKENDS)]
+    assert len(methods) == len(set(methods)) and Method.LOCAL not in methods
+    for b in REDIRECT_BACKENDS:
+        legs = list(b.endpoints.items()) if hasattr(b, "endpoints") else []
+        assert (("GET", "login"), Leg.START) in legs, b
+        assert [leg for _, leg in legs].count(Leg.FINISH) == 1, b
+    for b in (*PASSWORD_BACKENDS, *REDIRECT_BACKENDS):
+        names = {f.name for f in dataclasses.fields(b.profile_type)}
+        assert {"institution", "code", "mapping"} <= names
+        assert b.secret_settings <= names
