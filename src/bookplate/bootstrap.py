@@ -22,9 +22,9 @@ from bookplate.config import Settings
 from bookplate.keys.ports import RateCounter
 from bookplate.keys.services import KeyService
 from bookplate.network.model import Institution
+from bookplate.roles.admin import RolesAdmin
 from bookplate.roles.services import (
     RoleRules,
-    RolesAdmin,
     RolesConfigCache,
     StaffUsers,
 )
