@@ -18,15 +18,11 @@ import pytest
 from fastapi.testclient import TestClient
 
 from bookplate.api.app import create_app
+from bookplate.auth.backends.base import RedirectDefaults
+from bookplate.auth.backends.saml import MemoryReplayCache
 from bookplate.auth.errors import ProtocolRefused
 from bookplate.auth.model import Identity, Method
-from bookplate.auth.ports import (
-    Leg,
-    ProviderLogout,
-    RedirectBackend,
-    SessionLink,
-    Started,
-)
+from bookplate.auth.ports import BackendContext, Leg, RedirectBackend, Started
 from bookplate.bootstrap import build_container
 from tests.integration.auth.peers import free_port, need
 from tests.integration.auth.saml_idp import idp_config, idp_metadata, keypair
@@ -183,10 +179,11 @@ def test_login_page_offers_every_profile(world: App) -> None:
         assert f'href="{start}&amp;next=' in page
 
 
-class _EchoBackend:
+class _EchoBackend(RedirectDefaults):
     """A redirect method whose 'provider' vouches for whoever the return leg names, when it
     brings back the state of its start: enough to show that the routes, the pending state,
-    the sign-in and the events are the interface's, not one method's."""
+    the sign-in and the events are the interface's, not one method's. What it does not offer
+(metadata, single logout) comes from ``RedirectDefaults``, as for a real backend."""
 
     endpoints = {("GET", "login"): Leg.START, ("GET", "back"): Leg.FINISH}
     keeps_pending = False
@@ -201,31 +198,13 @@ class _EchoBackend:
         return Identity(Method.CAS, profile.code, profile.institution, callback["user"],
                         {"sn": ("Echo",)})
 
-    def callback_refusal(self, callback: Mapping[str, str]) -> str | None:
-        return None
-
-    def session_link(self, profile: Any, identity: Identity) -> SessionLink | None:
-        return None
-
-    def logout_url(self, profile: Any, link: SessionLink) -> str | None:
-        return None
-
-    def logout_fields(self) -> tuple[str, ...]:
-        return ()
-
-    def provider_logout(self, profile: Any, message: Mapping[str, str]) -> ProviderLogout:
-        raise ProtocolRefused("none")
-
-    def metadata(self, profile: Any) -> tuple[str, str]:
-        raise ProtocolRefused("none")
-
 
 def test_the_routes_are_the_backends_declarations(world: App) -> None:
     world.container.external.add(Method.CAS, "MAIN", "echo", {
         "server_url": "http://127.0.0.1:9/cas/", "allowed_services": [f"{PUBLIC}/auth/cas/"],
         "mapping": {"create_users": True, "default_user_group": "UNDERGRAD",
                     "fields": {"last_name": "sn"}}})
-    backend: RedirectBackend = _EchoBackend()
+    backend: RedirectBackend = _EchoBackend(BackendContext(MemoryReplayCache(), PUBLIC))
     world.container.external.redirect_backends[Method.CAS] = backend
     client = world.client
     start = client.get("/auth/cas/echo/login", params={"institution": "MAIN",
