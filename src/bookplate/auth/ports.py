@@ -10,6 +10,8 @@ from enum import StrEnum
 from typing import Any, Protocol
 
 from bookplate.auth.model import Identity, Method, UserMapping
+from bookplate.transactions import Transactional
+from bookplate.users.ports import UserRepository
 
 
 class LockoutCounter(Protocol):
@@ -214,6 +216,11 @@ class StaffTokenRepository(Protocol):
         ...
 
     def revoke(self, token_id: str) -> bool: ...
+
+
+class StaffTokensUnitOfWork(Transactional, Protocol):
+    users: UserRepository
+    staff_tokens: StaffTokenRepository
 
 
 class ReplayCache(Protocol):

@@ -9,21 +9,14 @@ import secrets
 import time
 from collections.abc import Callable
 from datetime import UTC, date, datetime
-from typing import Protocol
 
-from bookplate.auth.ports import StaffTokenRepository
+from bookplate.auth.ports import StaffTokensUnitOfWork
 from bookplate.roles.model import Actor
 from bookplate.roles.policy import actor_for
-from bookplate.transactions import Transactional
 from bookplate.users.errors import UserNotFound
-from bookplate.users.ports import ALL_UNIQUE, UserRepository
+from bookplate.users.ports import ALL_UNIQUE
 
 TOKEN_PREFIX = "bpt_"  # noqa: S105 - a public prefix, not a secret
-
-
-class StaffTokensUnitOfWork(Transactional, Protocol):
-    users: UserRepository
-    staff_tokens: StaffTokenRepository
 
 
 def today() -> date:
