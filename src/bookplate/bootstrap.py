@@ -14,7 +14,9 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from bookplate.auth.mail import SmtpMailer
 from bookplate.auth.ports import AttemptCounter, LockoutCounter
 from bookplate.auth.registry import LoginMethods
+from bookplate.auth.resets import PasswordResets
 from bookplate.auth.services import AuthService
+from bookplate.auth.staff_tokens import StaffTokens
 from bookplate.auth.tokens import DiscoveryTokens
 from bookplate.config import Settings
 from bookplate.keys.ports import RateCounter
@@ -23,8 +25,9 @@ from bookplate.keys.services import KeyService
 from bookplate.network.live import RefreshThread
 from bookplate.network.model import Institution
 from bookplate.network.services import NetworkService
+from bookplate.roles.admin import RolesAdmin
 from bookplate.roles.codes import CodeTablesAdmin
-from bookplate.roles.services import RoleRules, RolesAdmin, RolesConfigCache, StaffTokens
+from bookplate.roles.services import RoleRules, RolesConfigCache
 from bookplate.roles.staff import StaffUsers
 from bookplate.sandbox.services import Sandbox
 from bookplate.sis.jobs import SisJobs
@@ -45,7 +48,7 @@ from bookplate.users.services import CodeBookCache, UserService
 from bookplate.users.standard_codes import new_institution_tables, standard_tables
 
 if TYPE_CHECKING:
-    from bookplate.auth.profiles import ExternalLogins
+    from bookplate.auth.external import ExternalLogins
 
 
 class Argon2Hasher:
@@ -170,26 +173,33 @@ class Container:
 
     @cached_property
     def auth(self) -> AuthService:
-        """Passwords with lockout, sessions, reset links, external logins (built on first
-        use). The failure counter is in Redis when configured, else in the database."""
+        """Passwords with lockout, sessions, external logins (built on first use). The
+        failure counter is in Redis when configured, else in the database."""
         s = self.settings
         limit, seconds = s.lockout_failures, s.lockout_seconds
         lockout: LockoutCounter = (
             RedisLockoutCounter(s.redis_url, limit, seconds) if s.redis_url
             else SqlLockoutCounter(self.engine, limit, seconds)
         )
+        return AuthService(self.users, SqlAuthStore(self.engine), lockout,
+                           session_seconds=s.session_seconds)
+
+    @cached_property
+    def resets(self) -> PasswordResets:
+        """One-time password-reset links, mailed in the background (built on first use). The
+        request counters are in Redis when configured, else in the database."""
+        s = self.settings
         attempts: AttemptCounter = (
             RedisAttemptCounter(s.redis_url) if s.redis_url else SqlAttemptCounter(self.engine)
         )
         mailer = (SmtpMailer(s.smtp_host, s.smtp_port, s.smtp_from, starttls=s.smtp_starttls,
                              user=s.smtp_user, password=s.smtp_password)
                   if s.smtp_host else None)
-        return AuthService(self.users, SqlAuthStore(self.engine), lockout, mailer=mailer,
-                           session_seconds=s.session_seconds, reset_seconds=s.reset_link_seconds,
-                           public_url=s.public_url, attempts=attempts,
-                           reset_limit_per_account=s.reset_limit_per_account,
-                           reset_limit_per_address=s.reset_limit_per_address,
-                           reset_limit_window_seconds=s.reset_limit_window_seconds)
+        return PasswordResets(self.auth, mailer=mailer, reset_seconds=s.reset_link_seconds,
+                              public_url=s.public_url, attempts=attempts,
+                              reset_limit_per_account=s.reset_limit_per_account,
+                              reset_limit_per_address=s.reset_limit_per_address,
+                              reset_limit_window_seconds=s.reset_limit_window_seconds)
 
     @cached_property
     def login_methods(self) -> LoginMethods:
@@ -203,7 +213,7 @@ class Container:
 
         Imported here, not at the top: the protocol libraries (pysaml2 with xmlschema, ldap3,
         authlib, httpx) weigh about 50 MiB, which a CLI command or an SIS run never needs."""
-        from bookplate.auth.profiles import ExternalLogins  # noqa: PLC0415 (lazy, see above)
+        from bookplate.auth.external import ExternalLogins  # noqa: PLC0415 (lazy, see above)
         from bookplate.storage.auth_profiles_repo import (  # noqa: PLC0415 (lazy, as above)
             SqlPendingStore,
             SqlProfileStore,
@@ -241,9 +251,9 @@ class Container:
         return counts
 
     def close(self) -> None:
-        auth = self.__dict__.get("auth")
-        if auth is not None:
-            auth.close()  # reset mails still queued go out first
+        resets = self.__dict__.get("resets")
+        if resets is not None:
+            resets.close()  # reset mails still queued go out first
         set_outbox_listener(self.engine, None)
         refresh = self.__dict__.get("network_refresh")
         if refresh is not None:

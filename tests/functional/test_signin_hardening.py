@@ -145,7 +145,7 @@ def test_a_provider_user_can_neither_set_nor_use_a_local_password(world: World) 
     page = w.client.get("/auth/forgot")
     w.client.post("/auth/forgot", data={"csrf_token": _csrf(page.text), "institution": "MAIN",
                                         "username": "ext1"})
-    w.container.auth.close()  # wait for the background sender
+    w.container.resets.close()  # wait for the background sender
     assert w.sink.messages == []
     # internal accounts keep theirs
     assert _op_auth(w, "jdoe", PASSWORD) == 204
@@ -317,7 +317,7 @@ def _forgot(client: TestClient, username: str) -> Any:
 def test_forgot_does_the_same_work_for_known_and_unknown_accounts(world: World) -> None:
     w = world
     queued: list[Callable[[], None]] = []
-    w.container.auth.background = queued.append
+    w.container.resets.background = queued.append
     work = {}
     for name in ("jdoe", "nobody"):
         with _statements(w) as seen:
@@ -340,7 +340,7 @@ def test_forgot_is_limited_per_account(world: World) -> None:
     assert limited.status_code == 429 and "Too many" in limited.text
     # another name of the same account (its barcode) is counted by the sender
     assert _forgot(w.client, "B-jdoe").status_code == 200
-    w.container.auth.close()
+    w.container.resets.close()
     assert len(w.sink.messages) == 3
 
 
@@ -351,7 +351,7 @@ def test_forgot_is_limited_per_address(database_url: str,
         for n in range(4):
             assert _forgot(w.client, f"someone-{n}").status_code == 200
         assert _forgot(w.client, "jdoe").status_code == 429
-        w.container.auth.close()
+        w.container.resets.close()
         assert sink.messages == []
 
 

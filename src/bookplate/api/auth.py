@@ -26,8 +26,8 @@ from bookplate.api.wire import user_response
 from bookplate.auth.errors import AuthenticationFailed
 from bookplate.auth.ports import LoginEvent
 from bookplate.auth.services import SESSION_COOKIE, may_sign_in
+from bookplate.auth.staff_tokens import TOKEN_PREFIX
 from bookplate.keys.model import Area
-from bookplate.roles.services import TOKEN_PREFIX
 from bookplate.users.errors import InvalidParameter, MandatoryFieldMissing, UserNotFound
 from bookplate.users.model import User
 from bookplate.users.ports import PRIMARY_ID

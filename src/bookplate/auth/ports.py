@@ -1,12 +1,17 @@
-"""What the authentication services need from storage, Redis and mail."""
+"""What the authentication services need from storage, Redis and mail, and the interface
+every sign-in method (``auth/backends/``) implements."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 from typing import Any, Protocol
 
-from bookplate.auth.model import Method
+from bookplate.auth.model import Identity, Method, UserMapping
+from bookplate.transactions import Transactional
+from bookplate.users.ports import UserRepository
 
 
 class LockoutCounter(Protocol):
@@ -196,3 +201,165 @@ class SessionLinkStore(Protocol):
         """Remove the links a provider's logout names and return their session hashes:
         ``subject`` None matches any subject; no ``session_indexes`` matches any index."""
         ...
+
+
+# --- staff bearer tokens ---------------------------------------------------------------
+
+
+class StaffTokenRepository(Protocol):
+    def add(
+        self, token_id: str, institution: str, primary_id: str, secret_hash: str, created: datetime
+    ) -> None: ...
+
+    def by_hash(self, secret_hash: str) -> tuple[str, str] | None:
+        """(institution, primary_id) of a live token."""
+        ...
+
+    def revoke(self, token_id: str) -> bool: ...
+
+
+class StaffTokensUnitOfWork(Transactional, Protocol):
+    users: UserRepository
+    staff_tokens: StaffTokenRepository
+
+
+class ReplayCache(Protocol):
+    """Provider messages already used (SAML assertion IDs). ``remember`` returns False if the
+    key is already there; the key is kept until ``expires_at``."""
+
+    def remember(self, key: str, expires_at: datetime) -> bool: ...
+
+
+# --- the sign-in methods (auth/backends/) ---------------------------------------------------
+#
+# Two shapes: a *password* method checks a login name and password typed into Bookplate's own
+# form (LDAP); a *redirect* method sends the browser to the provider and proves who comes back
+# (SAML, CAS, OIDC). The service (``auth/external.py``) and the web routes
+# (``web/external.py``) know only these protocols; each backend module holds one method's
+# protocol work and registers itself in ``auth/backends/__init__.py``.
+
+
+class SignInProfile(Protocol):
+    """What the service reads of any method's profile dataclass."""
+
+    @property
+    def institution(self) -> str: ...
+
+    @property
+    def code(self) -> str: ...
+
+    @property
+    def mapping(self) -> UserMapping: ...
+
+
+@dataclass(frozen=True, slots=True)
+class BackendContext:
+    """What a backend may need besides its profile, given once when the backends are built:
+    the replay cache shared by every worker, and Bookplate's public base URL (None when not
+    configured)."""
+
+    replay: ReplayCache
+    public_url: str | None
+
+
+class Leg(StrEnum):
+    """What one URL ``/auth/{method}/{code}/{endpoint}`` of a redirect method does."""
+
+    START = "start"  # GET: the browser leaves for the provider
+    FINISH = "finish"  # the browser comes back (GET: the query; POST: the form)
+    METADATA = "metadata"  # GET: a document the provider reads (SAML SP metadata)
+    LOGOUT = "logout"  # GET: the browser carries the provider's logout message or answer
+    BACKCHANNEL = "backchannel"  # POST: the provider's server ends a session
+
+
+@dataclass(frozen=True, slots=True)
+class Started:
+    """A redirect sign-in's first leg: where the browser goes, and what to keep server-side
+    with the browser's pending sign-in until it comes back (``finish`` gets it again)."""
+
+    redirect_url: str
+    pending: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderLogout:
+    """A provider's logout message, checked. ``end_sessions``: end the Bookplate sessions
+    linked to ``subject`` (None: any) and ``session_indexes`` (empty: any); ``answer_url``:
+    where the browser goes next (None: the sign-in page)."""
+
+    end_sessions: bool
+    subject: str | None = None
+    session_indexes: tuple[str, ...] = ()
+    answer_url: str | None = None
+
+
+class PasswordBackend(Protocol):
+    """A method that checks a password typed into Bookplate's sign-in form."""
+
+    def authenticate(self, profile: Any, login: str, password: str) -> Identity:
+        """Who this is; ``BadCredentials`` (counted by the lockout) when the password is
+        wrong, another ``AuthenticationFailed`` otherwise."""
+        ...
+
+
+class RedirectBackend(Protocol):
+    """A method whose provider signs the browser in elsewhere and sends it back."""
+
+    #: (HTTP method, last path segment) -> what that URL does; ``("GET", "login")`` is the
+    #: start of every method.
+    endpoints: Mapping[tuple[str, str], Leg]
+    #: True when the return leg leaves the pending sign-in in place (SAML: a replayed
+    #: response must meet the replay cache); False: it is taken once.
+    keeps_pending: bool
+
+    def start(self, profile: Any, next_url: str) -> Started: ...
+
+    def finish(self, profile: Any, pending: Mapping[str, Any], callback: Mapping[str, str]
+               ) -> Identity:
+        """Check what the browser brought back (``callback``: the query or form) against the
+        ``pending`` state of its start; ``AuthenticationFailed`` when it does not hold."""
+        ...
+
+    def callback_refusal(self, callback: Mapping[str, str]) -> str | None:
+        """A refusal the provider states in the return leg itself (an OIDC ``error``), found
+        before the browser's pending sign-in is looked at (which then stays); None: none."""
+        ...
+
+    def session_link(self, profile: Any, identity: Identity) -> SessionLink | None:
+        """The provider session to remember for single logout (None: none)."""
+        ...
+
+    def logout_url(self, profile: Any, link: SessionLink) -> str | None:
+        """Where signing out here sends the browser so the provider signs out too."""
+        ...
+
+    def logout_fields(self) -> tuple[str, ...]:
+        """The fields one of which a ``LOGOUT`` leg must carry (else: 400)."""
+        ...
+
+    def provider_logout(self, profile: Any, message: Mapping[str, str]) -> ProviderLogout:
+        """A ``LOGOUT`` or ``BACKCHANNEL`` message from the provider, checked."""
+        ...
+
+    def metadata(self, profile: Any) -> tuple[str, str]:
+        """The ``METADATA`` document and its media type."""
+        ...
+
+
+class PasswordBackendType(Protocol):
+    """A password backend class, as registered: its method, profile dataclass and the profile
+    settings never shown back (``profiles.public_config``)."""
+
+    method: Method
+    profile_type: type[Any]
+    secret_settings: frozenset[str]
+
+    def __call__(self, context: BackendContext) -> PasswordBackend: ...
+
+
+class RedirectBackendType(Protocol):
+    method: Method
+    profile_type: type[Any]
+    secret_settings: frozenset[str]
+
+    def __call__(self, context: BackendContext) -> RedirectBackend: ...

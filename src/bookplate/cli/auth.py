@@ -125,7 +125,9 @@ def _profile_commands(method: Method) -> typer.Typer:
     return group
 
 
-for _method in (Method.LDAP, Method.SAML, Method.CAS, Method.OIDC):
+# every method but Bookplate's own passwords (without importing the backends: the CLI starts
+# without the protocol libraries)
+for _method in (m for m in Method if m is not Method.LOCAL):
     auth_app.add_typer(_profile_commands(_method), name=_method.value)
 
 
@@ -176,7 +178,7 @@ def reset_password(
     container = _user_command(institution, user_id)
     try:
         user = container.users.get(institution, user_id)
-        _, result = container.auth.staff_reset(institution, user.primary_id, "cli",
+        _, result = container.resets.staff_reset(institution, user.primary_id, "cli",
                                                send=not print_link)
         typer.echo(result if print_link else f"{user.primary_id}: link sent to {result}.")
     except UserNotFound:

@@ -1,8 +1,7 @@
-"""Storage of the roles configuration and of staff tokens."""
+"""Storage of the roles configuration."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any, Protocol
 
 from bookplate.roles.model import AssignmentRule, Library, RestrictedSettings, RoleProfile
@@ -38,15 +37,3 @@ class RolesRepository(Protocol):
         ...
 
     def history(self, institution: str, target_prefix: str = "") -> list[dict[str, Any]]: ...
-
-
-class StaffTokenRepository(Protocol):
-    def add(
-        self, token_id: str, institution: str, primary_id: str, secret_hash: str, created: datetime
-    ) -> None: ...
-
-    def by_hash(self, secret_hash: str) -> tuple[str, str] | None:
-        """(institution, primary_id) of a live token."""
-        ...
-
-    def revoke(self, token_id: str) -> bool: ...

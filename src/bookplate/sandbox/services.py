@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from bookplate.alma.user import user_from_dict, user_to_dict
+from bookplate.roles.admin import RolesAdmin
 from bookplate.roles.model import Library
-from bookplate.roles.services import RolesAdmin
 from bookplate.sandbox.population import (
     DEFAULT_SEED,
     DEFAULT_USERS,

@@ -68,7 +68,7 @@ class SqlProfileStore:
 
 
 class SqlReplayCache:
-    """``saml.ReplayCache`` on ``saml_replay``: the primary key makes ``remember`` atomic
+    """``auth.ports.ReplayCache`` on ``saml_replay``: the primary key makes ``remember`` atomic
     across workers (the second insert of a key fails)."""
 
     def __init__(self, engine: Engine) -> None:

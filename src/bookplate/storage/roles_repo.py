@@ -1,4 +1,4 @@
-"""``RolesRepository`` and ``StaffTokenRepository`` on SQLAlchemy Core."""
+"""``RolesRepository`` (roles) and ``StaffTokenRepository`` (auth) on SQLAlchemy Core."""
 
 from __future__ import annotations
 

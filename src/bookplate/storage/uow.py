@@ -7,10 +7,11 @@ from typing import Self
 
 from sqlalchemy import Connection, Engine, RootTransaction
 
+from bookplate.auth.ports import StaffTokenRepository
 from bookplate.errors import StorageUnavailable
 from bookplate.keys.ports import ApiKeyRepository
 from bookplate.network.ports import InstitutionRepository, NetworkRepository
-from bookplate.roles.ports import RolesRepository, StaffTokenRepository
+from bookplate.roles.ports import RolesRepository
 from bookplate.storage import outbox
 from bookplate.storage.codes_repo import SqlCodeTables
 from bookplate.storage.engine import (

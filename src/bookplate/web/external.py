@@ -1,5 +1,10 @@
-"""External sign-in routes: SAML (metadata, start, ACS), CAS (login, callback) and OIDC (start,
-callback). LDAP goes through the password form (``routes.login``, method choice).
+"""External sign-in routes: one generic route ``/auth/{method}/{code}/{endpoint}`` for every
+redirect method. Each backend declares its URLs (``endpoints``: HTTP method and last segment ->
+leg), so the URLs identity providers have configured are instances of this route: SAML
+``metadata``, ``login``, ``acs`` (POST), ``slo``; CAS ``login``, ``callback`` (GET: the
+ticket; POST: the server's back-channel logout); OIDC ``login``, ``callback``. A URL no backend
+declares answers 404, another HTTP method 405, as any unknown route. Password methods (LDAP)
+go through the password form (``routes.login``, method choice).
 
 A start stores the protocol state (SAML request ID, OIDC state/nonce/PKCE verifier, where to go
 afterwards) server-side, under a random value in the ``bp_sso`` cookie; the return leg reads it
@@ -10,21 +15,20 @@ relative path only (``safe_next``); the RelayState an IdP posts back is never fo
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Callable, Mapping
 
 import structlog
 from fastapi import APIRouter, Request
+from starlette.datastructures import FormData
+from starlette.exceptions import HTTPException
 from starlette.responses import RedirectResponse, Response
 
 from bookplate.auth.errors import (
     AuthenticationFailed,
-    LoginDenied,
     ProfileInvalid,
     ProfileNotFound,
 )
-from bookplate.auth.model import Method
-from bookplate.auth.ports import SessionLink
+from bookplate.auth.ports import Leg, SessionLink
 from bookplate.auth.services import SESSION_COOKIE
 from bookplate.users.model import User
 from bookplate.web.routes import (
@@ -38,12 +42,9 @@ from bookplate.web.routes import (
 )
 from bookplate.web.threads import run_sign_in
 
-if TYPE_CHECKING:
-    # Only a type here: importing auth.profiles loads the protocol libraries (pysaml2, ldap3,
-    # authlib), which an API worker should not pay for at start-up. They load with the first
-    # external sign-in (``Container.external``).
-    from bookplate.auth.profiles import Started
-
+# auth.external (the service) is not imported here: it loads the protocol libraries (pysaml2,
+# ldap3, authlib), which an API worker should not pay for at start-up. They load with the
+# first external sign-in (``Container.external``).
 log = structlog.get_logger("bookplate.web.external")
 router = APIRouter(include_in_schema=False)
 
@@ -75,25 +76,36 @@ def signed_in(request: Request, user: User, method: str, next_url: str,
     return response
 
 
-def _refused(request: Request, exc: Exception, method: Method, code: str) -> Response:
+def _refused(request: Request, exc: Exception, method: str, code: str) -> Response:
     if isinstance(exc, AuthenticationFailed):
-        log.info("external_login_refused", method=method.value, profile=code[:64],
+        log.info("external_login_refused", method=method[:20], profile=code[:64],
                  kind=type(exc).__name__, reason=exc.reason)
     elif isinstance(exc, ProfileNotFound | ProfileInvalid):
-        log.info("external_login_refused", method=method.value, profile=code[:64],
+        log.info("external_login_refused", method=method[:20], profile=code[:64],
                  reason=str(exc))
     else:
-        log.error("external_login_error", method=method.value, profile=code[:64],
+        log.error("external_login_error", method=method[:20], profile=code[:64],
                   error=f"{type(exc).__name__}: {str(exc)[:300]}")
     return _failed(request)
 
 
-async def _start(request: Request, method: Method, code: str,
-                 start: Callable[[str, str | None, str], Started]) -> Response:
+def client_address(request: Request) -> str | None:
+    return request.client.host if request.client else None
+
+
+def _fields(form: FormData) -> dict[str, str]:
+    return {name: _field(form, name) for name in form}
+
+
+Handler = Callable[[Request, str, str], Awaitable[Response]]
+
+
+async def _start(request: Request, method: str, code: str) -> Response:
     institution = request.query_params.get("institution") or None
     next_url = safe_next(request.query_params.get("next"))
     try:
-        started = await run_sign_in(request, start, code, institution, next_url)
+        started = await run_sign_in(request, container(request).external.start, method, code,
+                                    institution, next_url)
     except Exception as exc:  # any failure is the same refusal; the reason goes to the log
         return _refused(request, exc, method, code)
     response = RedirectResponse(started.redirect_url, status_code=303)
@@ -102,145 +114,87 @@ async def _start(request: Request, method: Method, code: str,
     return response
 
 
-def client_address(request: Request) -> str | None:
-    return request.client.host if request.client else None
-
-
-async def _record_refusal(request: Request, method: Method, code: str, cookie: str | None,
-                          reason: str) -> None:
-    """A refused return leg goes to the login events too (with the client's address)."""
+async def _finish(request: Request, method: str, code: str) -> Response:
+    """The return leg: the query (GET) or the form (POST) goes to the backend; a refusal is
+    recorded as a login event by the service."""
+    callback: Mapping[str, str]
+    if request.method == "POST":
+        form = await _form(request)
+        if form is None:
+            log.info("external_login_refused", method=method[:20],
+                     reason="unreadable or huge form")
+            return _failed(request, 400)
+        callback = _fields(form)
+    else:
+        callback = dict(request.query_params)
     try:
-        await run_sign_in(request, container(request).external.record_refusal, method, code,
-                          cookie, reason, client_address(request))
-    except Exception as exc:  # recording must not turn a refusal into an error page
-        log.error("login_event_failed", method=method.value,
-                  error=f"{type(exc).__name__}: {str(exc)[:300]}")
-
-
-async def _finish(request: Request, method: Method, code: str,
-                  finish: Callable[..., tuple[User, str, SessionLink | None]], *args: Any
-                  ) -> Response:
-    cookie = request.cookies.get(SSO_COOKIE)
-    try:
-        user, next_url, link = await run_sign_in(request, finish, code, cookie, *args,
-                                                 address=client_address(request))
+        user, next_url, link = await run_sign_in(
+            request, container(request).external.finish, method, code,
+            request.cookies.get(SSO_COOKIE), callback, address=client_address(request))
     except Exception as exc:
-        if isinstance(exc, AuthenticationFailed) and not isinstance(exc, LoginDenied):
-            await _record_refusal(request, method, code, cookie, exc.reason)
         return _refused(request, exc, method, code)
-    return signed_in(request, user, method.value, next_url, link)
+    return signed_in(request, user, method, next_url, link)
 
 
-def _signed_out_page() -> Response:
-    return RedirectResponse("/auth/login", status_code=303)
-
-
-# --- SAML ---------------------------------------------------------------------------------------
-
-
-@router.get("/auth/saml/{code}/metadata")
-async def saml_metadata(request: Request, code: str) -> Response:
+async def _metadata(request: Request, method: str, code: str) -> Response:
     c = container(request)
     try:
-        xml = await run_sign_in(request, c.external.saml_metadata, code,
-                                      request.query_params.get("institution") or None)
+        document, media_type = await run_sign_in(
+            request, c.external.metadata, method, code,
+            request.query_params.get("institution") or None)
     except (ProfileNotFound, ProfileInvalid) as exc:
-        log.info("saml_metadata_refused", profile=code[:64], reason=str(exc))
+        log.info(f"{method[:20]}_metadata_refused", profile=code[:64], reason=str(exc))
         return Response("Not found", status_code=404, media_type="text/plain")
-    return Response(xml, media_type="application/samlmetadata+xml")
+    return Response(document, media_type=media_type)
 
 
-@router.get("/auth/saml/{code}/login")
-async def saml_login(request: Request, code: str) -> Response:
-    return await _start(request, Method.SAML, code, container(request).external.saml_start)
-
-
-@router.post("/auth/saml/{code}/acs")
-async def saml_acs(request: Request, code: str) -> Response:
-    form = await _form(request)
-    if form is None:
-        log.info("external_login_refused", method="saml", reason="unreadable or huge form")
-        return _failed(request, 400)
-    return await _finish(request, Method.SAML, code, container(request).external.saml_finish,
-                         _field(form, "SAMLResponse"))
-
-
-@router.get("/auth/saml/{code}/slo")
-async def saml_slo(request: Request, code: str) -> Response:
-    """Single logout, HTTP-Redirect binding: an IdP's LogoutRequest (end the sessions it
-    names, answer with our LogoutResponse) or its LogoutResponse to ours (the local session
-    was ended before the browser left: go to the sign-in page either way)."""
+async def _logout(request: Request, method: str, code: str) -> Response:
+    """Single logout through the browser (SAML HTTP-Redirect binding): the provider's logout
+    message (end the sessions it names, in any browser: the cookie of the browser carrying it
+    plays no part; answer) or its answer to ours (the local session was ended before the
+    browser left: go to the sign-in page either way)."""
     c = container(request)
     q = request.query_params
-    institution = q.get("institution") or None
-    if q.get("SAMLRequest"):
-        try:
-            answer = await run_sign_in(request, c.external.saml_logout_request, code,
-                                       institution, q)
-        except Exception as exc:
-            return _refused(request, exc, Method.SAML, code)
-        # The sessions ended are the ones the request names (NameID, SessionIndex), in any
-        # browser; the cookie of the browser carrying it plays no part.
-        response = RedirectResponse(answer, status_code=303)
-        response.headers["Cache-Control"] = "no-store"
-        return response
-    if q.get("SAMLResponse"):
-        try:
-            await run_sign_in(request, c.external.saml_logout_response, code, institution, q)
-        except Exception as exc:
-            return _refused(request, exc, Method.SAML, code)
-        return _signed_out_page()
-    return _failed(request, 400)
+    if not any(q.get(name) for name in c.external.logout_fields(method)):
+        return _failed(request, 400)
+    try:
+        answer = await run_sign_in(request, c.external.provider_logout, method, code,
+                                   q.get("institution") or None, dict(q))
+    except Exception as exc:
+        return _refused(request, exc, method, code)
+    if answer is None:
+        return RedirectResponse("/auth/login", status_code=303)
+    response = RedirectResponse(answer, status_code=303)
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
-# --- CAS ----------------------------------------------------------------------------------------
-
-
-@router.get("/auth/cas/{code}/login")
-async def cas_login(request: Request, code: str) -> Response:
-    return await _start(request, Method.CAS, code, container(request).external.cas_start)
-
-
-@router.get("/auth/cas/{code}/callback")
-async def cas_callback(request: Request, code: str) -> Response:
-    q = request.query_params
-    return await _finish(request, Method.CAS, code, container(request).external.cas_finish,
-                         q.get("ticket", ""), q.get("state", ""))
-
-
-@router.post("/auth/cas/{code}/callback")
-async def cas_logout_request(request: Request, code: str) -> Response:
-    """The CAS server's back-channel single logout (``logoutRequest`` form field)."""
+async def _backchannel(request: Request, method: str, code: str) -> Response:
+    """The provider's server ends a session (CAS ``logoutRequest``): it needs a status only."""
     form = await _form(request)
     if form is None:
         return Response("Bad request", status_code=400, media_type="text/plain")
-    c = container(request)
     try:
-        await run_sign_in(request, c.external.cas_logout_request, code,
-                          request.query_params.get("institution") or None,
-                          _field(form, "logoutRequest"))
+        await run_sign_in(request, container(request).external.provider_logout, method, code,
+                          request.query_params.get("institution") or None, _fields(form))
     except Exception as exc:
-        _refused(request, exc, Method.CAS, code)  # logged; the server only needs a status
+        _refused(request, exc, method, code)  # logged; the server only needs a status
         return Response("Refused", status_code=400, media_type="text/plain")
     return Response("OK", media_type="text/plain")
 
 
-# --- OpenID Connect -----------------------------------------------------------------------------
+LEGS: dict[Leg, Handler] = {Leg.START: _start, Leg.FINISH: _finish, Leg.METADATA: _metadata,
+                            Leg.LOGOUT: _logout, Leg.BACKCHANNEL: _backchannel}
 
 
-@router.get("/auth/oidc/{code}/login")
-async def oidc_login(request: Request, code: str) -> Response:
-    return await _start(request, Method.OIDC, code, container(request).external.oidc_start)
-
-
-@router.get("/auth/oidc/{code}/callback")
-async def oidc_callback(request: Request, code: str) -> Response:
-    q = request.query_params
-    if q.get("error"):
-        reason = f"provider error {q.get('error', '')[:100]}"
-        log.info("external_login_refused", method="oidc", profile=code[:64], reason=reason)
-        await _record_refusal(request, Method.OIDC, code, request.cookies.get(SSO_COOKIE),
-                              reason)
-        return _failed(request)
-    return await _finish(request, Method.OIDC, code, container(request).external.oidc_finish,
-                         q.get("code", ""), q.get("state", ""), q.get("iss"))
+@router.api_route("/auth/{method}/{code}/{endpoint}",
+                  methods=["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"])
+async def external(request: Request, method: str, code: str, endpoint: str) -> Response:
+    """Every URL of every redirect method; what each does is its backend's ``endpoints``."""
+    legs = container(request).external.legs(method, endpoint)
+    if not legs:
+        raise HTTPException(status_code=404)
+    leg = legs.get(request.method)
+    if leg is None:
+        raise HTTPException(status_code=405, headers={"Allow": ", ".join(legs)})
+    return await LEGS[leg](request, method, code)

@@ -26,12 +26,8 @@ from bookplate.auth.errors import (
     ProfileNotFound,
     ResetLinkInvalid,
 )
-from bookplate.auth.services import (
-    SESSION_COOKIE,
-    LocalPasswordNotAllowed,
-    ResetRequest,
-    SessionInfo,
-)
+from bookplate.auth.resets import ResetRequest
+from bookplate.auth.services import SESSION_COOKIE, LocalPasswordNotAllowed, SessionInfo
 from bookplate.bootstrap import Container
 from bookplate.errors import BookplateError
 from bookplate.users.errors import PasswordRejected
@@ -169,12 +165,14 @@ async def login(request: Request) -> Response:
     username = _field(form, "username")[:255]
     client = request.client.host if request.client else None
     method = _field(form, "method") or "local"
+    kind, colon, code = method.partition(":")
     try:
-        if method.startswith("ldap:"):  # the password form also signs in through LDAP
-            user = await run_sign_in(request, c.external.ldap_login, institution, method[5:],
-                                     username, _field(form, "password"), address=client)
+        # "ldap:CODE": the password form also signs in through a password method's profile
+        if colon and kind in c.external.password_methods():
+            user = await run_sign_in(request, c.external.password_login, kind, institution,
+                                     code, username, _field(form, "password"), address=client)
         else:
-            method = "local"
+            method = kind = "local"
             user = await run_sign_in(request, c.auth.password_login, institution, username,
                                      _field(form, "password"), address=client)
     except (AuthenticationFailed, ProfileNotFound, ProfileInvalid) as exc:
@@ -184,7 +182,7 @@ async def login(request: Request) -> Response:
                            username=username, error=FAILED, status=401)
     # A new session id at every sign-in; whatever session cookie came in is ended.
     c.auth.end_session(request.cookies.get(SESSION_COOKIE))
-    token, _ = c.auth.start_session(user, "ldap" if method != "local" else "local")
+    token, _ = c.auth.start_session(user, kind)
     target = "/auth/password" if user.force_password_change else after_sign_in(c, user, next_url)
     response = RedirectResponse(target, status_code=303)
     _set_cookie(request, response, SESSION_COOKIE, token, c.auth.session_seconds)
@@ -301,7 +299,7 @@ async def forgot(request: Request) -> Response:
     c = container(request)
     client = request.client.host if request.client else None
     try:
-        outcome = await run_sign_in(request, c.auth.request_reset,
+        outcome = await run_sign_in(request, c.resets.request_reset,
                                     _field(form, "institution")[:64],
                                     _field(form, "username")[:255], client)
     except Exception:  # must not tell whether the user exists
@@ -309,14 +307,14 @@ async def forgot(request: Request) -> Response:
         outcome = ResetRequest.QUEUED
     if outcome == ResetRequest.LIMITED:  # counted per login name and address: tells nothing
         response = _render(request, "forgot.html", {"limited": True, "csrf": ""}, 429)
-        response.headers["Retry-After"] = str(c.auth.reset_limit_window_seconds)
+        response.headers["Retry-After"] = str(c.resets.reset_limit_window_seconds)
         return response
     return _render(request, "forgot.html", {"sent": True, "csrf": ""})
 
 
 @router.get("/auth/reset/{token}")
 def reset_page(request: Request, token: str) -> Response:
-    if not container(request).auth.reset_link_valid(token):
+    if not container(request).resets.reset_link_valid(token):
         return _render(request, "failed.html",
                        {"message": "This link is invalid or has expired."}, 400)
     csrf = _csrf_cookie(request)
@@ -335,7 +333,7 @@ async def reset(request: Request, token: str) -> Response:
                                "action": f"/auth/reset/{token}"}
     if new is not None:
         try:
-            await run_sign_in(request, c.auth.reset_password, token, new)
+            await run_sign_in(request, c.resets.reset_password, token, new)
             return _render(request, "password.html", {**context, "done": True,
                                                       "login_link": True})
         except ResetLinkInvalid:

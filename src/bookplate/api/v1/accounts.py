@@ -59,5 +59,5 @@ async def password_reset(request: Request, user_id: UserId) -> Response:
     ``{"primary_id", "sent_to"}``."""
     who, primary_id = await run_in_threadpool(_target, request, user_id, True)
     _, address = await run_in_threadpool(
-        deps.container(request).auth.staff_reset, who.institution, primary_id, who.who)
+        deps.container(request).resets.staff_reset, who.institution, primary_id, who.who)
     return JSONResponse({"primary_id": primary_id, "sent_to": address})

@@ -10,9 +10,14 @@ in size. Every refusal is an ``AuthenticationFailed`` whose reason goes to the l
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
+import hmac
 import re
+import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 from urllib.parse import urlencode, urlsplit
 
 import httpx2
@@ -20,8 +25,10 @@ import structlog
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import fromstring
 
+from bookplate.auth.backends.base import RedirectDefaults
 from bookplate.auth.errors import ProfileInvalid, ProtocolRefused, ProviderUnavailable
 from bookplate.auth.model import Identity, Method, UserMapping
+from bookplate.auth.ports import Leg, ProviderLogout, SessionLink, Started
 
 log = structlog.get_logger("bookplate.auth.cas")
 
@@ -195,3 +202,63 @@ def logout_request_ticket(body: str) -> str:
         raise ProtocolRefused("logoutRequest without a single service ticket")
     return ticket
 
+
+
+def _ticket_hash(ticket: str) -> str:
+    # a session link keeps the service ticket only as a hash
+    return hashlib.sha256(ticket.encode()).hexdigest()
+
+
+class CasBackend(RedirectDefaults):
+    """CAS: the service URL is our callback with a state of the browser's own; the server's
+    back-channel logoutRequest is POSTed to the same callback."""
+
+    method: ClassVar[Method] = Method.CAS
+    profile_type: ClassVar[type[Any]] = CasProfile
+    secret_settings: ClassVar[frozenset[str]] = frozenset()
+    endpoints: Mapping[tuple[str, str], Leg] = {
+        ("GET", "login"): Leg.START, ("GET", "callback"): Leg.FINISH,
+        ("POST", "callback"): Leg.BACKCHANNEL}
+    keeps_pending = False
+
+    def service(self, code: str, state: str | None = None) -> str:
+        """The service URL: our callback, with the browser's ``state`` when given."""
+        if self.context.public_url is None:
+            raise ProtocolRefused("public_url is not configured (CAS service URL)")
+        base = f"{self.context.public_url}/auth/cas/{code}/callback"
+        return f"{base}?{urlencode({'state': state})}" if state else base
+
+    def start(self, profile: CasProfile, next_url: str) -> Started:
+        """CAS has no state parameter of its own: a random one rides in the service URL, is
+        kept with the browser's pending sign-in and must come back with the ticket, so a
+        ticket minted for one browser cannot be planted in another (login CSRF)."""
+        state = secrets.token_urlsafe(32)
+        return Started(login_url(profile, self.service(profile.code, state)), {"state": state})
+
+    def finish(self, profile: CasProfile, pending: Mapping[str, Any],
+               callback: Mapping[str, str]) -> Identity:
+        expected = str(pending.get("state") or "")
+        state = callback.get("state", "")
+        if not expected or not hmac.compare_digest(state.encode(), expected.encode()):
+            raise ProtocolRefused("CAS state differs from this browser's sign-in")
+        ticket = callback.get("ticket", "")
+        identity = validate(profile, self.service(profile.code, expected), ticket)
+        return dataclasses.replace(identity, session={"ticket_hash": _ticket_hash(ticket)})
+
+    def session_link(self, profile: CasProfile, identity: Identity) -> SessionLink | None:
+        if not profile.single_logout:
+            return None
+        return SessionLink(profile.institution, self.method.value, profile.code,
+                           identity.subject, identity.session.get("ticket_hash"), {})
+
+    def logout_url(self, profile: CasProfile, link: SessionLink) -> str | None:
+        public = self.context.public_url
+        return logout_url(profile, f"{public}/auth/login" if public else None)
+
+    def provider_logout(self, profile: CasProfile, message: Mapping[str, str]
+                        ) -> ProviderLogout:
+        """A CAS server's back-channel logoutRequest: end the session of that ticket."""
+        if not profile.single_logout:
+            raise ProtocolRefused("the profile has no single logout")
+        ticket = logout_request_ticket(message.get("logoutRequest", ""))
+        return ProviderLogout(True, None, (_ticket_hash(ticket),))

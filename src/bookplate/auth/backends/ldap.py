@@ -23,7 +23,7 @@ import contextlib
 import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import structlog
 from ldap3 import BASE, SUBTREE, Connection, Server, Tls
@@ -33,6 +33,7 @@ from ldap3.utils.dn import escape_rdn
 
 from bookplate.auth.errors import BadCredentials, ProfileInvalid, ProviderUnavailable
 from bookplate.auth.model import Identity, Method, UserMapping
+from bookplate.auth.ports import BackendContext
 
 log = structlog.get_logger("bookplate.auth.ldap")
 
@@ -258,3 +259,17 @@ def authenticate(profile: LdapProfile, login: str, password: str) -> Identity:
     if unavailable == len(profile.servers):
         raise ProviderUnavailable("no LDAP server answered")
     raise BadCredentials("unknown login")
+
+
+class LdapBackend:
+    """LDAP: the password typed into Bookplate's sign-in form, bound against the directory."""
+
+    method: ClassVar[Method] = Method.LDAP
+    profile_type: ClassVar[type[Any]] = LdapProfile
+    secret_settings: ClassVar[frozenset[str]] = frozenset({"bind_password"})
+
+    def __init__(self, context: BackendContext) -> None:
+        self.context = context
+
+    def authenticate(self, profile: LdapProfile, login: str, password: str) -> Identity:
+        return authenticate(profile, login, password)

@@ -20,8 +20,9 @@ import re
 import secrets
 import threading
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import urlencode, urlsplit
 
 import httpx2
@@ -34,8 +35,10 @@ from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 from joserfc.jws import JWSRegistry
 
+from bookplate.auth.backends.base import RedirectDefaults
 from bookplate.auth.errors import ProfileInvalid, ProtocolRefused, ProviderUnavailable
 from bookplate.auth.model import Identity, Method, UserMapping
+from bookplate.auth.ports import Leg, SessionLink, Started
 
 log = structlog.get_logger("bookplate.auth.oidc")
 
@@ -332,3 +335,39 @@ def logout_url(profile: OidcProfile, details: dict[str, str]) -> str | None:
         params["state"] = secrets.token_urlsafe(16)
     sep = "&" if "?" in endpoint else "?"
     return f"{endpoint}{sep}{urlencode(params)}"
+
+
+class OidcBackend(RedirectDefaults):
+    """OpenID Connect: authorization code with PKCE; RP-initiated logout."""
+
+    method: ClassVar[Method] = Method.OIDC
+    profile_type: ClassVar[type[Any]] = OidcProfile
+    secret_settings: ClassVar[frozenset[str]] = frozenset({"client_secret"})
+    endpoints: Mapping[tuple[str, str], Leg] = {
+        ("GET", "login"): Leg.START, ("GET", "callback"): Leg.FINISH}
+    keeps_pending = False
+
+    def start(self, profile: OidcProfile, next_url: str) -> Started:
+        url, state, nonce, verifier = start(profile)
+        return Started(url, {"state": state, "nonce": nonce, "verifier": verifier})
+
+    def callback_refusal(self, callback: Mapping[str, str]) -> str | None:
+        """The provider said no (the person cancelled, ...)."""
+        error = callback.get("error")
+        return f"provider error {error[:100]}" if error else None
+
+    def finish(self, profile: OidcProfile, pending: Mapping[str, Any],
+               callback: Mapping[str, str]) -> Identity:
+        return finish(profile, callback.get("code", ""), callback.get("state", ""),
+                      str(pending.get("state") or ""), str(pending.get("nonce") or ""),
+                      str(pending.get("verifier") or ""), iss=callback.get("iss"))
+
+    def session_link(self, profile: OidcProfile, identity: Identity) -> SessionLink | None:
+        if not profile.single_logout:
+            return None
+        session = dict(identity.session)
+        return SessionLink(profile.institution, self.method.value, profile.code,
+                           session.pop("sub", ""), session.get("sid"), session)
+
+    def logout_url(self, profile: OidcProfile, link: SessionLink) -> str | None:
+        return logout_url(profile, link.data)
