@@ -5,20 +5,17 @@ checked by axe-core for WCAG 2.1 A/AA violations (the staff pages' browser fixtu
 from __future__ import annotations
 
 import re
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-import uvicorn
 
 from bookplate.api.app import create_app
 from bookplate.bootstrap import Container, build_container
 from bookplate.config import Settings
 from bookplate.sis.model import CsvOptions, Profile
+from tests.functional.live import serve_in_thread
 from tests.functional.staff_pages import seed
 from tests.functional.test_sis_api import drain
 from tests.functional.test_staff_browser import (
@@ -64,23 +61,8 @@ def server(live_db: str, tmp_path: Path) -> Iterator[Live]:
     container.sis.create_profile(Profile(
         "REG", "MAIN", default_user_group="UNDERGRAD", description="Registrar",
         csv=CsvOptions({"Student ID": "primary_id", "Surname": "last_name"})))
-    sock = socket.socket()
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(create_app(settings, container), log_level="warning",
-                                           lifespan="off"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if time.monotonic() > deadline:
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.02)
-    yield Live(f"http://127.0.0.1:{port}", container)
-    server.should_exit = True
-    thread.join(5)
-    sock.close()
+    with serve_in_thread(create_app(settings, container)) as base:
+        yield Live(base, container)
     container.close()
 
 

@@ -9,19 +9,16 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 
 from bookplate.api.app import create_app
 from bookplate.bootstrap import build_container
 from bookplate.config import Settings
+from tests.functional.live import serve_in_thread
 from tests.functional.staff_pages import PASSWORD, seed
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
@@ -44,23 +41,8 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
                         session_cookie_secure=False, staff_date_format="%d %b %Y")
     container = build_container(settings, migrate=True)
     seed(container)
-    sock = socket.socket()
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(create_app(settings, container), log_level="warning",
-                                           lifespan="off"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if time.monotonic() > deadline:
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.02)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(5)
-    sock.close()
+    with serve_in_thread(create_app(settings, container)) as base:
+        yield base
     container.close()
 
 
