@@ -28,7 +28,8 @@ from bookplate.sis.ports import ItemRow, SisStore
 from bookplate.sis.sources import Position, RawRecord, Source, sniff
 from bookplate.sis.sources.csv import CsvSource
 from bookplate.sis.sources.xml import XmlSource
-from bookplate.users.model import PROTECTED_FIELDS, RecordType, Role, User
+from bookplate.users.manual import PROTECTED_FIELDS
+from bookplate.users.model import RecordType, Role, User
 from bookplate.users.services import UserService, utcnow
 from bookplate.users.validation import validate
 

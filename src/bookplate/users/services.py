@@ -21,8 +21,6 @@ from bookplate.users.errors import (
 )
 from bookplate.users.manual import mark_manual
 from bookplate.users.model import (
-    OVERRIDE_NAMES,
-    PROTECTED_FIELDS,
     AccountType,
     User,
     UserInput,
@@ -30,6 +28,7 @@ from bookplate.users.model import (
 from bookplate.users.passwords import PasswordHasher
 from bookplate.users.ports import ALL_UNIQUE, Guard, RoleHooks, UnitOfWork
 from bookplate.users.queries import SearchResult, UserSearch
+from bookplate.users.shape import OVERRIDE_NAMES, PROTECTED_FIELDS
 from bookplate.users.validation import (
     CodeBook,
     apply_defaults,

@@ -310,13 +310,15 @@ OVERRIDE_NAMES: dict[str, str] = {
 
 
 def _table_keys() -> dict[str, str]:
-    """Field name -> code table; a name two coded fields share is qualified by its record."""
-    coded = [(r, f) for r, f in walk() if f.table is not None]
-    names = [f.name for _, f in coded]
+    """Field name -> code table; a nested code's name that another code shares is qualified
+    by its record (``user_role.status``, ``library_notice.code``)."""
+    codes = [(r, f) for r, f in walk() if f.kind in (Kind.CODE, Kind.CODES)]
+    names = [f.name for _, f in codes]
     out: dict[str, str] = {}
-    for r, f in coded:
-        shared = names.count(f.name) > 1 and r is not USER
-        out[f"{r.name}.{f.name}" if shared else f.name] = f.table or ""
+    for r, f in codes:
+        if f.table is not None:
+            shared = names.count(f.name) > 1 and r is not USER
+            out[f"{r.name}.{f.name}" if shared else f.name] = f.table
     return out
 
 
