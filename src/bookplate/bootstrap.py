@@ -29,12 +29,14 @@ from bookplate.roles.services import (
 )
 from bookplate.sis.jobs import JobQueue, SisJobs, ThreadQueue, WorkerQueue
 from bookplate.sis.services import SisService
+from bookplate.storage import reindex as reindex_report
 from bookplate.storage.auth_repo import SqlAuthStore, SqlLockoutCounter
 from bookplate.storage.engine import Engine, make_engine
 from bookplate.storage.identity import database_identity
 from bookplate.storage.rate_counter import SqlRateCounter
 from bookplate.storage.redis_counter import RedisRateCounter
 from bookplate.storage.redis_lockout import RedisLockoutCounter
+from bookplate.storage.reindex import reindex_users
 from bookplate.storage.sis_queue import ProcrastinateQueue
 from bookplate.storage.sis_repo import SqlSisStore
 from bookplate.storage.uow import SqlUnitOfWork
@@ -212,5 +214,20 @@ def check_database(url: str) -> tuple[list[str], dict[str, int]]:
     try:
         with engine.connect() as conn:
             return [], orphan_side_rows(conn)
+    finally:
+        engine.dispose()
+
+
+ReindexReport = reindex_report.ReindexReport  # for the CLI, which reaches storage only here
+
+
+def reindex_database(
+    url: str, batch: int, start_after: int, progress: Callable[[ReindexReport], None]
+) -> ReindexReport:
+    """``bookplate db reindex``: every user's search terms and derived columns rebuilt from
+    its stored document (``storage.reindex``)."""
+    engine = make_engine(url)
+    try:
+        return reindex_users(engine, batch=batch, start_after=start_after, progress=progress)
     finally:
         engine.dispose()
