@@ -2,9 +2,10 @@
 
 The API reads bodies with the codec, not with FastAPI, so this is what OpenAPI shows of them:
 every member a caller may send (output-only members are left out), codes as ``{"value",
-"desc"}`` objects naming their code table (an institution's codes are its own, so no enum),
-text with its length limit. The codec's liberal reading (booleans as text, a bare string for a
-code) is documented in ``alma.user`` and not repeated here.
+"desc"}`` objects naming their code table, text with its length limit. A code's ``enum`` lists
+the codes a new institution starts with (``users.defaults``): what a client or a fuzzer can
+rely on, though staff may add others to their tables. The codec's liberal reading (booleans
+as text, a bare string for a code) is documented in ``alma.user`` and not repeated here.
 """
 
 from __future__ import annotations
@@ -12,17 +13,23 @@ from __future__ import annotations
 from typing import Any
 
 from bookplate.users import shape
+from bookplate.users.defaults import DEFAULT_CODE_TABLES
 from bookplate.users.shape import Field, Kind, Record
 
 
 def _code(table: str | None) -> dict[str, Any]:
+    value: dict[str, Any] = {"type": "string"}
     out: dict[str, Any] = {
         "type": "object",
         "required": ["value"],
-        "properties": {"value": {"type": "string"}, "desc": {"type": "string"}},
+        "properties": {"value": value, "desc": {"type": "string"}},
     }
     if table:
-        out["description"] = f"A code of the {table} code table."
+        out["description"] = f"A code of the institution's {table} code table."
+        defaults = DEFAULT_CODE_TABLES.get(table)
+        if defaults:
+            value["enum"] = [code for code, _ in defaults]
+            value["description"] = "The codes a new institution starts with."
     return out
 
 

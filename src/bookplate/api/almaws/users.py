@@ -36,11 +36,26 @@ Q = Annotated[str | None, Query()]
 
 
 # The body is read by the codec, not by FastAPI: its schema comes from the declaration.
+EXAMPLE_USER = {
+    "record_type": {"value": "PUBLIC"},
+    "primary_id": "jdoe43",
+    "first_name": "Jane",
+    "last_name": "Doe",
+    "user_group": {"value": "UNDERGRAD"},
+    "expiry_date": "2030-08-30Z",
+    "contact_info": {
+        "email": [
+            {"email_address": "jdoe43@example.edu", "preferred": True,
+             "email_type": [{"value": "school"}]}
+        ]
+    },
+    "user_identifier": [{"id_type": {"value": "BARCODE"}, "value": "39000043"}],
+}
 USER_BODY = {
     "requestBody": {
         "required": True,
         "content": {
-            "application/json": {"schema": user_body_schema()},
+            "application/json": {"schema": user_body_schema(), "example": EXAMPLE_USER},
             "application/xml": {
                 "schema": {"type": "string", "description": "<user> per rest_user.xsd"}
             },
