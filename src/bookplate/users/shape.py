@@ -258,9 +258,9 @@ USER = Record("user", User, (
     _text("pin_number", 255, protected=True, **_SIS),
     _code("status", "UserStatus", required=True, **_SIS),
     Field("status_date", K.DATE),
-    _text("linking_id", login=True),
-    _text("source_institution_code"),
-    _text("source_link_id"),
+    _text("linking_id", 255, login=True),  # limits of the columns of ``users`` they fill
+    _text("source_institution_code", 64),
+    _text("source_link_id", 255),
     Field("last_patron_activity_date", K.DATE, **_OUT),
     _text("created_by", **_OUT),
     Field("created_date", K.DATETIME, **_OUT),
