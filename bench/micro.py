@@ -1,6 +1,7 @@
 """In-process micro-benchmark of the service read paths on ``bookplate_bench`` (no HTTP).
 
-    .venv/bin/python bench/micro.py [--calls 3000] [--scenarios get_id,get_barcode,search,post]
+    .venv/bin/python bench/micro.py [--calls 3000]
+        [--scenarios get_id,get_barcode,get_json,get_xml,search,post]
         [--profile]
 
 One thread calls ``UserService.get`` / ``search`` / ``code_book`` and ``KeyService.authenticate``
@@ -124,6 +125,19 @@ def main() -> None:
         users.get(INSTITUTION, barcode(rng.randrange(args.users)))
         users.code_book(INSTITUTION)
 
+    def get_json() -> None:
+        # get_id plus the response body, as GET /almaws/v1/users/{id} builds it (no HTTP).
+        keys.authenticate(secret)
+        user = users.get(INSTITUTION, primary_id(rng.randrange(args.users)))
+        book = users.code_book(INSTITUTION)
+        user_response(user, book, True, link=f"http://x/almaws/v1/users/{user.primary_id}")
+
+    def get_xml() -> None:
+        keys.authenticate(secret)
+        user = users.get(INSTITUTION, primary_id(rng.randrange(args.users)))
+        book = users.code_book(INSTITUTION)
+        user_response(user, book, False, link=f"http://x/almaws/v1/users/{user.primary_id}")
+
     def search() -> None:
         keys.authenticate(secret)
         conditions = parse_q(f"last_name~{rng.choice(surnames)}")
@@ -144,7 +158,14 @@ def main() -> None:
         book = users.code_book(key.institution)
         user_response(user, book, True, link=f"http://x/almaws/v1/users/{user.primary_id}")
 
-    calls = {"get_id": get_id, "get_barcode": get_barcode, "search": search, "post": post}
+    calls = {
+        "get_id": get_id,
+        "get_barcode": get_barcode,
+        "get_json": get_json,
+        "get_xml": get_xml,
+        "search": search,
+        "post": post,
+    }
     try:
         for name in [s.strip() for s in args.scenarios.split(",") if s.strip()]:
             fn = calls[name]

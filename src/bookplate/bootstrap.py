@@ -33,6 +33,7 @@ from bookplate.sandbox.services import Sandbox
 from bookplate.sis.jobs import SisJobs
 from bookplate.sis.queues import JobQueue, ThreadQueue, WorkerQueue
 from bookplate.sis.services import SisService
+from bookplate.storage import reindex as reindex_report
 from bookplate.storage.auth_repo import SqlAttemptCounter, SqlAuthStore, SqlLockoutCounter
 from bookplate.storage.engine import Engine, make_engine
 from bookplate.storage.identity import database_identity
@@ -41,6 +42,7 @@ from bookplate.storage.outbox import set_listener as set_outbox_listener
 from bookplate.storage.rate_counter import SqlRateCounter
 from bookplate.storage.redis_counter import RedisRateCounter
 from bookplate.storage.redis_lockout import RedisAttemptCounter, RedisLockoutCounter
+from bookplate.storage.reindex import reindex_users
 from bookplate.storage.sis_queue import ProcrastinateQueue
 from bookplate.storage.sis_repo import SqlSisStore
 from bookplate.storage.uow import SqlUnitOfWork
@@ -314,5 +316,20 @@ def check_database(url: str) -> tuple[list[str], dict[str, int]]:
     try:
         with engine.connect() as conn:
             return [], orphan_side_rows(conn)
+    finally:
+        engine.dispose()
+
+
+ReindexReport = reindex_report.ReindexReport  # for the CLI, which reaches storage only here
+
+
+def reindex_database(
+    url: str, batch: int, start_after: int, progress: Callable[[ReindexReport], None]
+) -> ReindexReport:
+    """``bookplate db reindex``: every user's search terms and derived columns rebuilt from
+    its stored document (``storage.reindex``)."""
+    engine = make_engine(url)
+    try:
+        return reindex_users(engine, batch=batch, start_after=start_after, progress=progress)
     finally:
         engine.dispose()

@@ -126,6 +126,42 @@ def test_db_check_finds_side_rows_without_their_user(database: str) -> None:
     assert "user_terms: 1 rows whose user is gone" in out
 
 
+def test_db_reindex_rebuilds_lost_search_terms(database: str) -> None:
+    import sqlalchemy as sa
+
+    from bookplate.bootstrap import build_container
+    from bookplate.users.model import User, UserInput
+    from bookplate.users.queries import UserSearch, parse_q
+
+    assert run("institutions", "add", "LIB1", "Library One")[0] == 0
+    settings = Settings(database_url=database)
+    c = build_container(settings)
+    c.users.create("LIB1", UserInput(User("jdoe", last_name="Okafor")), "cli-test")
+    c.close()
+    engine = sa.create_engine(database)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("DELETE FROM user_terms")
+    engine.dispose()
+
+    def found() -> list[str]:
+        c = build_container(settings)
+        try:
+            search = UserSearch("LIB1", parse_q("last_name~okafor"))
+            return [u.primary_id for u in c.users.search(search).users]
+        finally:
+            c.close()
+
+    assert found() == []
+    code, out = run("db", "reindex", "--batch", "10")
+    assert code == 0, out
+    assert "Reindexed 1 users" in out
+    assert found() == ["jdoe"]
+    code, out = run("db", "reindex", "--batch", "0")
+    assert code == 2
+    assert "--batch must be between 1 and 100000" in out
+    assert "Traceback" not in out
+
+
 def test_openapi_export(tmp_path: Path) -> None:
     target = tmp_path / "openapi.json"
     assert run("openapi", "--out", str(target))[0] == 0

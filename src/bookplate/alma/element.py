@@ -21,22 +21,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from bookplate.alma.user import _date, _datetime, _flag
+from bookplate.alma.values import read_date, read_datetime, read_flag
+from bookplate.users import shape
 from bookplate.users.errors import InvalidFieldValue
-from bookplate.users.model import (
-    Address,
-    Block,
-    ContactInfo,
-    Email,
-    Identifier,
-    Note,
-    Phone,
-    Role,
-    RoleParameter,
-    SegmentType,
-    Statistic,
-    User,
-)
+from bookplate.users.model import SegmentType, User
+from bookplate.users.shape import Kind, Record
 
 _TEXT, _CODE, _DATE, _DATETIME, _BOOL, _FLAG = range(6)
 _SEGMENT, _PREFERRED = 100, 101  # attribute kinds
@@ -55,196 +44,60 @@ class _Spec:
     fields: dict[str, tuple[int, str]]  # element name -> (kind, dataclass field)
     attributes: dict[str, tuple[int, str]] = field(default_factory=dict)
     lists: dict[str, tuple[str, _Spec | None, str]] = field(default_factory=dict)
+    objects: dict[str, tuple[_Spec, str]] = field(default_factory=dict)  # contact_info
     read: frozenset[str] = frozenset()
     strict_attributes: bool = True  # any other attribute: _Unusual
 
 
-_SEG_ATTR = {"segment_type": (_SEGMENT, "segment_type")}
-_PREF_ATTRS = {**_SEG_ATTR, "preferred": (_PREFERRED, "preferred")}
+# Lists the general reader is left to read: rare in SIS files.
+_GENERAL_ONLY = frozenset({"proxy_for_user", "rs_library", "library_notice"})
+_VALUE_KINDS = {
+    Kind.TEXT: _TEXT,
+    Kind.CODE: _CODE,
+    Kind.LOOSE_CODE: _CODE,
+    Kind.DATE: _DATE,
+    Kind.DATETIME: _DATETIME,
+    Kind.BOOLEAN: _BOOL,
+    Kind.FLAG: _FLAG,
+}
 
-_ADDRESS = _Spec(
-    Address,
-    {
-        **{n: (_TEXT, n) for n in ("line1", "line2", "line3", "line4", "line5", "city")},
-        "state_province": (_TEXT, "state_province"),
-        "postal_code": (_TEXT, "postal_code"),
-        "country": (_CODE, "country"),
-        "address_note": (_TEXT, "address_note"),
-        "start_date": (_DATE, "start_date"),
-        "end_date": (_DATE, "end_date"),
-        "preferred": (_BOOL, "preferred"),
-    },
-    _PREF_ATTRS,
-    {"address_types": ("address_type", None, "address_types")},
-    frozenset({"address_type", "segment_type"}),
-)
-_EMAIL = _Spec(
-    Email,
-    {
-        "email_address": (_TEXT, "email_address"),
-        "description": (_TEXT, "description"),
-        "preferred": (_BOOL, "preferred"),
-    },
-    _PREF_ATTRS,
-    {"email_types": ("email_type", None, "email_types")},
-    frozenset({"email_type", "segment_type"}),
-)
-_PHONE = _Spec(
-    Phone,
-    {
-        "phone_number": (_TEXT, "phone_number"),
-        "preferred": (_BOOL, "preferred"),
-        "preferred_sms": (_BOOL, "preferred_sms"),
-    },
-    {**_PREF_ATTRS, "preferred_sms": (_PREFERRED, "preferred_sms")},
-    {"phone_types": ("phone_type", None, "phone_types")},
-    frozenset({"phone_type", "segment_type"}),
-)
-_CONTACT = _Spec(
-    ContactInfo,
-    {},
-    {},
-    {
-        "addresses": ("address", _ADDRESS, "addresses"),
-        "emails": ("email", _EMAIL, "emails"),
-        "phones": ("phone", _PHONE, "phones"),
-    },
-    frozenset({"address", "email", "phone"}),
-    strict_attributes=False,
-)
-_IDENTIFIER = _Spec(
-    Identifier,
-    {
-        "id_type": (_CODE, "id_type"),
-        "value": (_TEXT, "value"),
-        "note": (_TEXT, "note"),
-        "status": (_CODE, "status"),
-    },
-    _SEG_ATTR,
-    read=frozenset({"segment_type"}),
-)
-_PARAMETER = _Spec(
-    RoleParameter,
-    {"type": (_CODE, "type"), "scope": (_CODE, "scope"), "value": (_CODE, "value")},
-)
-_ROLE = _Spec(
-    Role,
-    {
-        "role_type": (_CODE, "role_type"),
-        "scope": (_CODE, "scope"),
-        "status": (_CODE, "status"),
-        "expiry_date": (_DATE, "expiry_date"),
-    },
-    {},
-    {"parameters": ("parameter", _PARAMETER, "parameters")},
-    frozenset({"parameter"}),
-)
-_NOTE = _Spec(
-    Note,
-    {
-        "note_type": (_CODE, "note_type"),
-        "note_text": (_TEXT, "note_text"),
-        "user_viewable": (_BOOL, "user_viewable"),
-        "popup_note": (_BOOL, "popup_note"),
-        "created_by": (_TEXT, "created_by"),
-        "created_date": (_DATETIME, "created_date"),
-        "note_owner": (_TEXT, "note_owner"),
-    },
-    _SEG_ATTR,
-    read=frozenset({"segment_type"}),
-)
-_BLOCK = _Spec(
-    Block,
-    {
-        "block_type": (_CODE, "block_type"),
-        "block_description": (_CODE, "block_description"),
-        "block_status": (_CODE, "block_status"),
-        "block_note": (_TEXT, "block_note"),
-        "created_by": (_TEXT, "created_by"),
-        "created_date": (_DATETIME, "created_date"),
-        "expiry_date": (_DATETIME, "expiry_date"),
-        "block_owner": (_TEXT, "block_owner"),
-    },
-    _SEG_ATTR,
-    read=frozenset({"segment_type"}),
-)
-_STATISTIC = _Spec(
-    Statistic,
-    {
-        "statistic_category": (_CODE, "statistic_category"),
-        "category_type": (_CODE, "category_type"),
-        "statistic_note": (_TEXT, "statistic_note"),
-        "statistic_owner": (_TEXT, "statistic_owner"),
-    },
-    _SEG_ATTR,
-    read=frozenset({"segment_type"}),
-)
-_USER_TEXT = (
-    "primary_id",
-    "external_id",
-    "first_name",
-    "middle_name",
-    "last_name",
-    "pref_first_name",
-    "pref_middle_name",
-    "pref_last_name",
-    "pref_name_suffix",
-    "job_description",
-    "web_site_url",
-    "pin_number",
-    "linking_id",
-    "source_institution_code",
-    "source_link_id",
-)
-_USER_CODES = (
-    "record_type",
-    "account_type",
-    "status",
-    "user_title",
-    "job_category",
-    "gender",
-    "user_group",
-    "campus_code",
-    "cataloger_level",
-    "preferred_language",
-)
-_USER_DATES = ("status_date", "birth_date", "expiry_date", "purge_date")
-_USER = _Spec(
-    User,
-    {
-        **{n: (_TEXT, n) for n in _USER_TEXT},
-        **{n: (_CODE, n) for n in _USER_CODES},
-        **{n: (_DATE, n) for n in _USER_DATES},
-        "force_password_change": (_FLAG, "force_password_change"),
-        "password": (_TEXT, "_password"),  # read (and checked) by the general reader, not kept
-    },
-    {},
-    {
-        "user_identifiers": ("user_identifier", _IDENTIFIER, "identifiers"),
-        "user_roles": ("user_role", _ROLE, "roles"),
-        "user_notes": ("user_note", _NOTE, "notes"),
-        "user_blocks": ("user_block", _BLOCK, "blocks"),
-        "user_statistics": ("user_statistic", _STATISTIC, "statistics"),
-    },
-    frozenset(
-        {
-            "contact_info",
-            "user_identifier",
-            "user_role",
-            "user_note",
-            "user_block",
-            "user_statistic",
-            "proxy_for_user",
-            "rs_library",
-            "library_notice",
-            # lists this reader leaves to the general one
-            "proxy_for_users",
-            "rs_libraries",
-            "library_notices",
-        }
-    ),
-    strict_attributes=False,
-)
+
+def _spec(record: Record, strict: bool = True) -> _Spec:
+    """The fast reader's table for one record of the declaration (``users.shape``)."""
+    assert record.make is not None
+    fields: dict[str, tuple[int, str]] = {}
+    attributes: dict[str, tuple[int, str]] = {}
+    lists: dict[str, tuple[str, _Spec | None, str]] = {}
+    objects: dict[str, tuple[_Spec, str]] = {}
+    read: set[str] = set()
+    for f in record.fields:
+        kind, target = f.kind, f.target
+        if kind is Kind.WRITE_ONLY:  # read (and checked) by the general reader, not kept
+            fields[f.name] = (_TEXT, "_password")
+        if not f.input or target is None:
+            continue
+        if kind in _VALUE_KINDS:
+            fields[f.name] = (_VALUE_KINDS[kind], target)
+        if f.xml_attribute:
+            attributes[f.name] = (_SEGMENT if kind is Kind.SEGMENT else _PREFERRED, target)
+            if f.name not in fields:
+                read.add(f.name)
+        if kind is Kind.CODES:
+            lists[f.wrapper or f.name] = (f.name, None, target)
+            read.add(f.name)
+        elif kind is Kind.RECORDS and f.record is not None:
+            read.add(f.name)
+            if f.name in _GENERAL_ONLY:
+                read.add(f.wrapper or f.name)
+            else:
+                lists[f.wrapper or f.name] = (f.name, _spec(f.record), target)
+        elif kind is Kind.RECORD and f.record is not None:
+            read.add(f.name)
+            objects[f.name] = (_spec(f.record, strict=False), target)
+    return _Spec(record.make, fields, attributes, lists, objects, frozenset(read), strict)
+
+
+_USER = _spec(shape.USER, strict=False)
 
 
 def _local(name: str) -> str:
@@ -290,10 +143,10 @@ def _value(kind: int, child: Any) -> Any:
     if kind == _TEXT:
         return text or None
     if kind == _DATE:
-        return _date(text or "", "")
+        return read_date(text or "", "")
     if kind == _DATETIME:
-        return _datetime(text or "", "")
-    return _flag(text or "", "")
+        return read_datetime(text or "", "")
+    return read_flag(text or "", "")
 
 
 def _items(wrapper: Any, name: str, spec: _Spec | None, items: list[Any]) -> None:
@@ -323,7 +176,7 @@ def _read(element: Any, spec: _Spec) -> dict[str, Any]:  # noqa: PLR0912 - one b
         if attribute is None:
             if spec.strict_attributes or name in spec.fields or name in spec.read:
                 raise _Unusual
-            if name in spec.lists or name == "contact_info":
+            if name in spec.lists or name in spec.objects:
                 raise _Unusual
             continue
         kind, target = attribute
@@ -352,10 +205,12 @@ def _read(element: Any, spec: _Spec) -> dict[str, Any]:  # noqa: PLR0912 - one b
             item_name, item_spec, target = listed
             _items(child, item_name, item_spec, kwargs.setdefault(target, []))
             continue
-        if name == "contact_info" and spec is _USER:
-            if name in kwargs:
+        nested = spec.objects.get(name)
+        if nested is not None:
+            object_spec, target = nested
+            if target in kwargs:
                 raise _Unusual
-            kwargs["contact_info"] = ContactInfo(**_read(child, _CONTACT))
+            kwargs[target] = object_spec.make(**_read(child, object_spec))
             continue
         if name in spec.read or name in spec.attributes or len(child):
             raise _Unusual  # read by the general reader in another form, or nested content

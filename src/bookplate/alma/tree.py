@@ -3,7 +3,7 @@
 An XML user document is turned into exactly the dict its JSON form holds, and a dict is turned
 back into XML by the same table, so XML<->JSON conversion is a pair of inverse mappings and
 every other module only ever deals with the JSON shape. The table (``USER`` and the shapes it
-nests) says, per element, whether it is
+nests, derived from the declaration in ``users.shape``) says, per element, whether it is
 
 * a *code* field: XML text plus an optional ``desc`` attribute <-> ``{"value": .., "desc": ..}``;
 * a *list*: an XML wrapper holding repeated items <-> a JSON list named after the item
@@ -32,7 +32,9 @@ from typing import Any
 from lxml import etree
 
 from bookplate.alma.xml import local_name
+from bookplate.users import shape
 from bookplate.users.errors import InvalidFieldValue, UnreadableRecord
+from bookplate.users.shape import Kind
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,80 +61,29 @@ class Shape:
         object.__setattr__(self, "by_wrapper", wrappers)
 
 
-def _segment(**kwargs: Any) -> Shape:
-    """A repeatable segment carrying ``segment_type`` as an attribute."""
-    attributes = frozenset({"segment_type"}) | kwargs.pop("attributes", frozenset())
-    return Shape(attributes=attributes, **kwargs)
+def shape_of(record: shape.Record) -> Shape:
+    """The XML table of one record of the declaration (``users.shape``)."""
+    fields = record.fields
+    lists: dict[str, ListOf] = {}
+    for f in fields:
+        if f.kind is Kind.CODES:
+            lists[f.name] = ListOf(f.wrapper or f.name)
+        elif f.kind is Kind.RECORDS and f.record is not None:
+            lists[f.name] = ListOf(f.wrapper or f.name, shape_of(f.record))
+    return Shape(
+        codes=frozenset(f.name for f in fields if f.kind is Kind.CODE),
+        attributes=frozenset(f.name for f in fields if f.xml_attribute),
+        booleans=frozenset(f.name for f in fields if f.kind is Kind.BOOLEAN),
+        lists=lists,
+        objects={
+            f.name: shape_of(f.record)
+            for f in fields
+            if f.kind is Kind.RECORD and f.record is not None
+        },
+    )
 
 
-_PREFERRED = frozenset({"preferred", "segment_type"})
-
-ADDRESS = _segment(
-    codes=frozenset({"country"}),
-    attributes=_PREFERRED,
-    booleans=frozenset({"preferred"}),
-    lists={"address_type": ListOf("address_types")},
-)
-EMAIL = _segment(
-    attributes=_PREFERRED,
-    booleans=frozenset({"preferred"}),
-    lists={"email_type": ListOf("email_types")},
-)
-PHONE = _segment(
-    attributes=_PREFERRED | {"preferred_sms"},
-    booleans=frozenset({"preferred", "preferred_sms"}),
-    lists={"phone_type": ListOf("phone_types")},
-)
-CONTACT_INFO = Shape(
-    lists={
-        "address": ListOf("addresses", ADDRESS),
-        "email": ListOf("emails", EMAIL),
-        "phone": ListOf("phones", PHONE),
-    }
-)
-IDENTIFIER = _segment(codes=frozenset({"id_type"}))
-ROLE_PARAMETER = Shape(codes=frozenset({"type", "scope", "value"}))
-ROLE = Shape(
-    codes=frozenset({"status", "scope", "role_type"}),
-    lists={"parameter": ListOf("parameters", ROLE_PARAMETER)},
-)
-NOTE = _segment(codes=frozenset({"note_type"}), booleans=frozenset({"user_viewable", "popup_note"}))
-BLOCK = _segment(codes=frozenset({"block_type", "block_description"}))
-STATISTIC = _segment(codes=frozenset({"statistic_category", "category_type"}))
-PROXY_FOR = Shape(attributes=frozenset({"link"}))
-RS_LIBRARY = Shape(codes=frozenset({"code"}))
-LIBRARY_NOTICE = Shape(codes=frozenset({"code"}), booleans=frozenset({"value"}))
-
-USER = Shape(
-    codes=frozenset(
-        {
-            "record_type",
-            "user_title",
-            "job_category",
-            "gender",
-            "user_group",
-            "campus_code",
-            "cataloger_level",
-            "preferred_language",
-            "account_type",
-            "status",
-        }
-    ),
-    attributes=frozenset({"link"}),
-    booleans=frozenset({"is_researcher"}),
-    objects={"contact_info": CONTACT_INFO},
-    lists={
-        "user_identifier": ListOf("user_identifiers", IDENTIFIER),
-        "user_role": ListOf("user_roles", ROLE),
-        "user_block": ListOf("user_blocks", BLOCK),
-        "user_note": ListOf("user_notes", NOTE),
-        "user_statistic": ListOf("user_statistics", STATISTIC),
-        "proxy_for_user": ListOf("proxy_for_users", PROXY_FOR),
-        "rs_library": ListOf("rs_libraries", RS_LIBRARY),
-        "library_notice": ListOf("library_notices", LIBRARY_NOTICE),
-    },
-)
-
+USER = shape_of(shape.USER)
 _GENERIC = Shape()
 
 

@@ -23,30 +23,14 @@ from bookplate.users.model import (
     Status,
     User,
 )
+from bookplate.users.shape import user_fields
 
 PRIMARY_ID = "primary_id"
 PATRON_ROLE = "200"
 
-# User fields a mapping may fill from an attribute (plain strings on ``User``).
-MAPPABLE_FIELDS: frozenset[str] = frozenset(
-    {
-        "first_name",
-        "middle_name",
-        "last_name",
-        "pref_first_name",
-        "pref_middle_name",
-        "pref_last_name",
-        "user_title",
-        "job_category",
-        "job_description",
-        "gender",
-        "user_group",
-        "campus_code",
-        "preferred_language",
-        "web_site_url",
-        "linking_id",
-    }
-)
+# User fields a mapping may fill from an attribute (plain strings on ``User``): the fields
+# marked ``login`` in the record's declaration (``users.shape``).
+MAPPABLE_FIELDS: frozenset[str] = frozenset(user_fields("login"))
 EMAIL_FIELD = "email"
 
 

@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from bookplate.bootstrap import Container, build_container
+from bookplate.bootstrap import Container, ReindexReport, build_container
 from bookplate.cli.auth import auth_app
 from bookplate.cli.codes import codes_standard, codes_tables
 from bookplate.cli.network import network_app
@@ -134,6 +134,33 @@ def db_upgrade() -> None:
     """Apply every migration."""
     _container().close()
     console.print("Schema is at the latest revision.")
+
+
+@db_app.command("reindex")
+def db_reindex(
+    batch: Annotated[int, typer.Option(help="Users per transaction.")] = 1000,
+    start_after: Annotated[
+        int, typer.Option(help="Go on after this user key (the last one a run reported).")
+    ] = 0,
+) -> None:
+    """Rebuild every user's search terms, identifier look-ups and derived columns from the
+    stored records (after a field becomes searchable, for example). Safe to rerun."""
+    from bookplate.bootstrap import reindex_database
+
+    if not 1 <= batch <= 100_000:
+        _fail("--batch must be between 1 and 100000", 2)
+    if start_after < 0:
+        _fail("--start-after must be 0 or more", 2)
+
+    def progress(report: ReindexReport) -> None:
+        console.print(f"{report.users:,} users reindexed, up to key {report.last_key}")
+
+    report = reindex_database(get_settings().database_url, batch, start_after, progress)
+    for key in report.unreadable:
+        err.print(f"user key {key}: stored record unreadable, left as it was")
+    console.print(f"Reindexed {report.users:,} users (last key {report.last_key}).")
+    if report.unreadable:
+        _fail(f"{len(report.unreadable)} stored records could not be read")
 
 
 @db_app.command("check")

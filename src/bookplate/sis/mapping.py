@@ -42,45 +42,12 @@ from bookplate.users.model import (
     Statistic,
     User,
 )
+from bookplate.users.shape import ADDRESS, USER, Kind
 
-SCALARS = frozenset(
-    {
-        "primary_id",
-        "first_name",
-        "middle_name",
-        "last_name",
-        "pref_first_name",
-        "pref_middle_name",
-        "pref_last_name",
-        "pref_name_suffix",
-        "user_title",
-        "job_category",
-        "job_description",
-        "gender",
-        "user_group",
-        "campus_code",
-        "web_site_url",
-        "cataloger_level",
-        "preferred_language",
-        "pin_number",
-        "status",
-    }
-)
-DATES = frozenset({"birth_date", "expiry_date", "purge_date"})
-ADDRESS_PARTS = frozenset(
-    {
-        "line1",
-        "line2",
-        "line3",
-        "line4",
-        "line5",
-        "city",
-        "state_province",
-        "postal_code",
-        "country",
-        "address_note",
-    }
-)
+# The targets come from the record's declaration (``users.shape``, the fields marked ``sis``).
+SCALARS = frozenset(f.target for f in USER.fields if f.sis and f.kind is not Kind.DATE)
+DATES = frozenset(f.target for f in USER.fields if f.sis and f.kind is Kind.DATE)
+ADDRESS_PARTS = frozenset(f.target for f in ADDRESS.fields if f.sis)
 _EXT = SegmentType.EXTERNAL
 
 

@@ -35,9 +35,8 @@ from bookplate.sis.model import (
     Mode,
     Profile,
 )
-from bookplate.users.manual import field_text
+from bookplate.users.manual import PROTECTED_FIELDS, field_text
 from bookplate.users.model import (
-    PROTECTED_FIELDS,
     AccountType,
     ContactInfo,
     SegmentType,

@@ -32,7 +32,8 @@ from bookplate.sis.preview import Preview, preview_csv
 from bookplate.sis.report_out import PlanWriter, plan_writer
 from bookplate.sis.sources import FailedSource, open_source
 from bookplate.sis.sources.base import Source
-from bookplate.users.model import PROTECTED_FIELDS, RecordType, Role, User
+from bookplate.users.manual import PROTECTED_FIELDS
+from bookplate.users.model import RecordType, Role, User
 from bookplate.users.services import UserService, utcnow
 from bookplate.users.validation import has_control, validate
 

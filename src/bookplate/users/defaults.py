@@ -140,30 +140,3 @@ DEFAULT_GROUP_RECORD_TYPES: dict[str, tuple[str, ...]] = {
     "COMMUNITY": ("PUBLIC",),
     "VENDOR": ("CONTACT",),
 }
-
-# Which user field is checked against which code table.
-FIELD_TABLES: dict[str, str] = {
-    "record_type": "AddNewUserOptions",
-    "user_group": "UserGroups",
-    "user_title": "UserTitles",
-    "job_category": "JobTitles",
-    "gender": "Genders",
-    "campus_code": "Campuses",
-    "cataloger_level": "CatalogerLevel",
-    "preferred_language": "UserPreferredLanguage",
-    "account_type": "UserAccountTypes",
-    "status": "UserStatus",
-    "country": "CountryCodes",
-    "address_type": "UserAddressTypes",
-    "email_type": "UserEmailTypes",
-    "phone_type": "UserPhoneTypes",
-    "id_type": "UserIdentifierTypes",
-    "role_type": "HFrUserRoles.roleType",
-    "role_status": "UserRoleStatus",
-    "note_type": "NoteTypes",
-    "block_type": "UserBlockTypes",
-    "block_description": "UserBlockDescription",
-    "statistic_category": "UserStatCategories",
-    "category_type": "UserStatisticalTypes",
-    "library_notice": "LibraryNoticesOptInDisplay",
-}

@@ -12,7 +12,10 @@ import dataclasses
 import json
 from typing import Any
 
-from bookplate.users.model import PROTECTED_FIELDS, User
+from bookplate.users.model import User
+from bookplate.users.shape import PROTECTED_FIELDS
+
+__all__ = ["PROTECTED_FIELDS", "field_text", "mark_manual"]
 
 
 def _plain(value: Any) -> Any:

@@ -151,42 +151,6 @@ class LibraryNotice:
     value: bool = False
 
 
-# Fields of an external user that staff edits protect against the SIS and against PUT
-# (SPEC section 3, "Exception 2").
-PROTECTED_FIELDS: tuple[str, ...] = (
-    "user_group",
-    "job_category",
-    "pin_number",
-    "preferred_language",
-    "campus_code",
-    "rs_libraries",
-    "user_title",
-    "library_notices",
-    "pref_first_name",
-    "pref_middle_name",
-    "pref_last_name",
-    "cataloger_level",
-)
-
-# The wire names accepted in ``override=`` for the protected fields above.
-OVERRIDE_NAMES: dict[str, str] = {
-    "user_group": "user_group",
-    "job_category": "job_category",
-    "pin_number": "pin_number",
-    "preferred_language": "preferred_language",
-    "campus_code": "campus_code",
-    "rs_libraries": "rs_libraries",
-    "rs_library": "rs_libraries",
-    "user_title": "user_title",
-    "library_notices": "library_notices",
-    "library_notice": "library_notices",
-    "pref_first_name": "pref_first_name",
-    "pref_middle_name": "pref_middle_name",
-    "pref_last_name": "pref_last_name",
-    "cataloger_level": "cataloger_level",
-}
-
-
 @dataclass(slots=True)
 class User:
     """One person's record. ``institution`` is Bookplate's owner, not part of Alma's schema."""

@@ -14,49 +14,31 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from functools import lru_cache
+from typing import Any
 
 from bookplate.users.errors import InvalidParameter
 from bookplate.users.model import User, normalise_id
+from bookplate.users.shape import USER, Kind, Record, Search, SearchAs, walk
 
-# Fields a condition may name, per SPEC section 2.5.
-NAME_FIELDS = ("first_name", "last_name", "middle_name")
-WHOLE_VALUE_FIELDS = ("primary_id", "email", "identifiers")
+# Fields a condition may name (SPEC section 2.5): the ``search`` of the record's declaration
+# (``users.shape``), in its order.
+_SEARCHES: tuple[Search, ...] = tuple(s for _, f in walk() for s in f.search)
+SEARCH_FIELDS: tuple[str, ...] = tuple(dict.fromkeys(s.name for s in _SEARCHES))
+WHOLE_VALUE_FIELDS = tuple(s.name for s in _SEARCHES if s.how is SearchAs.WHOLE)
 # Coded fields match the whole code, case-insensitively (codes such as UNIV_ID hold underscores).
-CODE_FIELDS = (
-    "job_category",
-    "user_group",
-    "campus_code",
-    "block_type",
-    "id_type",
-    "note_type",
-    "statistic_category",
-)
-SEARCH_FIELDS: tuple[str, ...] = (
-    "primary_id",
-    "first_name",
-    "last_name",
-    "middle_name",
-    "email",
-    "phone_number",
-    "job_category",
-    "identifiers",
-    "birth_date",
-    "user_group",
-    "campus_code",
-    "block_type",
-    "id_type",
-    "note_text",
-    "note_type",
-    "statistic_category",
-)
+CODE_FIELDS = tuple(s.name for s in _SEARCHES if s.how is SearchAs.CODE)
 # general_info: keywords of every field except emails, birth date and identifiers.
 GENERAL_INFO_FIELDS: tuple[str, ...] = tuple(
-    f for f in SEARCH_FIELDS if f not in ("email", "birth_date", "identifiers")
+    dict.fromkeys(s.name for s in _SEARCHES if s.general)
 )
+_HOW = {s.name: s.how for s in _SEARCHES}  # one way per condition name (checked by a test)
 ORDER_BY = ("last_name", "first_name", "primary_id")
+# The fields a staff search box looks a name up in (preferred names are indexed under these).
+NAME_FIELDS = ("first_name", "last_name", "middle_name")
 MAX_LIMIT = 100
 MAX_TERMS = 10
 
@@ -157,52 +139,73 @@ def digits(text: str | None) -> str:
     return "".join(c for c in (text or "") if c.isdigit())
 
 
-def search_terms(user: User) -> set[tuple[str, str]]:
-    """Every ``(field, term)`` under which ``user`` is found."""
-    # Built as one list of candidates and filtered once (empty terms dropped, long ones cut):
-    # this runs for every user a sync writes, so it avoids a set and a call per field.
-    found: list[tuple[str, str]] = [("primary_id", normalise_id(user.primary_id))]
-    for field_name, own, preferred in (
-        ("first_name", user.first_name, user.pref_first_name),
-        ("last_name", user.last_name, user.pref_last_name),
-        ("middle_name", user.middle_name, user.pref_middle_name),
-    ):
-        if own:
-            found.extend((field_name, w) for w in _words(own))
-        if preferred:
-            found.extend((field_name, w) for w in _words(preferred))
-    contact = user.contact_info
-    found.extend(
-        ("email", normalise_id(e.email_address)) for e in contact.emails if e.email_address
+def _iso(value: date) -> str:
+    return value.isoformat()
+
+
+# How one value gives its term (None: the value's words give one term each).
+_TERM: dict[SearchAs, Callable[[Any], str] | None] = {
+    SearchAs.WORDS: None,
+    SearchAs.WHOLE: normalise_id,
+    SearchAs.CODE: fold,
+    SearchAs.DIGITS: digits,
+    SearchAs.DATE: _iso,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class _Terms:
+    """Where the terms of one record come from: its own fields, then its nested records."""
+
+    own: tuple[tuple[str, str, Callable[[Any], str] | None], ...]  # attr, field, term
+    nested: tuple[tuple[str, bool, _Terms], ...]  # attr, a list?, the nested record's plan
+
+
+def _terms_of(record: Record) -> _Terms | None:
+    own = tuple(
+        (f.target, s.name, _TERM[s.how]) for f in record.fields if f.target for s in f.search
     )
-    found.extend(("phone_number", digits(p.phone_number)) for p in contact.phones)
-    if user.job_category:
-        found.append(("job_category", fold(user.job_category)))
-    identifiers = user.identifiers
-    found.extend(("identifiers", normalise_id(i.value)) for i in identifiers if i.value)
-    if user.birth_date:
-        found.append(("birth_date", user.birth_date.isoformat()))
-    if user.user_group:
-        found.append(("user_group", fold(user.user_group)))
-    if user.campus_code:
-        found.append(("campus_code", fold(user.campus_code)))
-    found.extend(("block_type", fold(b.block_type)) for b in user.blocks if b.block_type)
-    found.extend(("id_type", fold(i.id_type)) for i in identifiers if i.id_type)
-    for note in user.notes:
-        if note.note_text:
-            found.extend(("note_text", w) for w in _words(note.note_text))
-        if note.note_type:
-            found.append(("note_type", fold(note.note_type)))
+    nested = []
+    for f in record.fields:
+        sub = _terms_of(f.record) if f.record is not None and f.target else None
+        if sub is not None and f.target:
+            nested.append((f.target, f.kind is Kind.RECORDS, sub))
+    return _Terms(own, tuple(nested)) if own or nested else None
+
+
+_USER_TERMS = _terms_of(USER)
+
+
+def _gather(obj: Any, plan: _Terms, found: list[tuple[str, str]]) -> None:
+    for attr, name, term in plan.own:
+        value = getattr(obj, attr)
+        if value:
+            if term is None:
+                found.extend((name, w) for w in _words(value))
+            else:
+                found.append((name, term(value)))
+    for attr, many, sub in plan.nested:
+        value = getattr(obj, attr)
+        if many:
+            for item in value:
+                _gather(item, sub, found)
+        else:
+            _gather(value, sub, found)
+
+
+def search_terms(user: User) -> set[tuple[str, str]]:
+    """Every ``(field, term)`` under which ``user`` is found: the fields the declaration
+    marks ``search`` (``users.shape``), and the holders of active roles."""
+    # Built as one list of candidates and filtered once (empty terms dropped, long ones cut):
+    # this runs for every user a sync writes, so it avoids a set and a call per term.
+    found: list[tuple[str, str]] = []
+    if _USER_TERMS is not None:
+        _gather(user, _USER_TERMS, found)
     # Not searchable with q: lets the roles area find holders of a role (e.g. the last admin).
     found.extend(
         ("role_type", r.role_type)
         for r in user.roles
         if r.role_type and (r.status or "ACTIVE").upper() == "ACTIVE"
-    )
-    found.extend(
-        ("statistic_category", fold(s.statistic_category))
-        for s in user.statistics
-        if s.statistic_category
     )
     return {(f, t[:200]) for f, t in found if t}
 
@@ -217,18 +220,19 @@ def _condition(field_name: str, raw_value: str) -> Condition:
         fields = (field_name,)
     else:
         raise InvalidParameter("q", field_name)
-    if field_name in WHOLE_VALUE_FIELDS:
+    how = _HOW.get(field_name)
+    if how is SearchAs.WHOLE:
         # Whole-value fields keep their underscores: IDs and emails contain them.
         whole = raw_value.strip().strip('"')
         prefix = whole.endswith("*")
         text = normalise_id(whole.rstrip("*"))
         terms: tuple[Term, ...] = (Term(text, prefix),) if text else ()
-    elif field_name in CODE_FIELDS:
+    elif how is SearchAs.CODE:
         code = fold(raw_value.strip().strip('"'))
         terms = (Term(code.rstrip("*"), code.endswith("*")),) if code.rstrip("*") else ()
-    elif field_name == "phone_number":
+    elif how is SearchAs.DIGITS:
         terms = (Term(digits(value), value.endswith("*")),) if digits(value) else ()
-    elif field_name == "birth_date":
+    elif how is SearchAs.DATE:
         terms = (Term(value.removesuffix("Z")),) if value else ()
     else:
         terms = tuple(

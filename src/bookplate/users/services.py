@@ -24,8 +24,6 @@ from bookplate.users.errors import (
 )
 from bookplate.users.manual import mark_manual
 from bookplate.users.model import (
-    OVERRIDE_NAMES,
-    PROTECTED_FIELDS,
     AccountType,
     LibraryNotice,
     User,
@@ -34,6 +32,7 @@ from bookplate.users.model import (
 from bookplate.users.passwords import PasswordHasher
 from bookplate.users.ports import ALL_UNIQUE, Guard, HistoryRow, RoleHooks, UnitOfWork, Version
 from bookplate.users.queries import SearchResult, UserSearch
+from bookplate.users.shape import OVERRIDE_NAMES, PROTECTED_FIELDS
 from bookplate.users.validation import (
     CodeBook,
     apply_defaults,

@@ -12,7 +12,6 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 
-from bookplate.users.defaults import FIELD_TABLES
 from bookplate.users.errors import (
     ExternalIdMustBeEmpty,
     ExternalIdRequired,
@@ -28,29 +27,10 @@ from bookplate.users.errors import (
 )
 from bookplate.users.model import AccountType, RecordType, SegmentType, User, normalise_id
 from bookplate.users.password_rules import check_password
+from bookplate.users.shape import DEFAULT_MAX, FIELD_TABLES, MAX_LENGTHS, RECORDS
 
-# Lengths from the XSD's string types (SPEC section 1.3); anything else gets DEFAULT_MAX.
-MAX_LENGTHS: dict[str, int] = {
-    "primary_id": 255,
-    "first_name": 255,
-    "middle_name": 255,
-    "last_name": 255,
-    "pref_first_name": 255,
-    "pref_middle_name": 255,
-    "pref_last_name": 255,
-    "pref_name_suffix": 255,
-    "pin_number": 255,
-    "external_id": 255,
-    "job_description": 1000,
-    "note_text": 2000,
-    "block_note": 1000,
-    "statistic_note": 1000,
-    "address_note": 1000,
-    "value": 255,
-    "email_address": 255,
-    "phone_number": 255,
-}
-DEFAULT_MAX = 4000
+# Lengths from the XSD's string types (SPEC section 1.3) are declared in ``users.shape``
+# (``MAX_LENGTHS`` by field name); a text field that declares none gets DEFAULT_MAX.
 
 # How many entries each list of a record may hold (docs/alma-compatibility.md, "Record
 # sizes"). Alma documents no such caps; these are far above what a person's record needs and
@@ -113,7 +93,9 @@ def _limited_fields(kind: type) -> tuple[tuple[str, int], ...]:
     found = _LIMITED_FIELDS.get(kind)
     if found is None:
         fields = dataclasses.fields(kind) if dataclasses.is_dataclass(kind) else ()
-        found = tuple((f.name, MAX_LENGTHS.get(f.name, DEFAULT_MAX)) for f in fields)
+        record = RECORDS.get(kind)
+        limits = record.limits() if record is not None else {}
+        found = tuple((f.name, limits.get(f.name, DEFAULT_MAX)) for f in fields)
         _LIMITED_FIELDS[kind] = found
     return found
 
@@ -324,7 +306,7 @@ def check_codes(user: User, book: CodeBook) -> None:  # noqa: PLR0912 - one bran
             _code(book, "phone", "phone_type", t)
     for role in user.roles:
         # Role types, scopes and parameters are the roles area's to check (roles.validation).
-        _code(book, "role status", "role_status", role.status)
+        _code(book, "role status", "user_role.status", role.status)
     for note in user.notes:
         _code(book, "note", "note_type", note.note_type)
     for block in user.blocks:
@@ -336,7 +318,7 @@ def check_codes(user: User, book: CodeBook) -> None:  # noqa: PLR0912 - one bran
         _code(book, "statistic category", "statistic_category", stat.statistic_category)
         _code(book, "statistic category type", "category_type", stat.category_type)
     for notice in user.library_notices:
-        _code(book, "library notice", "library_notice", notice.code)
+        _code(book, "library notice", "library_notice.code", notice.code)
 
 
 def check_identifiers(user: User, book: CodeBook) -> None:

@@ -10,6 +10,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
+from bookplate.alma.schema import user_body_schema
 from bookplate.api import deps
 from bookplate.api.almaws import fulfilment, linked, params
 from bookplate.api.errors import PasswordCheckFailed
@@ -38,54 +39,27 @@ UserIdPath = Annotated[
 Q = Annotated[str | None, Query()]
 
 
-# The body is read by the codec, not by FastAPI, so it is described here for OpenAPI users.
-def _code(*values: str) -> dict[str, object]:
-    return {
-        "type": "object",
-        "required": ["value"],
-        "properties": {
-            "value": {"type": "string", "enum": list(values)},
-            "desc": {"type": "string"},
-        },
-    }
-
-
+# The body is read by the codec, not by FastAPI: its schema comes from the declaration.
+EXAMPLE_USER = {
+    "record_type": {"value": "PUBLIC"},
+    "primary_id": "jdoe43",
+    "first_name": "Jane",
+    "last_name": "Doe",
+    "user_group": {"value": "UNDERGRAD"},
+    "expiry_date": "2030-08-30Z",
+    "contact_info": {
+        "email": [
+            {"email_address": "jdoe43@example.edu", "preferred": True,
+             "email_type": [{"value": "school"}]}
+        ]
+    },
+    "user_identifier": [{"id_type": {"value": "BARCODE"}, "value": "39000043"}],
+}
 USER_BODY = {
     "requestBody": {
         "required": True,
         "content": {
-            "application/json": {
-                "schema": {
-                    "type": "object",
-                    "description": "A user in Alma's rest_user JSON shape.",
-                    "required": ["primary_id", "record_type", "user_group"],
-                    "properties": {
-                        "primary_id": {"type": "string", "minLength": 1, "maxLength": 255},
-                        "record_type": _code("PUBLIC", "STAFF"),
-                        "first_name": {"type": "string", "maxLength": 255},
-                        "last_name": {"type": "string", "maxLength": 255},
-                        "user_group": _code("UNDERGRAD", "GRAD", "FACULTY"),
-                        "account_type": _code("INTERNAL"),
-                        "status": _code("ACTIVE", "INACTIVE"),
-                        "expiry_date": {"type": "string", "format": "date"},
-                        "password": {"type": "string"},
-                        "user_identifier": {
-                            "type": "array",
-                            "maxItems": 3,
-                            "items": {
-                                "type": "object",
-                                "required": ["id_type", "value"],
-                                "properties": {
-                                    "id_type": _code("BARCODE", "UNIV_ID"),
-                                    "value": {"type": "string", "minLength": 1, "maxLength": 255},
-                                },
-                            },
-                        },
-                        "contact_info": {"type": "object"},
-                        "user_role": {"type": "array", "items": {"type": "object"}},
-                    },
-                }
-            },
+            "application/json": {"schema": user_body_schema(), "example": EXAMPLE_USER},
             "application/xml": {
                 "schema": {"type": "string", "description": "<user> per rest_user.xsd"}
             },

@@ -21,9 +21,8 @@ from starlette.responses import Response
 from bookplate.errors import ConflictError, InputError
 from bookplate.roles.model import ROLE_TYPES, Privilege
 from bookplate.roles.policy import Action, decide, target_kind
-from bookplate.users.manual import field_text
+from bookplate.users.manual import PROTECTED_FIELDS, field_text
 from bookplate.users.model import (
-    PROTECTED_FIELDS,
     Email,
     Identifier,
     RecordType,
