@@ -53,11 +53,16 @@ def test_a_hanging_sign_in_does_not_hold_the_api_threads(
     client, container, key = app_parts
     entered, release = threading.Event(), threading.Event()
 
+    real = container.external  # type: ignore[attr-defined]
+
     class HangingLogins:
-        def saml_metadata(self, code: str, institution: str | None) -> str:
+        def legs(self, method: str, endpoint: str) -> object:
+            return real.legs(method, endpoint)  # which URLs exist stays the real backends'
+
+        def metadata(self, method: str, code: str, institution: str | None) -> tuple[str, str]:
             entered.set()
             release.wait(10)
-            return "<EntityDescriptor/>"
+            return "<EntityDescriptor/>", "application/samlmetadata+xml"
 
     container.__dict__["external"] = HangingLogins()  # the cached property, replaced
     answers: list[int] = []

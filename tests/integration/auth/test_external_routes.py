@@ -217,7 +217,7 @@ def test_the_routes_are_the_backends_declarations(world: App) -> None:
                       params={"state": "s2", "user": "jdoe"}).status_code == 401
     client.get("/auth/cas/echo/login", params={"institution": "MAIN", "next": "/auth/me"})
     done = client.get("/auth/cas/echo/back", params={"state": "s1", "user": "jdoe"})
-    assert done.status_code == 303 and done.headers["location"] == "/auth/me"
+    assert done.status_code == 303 and done.headers["location"] == "/me"
     assert "bp_session" in done.cookies
     assert world.container.users.get("MAIN", "jdoe", "primary_id").last_name == "Echo"
     events, _ = world.container.auth.store.events("MAIN", None, None, None, False, 50, 0)
