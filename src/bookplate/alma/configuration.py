@@ -280,6 +280,7 @@ def read_desks(body: bytes) -> list[DeskDoc]:
     else:
         for i, el in enumerate(_xml_items(doc, "circ_desks", "circ_desk"), 1):
             code = _text(_child_text(el, "code"), f"desk {i}: code")
-            out.append(DeskDoc(code, _text(_child_text(el, "name"), "name", required=False) or code))
+            name = _text(_child_text(el, "name"), "name", required=False)
+            out.append(DeskDoc(code, name or code))
     _unique([d.code for d in out], "desk")
     return out

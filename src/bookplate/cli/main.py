@@ -14,6 +14,7 @@ from rich.table import Table
 from bookplate.bootstrap import Container, build_container
 from bookplate.cli.auth import auth_app
 from bookplate.cli.codes import codes_standard, codes_tables
+from bookplate.cli.config import config_app
 from bookplate.cli.roles import libraries_app, roles_app, staff_app
 from bookplate.cli.sandbox import sandbox_app
 from bookplate.cli.sis import sis_app, worker
@@ -51,6 +52,7 @@ app.add_typer(staff_app, name="staff")
 app.command("worker")(worker)
 app.add_typer(auth_app, name="auth")
 app.add_typer(sandbox_app, name="sandbox")
+app.add_typer(config_app, name="config")
 
 console = Console()
 err = Console(stderr=True)
