@@ -14,17 +14,19 @@ files do not name are kept. Running it twice changes nothing the second time.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
 
 from bookplate.alma import configuration as docs
 from bookplate.config import get_settings
+from bookplate.errors import BookplateError
 from bookplate.roles.model import Library
+from bookplate.roles.validation import check_config_text
 from bookplate.users.ports import CodeRow
 
 if TYPE_CHECKING:
@@ -33,15 +35,14 @@ if TYPE_CHECKING:
 config_app = typer.Typer(
     no_args_is_help=True, help="Bring an institution's Alma configuration in, or write it out."
 )
-console = Console()
-err = Console(stderr=True)
 
 WHO = "config-import"
 SUFFIXES = (".json", ".xml")
 
 
 def _fail(message: str, code: int = 1) -> None:
-    err.print(f"error: {message}", markup=False, highlight=False)
+    # One plain line (no wrapping): scripts and people read it as it is.
+    print(f"error: {message}", file=sys.stderr)
     raise typer.Exit(code)
 
 
@@ -182,6 +183,11 @@ def config_import(
         with c.uow_factory() as uow:
             if uow.institutions.get(institution) is None:
                 _fail(f"no institution {institution}")
+        # Everything is worked out (and refused, exit 2) before the first write.
+        lines, changed_libraries = _library_changes(data, c.roles.config(institution).libraries)
+        for lib in changed_libraries:
+            check_config_text(lib, "library")
+        with c.uow_factory() as uow:
             known = set(uow.codes.table_names(institution))
             table_changes: dict[str, list[CodeRow]] = {}
             for name, rows in sorted(data.tables.items()):
@@ -201,12 +207,12 @@ def config_import(
                     for row in changed:
                         uow.codes.put_row(institution, name, row)
                 uow.commit()
-        libraries = c.roles.config(institution).libraries
-        lines, changed_libraries = _library_changes(data, libraries)
         report += lines
         if not dry_run:
             for lib in changed_libraries:
                 c.roles.put_library(institution, lib, WHO)
+    except BookplateError as exc:
+        _fail(str(exc), 2)
     finally:
         c.close()
     for line in report:
