@@ -11,11 +11,6 @@ from typing import TYPE_CHECKING
 from argon2 import PasswordHasher as Argon2
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from bookplate.auth.mail import SmtpMailer
-from bookplate.auth.ports import AttemptCounter, LockoutCounter
-from bookplate.auth.registry import LoginMethods
-from bookplate.auth.services import AuthService
-from bookplate.auth.tokens import DiscoveryTokens
 from bookplate.config import Settings
 from bookplate.keys.ports import RateCounter
 from bookplate.keys.quota import DAY, DailyQuota
@@ -28,23 +23,23 @@ from bookplate.roles.services import (
     StaffTokens,
     StaffUsers,
 )
-from bookplate.sandbox.services import Sandbox
-from bookplate.sis.jobs import JobQueue, SisJobs, ThreadQueue, WorkerQueue
-from bookplate.sis.services import SisService
-from bookplate.storage.auth_repo import SqlAttemptCounter, SqlAuthStore, SqlLockoutCounter
 from bookplate.storage.engine import Engine, make_engine
-from bookplate.storage.identity import database_identity
 from bookplate.storage.rate_counter import SqlRateCounter
-from bookplate.storage.redis_counter import RedisRateCounter
-from bookplate.storage.redis_lockout import RedisAttemptCounter, RedisLockoutCounter
-from bookplate.storage.sis_queue import ProcrastinateQueue
-from bookplate.storage.sis_repo import SqlSisStore
 from bookplate.storage.uow import SqlUnitOfWork
 from bookplate.users.services import CodeBookCache, UserService
 from bookplate.users.standard_codes import new_institution_tables, standard_tables
 
 if TYPE_CHECKING:
+    # The services below are imported where they are built (each cached property): the CLI's
+    # commands that touch only users, keys and codes never load procrastinate, the sign-in
+    # services or the SIS jobs (docs/benchmarks.md, "CLI start-up").
     from bookplate.auth.profiles import ExternalLogins
+    from bookplate.auth.registry import LoginMethods
+    from bookplate.auth.services import AuthService
+    from bookplate.auth.tokens import DiscoveryTokens
+    from bookplate.sandbox.services import Sandbox
+    from bookplate.sis.jobs import SisJobs, WorkerQueue
+    from bookplate.sis.services import SisService
 
 
 class Argon2Hasher:
@@ -107,16 +102,26 @@ class Container:
     @cached_property
     def sandbox(self) -> Sandbox:
         """Seeding and resetting a sandbox institution (docs/sandbox.md)."""
+        from bookplate.sandbox.services import Sandbox  # noqa: PLC0415 (lazy)
+
         return Sandbox(self.uow_factory, self.users, self.roles, self.sis, self.add_institution)
 
     @cached_property
     def sis(self) -> SisService:
         """SIS profiles and runs (built on first use)."""
+        from bookplate.sis.services import SisService  # noqa: PLC0415 (lazy)
+        from bookplate.storage.sis_repo import SqlSisStore  # noqa: PLC0415
+
         return SisService(SqlSisStore(self.engine), self.users)
 
     @cached_property
     def sis_jobs(self) -> SisJobs:
         """SIS runs as jobs: procrastinate on PostgreSQL, a background thread on SQLite."""
+        from bookplate.sis.jobs import JobQueue, SisJobs, ThreadQueue  # noqa: PLC0415 (lazy)
+        from bookplate.storage.identity import database_identity  # noqa: PLC0415
+        from bookplate.storage.sis_queue import ProcrastinateQueue  # noqa: PLC0415
+        from bookplate.storage.sis_repo import SqlSisStore  # noqa: PLC0415
+
         jobs = SisJobs(
             self.sis,
             SqlSisStore(self.engine),
@@ -136,6 +141,8 @@ class Container:
     def worker_queue(self) -> WorkerQueue | None:
         """The queue ``bookplate worker`` processes work (PostgreSQL); None on SQLite, where
         runs execute in the process that queues them."""
+        from bookplate.storage.sis_queue import ProcrastinateQueue  # noqa: PLC0415 (lazy)
+
         queue = self.sis_jobs.queue
         return queue if isinstance(queue, ProcrastinateQueue) else None
 
@@ -143,6 +150,19 @@ class Container:
     def auth(self) -> AuthService:
         """Passwords with lockout, sessions, reset links, external logins (built on first
         use). The failure counter is in Redis when configured, else in the database."""
+        from bookplate.auth.mail import SmtpMailer  # noqa: PLC0415 (lazy)
+        from bookplate.auth.ports import AttemptCounter, LockoutCounter  # noqa: PLC0415
+        from bookplate.auth.services import AuthService  # noqa: PLC0415
+        from bookplate.storage.auth_repo import (  # noqa: PLC0415
+            SqlAttemptCounter,
+            SqlAuthStore,
+            SqlLockoutCounter,
+        )
+        from bookplate.storage.redis_lockout import (  # noqa: PLC0415
+            RedisAttemptCounter,
+            RedisLockoutCounter,
+        )
+
         s = self.settings
         limit, seconds = s.lockout_failures, s.lockout_seconds
         lockout: LockoutCounter = (
@@ -165,6 +185,8 @@ class Container:
     @cached_property
     def login_methods(self) -> LoginMethods:
         """External sign-in profiles the login page offers; adapters ``add`` theirs."""
+        from bookplate.auth.registry import LoginMethods  # noqa: PLC0415 (lazy)
+
         return LoginMethods()
 
     @cached_property
@@ -190,6 +212,9 @@ class Container:
     @cached_property
     def discovery(self) -> DiscoveryTokens:
         """Discovery JWTs and their signing keys (built on first use)."""
+        from bookplate.auth.tokens import DiscoveryTokens  # noqa: PLC0415 (lazy)
+        from bookplate.storage.auth_repo import SqlAuthStore  # noqa: PLC0415
+
         return DiscoveryTokens(SqlAuthStore(self.engine), ttl_seconds=self.settings.jwt_ttl_seconds,
                                cache_seconds=self.settings.cache_seconds)
 
@@ -231,6 +256,8 @@ def build_container(settings: Settings, *, migrate: bool = False) -> Container:
     def uow_factory() -> SqlUnitOfWork:
         return SqlUnitOfWork(engine)
 
+    if settings.redis_url:
+        from bookplate.storage.redis_counter import RedisRateCounter  # noqa: PLC0415 (lazy)
     counter: RateCounter
     counter = RedisRateCounter(settings.redis_url) if settings.redis_url else SqlRateCounter(engine)
     def read_factory() -> SqlUnitOfWork:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -19,7 +19,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from bookplate.bootstrap import Container, build_container
+from bookplate.cli.wiring import build_container
 from bookplate.config import get_settings
 from bookplate.errors import BookplateError
 from bookplate.sis.apply import cell_text, plan_writer
@@ -34,6 +34,9 @@ from bookplate.sis.model import (
     Profile,
     Report,
 )
+
+if TYPE_CHECKING:
+    from bookplate.bootstrap import Container
 
 sis_app = typer.Typer(no_args_is_help=True, help="SIS integration: load and sync external users.")
 profile_app = typer.Typer(no_args_is_help=True, help="Users integration profiles.")
