@@ -53,3 +53,52 @@ def test_an_api_worker_starts_without_the_login_protocols(tmp_path: object) -> N
     )
     assert "fastapi" in loaded
     assert not loaded & {"saml2", "xmlschema", "ldap3", "authlib"}, loaded & set(HEAVY)
+
+
+def _modules_after(code: str) -> set[str]:
+    probe = f"{code}\nimport sys\nprint(' '.join(sorted(sys.modules)))"
+    out = subprocess.run(
+        [sys.executable, "-c", probe], check=True, capture_output=True, text=True
+    ).stdout
+    return set(out.split())
+
+
+# Not needed by ``bookplate --help``, ``codes list|set`` or ``keys list``.
+NOT_FOR_LIGHT_COMMANDS = {
+    "procrastinate",
+    "fastapi",
+    "starlette",
+    "redis",
+    "bookplate.auth.services",
+    "bookplate.auth.backends",
+    "bookplate.sis.jobs",
+    "bookplate.storage.sis_queue",
+    "bookplate.sandbox.services",
+}
+
+
+def test_importing_the_cli_loads_no_backend() -> None:
+    """``bookplate --help`` imports the commands only: no wiring, no database layer."""
+    loaded = _modules_after("import bookplate.cli.main")
+    assert "bookplate.cli.main" in loaded
+    heavy = NOT_FOR_LIGHT_COMMANDS | {"bookplate.bootstrap", "sqlalchemy", "psycopg"}
+    assert not loaded & heavy, loaded & heavy
+
+
+def test_a_codes_command_builds_its_container_without_jobs_or_sign_in(tmp_path: object) -> None:
+    # the commands run in a child process, as a person runs them
+    loaded = _modules_after(
+        "import os\n"
+        f"os.environ['BOOKPLATE_DATABASE_URL'] = 'sqlite:///{tmp_path}/x.db'\n"
+        "os.environ.pop('BOOKPLATE_REDIS_URL', None)\n"
+        "from typer.testing import CliRunner\n"
+        "from bookplate.cli.main import app\n"
+        "r = CliRunner().invoke(app, ['institutions', 'add', 'LIB', 'Library'])\n"
+        "assert r.exit_code == 0, r.output\n"
+        "r = CliRunner().invoke(app, ['codes', 'set', 'LIB', 'Genders', 'X', 'Other'])\n"
+        "assert r.exit_code == 0, r.output\n"
+        "r = CliRunner().invoke(app, ['keys', 'list'])\n"
+        "assert r.exit_code == 0, r.output\n"
+    )
+    assert "bookplate.bootstrap" in loaded
+    assert not loaded & NOT_FOR_LIGHT_COMMANDS, loaded & NOT_FOR_LIGHT_COMMANDS
