@@ -74,9 +74,13 @@ NOT_IMPLEMENTED = {
     ("GET", "/almaws/v1/users/{user_name}/leganto-notifications"),
 }
 
-# Ours but not in the Users reference: the Configuration API's code tables.
+# Ours but not in the Users reference: the Configuration API's code tables, libraries and
+# circulation desks.
 OURS_ONLY = {
+    ("GET", "/almaws/v1/conf/code-tables"),
     ("GET", "/almaws/v1/conf/code-tables/{code_table_name}"),
+    ("GET", "/almaws/v1/conf/libraries"),
+    ("GET", "/almaws/v1/conf/libraries/{library_code}/circ-desks"),
     # Alma answers this list too, though the Users reference file lacks it.
     ("GET", "/almaws/v1/users/{user_id}/resource-sharing-requests"),
 }

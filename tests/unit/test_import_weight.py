@@ -53,3 +53,25 @@ def test_an_api_worker_starts_without_the_login_protocols(tmp_path: object) -> N
     )
     assert "fastapi" in loaded
     assert not loaded & {"saml2", "xmlschema", "ldap3", "authlib"}, loaded & set(HEAVY)
+
+
+def _modules_after(code: str) -> set[str]:
+    probe = f"{code}\nimport sys\nprint(' '.join(sorted(sys.modules)))"
+    out = subprocess.run(
+        [sys.executable, "-c", probe], check=True, capture_output=True, text=True
+    ).stdout
+    return set(out.split())
+
+
+# Not needed by ``bookplate --help``, ``codes list|set`` or ``keys list``.
+NOT_FOR_LIGHT_COMMANDS = {
+    "procrastinate",
+    "fastapi",
+    "starlette",
+    "redis",
+    "bookplate.auth.services",
+    "bookplate.auth.backends",
+    "bookplate.sis.jobs",
+    "bookplate.storage.sis_queue",
+    "bookplate.sandbox.services",
+}

@@ -55,6 +55,7 @@ ERROR_TABLE: dict[type[BaseException], Mapping] = {
     user_errors.LinkingIdNotFound: Mapping(400, "4019998"),
     user_errors.SourceInstitutionInvalid: Mapping(400, "401651"),
     user_errors.CodeTableNotFound: Mapping(400, "40166410"),
+    role_errors.LibraryNotFound: Mapping(400, "40166410"),
     user_errors.DuplicateId: Mapping(400, "401851"),
     user_errors.RepeatedIdentifier: Mapping(400, "40166404"),
     user_errors.MandatoryFieldMissing: Mapping(400, "401664"),

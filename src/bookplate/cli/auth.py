@@ -5,16 +5,19 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 
 from bookplate.auth.errors import MailUnavailable, ProfileInvalid, ResetNotPossible
 from bookplate.auth.model import Method
-from bookplate.bootstrap import Container, build_container
+from bookplate.cli.wiring import build_container
 from bookplate.config import get_settings
 from bookplate.users.errors import UserNotFound
+
+if TYPE_CHECKING:
+    from bookplate.bootstrap import Container
 
 auth_app = typer.Typer(help="Authentication: discovery-token signing keys, sign-in profiles.",
                        no_args_is_help=True)

@@ -7,7 +7,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from bookplate.bootstrap import build_container
+from bookplate.cli.wiring import build_container
 from bookplate.config import get_settings
 
 console = Console()

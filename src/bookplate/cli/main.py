@@ -5,24 +5,28 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from bookplate.bootstrap import Container, ReindexReport, build_container
 from bookplate.cli.auth import auth_app
 from bookplate.cli.codes import codes_standard, codes_tables
+from bookplate.cli.config import config_app
 from bookplate.cli.network import network_app
 from bookplate.cli.roles import libraries_app, roles_app, staff_app
 from bookplate.cli.sandbox import sandbox_app
 from bookplate.cli.sis import sis_app, worker
+from bookplate.cli.wiring import build_container
 from bookplate.config import get_settings
 from bookplate.errors import BookplateError
 from bookplate.keys.services import parse_areas
 from bookplate.network.model import IdScope
 from bookplate.users.ports import CodeRow
+
+if TYPE_CHECKING:
+    from bookplate.bootstrap import Container, ReindexReport
 
 app = typer.Typer(no_args_is_help=True, help="Bookplate: library user management.")
 
@@ -53,6 +57,7 @@ app.command("worker")(worker)
 app.add_typer(auth_app, name="auth")
 app.add_typer(sandbox_app, name="sandbox")
 app.add_typer(network_app, name="network")
+app.add_typer(config_app, name="config")
 
 console = Console()
 err = Console(stderr=True)

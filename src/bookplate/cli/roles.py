@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import date
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from bookplate.bootstrap import Container, build_container
+from bookplate.cli.wiring import build_container
 from bookplate.config import get_settings
 from bookplate.errors import BookplateError
 from bookplate.roles.model import (
@@ -20,6 +20,9 @@ from bookplate.roles.model import (
     RestrictedSettings,
     RoleProfile,
 )
+
+if TYPE_CHECKING:
+    from bookplate.bootstrap import Container
 
 roles_app = typer.Typer(
     no_args_is_help=True, help="Role profiles, assignment rules, restricted accounts."

@@ -5,17 +5,20 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 
-from bookplate.bootstrap import Container, build_container
+from bookplate.cli.wiring import build_container
 from bookplate.config import get_settings
 from bookplate.errors import BookplateError
 from bookplate.keys.services import parse_areas
 from bookplate.sandbox.population import DEFAULT_SEED, DEFAULT_USERS, INSTITUTION, staff_password
 from bookplate.users.queries import UserSearch
+
+if TYPE_CHECKING:
+    from bookplate.bootstrap import Container
 
 sandbox_app = typer.Typer(
     help="An Alma sandbox with a seeded institution: test your Alma integration locally.",

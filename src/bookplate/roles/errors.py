@@ -51,3 +51,11 @@ class NoStaffPrivileges(AccessError):
             "user's record first, e.g. role 21 (User Manager) or 32 (Circulation Desk "
             "Operator) scoped to the institution or a library (docs/roles.md)."
         )
+
+
+class LibraryNotFound(NotFoundError):
+    """A library code the institution does not have (``GET /conf/libraries/{code}/...``)."""
+
+    def __init__(self, code: str) -> None:
+        self.code = code
+        super().__init__(f"Library {code[:100]} was not found in this institution.")

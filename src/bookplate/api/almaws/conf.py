@@ -1,17 +1,35 @@
-"""``/almaws/v1/conf/code-tables/{name}``: the code tables, read-only (Configuration area)."""
+"""``/almaws/v1/conf``: code tables, libraries and circulation desks, read-only (Configuration
+area), in Alma's shapes (``bookplate.alma.configuration``)."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
+from bookplate.alma import configuration as conf_docs
 from bookplate.api import deps
-from bookplate.api.negotiation import wants_json
+from bookplate.api.negotiation import JSON, XML, wants_json
 from bookplate.api.wire import code_table_response
 from bookplate.keys.model import Area
+from bookplate.roles.errors import LibraryNotFound
 from bookplate.users.errors import CodeTableNotFound
 
 router = APIRouter(prefix="/almaws/v1/conf", tags=["Configuration"])
+
+
+def _base(request: Request) -> str:
+    return f"{deps.base_url(request)}/almaws/v1"
+
+
+@router.get("/code-tables", summary="Retrieve the list of code tables")
+def list_code_tables(request: Request) -> Response:
+    key = deps.require_key(request, Area.CONFIGURATION, write=False)
+    c = deps.container(request)
+    with c.uow_factory() as uow:
+        names = [(n, n) for n in uow.codes.table_names(key.institution)]
+    if wants_json(request):
+        return Response(conf_docs.code_table_list_to_json(names, _base(request)), media_type=JSON)
+    return Response(conf_docs.code_table_list_to_xml(names, _base(request)), media_type=XML)
 
 
 @router.get("/code-tables/{code_table_name}", summary="Retrieve a code table")
@@ -24,3 +42,28 @@ def get_code_table(request: Request, code_table_name: str) -> Response:
             raise CodeTableNotFound(code_table_name)
         rows = uow.codes.rows(key.institution, code_table_name)
     return code_table_response(code_table_name, code_table_name, rows, wants_json(request))
+
+
+@router.get("/libraries", summary="Retrieve the libraries")
+def list_libraries(request: Request) -> Response:
+    key = deps.require_key(request, Area.CONFIGURATION, write=False)
+    libraries = deps.container(request).roles.config(key.institution).libraries
+    docs = [conf_docs.LibraryDoc(lib.code, lib.name) for _, lib in sorted(libraries.items())]
+    if wants_json(request):
+        return Response(conf_docs.libraries_to_json(docs, _base(request)), media_type=JSON)
+    return Response(conf_docs.libraries_to_xml(docs, _base(request)), media_type=XML)
+
+
+@router.get("/libraries/{library_code}/circ-desks", summary="Retrieve the circulation desks")
+def list_circ_desks(request: Request, library_code: str) -> Response:
+    key = deps.require_key(request, Area.CONFIGURATION, write=False)
+    library = deps.container(request).roles.config(key.institution).libraries.get(library_code)
+    if library is None:
+        raise LibraryNotFound(library_code)
+    # Bookplate keeps a desk's code only: the code is also its name.
+    desks = [conf_docs.DeskDoc(code, code) for code in sorted(library.desks)]
+    if wants_json(request):
+        return Response(
+            conf_docs.desks_to_json(library.code, desks, _base(request)), media_type=JSON
+        )
+    return Response(conf_docs.desks_to_xml(library.code, desks, _base(request)), media_type=XML)

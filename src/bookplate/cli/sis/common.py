@@ -3,14 +3,17 @@ the sweep of ownerless runs and the look-up of a profile by its code."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 
-from bookplate.bootstrap import Container, build_container
+from bookplate.cli.wiring import build_container
 from bookplate.config import get_settings
 from bookplate.sis.model import Profile
+
+if TYPE_CHECKING:
+    from bookplate.bootstrap import Container
 
 console = Console()
 err = Console(stderr=True)
