@@ -53,7 +53,6 @@ ERROR_TABLE: dict[type[BaseException], Mapping] = {
     user_errors.UserNotFoundByType: Mapping(400, "401890"),
     user_errors.SourceUserNotFound: Mapping(400, "4019990"),
     user_errors.LinkingIdNotFound: Mapping(400, "4019998"),
-    user_errors.SourceInstitutionInvalid: Mapping(400, "401651"),
     user_errors.CodeTableNotFound: Mapping(400, "40166410"),
     role_errors.LibraryNotFound: Mapping(400, "40166410"),
     user_errors.DuplicateId: Mapping(400, "401851"),

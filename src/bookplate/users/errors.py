@@ -40,20 +40,13 @@ def user_not_found(identifier: str, id_type: str | None) -> UserNotFound:
 
 
 class SourceUserNotFound(NotFoundError):
-    """A look-up by a source institution's user ID (fulfillment networks; none linked yet)."""
+    """No linked account of that source institution's user (fulfillment networks, 4019990)."""
 
     def __init__(self, identifier: str, source_institution: str) -> None:
         super().__init__(
             f"User with source identifier {identifier} of institution "
             f"{source_institution} was not found."
         )
-
-
-class SourceInstitutionInvalid(InputError):
-    """A create that names a source institution or user (linked accounts, not here yet)."""
-
-    def __init__(self) -> None:
-        super().__init__("Source institution not valid or not part of fulfillment network.")
 
 
 class CodeTableNotFound(NotFoundError):

@@ -27,7 +27,6 @@ _CODE = re.compile(r"""["'](?:4\d{5,7}|60101|500038|FORBIDDEN|NOT_FOUND|UNAUTHOR
         (user_errors.user_not_found("x", None), 400, "401861"),
         (user_errors.user_not_found("x", "BARCODE"), 400, "401890"),
         (user_errors.SourceUserNotFound("x", "OTHER"), 400, "4019990"),
-        (user_errors.SourceInstitutionInvalid(), 400, "401651"),
         (user_errors.CodeTableNotFound("UserGroups"), 400, "40166410"),
         (user_errors.InvalidParameterValue("kind", "odd"), 400, "40166411"),
         (user_errors.ActionNotSupported("op=x"), 400, "401859"),
