@@ -75,3 +75,17 @@ NOT_FOR_LIGHT_COMMANDS = {
     "bookplate.storage.sis_queue",
     "bookplate.sandbox.services",
 }
+
+
+def test_importing_the_cli_loads_no_database_queue_or_web_layer() -> None:
+    """``bookplate --help`` and argument errors need none of the wiring: the command modules
+    get their container through ``cli/wiring.py`` when a command runs."""
+    probe = (
+        "import sys\nimport bookplate.cli.main\n"
+        "print(' '.join(m for m in ('bookplate.bootstrap', 'sqlalchemy', 'procrastinate',"
+        " 'fastapi', 'redis') if m in sys.modules))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe], check=True, capture_output=True, text=True
+    ).stdout
+    assert out.split() == []

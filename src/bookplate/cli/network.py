@@ -9,17 +9,20 @@ import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from bookplate.bootstrap import Container, build_container
+from bookplate.cli.wiring import build_container
 from bookplate.config import get_settings
 from bookplate.errors import BookplateError, InputError
 from bookplate.network.errors import InvalidPartner, NetworkError, ScopeClashes
 from bookplate.network.model import IdClash, IdScope, clash_csv_rows
+
+if TYPE_CHECKING:
+    from bookplate.bootstrap import Container
 
 network_app = typer.Typer(no_args_is_help=True, help="Fulfillment networks and linked accounts.")
 console = Console()

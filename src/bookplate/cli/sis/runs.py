@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.progress import (
@@ -17,7 +17,6 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from bookplate.bootstrap import Container
 from bookplate.cli.sis.common import EXIT_ABORTED, console, container, err, fail, resolve, sweep
 from bookplate.cli.sis.reports import summary_table
 from bookplate.errors import BookplateError
@@ -25,6 +24,9 @@ from bookplate.sis.apply import DEFAULT_BATCH
 from bookplate.sis.model import Mode, Profile, Report
 from bookplate.sis.report_out import plan_writer
 from bookplate.sis.sources.formats import SUFFIXES
+
+if TYPE_CHECKING:
+    from bookplate.bootstrap import Container
 
 
 class RunFailed(BookplateError):
