@@ -4,16 +4,22 @@ per role (the staff sign in with a password through the sign-in form)."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
+import pytest
 from fastapi.testclient import TestClient
+from typer.testing import CliRunner
 
 from bookplate.api.app import create_app
 from bookplate.bootstrap import Container, build_container
-from bookplate.config import Settings
+from bookplate.cli.main import app
+from bookplate.config import Settings, get_settings
 from bookplate.roles.model import Library
 from bookplate.users.model import Email, Identifier, Role, RoleParameter, User, UserInput
+from tests.integration.sis.helpers import users_doc, write_zip
 
 PASSWORD = "correct-horse-battery"
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -86,3 +92,28 @@ def site_for(database_url: str, **overrides: object) -> Iterator[Site]:
     with TestClient(app, raise_server_exceptions=False) as client:
         yield Site(client, container)
     container.close()
+
+
+@contextmanager
+def sis_loads(database_url: str, monkeypatch: pytest.MonkeyPatch,
+              tmp_path: Path) -> Iterator[Callable[..., None]]:
+    """``bookplate sis sync FILE -p SIS`` on the site's database, as an operator runs it: a
+    profile SIS, then each call loads a zip of the given ``<user>`` records."""
+    monkeypatch.setenv("BOOKPLATE_DATABASE_URL", database_url)
+    monkeypatch.setenv("BOOKPLATE_SIS_SPOOL", str(tmp_path / "spool"))
+    get_settings.cache_clear()
+    runner = CliRunner()
+    made = runner.invoke(app, ["sis", "profile", "create", "SIS", "-i", "MAIN",
+                               "--default-user-group", "UNDERGRAD"])
+    assert made.exit_code == 0, made.output
+
+    def sync(*users: str) -> None:
+        path = write_zip(tmp_path / f"load{len(list(tmp_path.glob('load*')))}.zip",
+                         {"users.xml": users_doc(*users)})
+        result = runner.invoke(app, ["sis", "sync", str(path), "-p", "SIS", "--no-progress"])
+        assert result.exit_code == 0, result.output
+
+    try:
+        yield sync
+    finally:
+        get_settings.cache_clear()

@@ -12,10 +12,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from typer.testing import CliRunner
 
-from bookplate.cli.main import app
-from bookplate.config import get_settings
 from bookplate.users.model import (
     Block,
     Identifier,
@@ -25,8 +22,8 @@ from bookplate.users.model import (
     User,
     UserInput,
 )
-from tests.functional.staff_pages import CSRF, PASSWORD, Site, site_for
-from tests.integration.sis.helpers import user_xml, users_doc, write_zip
+from tests.functional.staff_pages import CSRF, PASSWORD, Site, sis_loads, site_for
+from tests.integration.sis.helpers import user_xml
 
 
 @pytest.fixture
@@ -96,22 +93,8 @@ def test_the_own_record_shows_what_the_patron_may_see(site: Site) -> None:
 @pytest.fixture
 def sis(site: Site, database_url: str, monkeypatch: pytest.MonkeyPatch,
         tmp_path: Path) -> Iterator[Any]:
-    monkeypatch.setenv("BOOKPLATE_DATABASE_URL", database_url)
-    monkeypatch.setenv("BOOKPLATE_SIS_SPOOL", str(tmp_path / "spool"))
-    get_settings.cache_clear()
-    runner = CliRunner()
-    made = runner.invoke(app, ["sis", "profile", "create", "SIS", "-i", "MAIN",
-                               "--default-user-group", "UNDERGRAD"])
-    assert made.exit_code == 0, made.output
-
-    def sync(*users: str) -> None:
-        path = write_zip(tmp_path / f"load{len(list(tmp_path.glob('load*')))}.zip",
-                         {"users.xml": users_doc(*users)})
-        result = runner.invoke(app, ["sis", "sync", str(path), "-p", "SIS", "--no-progress"])
-        assert result.exit_code == 0, result.output
-
-    yield sync
-    get_settings.cache_clear()
+    with sis_loads(database_url, monkeypatch, tmp_path) as sync:
+        yield sync
 
 
 def test_own_contact_changes_are_internal_and_survive_a_sis_load(site: Site, sis: Any) -> None:

@@ -10,10 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from typer.testing import CliRunner
 
-from bookplate.cli.main import app
-from bookplate.config import get_settings
 from bookplate.users.model import (
     Address,
     Block,
@@ -27,8 +24,8 @@ from bookplate.users.model import (
     User,
     UserInput,
 )
-from tests.functional.staff_pages import Site, site_for
-from tests.integration.sis.helpers import user_xml, users_doc, write_zip
+from tests.functional.staff_pages import Site, sis_loads, site_for
+from tests.integration.sis.helpers import user_xml
 
 
 @pytest.fixture
@@ -204,22 +201,8 @@ def test_a_desk_operator_edits_as_the_policy_lets_them(site: Site) -> None:
 def sis(site: Site, database_url: str, monkeypatch: pytest.MonkeyPatch,
         tmp_path: Path) -> Iterator[Any]:
     """``bookplate sis sync FILE -p SIS`` on the site's database, as an operator runs it."""
-    monkeypatch.setenv("BOOKPLATE_DATABASE_URL", database_url)
-    monkeypatch.setenv("BOOKPLATE_SIS_SPOOL", str(tmp_path / "spool"))
-    get_settings.cache_clear()
-    runner = CliRunner()
-    made = runner.invoke(app, ["sis", "profile", "create", "SIS", "-i", "MAIN",
-                               "--default-user-group", "UNDERGRAD"])
-    assert made.exit_code == 0, made.output
-
-    def sync(*users: str) -> None:
-        path = write_zip(tmp_path / f"load{len(list(tmp_path.glob('load*')))}.zip",
-                         {"users.xml": users_doc(*users)})
-        result = runner.invoke(app, ["sis", "sync", str(path), "-p", "SIS", "--no-progress"])
-        assert result.exit_code == 0, result.output
-
-    yield sync
-    get_settings.cache_clear()
+    with sis_loads(database_url, monkeypatch, tmp_path) as sync:
+        yield sync
 
 
 def test_a_staff_edit_survives_a_sis_load_and_restore_hands_it_back(site: Site, sis: Any) -> None:
