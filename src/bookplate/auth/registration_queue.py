@@ -21,7 +21,7 @@ from bookplate.auth.model import Registration
 from bookplate.auth.ports import Mailer, RegistrationStore
 from bookplate.roles.model import Actor
 from bookplate.roles.policy import Action
-from bookplate.roles.staff import StaffUsers, require_any
+from bookplate.roles.staff import StaffUsers, as_caller, require_any
 from bookplate.users.errors import InvalidParameter, UserNotFound
 from bookplate.users.model import Address, Email, Phone, SegmentType, User, UserInput
 from bookplate.users.ports import PRIMARY_ID
@@ -77,7 +77,7 @@ class RegistrationQueue:
         user.status = "ACTIVE"
         approved = self.staff.replace(actor, user.primary_id, UserInput(user),
                                       id_type=PRIMARY_ID)
-        self.store.remove(actor.institution, user.primary_id, actor.primary_id,
+        self.store.remove(actor.institution, user.primary_id, as_caller(actor).who,
                           "registration.approve",
                           {"user_group": group, "expiry_date": expiry.isoformat()
                            if expiry else None})
@@ -104,7 +104,7 @@ class RegistrationQueue:
         result = self.staff.replace(actor, target.primary_id, UserInput(merged),
                                     id_type=PRIMARY_ID)
         self.staff.delete(actor, pending.primary_id, PRIMARY_ID)
-        self.store.remove(actor.institution, pending.primary_id, actor.primary_id,
+        self.store.remove(actor.institution, pending.primary_id, as_caller(actor).who,
                           "registration.merge", {"into": target.primary_id})
         log.info("registration_merged", institution=actor.institution,
                  user=pending.primary_id, into=target.primary_id, by=actor.primary_id)
@@ -114,7 +114,7 @@ class RegistrationQueue:
         """The pending record goes; ``notify``: a short message to its address."""
         registration, pending = self.one(actor, primary_id)
         self.staff.delete(actor, pending.primary_id, PRIMARY_ID)
-        self.store.remove(actor.institution, pending.primary_id, actor.primary_id,
+        self.store.remove(actor.institution, pending.primary_id, as_caller(actor).who,
                           "registration.reject", {"notified": notify})
         log.info("registration_rejected", institution=actor.institution,
                  user=pending.primary_id, by=actor.primary_id)

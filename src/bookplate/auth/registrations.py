@@ -197,15 +197,16 @@ class SelfRegistrations:
     def _known(self, institution: str, email: str) -> bool:
         """An account holds the address, or a registration for it is live (an unconfirmed
         one whose link has expired is dropped: the person may register again)."""
-        found = self.users.search(UserSearch(institution, box_conditions(email), limit=1))
-        if found.total:
-            return True
+        live = False
         for old in self.store.by_email(institution, email):
             if old.confirmed_at is None and old.link_expires_at <= self.now():
                 self._drop(old, "registration.expired")
-                continue
+            else:
+                live = True
+        if live:
             return True
-        return False
+        found = self.users.search(UserSearch(institution, box_conditions(email), limit=1))
+        return found.total > 0
 
     def _drop(self, registration: Registration, action: str) -> None:
         with contextlib.suppress(UserNotFound):
