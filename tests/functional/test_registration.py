@@ -11,8 +11,11 @@ from urllib.parse import urlsplit
 
 import pytest
 from fastapi.testclient import TestClient
+from typer.testing import CliRunner
 from sqlalchemy import update
 
+from bookplate.cli.main import app
+from bookplate.config import get_settings
 from bookplate.storage import tables as t
 from bookplate.users.errors import UserNotFound
 from bookplate.users.model import SegmentType, User
@@ -142,8 +145,8 @@ def test_register_confirm_approve_and_sign_in(site: Site, sink: tuple[Sink, int]
         "COMMUNITY", "ACTIVE", expiry)
     assert approved.last_modified_by == "staff:manager"
     actions = [(h.action, h.actor) for h in c.users.history("MAIN", new_id)]
-    assert actions[:3] == [("registration.approve", "staff:manager"), ("user.replace", "staff:manager"),
-                           ("user.replace", f"self:{new_id}")]
+    assert actions[:3] == [("registration.approve", "staff:manager"),
+                           ("user.replace", "staff:manager"), ("user.replace", f"self:{new_id}")]
     assert new_id not in site.client.get("/staff/registrations").text
     # The patron signs in with the user ID and the password they chose.
     client = site.client
@@ -372,3 +375,37 @@ def test_a_mail_failure_leaves_no_half_made_registration(database_url: str) -> N
         assert pending(site) == []
         with site.container.engine.connect() as conn:
             assert conn.execute(t.registrations.select()).all() == []
+
+
+def test_the_cli_says_whether_the_form_is_open_and_lists_the_queue(
+        site: Site, sink: tuple[Sink, int], database_url: str,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    new_id = _registered(site, sink, "cli@example.net", confirmed=True)
+    monkeypatch.setenv("BOOKPLATE_DATABASE_URL", database_url)
+    runner = CliRunner()
+    get_settings.cache_clear()
+    try:
+        closed = runner.invoke(app, ["auth", "registrations", "MAIN"])
+        assert closed.exit_code == 0 and "closed: not switched on" in closed.output
+        assert f"{new_id}\tcli@example.net" in closed.output and "1 waiting." in closed.output
+        monkeypatch.setenv("BOOKPLATE_SELF_REGISTRATION", '{"MAIN": {"pending_days": 7}}')
+        get_settings.cache_clear()
+        no_mail = runner.invoke(app, ["auth", "registrations", "MAIN"])
+        assert "closed: no SMTP host or no public URL" in no_mail.output
+        monkeypatch.setenv("BOOKPLATE_SMTP_HOST", "127.0.0.1")
+        monkeypatch.setenv("BOOKPLATE_PUBLIC_URL", "https://library.example")
+        get_settings.cache_clear()
+        opened = runner.invoke(app, ["auth", "registrations", "MAIN"])
+        assert "open: pending group PENDING, 7 days, links valid 48 hours" in opened.output
+        monkeypatch.setenv("BOOKPLATE_SELF_REGISTRATION", '{"MAIN": {"pending_group": "X"}}')
+        get_settings.cache_clear()
+        wrong = runner.invoke(app, ["auth", "registrations", "MAIN"])
+        assert "the user group X is not enabled for PUBLIC" in wrong.output
+        unknown = runner.invoke(app, ["auth", "registrations", "NOPE"])
+        assert unknown.exit_code == 2
+        monkeypatch.setenv("BOOKPLATE_SELF_REGISTRATION", '{"MAIN": {"pending_days": 0}}')
+        get_settings.cache_clear()
+        bad = runner.invoke(app, ["auth", "registrations", "MAIN"])
+        assert bad.exit_code != 0 and "pending_days" in str(bad.exception or bad.output)
+    finally:
+        get_settings.cache_clear()

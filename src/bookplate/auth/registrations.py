@@ -133,22 +133,27 @@ class SelfRegistrations:
             self._executor = None
 
     # -- the form ---------------------------------------------------------------------------
-    def policy(self, institution: str) -> SelfRegistration:
-        """The institution's settings; RegistrationClosed when it is not switched on, mail
-        or the public URL is missing, or the pending group cannot hold PUBLIC users."""
+    def why_closed(self, institution: str) -> str | None:
+        """Why the institution's form is not open (None: it is): not switched on, no mail
+        or public URL, or a pending group that cannot hold PUBLIC users."""
         policy = self.policies.get(institution)
         if policy is None:
-            raise RegistrationClosed()
+            return "not switched on (BOOKPLATE_SELF_REGISTRATION)"
         if self.mailer is None or self.public_url is None:
-            log.warning("registration_unavailable", institution=institution,
-                        reason="no SMTP host or no public_url configured")
-            raise RegistrationClosed()
+            return "no SMTP host or no public URL configured"
         book = self.users.code_book(institution)
         if policy.pending_group not in book.group_record_types.get("PUBLIC", frozenset()):
-            log.warning("registration_unavailable", institution=institution,
-                        reason=f"user group {policy.pending_group} not enabled for PUBLIC")
+            return f"the user group {policy.pending_group} is not enabled for PUBLIC records"
+        return None
+
+    def policy(self, institution: str) -> SelfRegistration:
+        """The institution's settings; RegistrationClosed when ``why_closed`` says why."""
+        reason = self.why_closed(institution)
+        if reason is not None:
+            if institution in self.policies:
+                log.warning("registration_unavailable", institution=institution, reason=reason)
             raise RegistrationClosed()
-        return policy
+        return self.policies[institution]
 
     def draft(self, institution: str, form: RegistrationForm, primary_id: str) -> User:
         """The record a registration makes, checked by the rules every record meets."""
