@@ -340,14 +340,20 @@ def test_approve_bad_input(site: Site, sink: tuple[Sink, int]) -> None:
                  {"user_group": "COMMUNITY", "expiry_date": "31/12/2030"},
                  {"user_group": "COMMUNITY", "expiry_date": "2001-01-01"},
                  {"user_group": "<script>", "expiry_date": "'; DROP TABLE users;--"},
-                 {"user_group": "x" * 5000}):
+                 {"user_group": "x" * 5000}, {"user_group": "COM\x00MUNITY"},
+                 {"user_group": "COMMUNITY", "expiry_date": "2030-01-01\x00"}):
         r = site.post(url, data)
         assert r.status_code == 400, (data, r.status_code)
         assert c.users.get("MAIN", new_id).user_group == "PENDING"
     r = site.client.post(url, data={"user_group": "COMMUNITY"})  # no CSRF token
     assert r.status_code == 403
     assert site.client.get("/staff/registrations/NOPE").status_code == 400
-    assert site.client.get("/staff/registrations/x%00y").status_code in (400, 404)
+    for bad in ("x%00y", "x" * 300, "%E2%80%AEx"):
+        assert site.client.get(f"/staff/registrations/{bad}").status_code == 400
+        assert site.post(f"/staff/registrations/{bad}/reject", {}).status_code == 400
+    r = site.post(url, {"user_group": "COMMUNITY", "expiry_date": ""})
+    assert r.status_code == 303  # no expiry date: the record does not expire
+    assert c.users.get("MAIN", new_id).expiry_date is None
 
 
 @pytest.mark.parametrize("who", ["desk", "patron"])

@@ -58,9 +58,12 @@ class RegistrationQueue:
 
     def one(self, actor: Actor, primary_id: str) -> tuple[Registration, User]:
         require_any(actor, Action.EDIT_USER)
+        if not primary_id or len(primary_id) > 255 or not primary_id.isprintable():
+            # no stored ID is like this (and PostgreSQL cannot even compare a NUL)
+            raise RegistrationNotPending(primary_id.encode("unicode_escape").decode()[:255])
         registration = self.store.get(actor.institution, primary_id)
         if registration is None:
-            raise RegistrationNotPending(primary_id[:255])
+            raise RegistrationNotPending(primary_id)
         user = self.staff.get(actor, registration.primary_id, PRIMARY_ID)
         return registration, user
 
