@@ -11,8 +11,8 @@ from urllib.parse import urlsplit
 
 import pytest
 from fastapi.testclient import TestClient
-from typer.testing import CliRunner
 from sqlalchemy import update
+from typer.testing import CliRunner
 
 from bookplate.cli.main import app
 from bookplate.config import get_settings
