@@ -415,3 +415,23 @@ def test_the_cli_says_whether_the_form_is_open_and_lists_the_queue(
         assert bad.exit_code != 0 and "pending_days" in str(bad.exception or bad.output)
     finally:
         get_settings.cache_clear()
+
+
+def test_every_form_of_the_flow_fuzzed(site: Site, sink: tuple[Sink, int]) -> None:
+    from tests.functional.form_fuzz import fuzz, post_forms
+
+    new_id = _registered(site, sink, "fuzz@example.net", confirmed=False)
+    link = urlsplit(sink[0].link("fuzz@example.net")).path
+    client = site.client
+    client.cookies.clear()
+    token = form_csrf(client)  # the double-submit pair of the public forms
+    forms = post_forms(client, ["/register", link])
+    assert {f.action for f in forms} == {"/register", link}
+    assert fuzz(client, forms, token) == []
+    site.sign_in("manager")
+    forms = post_forms(client, [f"/staff/registrations/{new_id}?q=jos"])
+    assert {f.action for f in forms} >= {f"/staff/registrations/{new_id}/{a}"
+                                         for a in ("approve", "merge", "reject")}
+    assert fuzz(client, forms, site.csrf()) == []
+    assert site.container.users.get("MAIN", "jdoe").contact_info.emails[0].email_address == (
+        "jose@example.org")
