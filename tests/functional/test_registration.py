@@ -328,7 +328,7 @@ def test_reject_with_mail_and_unconfirmed_cannot_be_approved(site: Site,
         c.users.get("MAIN", new_id)
     assert "could not accept" in sink[0].last_body("spam@example.net")
     assert c.users.history("MAIN", new_id)[0].action == "registration.reject"
-    assert site.client.get(f"/staff/registrations/{new_id}").status_code == 400
+    assert site.client.get(f"/staff/registrations/{new_id}").status_code == 404
 
 
 def test_approve_bad_input(site: Site, sink: tuple[Sink, int]) -> None:
@@ -347,10 +347,10 @@ def test_approve_bad_input(site: Site, sink: tuple[Sink, int]) -> None:
         assert c.users.get("MAIN", new_id).user_group == "PENDING"
     r = site.client.post(url, data={"user_group": "COMMUNITY"})  # no CSRF token
     assert r.status_code == 403
-    assert site.client.get("/staff/registrations/NOPE").status_code == 400
+    assert site.client.get("/staff/registrations/NOPE").status_code == 404
     for bad in ("x%00y", "x" * 300, "%E2%80%AEx"):
-        assert site.client.get(f"/staff/registrations/{bad}").status_code == 400
-        assert site.post(f"/staff/registrations/{bad}/reject", {}).status_code == 400
+        assert site.client.get(f"/staff/registrations/{bad}").status_code == 404
+        assert site.post(f"/staff/registrations/{bad}/reject", {}).status_code == 404
     r = site.post(url, {"user_group": "COMMUNITY", "expiry_date": ""})
     assert r.status_code == 303  # no expiry date: the record does not expire
     assert c.users.get("MAIN", new_id).expiry_date is None

@@ -14,6 +14,7 @@ from fastapi import APIRouter, Request
 from starlette.datastructures import FormData
 from starlette.responses import Response
 
+from bookplate.auth.errors import RegistrationNotPending
 from bookplate.errors import ConflictError, InputError
 from bookplate.roles.model import Privilege
 from bookplate.users.errors import UserNotFound
@@ -75,7 +76,10 @@ def _merge_candidates(staff: Staff, q: str, pending: User) -> list[User]:
 
 def _one_page(staff: Staff, request: Request, primary_id: str, *, error: str = "",
               about: str = "", status: int = 200) -> Response:
-    registration, user = staff.c.registration_queue.one(staff.actor, primary_id)
+    try:
+        registration, user = staff.c.registration_queue.one(staff.actor, primary_id)
+    except RegistrationNotPending as exc:
+        raise Refused(404, str(exc)) from None
     q = request.query_params.get("q", "").strip()
     return render(staff, request, "staff/registration.html", {
         "reg": registration, "user": user, "groups": _groups(staff),
@@ -106,6 +110,8 @@ def _act(staff: Staff, request: Request, primary_id: str, action: Any, about: st
     """One action; a refusal of the services is shown on the registration's page."""
     try:
         return action()  # type: ignore[no-any-return]  # each action returns a Response
+    except RegistrationNotPending as exc:
+        raise Refused(404, str(exc)) from None
     except (InputError, ConflictError, UserNotFound) as exc:
         if isinstance(exc, UserNotFound) and about != "into":
             raise
