@@ -13,6 +13,8 @@ from argon2.exceptions import InvalidHashError, VerificationError
 
 from bookplate.auth.mail import SmtpMailer
 from bookplate.auth.ports import AttemptCounter, LockoutCounter
+from bookplate.auth.registration_queue import RegistrationQueue
+from bookplate.auth.registrations import SelfRegistrations
 from bookplate.auth.registry import LoginMethods
 from bookplate.auth.resets import PasswordResets
 from bookplate.auth.services import AuthService
@@ -42,6 +44,7 @@ from bookplate.storage.outbox import set_listener as set_outbox_listener
 from bookplate.storage.rate_counter import SqlRateCounter
 from bookplate.storage.redis_counter import RedisRateCounter
 from bookplate.storage.redis_lockout import RedisAttemptCounter, RedisLockoutCounter
+from bookplate.storage.registrations_repo import SqlRegistrationStore
 from bookplate.storage.reindex import reindex_users
 from bookplate.storage.sis_queue import ProcrastinateQueue
 from bookplate.storage.sis_repo import SqlSisStore
@@ -194,14 +197,34 @@ class Container:
         attempts: AttemptCounter = (
             RedisAttemptCounter(s.redis_url) if s.redis_url else SqlAttemptCounter(self.engine)
         )
-        mailer = (SmtpMailer(s.smtp_host, s.smtp_port, s.smtp_from, starttls=s.smtp_starttls,
-                             user=s.smtp_user, password=s.smtp_password)
-                  if s.smtp_host else None)
-        return PasswordResets(self.auth, mailer=mailer, reset_seconds=s.reset_link_seconds,
+        return PasswordResets(self.auth, mailer=self.mailer, reset_seconds=s.reset_link_seconds,
                               public_url=s.public_url, attempts=attempts,
                               reset_limit_per_account=s.reset_limit_per_account,
                               reset_limit_per_address=s.reset_limit_per_address,
                               reset_limit_window_seconds=s.reset_limit_window_seconds)
+
+    @cached_property
+    def mailer(self) -> SmtpMailer | None:
+        s = self.settings
+        return (SmtpMailer(s.smtp_host, s.smtp_port, s.smtp_from, starttls=s.smtp_starttls,
+                           user=s.smtp_user, password=s.smtp_password)
+                if s.smtp_host else None)
+
+    @cached_property
+    def registrations(self) -> SelfRegistrations:
+        """Self-registration (docs/patron.md), switched on per institution; the creating
+        and mailing run in the background, like reset mails."""
+        s = self.settings
+        return SelfRegistrations(
+            self.users, SqlRegistrationStore(self.engine), s.self_registration,
+            mailer=self.mailer, public_url=s.public_url, attempts=self.resets.attempts,
+            limit_per_address=s.registration_limit_per_address,
+            window_seconds=s.registration_limit_window_seconds, clock=self.auth.now)
+
+    @cached_property
+    def registration_queue(self) -> RegistrationQueue:
+        return RegistrationQueue(self.users, self.staff, SqlRegistrationStore(self.engine),
+                                 self.mailer)
 
     @cached_property
     def login_methods(self) -> LoginMethods:
@@ -253,9 +276,10 @@ class Container:
         return counts
 
     def close(self) -> None:
-        resets = self.__dict__.get("resets")
-        if resets is not None:
-            resets.close()  # reset mails still queued go out first
+        for name in ("resets", "registrations"):
+            sender = self.__dict__.get(name)
+            if sender is not None:
+                sender.close()  # reset and registration mails still queued go out first
         set_outbox_listener(self.engine, None)
         refresh = self.__dict__.get("network_refresh")
         if refresh is not None:

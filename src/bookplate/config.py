@@ -7,7 +7,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import BaseModel, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -17,6 +17,16 @@ def default_database_url() -> str:
     another folder quietly start an empty database there."""
     base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
     return f"sqlite:///{Path(base).resolve() / 'bookplate' / 'bookplate.db'}"
+
+
+class SelfRegistration(BaseModel):
+    """Self-registration of one institution (docs/patron.md): the user group a new
+    registration waits in, how many days its record lives before staff act on it, and how
+    many hours the confirmation link works."""
+
+    pending_group: str = Field(default="PENDING", min_length=1, max_length=255)
+    pending_days: int = Field(default=14, ge=1, le=365)
+    link_hours: int = Field(default=48, ge=1, le=720)
 
 
 class Settings(BaseSettings):
@@ -88,6 +98,12 @@ class Settings(BaseSettings):
     patron_contact_fields: list[Literal["emails", "phones", "addresses"]] = Field(
         default=["emails", "phones"], max_length=3)
     patron_visible_id_types: list[str] = Field(default=["BARCODE"], max_length=50)
+    # Self-registration at /register (docs/patron.md): off unless the institution is named
+    # here, e.g. BOOKPLATE_SELF_REGISTRATION='{"MAIN": {"pending_group": "PENDING"}}'. At
+    # most this many registrations per client address (and 3 per e-mail address) a window.
+    self_registration: dict[str, SelfRegistration] = Field(default_factory=dict, max_length=500)
+    registration_limit_per_address: int = Field(default=10, ge=1, le=100_000)
+    registration_limit_window_seconds: int = Field(default=3600, ge=60, le=30 * 86400)
 
 
 @lru_cache(maxsize=1)

@@ -17,6 +17,7 @@ from bookplate.bootstrap import Container, build_container
 from bookplate.config import Settings, get_settings
 from bookplate.web import external as web_external
 from bookplate.web import patron as web_patron
+from bookplate.web import register as web_register
 from bookplate.web import routes as web_routes
 from bookplate.web import staff as web_staff
 from bookplate.web import threads
@@ -71,6 +72,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     web_staff.install(app, settings.staff_date_format)  # the staff pages under /staff/
     _log_worker_life(app, began)
     app.include_router(web_patron.router)  # patron self-service at /me
+    app.include_router(web_register.router)  # self-registration (off unless switched on)
     return app
 
 

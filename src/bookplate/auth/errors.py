@@ -3,7 +3,13 @@ the log (``reason``), never for the response."""
 
 from __future__ import annotations
 
-from bookplate.errors import AccessError, BookplateError, InputError
+from bookplate.errors import (
+    AccessError,
+    BookplateError,
+    ConflictError,
+    InputError,
+    NotFoundError,
+)
 
 
 class AuthenticationFailed(AccessError):
@@ -68,3 +74,46 @@ class PasswordChangeNotAllowed(InputError):
     def __init__(self) -> None:
         super().__init__("This account signs in through your institution's sign-in; its "
                          "password is changed there.")
+
+
+# --- self-registration (auth/registrations.py) -------------------------------------------
+
+
+class RegistrationClosed(NotFoundError):
+    """Self-registration is not switched on for the institution (or its pending group is
+    not a user group there)."""
+
+    def __init__(self) -> None:
+        super().__init__("Self-registration is not available here.")
+
+
+class RegistrationInvalid(InputError):
+    """A registration form with fields that cannot be taken; ``errors`` maps each form
+    field to its message."""
+
+    def __init__(self, errors: dict[str, str]) -> None:
+        super().__init__("Some fields need to be corrected.")
+        self.errors = errors
+
+
+class RegistrationLinkInvalid(InputError):
+    """A confirmation link that is unknown, used, forged or expired."""
+
+    def __init__(self) -> None:
+        super().__init__("This confirmation link is invalid or has expired.")
+
+
+class RegistrationNotPending(NotFoundError):
+    """The registration asked for is not (or no longer) in the queue."""
+
+    def __init__(self, primary_id: str) -> None:
+        super().__init__(f"There is no pending registration {primary_id}.")
+        self.primary_id = primary_id
+
+
+class RegistrationNotConfirmed(ConflictError):
+    """Staff tried to approve a registration whose e-mail address is not confirmed yet."""
+
+    def __init__(self) -> None:
+        super().__init__("The e-mail address of this registration is not confirmed yet: "
+                         "it can be rejected or merged, not approved.")

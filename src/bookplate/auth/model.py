@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from enum import StrEnum
 
 from bookplate.auth.errors import ProfileInvalid
@@ -79,3 +80,18 @@ class UserMapping:
             if unknown:
                 raise ProfileInvalid(f"mapping.{name}: unknown value(s) {', '.join(unknown)} "
                                      f"(one of {', '.join(allowed)}).")
+
+
+@dataclass(frozen=True, slots=True)
+class Registration:
+    """A self-registration waiting for staff (docs/patron.md): its user record (a PUBLIC,
+    INTERNAL user in the pending group) holds the person's data; this holds the e-mail
+    address it was made for, when, from where, and whether the address is confirmed."""
+
+    institution: str
+    primary_id: str
+    email: str
+    created_at: datetime
+    link_expires_at: datetime
+    confirmed_at: datetime | None = None
+    address: str | None = None

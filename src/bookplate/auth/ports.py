@@ -9,7 +9,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, Protocol
 
-from bookplate.auth.model import Identity, Method, UserMapping
+from bookplate.auth.model import Identity, Method, Registration, UserMapping
 from bookplate.transactions import Transactional
 from bookplate.users.ports import UserRepository
 
@@ -123,6 +123,31 @@ class AuthStore(Protocol):
     def add_signing_key(self, key: SigningKey, retire_before: datetime) -> None:
         """Store ``key`` as the active one, retire the previously active key (now) and drop
         keys retired before ``retire_before`` (their tokens have all expired)."""
+        ...
+
+
+class RegistrationStore(Protocol):
+    """Self-registrations waiting for staff; confirmation links kept as SHA-256 hashes."""
+
+    def add(self, registration: Registration, token_hash: str) -> None: ...
+
+    def get(self, institution: str, primary_id: str) -> Registration | None: ...
+
+    def by_email(self, institution: str, email: str) -> list[Registration]: ...
+
+    def by_link(self, token_hash: str, now: datetime) -> Registration | None:
+        """The registration of a live, unused link; None otherwise."""
+        ...
+
+    def confirm(self, token_hash: str, now: datetime) -> bool:
+        """Use the link (atomically, once): True when it was live."""
+        ...
+
+    def pending(self, institution: str, limit: int) -> list[Registration]: ...
+
+    def remove(self, institution: str, primary_id: str, actor: str, action: str,
+               detail: Mapping[str, Any]) -> bool:
+        """Drop the registration and write its history line (``action`` on the user)."""
         ...
 
 

@@ -195,3 +195,27 @@ def reset_password(
         raise typer.Exit(1) from None
     finally:
         container.close()
+
+
+@auth_app.command("registrations")
+def registrations(institution: str) -> None:
+    """Whether INSTITUTION's self-registration form (/register) is open, and if not why;
+    then the registrations waiting for staff (approved, merged or rejected on
+    /staff/registrations)."""
+    container = _user_command(institution, "-")
+    try:
+        service = container.registrations
+        reason = service.why_closed(institution)
+        policy = service.policies.get(institution)
+        if reason is None and policy is not None:
+            typer.echo(f"Self-registration is open: pending group {policy.pending_group}, "
+                       f"{policy.pending_days} days, links valid {policy.link_hours} hours.")
+        else:
+            typer.echo(f"Self-registration is closed: {reason}.")
+        waiting = service.store.pending(institution, 1000)
+        for r in waiting:
+            confirmed = r.confirmed_at.isoformat() if r.confirmed_at else "not confirmed"
+            typer.echo(f"{r.primary_id}\t{r.email}\t{r.created_at.isoformat()}\t{confirmed}")
+        typer.echo(f"{len(waiting)} waiting.")
+    finally:
+        container.close()

@@ -35,6 +35,7 @@ from bookplate.storage.tables.auth import (
     login_events,
     login_failures,
     password_resets,
+    registrations,
     saml_replay,
     signing_keys,
 )
@@ -93,6 +94,7 @@ __all__ = [
     "partial_index",
     "password_resets",
     "rate_counts",
+    "registrations",
     "restricted_settings",
     "role_profiles",
     "saml_replay",

@@ -1,5 +1,6 @@
 """Authentication: sessions, failures, events, reset links, signing keys, external sign-in
-profiles, the SAML replay cache, pending sign-ins, session links (migrations 0005, 0006, 0009)."""
+profiles, the SAML replay cache, pending sign-ins, session links, self-registrations
+(migrations 0005, 0006, 0009, 0014)."""
 
 from __future__ import annotations
 
@@ -137,4 +138,23 @@ auth_session_links = Table(
     Index("ix_auth_session_links_subject", "institution", "method", "code", "subject"),
     Index("ix_auth_session_links_index", "institution", "method", "code", "session_index"),
     Index("ix_auth_session_links_expires_at", "expires_at"),
+)
+
+
+# Self-registrations waiting for staff (docs/patron.md): the user record holds the person's
+# data; this row the e-mail address (lower-cased), the confirmation link's SHA-256 (cleared
+# once used) and when the address was confirmed.
+registrations = Table(
+    "registrations",
+    metadata,
+    Column("institution", String(64), nullable=False),
+    Column("primary_id", String(255), nullable=False),
+    Column("email", String(320), nullable=False),
+    Column("token_hash", String(64), nullable=True, unique=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("link_expires_at", DateTime(timezone=True), nullable=False),
+    Column("confirmed_at", DateTime(timezone=True), nullable=True),
+    Column("address", String(64), nullable=True),
+    PrimaryKeyConstraint("institution", "primary_id", name="pk_registrations"),
+    Index("ix_registrations_email", "institution", "email"),
 )

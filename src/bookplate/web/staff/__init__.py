@@ -10,7 +10,7 @@ from pathlib import Path
 from fastapi import FastAPI
 from starlette.staticfiles import StaticFiles
 
-from bookplate.web.staff import home, record, roles_tab, search, segments
+from bookplate.web.staff import home, record, registrations, roles_tab, search, segments
 from bookplate.web.staff.admin import ROUTERS as ADMIN_ROUTERS
 from bookplate.web.staff.cells import ENTRY_NAMES, SINGULAR, cells, headings
 from bookplate.web.staff.common import templates
@@ -23,7 +23,7 @@ def install(app: FastAPI, date_format: str) -> None:
                                  singular=SINGULAR, entry_names=ENTRY_NAMES)
     # Order matters: the record page's ``/staff/users/{id}`` catches every path, so the
     # routes with a longer, fixed ending come first.
-    for module in (home, search, roles_tab, segments, record):
+    for module in (home, search, registrations, roles_tab, segments, record):
         app.include_router(module.router)
     for router in ADMIN_ROUTERS:  # /staff/admin/...
         app.include_router(router)

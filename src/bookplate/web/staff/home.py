@@ -22,7 +22,10 @@ async def start(request: Request) -> Response:
     def impl(staff: Staff, _: FormData | None) -> Response:
         roles = [{"name": role_name(g["role_type"]), "scope": g["scope"]}
                  for g in staff.caps["roles"]]
-        return render(staff, request, "staff/home.html", {"roles": roles})
+        registrations = (staff.institution in staff.c.settings.self_registration
+                         and staff.holds(Privilege.EDIT_PATRONS))
+        return render(staff, request, "staff/home.html", {"roles": roles,
+                                                          "registrations": registrations})
 
     return await page(request, impl)
 
