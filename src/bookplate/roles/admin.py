@@ -189,16 +189,39 @@ class RolesAdmin:
         )
 
     def put_library(
-        self, institution: str, library: Library, who: str, actor: Actor | None = None
+        self,
+        institution: str,
+        library: Library,
+        who: str,
+        actor: Actor | None = None,
+        exact: bool = False,
     ) -> None:
+        """Add or replace a library with its desks. ``exact``: store it as given (the admin
+        pages, the configuration import); otherwise (the roles API and ``libraries`` CLI,
+        which know a name and desk codes only) the library keeps its description and
+        enabled flag, and its desks their names and flags."""
         self._allowed(actor)
         check_config_text(library, "library")
+        old = self.config(institution).libraries.get(library.code)
+        if old is not None and not exact:
+            kept = [old.desk(c) for c in library.desks]
+            library = Library.with_desks(
+                library.code, library.name, kept, old.description, old.enabled
+            )
         self._change(
             institution,
             who,
             "roles.library.put",
             f"library:{library.code}",
-            {"name": library.name, "desks": sorted(library.desks)},
+            {
+                "name": library.name,
+                "description": library.description,
+                "enabled": library.enabled,
+                "desks": [
+                    {"code": d.code, "name": d.name, "enabled": d.enabled}
+                    for d in library.all_desks()
+                ],
+            },
             lambda uow: uow.roles.put_library(institution, library),
         )
 
