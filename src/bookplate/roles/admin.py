@@ -86,6 +86,10 @@ class RolesAdmin:
     def config(self, institution: str) -> RolesConfig:
         return self._config.get(institution)
 
+    def forget(self) -> None:
+        """Drop this process's cached configuration (after a change made beside this class)."""
+        self._config.clear()
+
     def put_profile(
         self, institution: str, profile: RoleProfile, who: str, actor: Actor | None = None
     ) -> None:
