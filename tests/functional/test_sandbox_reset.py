@@ -102,7 +102,7 @@ def test_a_new_session_key_replaces_the_last(c: Container) -> None:
     digest = c.sandbox.digest(INSTITUTION)
     second = c.sandbox.issue_key(INSTITUTION, 10)
     assert c.keys.authenticate(second).name == "sandbox"
-    with pytest.raises(Exception, match="(?i)key"):
+    with pytest.raises(Exception, match=r"(?i)key"):
         c.keys.authenticate(first)
     assert c.sandbox.digest(INSTITUTION) != digest  # the revoked key is seen
     c.sandbox.reset(INSTITUTION, N, SEED)
