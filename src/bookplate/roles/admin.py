@@ -31,7 +31,7 @@ from bookplate.roles.services import (
     denied,
 )
 from bookplate.roles.validation import check_config_text, check_roles
-from bookplate.users.errors import InvalidCode
+from bookplate.users.errors import InvalidCode, InvalidFieldValue
 from bookplate.users.model import Role, RoleParameter, User
 from bookplate.users.ports import CodeRow
 
@@ -206,6 +206,7 @@ class RolesAdmin:
         enabled flag, and its desks their names and flags."""
         self._allowed(actor)
         check_config_text(library, "library")
+        _check_codes(library)
         old = self.config(institution).libraries.get(library.code)
         if old is not None and not exact:
             kept = [old.desk(c) for c in library.desks]
@@ -234,3 +235,18 @@ class RolesAdmin:
             return [
                 h for h in uow.roles.history(institution) if str(h["action"]).startswith("roles.")
             ]
+
+
+CODE_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-.")
+
+
+def _check_codes(library: Library) -> None:
+    """Codes of 1-64 letters, digits, '_', '-' or '.' (the columns hold 64; a code goes into
+    paths such as /conf/libraries/{code}), and a name for the library."""
+    for what, code in [("library", library.code), *(("desk", d) for d in library.desks)]:
+        if not code or len(code) > 64 or not set(code) <= CODE_CHARS:
+            raise InvalidFieldValue(
+                f"{what} code", code, "1 to 64 letters, digits, '_', '-' or '.', without spaces"
+            )
+    if not library.name.strip():
+        raise InvalidFieldValue("library name", library.name, "a library needs a name")
