@@ -1,5 +1,6 @@
 # Bookplate: the API (default command), the worker (`bookplate worker`) or any CLI command.
-# Not built in CI here (no container engine on the build machines): see docs/operations.md.
+# Not built in CI here (no engine, no registry): its command lines are run by
+# tests/integration/test_container_command.py; see docs/operations.md, "Containers".
 FROM python:3.11-slim
 RUN apt-get update \
  && apt-get install -y --no-install-recommends xmlsec1 \

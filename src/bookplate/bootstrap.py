@@ -39,6 +39,7 @@ from bookplate.storage import reindex as reindex_report
 from bookplate.storage.auth_repo import SqlAttemptCounter, SqlAuthStore, SqlLockoutCounter
 from bookplate.storage.engine import Engine, make_engine
 from bookplate.storage.identity import database_identity
+from bookplate.storage.institution_state import SqlInstitutionState
 from bookplate.storage.network_queue import NetworkRefreshQueue
 from bookplate.storage.outbox import set_listener as set_outbox_listener
 from bookplate.storage.rate_counter import SqlRateCounter
@@ -116,7 +117,18 @@ class Container:
     @cached_property
     def sandbox(self) -> Sandbox:
         """Seeding and resetting a sandbox institution (docs/sandbox.md)."""
-        return Sandbox(self.uow_factory, self.users, self.roles, self.sis, self.add_institution)
+        return Sandbox(
+            self.uow_factory, self.users, self.roles, self.sis, self.add_institution, self.keys,
+            SqlInstitutionState(self.engine), self.seed_configuration,
+        )
+
+    def seed_configuration(self, code: str) -> None:
+        """A new institution's code tables and roles configuration, added where missing."""
+        with self.uow_factory() as uow:
+            uow.codes.seed(code, new_institution_tables())
+            uow.commit()
+        self.roles.seed(code)
+        self.users.codes.clear()
 
     @cached_property
     def code_tables(self) -> CodeTablesAdmin:

@@ -160,14 +160,16 @@ def test_the_per_second_threshold_of_a_sandbox_key(
 def test_the_reset_api(quota_api: tuple[TestClient, Container, str, str]) -> None:
     client, c, key, second = quota_api
     c.keys.daily = None  # this test is about the reset, not the allowance
+    read_only = client.post("/bookplate/v1/sandbox/reset",
+                            headers={"Authorization": f"apikey {second}"})
+    assert read_only.status_code == 400 and error_code(read_only) == "UNAUTHORIZED"
     r = client.post("/bookplate/v1/sandbox/reset", params={"users": "12", "seed": "5"},
                     headers={"Authorization": f"apikey {key}"})
     assert r.status_code == 200, r.text
     assert r.json()["users"] == 12 and r.json()["digest"] == c.sandbox.digest("MAIN")
     assert c.users.get("MAIN", "sb00011").primary_id == "sb00011"
-    read_only = client.post("/bookplate/v1/sandbox/reset",
-                            headers={"Authorization": f"apikey {second}"})
-    assert read_only.status_code == 400 and error_code(read_only) == "UNAUTHORIZED"
+    # the reset removed every key but the caller's (test_sandbox_reset.py)
+    assert [k.key_id for k in c.keys.list("MAIN")] == [c.keys.authenticate(key).key_id]
     bad = client.post("/bookplate/v1/sandbox/reset", params={"users": "many"},
                       headers={"Authorization": f"apikey {key}"})
     assert bad.status_code == 400 and error_code(bad) == "40166411"

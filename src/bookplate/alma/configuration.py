@@ -12,6 +12,11 @@ Shapes follow what Alma's configuration API returns:
   "total_record_count"}``, XML ``<circ_desks total_record_count=".."><circ_desk link="..">
   <code/><name/></circ_desk></circ_desks>``.
 
+* ``GET /conf/mapping-tables/UserRecordTypeUserGroup``: which user groups each record type
+  may have, as Alma's mapping tables are written: JSON ``{"name", "description", "row":
+  [{"column0": record type, "column1": user group, "enabled"}]}``, XML ``<mapping_table><name/>
+  <description/><rows><row><column0/><column1/><enabled/></row></rows></mapping_table>``.
+
 The readers take the same documents (as ``bookplate config import`` finds them in a folder) and
 raise :class:`ConfigDocumentError` with the reason when a document does not have the shape.
 """
@@ -47,6 +52,42 @@ class LibraryDoc:
 class DeskDoc:
     code: str
     name: str
+
+
+@dataclass(frozen=True)
+class CodeTableDoc:
+    name: str
+    description: str
+    rows: list[CodeRow]
+
+
+#: The mapping table that carries the user-group/record-type map (docs/operations.md).
+GROUP_MAP_TABLE = "UserRecordTypeUserGroup"
+GROUP_MAP_DESCRIPTION = "User record type - user group"
+
+
+def group_map_to_json(pairs: Sequence[tuple[str, str]]) -> bytes:
+    """``(record type, user group)`` pairs as a mapping-table document."""
+    return dump_json(
+        {
+            "name": GROUP_MAP_TABLE,
+            "description": GROUP_MAP_DESCRIPTION,
+            "row": [{"column0": rt, "column1": g, "enabled": True} for rt, g in pairs],
+        }
+    )
+
+
+def group_map_to_xml(pairs: Sequence[tuple[str, str]]) -> bytes:
+    root = etree.Element("mapping_table")
+    etree.SubElement(root, "name").text = GROUP_MAP_TABLE
+    etree.SubElement(root, "description").text = GROUP_MAP_DESCRIPTION
+    rows = etree.SubElement(root, "rows")
+    for rt, g in pairs:
+        row = etree.SubElement(rows, "row")
+        etree.SubElement(row, "column0").text = rt
+        etree.SubElement(row, "column1").text = g
+        etree.SubElement(row, "enabled").text = "true"
+    return to_bytes(root)
 
 
 # --- writing -------------------------------------------------------------------------------
@@ -202,12 +243,19 @@ def _unique(codes: list[str], what: str) -> None:
 
 def read_code_table(body: bytes) -> tuple[str, list[CodeRow]]:
     """The name and rows of a ``GET /conf/code-tables/{name}`` document."""
+    table = read_code_table_doc(body)
+    return table.name, table.rows
+
+
+def read_code_table_doc(body: bytes) -> CodeTableDoc:
+    """Name, description and rows of a ``GET /conf/code-tables/{name}`` document."""
     kind, doc = _parse(body)
     rows: list[CodeRow] = []
     if kind == "json":
         if not isinstance(doc, dict):
             raise ConfigDocumentError("a JSON object is expected")
         name = _text(doc.get("name"), "the table name")
+        description = _text(doc.get("description"), "the table description", required=False)
         for i, row in enumerate(_json_items(doc, "row"), 1):
             code = _text(row.get("code"), f"row {i}: code")
             rows.append(
@@ -223,6 +271,9 @@ def read_code_table(body: bytes) -> tuple[str, list[CodeRow]]:
         if local_name(doc.tag) != "code_table":
             raise ConfigDocumentError(f"expected <code_table>, found <{local_name(doc.tag)}>")
         name = _text(_child_text(doc, "name"), "the table name")
+        description = _text(
+            _child_text(doc, "description"), "the table description", required=False
+        )
         holder = next(
             (c for c in doc if isinstance(c.tag, str) and local_name(c.tag) == "rows"), None
         )
@@ -238,7 +289,7 @@ def read_code_table(body: bytes) -> tuple[str, list[CodeRow]]:
                 )
             )
     _unique([r.code for r in rows], "code")
-    return name, rows
+    return CodeTableDoc(name, description, rows)
 
 
 def read_libraries(body: bytes) -> list[LibraryDoc]:
@@ -284,3 +335,38 @@ def read_desks(body: bytes) -> list[DeskDoc]:
             out.append(DeskDoc(code, name or code))
     _unique([d.code for d in out], "desk")
     return out
+
+
+def read_group_map(body: bytes) -> list[tuple[str, str]]:
+    """``(record type, user group)`` pairs of the enabled rows of the
+    ``UserRecordTypeUserGroup`` mapping table."""
+    kind, doc = _parse(body)
+    pairs: list[tuple[str, str]] = []
+    if kind == "json":
+        if not isinstance(doc, dict):
+            raise ConfigDocumentError("a JSON object is expected")
+        name = _text(doc.get("name"), "the table name")
+        items = [
+            (row.get("column0"), row.get("column1"), row.get("enabled"))
+            for row in _json_items(doc, "row")
+        ]
+    else:
+        if local_name(doc.tag) != "mapping_table":
+            raise ConfigDocumentError(f"expected <mapping_table>, found <{local_name(doc.tag)}>")
+        name = _text(_child_text(doc, "name"), "the table name")
+        holder = next(
+            (c for c in doc if isinstance(c.tag, str) and local_name(c.tag) == "rows"), None
+        )
+        items = [
+            (_child_text(r, "column0"), _child_text(r, "column1"), _child_text(r, "enabled"))
+            for r in (_xml_items(holder, "rows", "row") if holder is not None else [])
+        ]
+    if name != GROUP_MAP_TABLE:
+        raise ConfigDocumentError(f"expected the mapping table {GROUP_MAP_TABLE}, found {name}")
+    for i, (record_type, group, enabled) in enumerate(items, 1):
+        pair = (_text(record_type, f"row {i}: column0 (record type)"),
+                _text(group, f"row {i}: column1 (user group)"))
+        if _bool(enabled, f"row {i}: enabled", True):
+            pairs.append(pair)
+    _unique([f"{rt}/{g}" for rt, g in pairs], "row")
+    return pairs

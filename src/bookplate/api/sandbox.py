@@ -94,7 +94,9 @@ async def reset(request: Request) -> Response:
     query = request.query_params
     count = params.integer("users", query.get("users"), DEFAULT_USERS, 0, 100_000)
     seed = params.integer("seed", query.get("seed"), DEFAULT_SEED, 0, 2**31)
-    created = await run_in_threadpool(c.sandbox.reset, key.institution, count, seed)
+    created = await run_in_threadpool(
+        c.sandbox.reset, key.institution, count, seed, key.key_id
+    )
     digest = await run_in_threadpool(c.sandbox.digest, key.institution)
     body = f'{{"institution":"{key.institution}","users":{created},"seed":{seed},'
     body += f'"digest":"{digest}"}}'

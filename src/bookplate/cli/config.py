@@ -6,6 +6,7 @@ A configuration folder holds the documents Alma's configuration API returns, JSO
     DIR/code-tables/{name}.json|.xml     GET /conf/code-tables/{name}
     DIR/libraries.json|.xml              GET /conf/libraries
     DIR/circ-desks/{library}.json|.xml   GET /conf/libraries/{library}/circ-desks
+    DIR/mapping-tables/UserRecordTypeUserGroup.json|.xml   the user groups of each record type
 
 Import reads every file first and stops with exit 2 on the first unreadable one (nothing
 written); then adds or changes what differs and reports each change. Codes and libraries the
@@ -15,17 +16,15 @@ files do not name are kept. Running it twice changes nothing the second time.
 from __future__ import annotations
 
 import sys
-from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from bookplate.alma import configuration as docs
+from bookplate.cli.config_plan import Folder, group_map_changes, library_changes
 from bookplate.config import get_settings
 from bookplate.errors import BookplateError
-from bookplate.roles.model import Library
 from bookplate.roles.validation import check_config_text
 from bookplate.users.ports import CodeRow
 
@@ -52,13 +51,6 @@ def _container() -> Container:
     return build_container(get_settings(), migrate=True)
 
 
-@dataclass
-class Folder:
-    tables: dict[str, list[CodeRow]] = field(default_factory=dict)
-    libraries: list[docs.LibraryDoc] | None = None
-    desks: dict[str, list[docs.DeskDoc]] = field(default_factory=dict)
-
-
 def _files(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in SUFFIXES)
 
@@ -71,7 +63,7 @@ def _read(path: Path, base: Path) -> bytes:
         raise  # pragma: no cover - _fail raises
 
 
-def read_folder(folder: Path) -> Folder:
+def read_folder(folder: Path) -> Folder:  # noqa: PLR0912 - one branch per kind of document
     """Every document of a configuration folder, read and checked (exit 2 on the first bad)."""
     out = Folder()
     found = False
@@ -81,12 +73,13 @@ def read_folder(folder: Path) -> Folder:
             for path in _files(tables_dir):
                 found = True
                 try:
-                    name, rows = docs.read_code_table(_read(path, folder))
+                    table = docs.read_code_table_doc(_read(path, folder))
                 except docs.ConfigDocumentError as exc:
                     _fail(f"{path.relative_to(folder)}: {exc}", 2)
-                if name in out.tables:
-                    _fail(f"{path.relative_to(folder)}: table {name} is given twice", 2)
-                out.tables[name] = rows
+                if table.name in out.tables:
+                    _fail(f"{path.relative_to(folder)}: table {table.name} is given twice", 2)
+                out.tables[table.name] = table.rows
+                out.descriptions[table.name] = table.description
         for suffix in SUFFIXES:
             path = folder / f"libraries{suffix}"
             if path.is_file():
@@ -97,6 +90,16 @@ def read_folder(folder: Path) -> Folder:
                     out.libraries = docs.read_libraries(_read(path, folder))
                 except docs.ConfigDocumentError as exc:
                     _fail(f"{path.name}: {exc}", 2)
+        for suffix in SUFFIXES:
+            path = folder / "mapping-tables" / f"{docs.GROUP_MAP_TABLE}{suffix}"
+            if path.is_file():
+                found = True
+                if out.group_map is not None:
+                    _fail(f"give {docs.GROUP_MAP_TABLE} as .json or .xml, not both", 2)
+                try:
+                    out.group_map = docs.read_group_map(_read(path, folder))
+                except docs.ConfigDocumentError as exc:
+                    _fail(f"{path.relative_to(folder)}: {exc}", 2)
         desks_dir = folder / "circ-desks"
         if desks_dir.is_dir():
             for path in _files(desks_dir):
@@ -110,7 +113,8 @@ def read_folder(folder: Path) -> Folder:
     except OSError as exc:
         _fail(f"cannot read {folder}: {exc.strerror}", 2)
     if not found:
-        _fail(f"{folder} holds no code-tables/, libraries.json|.xml or circ-desks/ files", 2)
+        _fail(f"{folder} holds no code-tables/, libraries.json|.xml, circ-desks/ or "
+              "mapping-tables/ files", 2)
     return out
 
 
@@ -128,43 +132,8 @@ def _check_lengths(data: Folder) -> None:
                 _fail(f"circ-desks/{library}: desk {desk.code[:40]}: at most 64 characters", 2)
 
 
-def _library_changes(
-    data: Folder, libraries: Mapping[str, Library]
-) -> tuple[list[str], list[Library]]:
-    """Report lines and the libraries to save: a library's name from libraries.*, its desks
-    from circ-desks/{code}.* (a library without a desks file keeps its desks)."""
-    wanted: dict[str, Library] = {}
-    for doc in data.libraries or []:
-        old_lib = libraries.get(doc.code)
-        desks = old_lib.desks if old_lib is not None else frozenset()
-        wanted[doc.code] = Library(doc.code, doc.name, desks)
-    for code, desk_docs in sorted(data.desks.items()):
-        base = wanted.get(code) or libraries.get(code)
-        if base is None:
-            _fail(f"circ-desks/{code}: no library {code} in libraries or in Bookplate", 2)
-            raise AssertionError  # pragma: no cover - _fail raises
-        wanted[code] = Library(code, base.name, frozenset(d.code for d in desk_docs))
-    report: list[str] = []
-    changed: list[Library] = []
-    for code, lib in sorted(wanted.items()):
-        old_lib = libraries.get(code)
-        if old_lib == lib:
-            continue
-        changed.append(lib)
-        if old_lib is None:
-            report.append(f"added library {code} ({lib.name})")
-        elif old_lib.name != lib.name:
-            report.append(f"changed library {code} name: {old_lib.name} -> {lib.name}")
-        before = set() if old_lib is None else set(old_lib.desks)
-        for desk in sorted(lib.desks - before):
-            report.append(f"added desk {code}/{desk}")
-        for desk in sorted(before - lib.desks):
-            report.append(f"removed desk {code}/{desk}")
-    return report, changed
-
-
 @config_app.command("import")
-def config_import(  # noqa: PLR0912 - one branch per document kind and option
+def config_import(  # noqa: PLR0912, PLR0915 - one branch per document kind and option
     institution: str,
     folder: Annotated[
         Path, typer.Argument(exists=True, file_okay=False, help="the configuration folder")
@@ -184,16 +153,31 @@ def config_import(  # noqa: PLR0912 - one branch per document kind and option
             if uow.institutions.get(institution) is None:
                 _fail(f"no institution {institution}")
         # Everything is worked out (and refused, exit 2) before the first write.
-        lines, changed_libraries = _library_changes(data, c.roles.config(institution).libraries)
+        try:
+            lines, changed_libraries = library_changes(
+                data, c.roles.config(institution).libraries
+            )
+        except LookupError as exc:
+            _fail(str(exc.args[0]), 2)
         for lib in changed_libraries:
             check_config_text(lib, "library")
         with c.uow_factory() as uow:
             known = set(uow.codes.table_names(institution))
+            described = uow.codes.descriptions(institution)
+            groups = uow.codes.allowed_groups(institution)
+            map_lines, group_changes = group_map_changes(data, groups)
+            report += map_lines
+            described_changes: dict[str, str] = {}
             table_changes: dict[str, list[CodeRow]] = {}
             for name, rows in sorted(data.tables.items()):
                 if name not in known:
                     report.append(f"skipped code table {name}: Bookplate does not use it")
                     continue
+                want = data.descriptions.get(name) or name
+                if want != described.get(name, name):
+                    report.append(f"changed code table {name} description: "
+                                  f"{described.get(name, name)} -> {want}")
+                    described_changes[name] = want
                 have = {r.code: r for r in uow.codes.rows(institution, name)}
                 for row in rows:
                     old = have.get(row.code)
@@ -206,11 +190,23 @@ def config_import(  # noqa: PLR0912 - one branch per document kind and option
                 for name, changed in table_changes.items():
                     for row in changed:
                         uow.codes.put_row(institution, name, row)
+                        uow.roles.record(institution, WHO, "codes.set",
+                                         f"code:{name}:{row.code}", {"description": row.description,
+                                         "enabled": row.enabled, "default": row.default})
+                for name, text in described_changes.items():
+                    uow.codes.describe_table(institution, name, text)
+                    uow.roles.record(institution, WHO, "codes.describe", f"table:{name}",
+                                     {"description": text})
+                for group, record_types in group_changes.items():
+                    uow.codes.set_group_record_types(institution, group, record_types)
+                    uow.roles.record(institution, WHO, "codes.group", f"code:UserGroups:{group}",
+                                     {"record_types": sorted(record_types)})
                 uow.commit()
+                c.users.codes.clear()
         report += lines
         if not dry_run:
             for lib in changed_libraries:
-                c.roles.put_library(institution, lib, WHO)
+                c.roles.put_library(institution, lib, WHO, exact=True)
     except BookplateError as exc:
         _fail(str(exc), 2)
     finally:
@@ -249,7 +245,14 @@ def config_export(
             if uow.institutions.get(institution) is None:
                 _fail(f"no institution {institution}")
             tables = {n: uow.codes.rows(institution, n) for n in uow.codes.table_names(institution)}
-        libraries = c.roles.config(institution).libraries
+            described = uow.codes.descriptions(institution)
+            pairs = sorted(
+                (rt, g) for rt, gs in uow.codes.allowed_groups(institution).items() for g in gs
+            )
+        # What the configuration API answers: disabled libraries and desks are left out.
+        libraries = {
+            code: lib for code, lib in c.roles.config(institution).libraries.items() if lib.enabled
+        }
     finally:
         c.close()
     for name in [*tables, *libraries]:
@@ -258,15 +261,22 @@ def config_export(
     try:
         (folder / "code-tables").mkdir(parents=True, exist_ok=True)
         (folder / "circ-desks").mkdir(exist_ok=True)
+        (folder / "mapping-tables").mkdir(exist_ok=True)
+        write_map = docs.group_map_to_json if fmt == "json" else docs.group_map_to_xml
+        (folder / "mapping-tables" / f"{docs.GROUP_MAP_TABLE}.{fmt}").write_bytes(write_map(pairs))
         for name, rows in tables.items():
-            body = (code_table_to_json if fmt == "json" else code_table_to_xml)(name, name, rows)
+            writer = code_table_to_json if fmt == "json" else code_table_to_xml
+            body = writer(name, described.get(name, name), rows)
             (folder / "code-tables" / f"{name}.{fmt}").write_bytes(body)
-        lib_docs = [docs.LibraryDoc(lib.code, lib.name) for _, lib in sorted(libraries.items())]
+        lib_docs = [
+            docs.LibraryDoc(lib.code, lib.name, lib.description)
+            for _, lib in sorted(libraries.items())
+        ]
         write_libs = docs.libraries_to_json if fmt == "json" else docs.libraries_to_xml
         (folder / f"libraries.{fmt}").write_bytes(write_libs(lib_docs, base))
         write_desks = docs.desks_to_json if fmt == "json" else docs.desks_to_xml
         for code, lib in sorted(libraries.items()):
-            desk_docs = [docs.DeskDoc(d, d) for d in sorted(lib.desks)]
+            desk_docs = [docs.DeskDoc(d.code, d.name) for d in lib.all_desks() if d.enabled]
             (folder / "circ-desks" / f"{code}.{fmt}").write_bytes(
                 write_desks(code, desk_docs, base)
             )

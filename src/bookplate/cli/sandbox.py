@@ -13,7 +13,6 @@ from rich.console import Console
 from bookplate.cli.wiring import build_container
 from bookplate.config import get_settings
 from bookplate.errors import BookplateError
-from bookplate.keys.services import parse_areas
 from bookplate.sandbox.population import DEFAULT_SEED, DEFAULT_USERS, INSTITUTION, staff_password
 from bookplate.users.queries import UserSearch
 
@@ -38,7 +37,11 @@ def _container() -> Container:
 def _reset(c: Container, users: int, seed: int) -> None:
     with console.status(f"Seeding {users} users (seed {seed}) ..."):
         c.sandbox.reset(INSTITUTION, users, seed)
-    # Plain print: the digest is compared by hand or by scripts and must not be wrapped.
+
+
+def _print_digest(c: Container, users: int, seed: int) -> None:
+    # Plain print: the digest is compared by hand or by scripts and must not be wrapped. It
+    # covers the whole institution, the sandbox key included (docs/sandbox.md).
     print(f"Seeded {users} users (seed {seed}); digest {c.sandbox.digest(INSTITUTION)}")
 
 
@@ -75,9 +78,9 @@ def sandbox(
         else:
             console.print(f"Institution {INSTITUTION} kept as it was; "
                           "`bookplate sandbox reset` restores the seed.")
-        _key, secret = c.keys.create(
-            INSTITUTION, "sandbox", parse_areas(["users:rw", "conf:ro"]), per_second
-        )
+        secret = c.sandbox.issue_key(INSTITUTION, per_second)
+        if empty:
+            _print_digest(c, users, seed)
     except BookplateError as exc:
         err.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(1) from None
@@ -116,6 +119,7 @@ def reset(users: Users = DEFAULT_USERS, seed: Seed = DEFAULT_SEED) -> None:
     c = _container()
     try:
         _reset(c, users, seed)
+        _print_digest(c, users, seed)
     except BookplateError as exc:
         err.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(1) from None

@@ -67,6 +67,10 @@ class KeyService:
             uow.commit()
         return key, secret
 
+    def forget(self) -> None:
+        """Drop this process's cached key look-ups (after keys were removed or restored)."""
+        self._cache.clear()
+
     def list(self, institution: str | None = None) -> list[ApiKey]:
         with self.uow_factory() as uow:
             return uow.keys.list(institution)

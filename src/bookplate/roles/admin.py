@@ -31,7 +31,7 @@ from bookplate.roles.services import (
     denied,
 )
 from bookplate.roles.validation import check_config_text, check_roles
-from bookplate.users.errors import InvalidCode
+from bookplate.users.errors import InvalidCode, InvalidFieldValue
 from bookplate.users.model import Role, RoleParameter, User
 from bookplate.users.ports import CodeRow
 
@@ -85,6 +85,10 @@ class RolesAdmin:
 
     def config(self, institution: str) -> RolesConfig:
         return self._config.get(institution)
+
+    def forget(self) -> None:
+        """Drop this process's cached configuration (after a change made beside this class)."""
+        self._config.clear()
 
     def put_profile(
         self, institution: str, profile: RoleProfile, who: str, actor: Actor | None = None
@@ -189,16 +193,40 @@ class RolesAdmin:
         )
 
     def put_library(
-        self, institution: str, library: Library, who: str, actor: Actor | None = None
+        self,
+        institution: str,
+        library: Library,
+        who: str,
+        actor: Actor | None = None,
+        exact: bool = False,
     ) -> None:
+        """Add or replace a library with its desks. ``exact``: store it as given (the admin
+        pages, the configuration import); otherwise (the roles API and ``libraries`` CLI,
+        which know a name and desk codes only) the library keeps its description and
+        enabled flag, and its desks their names and flags."""
         self._allowed(actor)
         check_config_text(library, "library")
+        _check_codes(library)
+        old = self.config(institution).libraries.get(library.code)
+        if old is not None and not exact:
+            kept = [old.desk(c) for c in library.desks]
+            library = Library.with_desks(
+                library.code, library.name, kept, old.description, old.enabled
+            )
         self._change(
             institution,
             who,
             "roles.library.put",
             f"library:{library.code}",
-            {"name": library.name, "desks": sorted(library.desks)},
+            {
+                "name": library.name,
+                "description": library.description,
+                "enabled": library.enabled,
+                "desks": [
+                    {"code": d.code, "name": d.name, "enabled": d.enabled}
+                    for d in library.all_desks()
+                ],
+            },
             lambda uow: uow.roles.put_library(institution, library),
         )
 
@@ -207,3 +235,18 @@ class RolesAdmin:
             return [
                 h for h in uow.roles.history(institution) if str(h["action"]).startswith("roles.")
             ]
+
+
+CODE_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-.")
+
+
+def _check_codes(library: Library) -> None:
+    """Codes of 1-64 letters, digits, '_', '-' or '.' (the columns hold 64; a code goes into
+    paths such as /conf/libraries/{code}), and a name for the library."""
+    for what, code in [("library", library.code), *(("desk", d) for d in library.desks)]:
+        if not code or len(code) > 64 or not set(code) <= CODE_CHARS:
+            raise InvalidFieldValue(
+                f"{what} code", code, "1 to 64 letters, digits, '_', '-' or '.', without spaces"
+            )
+    if not library.name.strip():
+        raise InvalidFieldValue("library name", library.name, "a library needs a name")

@@ -219,7 +219,39 @@ class AssignmentRule:
 
 
 @dataclass(frozen=True, slots=True)
+class Desk:
+    """A circulation desk's name and whether staff still use it (a disabled desk keeps the
+    roles that name it valid; it is left out of the configuration API's answers)."""
+
+    code: str
+    name: str
+    enabled: bool = True
+
+
+@dataclass(frozen=True, slots=True)
 class Library:
     code: str
     name: str
     desks: frozenset[str] = field(default_factory=frozenset)
+    description: str = ""
+    enabled: bool = True
+    # Names and flags of the desks in ``desks``; a desk not listed is named by its code and
+    # enabled. Sorted by code (``with_desks`` builds it), so equal libraries compare equal.
+    desk_info: tuple[Desk, ...] = ()
+
+    def desk(self, code: str) -> Desk:
+        for info in self.desk_info:
+            if info.code == code:
+                return info
+        return Desk(code, code)
+
+    def all_desks(self) -> list[Desk]:
+        """Every desk of the library, by code."""
+        return [self.desk(code) for code in sorted(self.desks)]
+
+    @classmethod
+    def with_desks(
+        cls, code: str, name: str, desks: list[Desk], description: str = "", enabled: bool = True
+    ) -> Library:
+        ordered = tuple(sorted(desks, key=lambda d: d.code))
+        return cls(code, name, frozenset(d.code for d in ordered), description, enabled, ordered)

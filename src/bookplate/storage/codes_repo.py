@@ -36,6 +36,31 @@ class SqlCodeTables:
             ).scalars()
         )
 
+    def descriptions(self, institution: str) -> dict[str, str]:
+        c = t.code_tables.c
+        return {
+            r.name: r.description
+            for r in self._conn.execute(
+                select(c.name, c.description).where(c.institution == institution)
+            )
+        }
+
+    def describe_table(self, institution: str, table: str, description: str) -> None:
+        c = t.code_tables.c
+        if not description or description == table:
+            self._conn.execute(
+                delete(t.code_tables).where(c.institution == institution, c.name == table)
+            )
+            return
+        self._conn.execute(
+            upsert(
+                self._conn,
+                t.code_tables,
+                {"institution": institution, "name": table, "description": description},
+                ["institution", "name"],
+            )
+        )
+
     def allowed_groups(self, institution: str) -> Mapping[str, frozenset[str]]:
         c = t.group_record_types.c
         out: dict[str, set[str]] = {}

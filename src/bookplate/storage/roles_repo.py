@@ -9,6 +9,7 @@ from sqlalchemy import Connection, delete, insert, select, update
 
 from bookplate.roles.model import (
     AssignmentRule,
+    Desk,
     Library,
     ProfileRole,
     RestrictedSettings,
@@ -51,15 +52,24 @@ class SqlRolesRepository:
     # libraries and desks
     def libraries(self, institution: str) -> dict[str, Library]:
         lib, desk = t.libraries.c, t.circulation_desks.c
-        desks: dict[str, set[str]] = {}
-        for library, code in self._conn.execute(
-            select(desk.library, desk.code).where(desk.institution == institution)
+        desks: dict[str, list[Desk]] = {}
+        for row in self._conn.execute(
+            select(desk.library, desk.code, desk.name, desk.enabled)
+            .where(desk.institution == institution)
+            .order_by(desk.library, desk.code)
         ):
-            desks.setdefault(library, set()).add(code)
+            desks.setdefault(row.library, []).append(
+                Desk(row.code, row.name or row.code, bool(row.enabled))
+            )
         return {
-            row.code: Library(row.code, row.name, frozenset(desks.get(row.code, set())))
+            row.code: Library.with_desks(
+                row.code, row.name, desks.get(row.code, []), row.description or "",
+                bool(row.enabled),
+            )
             for row in self._conn.execute(
-                select(lib.code, lib.name).where(lib.institution == institution)
+                select(lib.code, lib.name, lib.description, lib.enabled).where(
+                    lib.institution == institution
+                )
             )
         }
 
@@ -68,7 +78,13 @@ class SqlRolesRepository:
             upsert(
                 self._conn,
                 t.libraries,
-                {"institution": institution, "code": library.code, "name": library.name},
+                {
+                    "institution": institution,
+                    "code": library.code,
+                    "name": library.name,
+                    "description": library.description or None,
+                    "enabled": library.enabled,
+                },
                 ["institution", "code"],
             )
         )
@@ -82,8 +98,14 @@ class SqlRolesRepository:
             self._conn.execute(
                 insert(t.circulation_desks),
                 [
-                    {"institution": institution, "library": library.code, "code": d}
-                    for d in sorted(library.desks)
+                    {
+                        "institution": institution,
+                        "library": library.code,
+                        "code": d.code,
+                        "name": d.name if d.name != d.code else None,
+                        "enabled": d.enabled,
+                    }
+                    for d in library.all_desks()
                 ],
             )
 

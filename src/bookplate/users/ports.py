@@ -86,6 +86,14 @@ class CodeTables(Protocol):
 
     def table_names(self, institution: str) -> list[str]: ...
 
+    def descriptions(self, institution: str) -> dict[str, str]:
+        """table name -> the table's own description, for the tables that have one."""
+        ...
+
+    def describe_table(self, institution: str, table: str, description: str) -> None:
+        """Set a table's own description (an empty one removes it: the name describes it)."""
+        ...
+
     def allowed_groups(self, institution: str) -> Mapping[str, frozenset[str]]:
         """record type -> user groups enabled for it."""
         ...

@@ -26,7 +26,8 @@ def list_code_tables(request: Request) -> Response:
     key = deps.require_key(request, Area.CONFIGURATION, write=False)
     c = deps.container(request)
     with c.uow_factory() as uow:
-        names = [(n, n) for n in uow.codes.table_names(key.institution)]
+        described = uow.codes.descriptions(key.institution)
+        names = [(n, described.get(n, n)) for n in uow.codes.table_names(key.institution)]
     if wants_json(request):
         return Response(conf_docs.code_table_list_to_json(names, _base(request)), media_type=JSON)
     return Response(conf_docs.code_table_list_to_xml(names, _base(request)), media_type=XML)
@@ -41,14 +42,22 @@ def get_code_table(request: Request, code_table_name: str) -> Response:
         if code_table_name not in names:
             raise CodeTableNotFound(code_table_name)
         rows = uow.codes.rows(key.institution, code_table_name)
-    return code_table_response(code_table_name, code_table_name, rows, wants_json(request))
+        description = uow.codes.descriptions(key.institution).get(code_table_name)
+    return code_table_response(
+        code_table_name, description or code_table_name, rows, wants_json(request)
+    )
 
 
 @router.get("/libraries", summary="Retrieve the libraries")
 def list_libraries(request: Request) -> Response:
     key = deps.require_key(request, Area.CONFIGURATION, write=False)
     libraries = deps.container(request).roles.config(key.institution).libraries
-    docs = [conf_docs.LibraryDoc(lib.code, lib.name) for _, lib in sorted(libraries.items())]
+    # A disabled library is left out, as Alma leaves out a deleted one.
+    docs = [
+        conf_docs.LibraryDoc(lib.code, lib.name, lib.description)
+        for _, lib in sorted(libraries.items())
+        if lib.enabled
+    ]
     if wants_json(request):
         return Response(conf_docs.libraries_to_json(docs, _base(request)), media_type=JSON)
     return Response(conf_docs.libraries_to_xml(docs, _base(request)), media_type=XML)
@@ -58,10 +67,9 @@ def list_libraries(request: Request) -> Response:
 def list_circ_desks(request: Request, library_code: str) -> Response:
     key = deps.require_key(request, Area.CONFIGURATION, write=False)
     library = deps.container(request).roles.config(key.institution).libraries.get(library_code)
-    if library is None:
+    if library is None or not library.enabled:
         raise LibraryNotFound(library_code)
-    # Bookplate keeps a desk's code only: the code is also its name.
-    desks = [conf_docs.DeskDoc(code, code) for code in sorted(library.desks)]
+    desks = [conf_docs.DeskDoc(d.code, d.name) for d in library.all_desks() if d.enabled]
     if wants_json(request):
         return Response(
             conf_docs.desks_to_json(library.code, desks, _base(request)), media_type=JSON

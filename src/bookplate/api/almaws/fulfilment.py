@@ -22,12 +22,11 @@ from starlette.responses import Response
 from bookplate.alma import fulfilment as shapes
 from bookplate.api import deps
 from bookplate.api.almaws import params
-from bookplate.api.errors import NoSuchResource
 from bookplate.api.negotiation import JSON, XML, wants_json
 from bookplate.bootstrap import Container
 from bookplate.keys.model import Area
 from bookplate.roles.model import Caller
-from bookplate.users.errors import ActionNotSupported, InvalidParameter, UserNotFound
+from bookplate.users.errors import ActionNotSupported, InvalidParameter
 from bookplate.users.model import User
 
 router = APIRouter(prefix="/almaws/v1", tags=["Users"])
@@ -58,7 +57,6 @@ PARAMETERS: dict[str, dict[str, tuple[str, ...] | str | None]] = {
         "status": ("INREVIEW", "APPROVED", "REJECTED", "DEFERRED"),
     },
 }
-SUB_RESOURCES = (*shapes.BY_PATH, "personal-data", "attachments")
 
 
 def _check(name: str, raw: str | None, allowed: tuple[str, ...] | str | None) -> None:
@@ -201,20 +199,3 @@ for _path, _sub, _method, _query in WRITES:
         openapi_extra=_openapi(("user_id", *([_entry] if _sub == "{entry}" else [])), _query),
     )
 
-
-def refuse_unknown_sub_resource(c: Container, who: Caller, user_id: str, id_type: str) -> None:
-    """For ``GET /users/a/b`` that found no user ``a/b``: when ``a`` is a user, the path asks
-    for a sub-resource Bookplate does not have, which deserves a 404 naming it rather than
-    "user a/b not found". Nothing when ``a`` is no user either (then ``a/b`` may well be an ID
-    with a slash, and the user-not-found error stands)."""
-    head, _, rest = user_id.partition("/")
-    if not head or not rest:
-        return
-    try:
-        _lookup(c, who, head, id_type)
-    except UserNotFound:
-        return
-    raise NoSuchResource(
-        f"No such resource: /almaws/v1/users/{{user_id}}/{rest[:100]}. A user's sub-resources "
-        f"here are: {', '.join(SUB_RESOURCES)}.",
-    )

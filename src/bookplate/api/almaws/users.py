@@ -12,12 +12,13 @@ from starlette.responses import Response
 
 from bookplate.alma.schema import user_body_schema
 from bookplate.api import deps
-from bookplate.api.almaws import fulfilment, linked, params
+from bookplate.api.almaws import linked, params, subpaths
 from bookplate.api.errors import PasswordCheckFailed
 from bookplate.api.negotiation import JSON, XML, body_is_json, wants_json
 from bookplate.api.wire import read_user, user_response, users_response
 from bookplate.auth.errors import AuthenticationFailed
 from bookplate.keys.model import Area
+from bookplate.roles.model import Caller
 from bookplate.users.errors import (
     ActionNotSupported,
     InvalidParameter,
@@ -228,7 +229,7 @@ async def get_user(request: Request, user_id: UserIdPath) -> Response:
         user = c.staff.get(caller, user_id, id_type)
     except UserNotFound:
         if "/" in user_id:
-            fulfilment.refuse_unknown_sub_resource(c, caller, user_id, id_type)
+            subpaths.refuse_unknown_sub_resource(c, caller, user_id, id_type)
         raise
     book = c.users.code_book(caller.institution)
     response = user_response(
@@ -261,6 +262,8 @@ async def put_user(
     params.boolean("send_pin_number_letter", send_pin_number_letter)
     recalculate = params.boolean("recalculate_roles", recalculate_roles)
     params.boolean("registration_rules", registration_rules)
+    if "/" in user_id:
+        await run_in_threadpool(subpaths.check_sub_path, c, caller, user_id, id_type, "PUT")
     body = await deps.read_body(request, c.settings.max_body_bytes)
     data = read_user(body, body_is_json(request, body))
     if_match = request.headers.get("if-match")  # absent: last write wins, as in Alma
@@ -288,6 +291,7 @@ def delete_user(request: Request, user_id: UserIdPath, user_id_type: Q = None) -
     caller = deps.caller(request, Area.USERS, write=True)
     c = deps.container(request)
     id_type = params.id_type(user_id_type)
+    subpaths.check_sub_path(c, caller, user_id, id_type, "DELETE")
     c.staff.delete(caller, user_id, id_type)
     return Response(status_code=204)
 
@@ -304,17 +308,22 @@ def user_operation(
 ) -> Response:
     """``op=auth`` checks a password (allowed with read-only keys); ``op=refresh`` brings a
     linked account up to date from its source institution (a write)."""
+    c = deps.container(request)
     if op == "refresh":
         refresher = deps.caller(request, Area.USERS, write=True)
-        linked.refresh(request, refresher, user_id, params.id_type(user_id_type))
+        id_type = params.id_type(user_id_type)
+        subpaths.check_sub_path(c, refresher, user_id, id_type, "POST")
+        linked.refresh(request, refresher, user_id, id_type)
         return Response(status_code=204)
     key = deps.require_key(request, Area.USERS, write=False)
-    c = deps.container(request)
+    id_type = params.id_type(user_id_type)
+    # POST /users/jdoe/holdings: the unknown sub-path is the error, not its op.
+    subpaths.check_sub_path(c, Caller.integration(key.institution, key.key_id), user_id,
+                            id_type, "POST")
     if op != "auth":
         raise ActionNotSupported(f"op={op}")
     header = request.headers.get("exl-user-pw")
     secret = unquote(header) if header is not None else password
-    id_type = params.id_type(user_id_type)
     try:
         # Lockout applies (auth.services): 15 failures lock the account for 30 minutes.
         c.auth.verify_password(key.institution, user_id, secret or "", id_type)

@@ -131,6 +131,17 @@ code_rows = Table(
     PrimaryKeyConstraint("institution", "table_name", "code", name="pk_code_rows"),
 )
 
+# A code table's own description (Alma's GET /conf/code-tables/{name} "description"); a table
+# without a row here is described by its name (0011).
+code_tables = Table(
+    "code_tables",
+    metadata,
+    Column("institution", String(64), nullable=False),
+    Column("name", String(128), nullable=False),
+    Column("description", String(1000), nullable=False),
+    PrimaryKeyConstraint("institution", "name", name="pk_code_tables"),
+)
+
 group_record_types = Table(
     "group_record_types",
     metadata,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     Column,
     DateTime,
     Integer,
@@ -11,6 +12,7 @@ from sqlalchemy import (
     String,
     Table,
     UniqueConstraint,
+    true,
 )
 
 from bookplate.storage.tables.base import metadata
@@ -21,6 +23,8 @@ libraries = Table(
     Column("institution", String(64), nullable=False),
     Column("code", String(64), nullable=False),
     Column("name", String(255), nullable=False),
+    Column("description", String(1000), nullable=True),  # 0011
+    Column("enabled", Boolean, nullable=False, server_default=true()),
     PrimaryKeyConstraint("institution", "code", name="pk_libraries"),
 )
 
@@ -30,6 +34,8 @@ circulation_desks = Table(
     Column("institution", String(64), nullable=False),
     Column("library", String(64), nullable=False),
     Column("code", String(64), nullable=False),
+    Column("name", String(255), nullable=True),  # 0011; NULL: the code is the name
+    Column("enabled", Boolean, nullable=False, server_default=true()),
     PrimaryKeyConstraint("institution", "library", "code", name="pk_circulation_desks"),
 )
 

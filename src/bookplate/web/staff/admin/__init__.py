@@ -5,6 +5,6 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from bookplate.web.staff.admin import codes, sis
+from bookplate.web.staff.admin import codes, libraries, sis
 
-ROUTERS: tuple[APIRouter, ...] = (sis.router, codes.router)
+ROUTERS: tuple[APIRouter, ...] = (sis.router, codes.router, libraries.router)

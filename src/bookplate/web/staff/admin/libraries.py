@@ -1,0 +1,153 @@
+"""``/staff/admin/libraries``: the institution's libraries and their circulation desks. List,
+add, edit (name, description), disable and enable a library; add, rename, disable and enable
+its desks. Every change goes through ``c.roles.put_library`` (``roles.admin.RolesAdmin``, the
+service of the roles API, the ``libraries`` CLI and ``config import``: checked, audited as
+``roles.library.put``), behind the policy's ``configure_user_management``.
+
+A disabled library or desk keeps the roles that name it valid; it is left out of
+``GET /almaws/v1/conf/libraries`` and of ``config export`` (docs/admin-ui.md)."""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import quote, urlencode
+
+from fastapi import APIRouter, Request
+from starlette.datastructures import FormData
+from starlette.responses import Response
+
+from bookplate.errors import BookplateError
+from bookplate.roles.model import Desk, Library
+from bookplate.roles.policy import Action
+from bookplate.web.staff.admin.common import need
+from bookplate.web.staff.common import Refused, Staff, field, page, render, see_other
+
+router = APIRouter(include_in_schema=False)
+
+BASE = "/staff/admin/libraries"
+CODE = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
+
+
+def _code(code: str) -> str:
+    if not CODE.match(code):
+        raise Refused(404, f"No library {code[:64]}.")
+    return code
+
+
+def _who(staff: Staff) -> str:
+    return f"staff:{staff.actor.primary_id}"
+
+
+def _libraries(staff: Staff) -> dict[str, Library]:
+    return staff.c.roles.config(staff.institution).libraries
+
+
+def _list_page(staff: Staff, request: Request, *, error: str = "", status: int = 200,
+               form: dict[str, str] | None = None) -> Response:
+    return render(staff, request, "staff/admin/libraries.html", {
+        "libraries": sorted(_libraries(staff).values(), key=lambda lib: lib.code),
+        "base": BASE, "error": error, "form": form or {},
+    }, status)
+
+
+def _library_page(staff: Staff, request: Request, code: str, *, error: str = "",
+                  notice: str = "", status: int = 200) -> Response:
+    library = _libraries(staff).get(code)
+    if library is None:
+        raise Refused(404, f"No library {code}.")
+    return render(staff, request, "staff/admin/library.html", {
+        "library": library, "desks": library.all_desks(), "base": BASE,
+        "error": error, "notice": notice,
+    }, status)
+
+
+def _save(staff: Staff, library: Library) -> str:
+    """The service's refusal in words, or "" when saved."""
+    try:
+        staff.c.roles.put_library(staff.institution, library, _who(staff), staff.actor,
+                                  exact=True)
+    except BookplateError as exc:
+        return str(exc)
+    return ""
+
+
+@router.get(BASE)
+async def libraries(request: Request) -> Response:
+    def impl(staff: Staff, _: FormData | None) -> Response:
+        need(staff, Action.CONFIGURE)
+        return _list_page(staff, request)
+
+    return await page(request, impl)
+
+
+@router.post(BASE)
+async def add_library(request: Request) -> Response:
+    def impl(staff: Staff, form: FormData | None) -> Response:
+        assert form is not None
+        need(staff, Action.CONFIGURE)
+        code, name = field(form, "code", 64), field(form, "name", 255)
+        description = field(form, "description", 255)
+        sent = {"code": code, "name": name, "description": description}
+        if code in _libraries(staff):
+            return _list_page(staff, request, status=400, form=sent,
+                              error=f"A library {code} exists already; edit it below.")
+        error = _save(staff, Library.with_desks(code, name, [], description))
+        if error:
+            return _list_page(staff, request, error=error, status=400, form=sent)
+        return see_other(f"{BASE}/{quote(code)}?" + urlencode({"saved": code}))
+
+    return await page(request, impl, form=True)
+
+
+@router.get(f"{BASE}/{{code}}")
+async def show_library(request: Request, code: str) -> Response:
+    def impl(staff: Staff, _: FormData | None) -> Response:
+        need(staff, Action.CONFIGURE)
+        saved = request.query_params.get("saved", "")[:64]
+        return _library_page(staff, request, _code(code),
+                             notice=f"{saved} was saved." if saved else "")
+
+    return await page(request, impl)
+
+
+@router.post(f"{BASE}/{{code}}")
+async def edit_library(request: Request, code: str) -> Response:
+    """The library's own form (name, description, enabled)."""
+
+    def impl(staff: Staff, form: FormData | None) -> Response:
+        assert form is not None
+        need(staff, Action.CONFIGURE)
+        old = _libraries(staff).get(_code(code))
+        if old is None:
+            raise Refused(404, f"No library {code}.")
+        new = Library.with_desks(code, field(form, "name", 255), old.all_desks(),
+                                 field(form, "description", 255), bool(form.get("enabled")))
+        error = _save(staff, new)
+        if error:
+            return _library_page(staff, request, code, error=error, status=400)
+        return see_other(f"{BASE}/{quote(code)}?" + urlencode({"saved": code}))
+
+    return await page(request, impl, form=True)
+
+
+@router.post(f"{BASE}/{{code}}/desks")
+async def save_desk(request: Request, code: str) -> Response:
+    """One desk: added when new, renamed or disabled/enabled otherwise (the form of its row)."""
+
+    def impl(staff: Staff, form: FormData | None) -> Response:
+        assert form is not None
+        need(staff, Action.CONFIGURE)
+        old = _libraries(staff).get(_code(code))
+        if old is None:
+            raise Refused(404, f"No library {code}.")
+        desk_code = field(form, "code", 64)
+        desk = Desk(desk_code, field(form, "name", 255) or desk_code, bool(form.get("enabled")))
+        desks = [d for d in old.all_desks() if d.code != desk_code] + [desk]
+        error = _save(staff, Library.with_desks(code, old.name, desks, old.description,
+                                                old.enabled))
+        if error:
+            return _library_page(staff, request, code, error=error, status=400)
+        query = urlencode({"saved": f"{code}/{desk_code}"})
+        return see_other(f"{BASE}/{quote(code)}?{query}#desk-{quote(desk_code)}")
+
+    return await page(request, impl, form=True)
