@@ -2,7 +2,7 @@
 its e-mail address, the hash of its confirmation link and when the address was confirmed.
 
 Revision ID: 0014_registrations
-Revises: 0010_network
+Revises: 0011_conf_names
 Create Date: 2026-12-07
 """
 
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0014_registrations"
-down_revision = "0010_network"
+down_revision = "0011_conf_names"
 branch_labels = None
 depends_on = None
 
