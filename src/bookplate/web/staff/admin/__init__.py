@@ -5,6 +5,16 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from bookplate.web.staff.admin import codes, sis
+from bookplate.web.staff.admin import (
+    codes,
+    restricted,
+    role_pages,
+    role_tester,
+    sis_profiles,
+    sis_runs,
+)
 
-ROUTERS: tuple[APIRouter, ...] = (sis.router, codes.router)
+ROUTERS: tuple[APIRouter, ...] = (
+    sis_profiles.router, sis_runs.router, codes.router, role_tester.router, restricted.router,
+    role_pages.router,
+)
