@@ -363,3 +363,21 @@ def _by_id(primary_id: str) -> Any:
     from bookplate.users.queries import Condition, Term, UserSearch
 
     return UserSearch("MAIN", conditions=(Condition(("primary_id",), (Term(primary_id),)),))
+
+
+def test_a_profile_of_many_roles_is_saved_and_a_huge_form_is_refused(site: Site) -> None:
+    site.sign_in("gsa")
+    rows = {}
+    for i in range(60):  # 60 roles: 360 fields, more than the other staff forms take
+        rows.update({f"role_type_{i}": "32", f"scope_{i}": "LIB_A",
+                     f"status_{i}": "ACTIVE", f"parameters_{i}": "DESK_A",
+                     f"expiry_{i}": f"2040-01-{1 + i % 28:02d}"})
+    r = site.post(f"{BASE}/profiles/new", {"code": "BIG", "name": "Big", **rows})
+    assert r.status_code == 303, r.text[:2000]
+    assert len(config(site)[0]["BIG"].roles) == 60
+    page = site.client.get(f"{BASE}/profiles/BIG").text
+    assert 'id="role_type_63"' in page and 'id="role_type_64"' not in page  # + 4 empty
+    r = site.post(f"{BASE}/profiles/BIG", {"name": "Big", "role_type_0": "200",
+                                           "parameters_0": "x" * 700_000})
+    assert refused(r, 400) and "could not be read" in r.text
+    assert len(config(site)[0]["BIG"].roles) == 60

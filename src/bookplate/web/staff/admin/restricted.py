@@ -18,6 +18,7 @@ from bookplate.roles.policy import Action, active_roles
 from bookplate.users.model import User
 from bookplate.web.staff.admin.common import need
 from bookplate.web.staff.admin.role_forms import BASE, read_restricted
+from bookplate.web.staff.admin.role_pages import big_form
 from bookplate.web.staff.common import Refused, Staff, page, render, see_other
 
 router = APIRouter(include_in_schema=False)
@@ -86,4 +87,4 @@ async def set_restricted(request: Request) -> Response:
             return _page(staff, request, error=str(exc), status=400, shown=chosen)
         return see_other(f"{RESTRICTED}?saved=1")
 
-    return await page(request, impl, form=True)
+    return await page(request, impl, reader=big_form)

@@ -30,7 +30,12 @@ BASE = "/staff/admin/roles"
 CODE = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
 #: Rows of a profile's role table: those of the profile and this many empty ones.
 EMPTY_ROWS = 4
-MAX_ROWS = 120
+#: A profile holds up to 500 roles (as through the API), shown with the empty rows.
+MAX_ROWS = 500 + EMPTY_ROWS
+#: Limits of these pages' forms: a profile's rows of six fields, a rule's or the restricted
+#: settings' boxes (one per code of a table).
+MAX_FIELDS = MAX_ROWS * 6 + 20
+MAX_FORM_BYTES = 600_000
 MAX_PARAMETERS = 20
 STATUSES = ("ACTIVE", "INACTIVE")
 RECORD_TYPES = tuple(r.value for r in RecordType)

@@ -21,6 +21,8 @@ from bookplate.web.staff.admin.role_forms import (
     BASE,
     CONDITIONS,
     EMPTY_ROWS,
+    MAX_FIELDS,
+    MAX_FORM_BYTES,
     STATUSES,
     code_of,
     new_code,
@@ -31,9 +33,22 @@ from bookplate.web.staff.admin.role_forms import (
     rule_choices,
     rule_url,
 )
-from bookplate.web.staff.common import Refused, Staff, field, page, render, see_other
+from bookplate.web.staff.common import (
+    Refused,
+    Staff,
+    field,
+    page,
+    read_form,
+    render,
+    see_other,
+)
 
 router = APIRouter(include_in_schema=False)
+
+
+async def big_form(staff: Staff) -> FormData:
+    """The posted form of these pages: many rows or boxes (``role_forms.MAX_FIELDS``)."""
+    return await read_form(staff, max_fields=MAX_FIELDS, max_bytes=MAX_FORM_BYTES)
 
 
 def who(staff: Staff) -> str:
@@ -124,7 +139,7 @@ async def create_profile(request: Request) -> Response:
             return _profile_page(staff, request, profile, new=True, error=str(exc), status=400)
         return see_other(profile_url(code) + "?saved=1")
 
-    return await page(request, impl, form=True)
+    return await page(request, impl, reader=big_form)
 
 
 @router.get(f"{BASE}/profiles/{{code}}")
@@ -158,7 +173,7 @@ async def save_profile(request: Request, code: str) -> Response:
             return _profile_page(staff, request, profile, new=False, error=str(exc), status=400)
         return see_other(profile_url(stored.code) + "?saved=1")
 
-    return await page(request, impl, form=True)
+    return await page(request, impl, reader=big_form)
 
 
 @router.post(f"{BASE}/profiles/{{code}}/delete")
@@ -177,7 +192,7 @@ async def delete_profile(request: Request, code: str) -> Response:
             return _profile_page(staff, request, stored, new=False, error=str(exc), status=400)
         return see_other(f"{BASE}?" + urlencode({"deleted": stored.code}))
 
-    return await page(request, impl, form=True)
+    return await page(request, impl, reader=big_form)
 
 
 # -- rules -----------------------------------------------------------------------------------
@@ -244,7 +259,7 @@ async def create_rule(request: Request) -> Response:
                               status=exc.status)
         return _save_rule(staff, request, form, rule_id, None)
 
-    return await page(request, impl, form=True)
+    return await page(request, impl, reader=big_form)
 
 
 @router.get(f"{BASE}/rules/{{rule_id}}")
@@ -266,7 +281,7 @@ async def save_rule(request: Request, rule_id: str) -> Response:
         stored = _stored_rule(staff, rule_id)
         return _save_rule(staff, request, form, stored.rule_id, stored)
 
-    return await page(request, impl, form=True)
+    return await page(request, impl, reader=big_form)
 
 
 @router.post(f"{BASE}/rules/{{rule_id}}/delete")
@@ -277,4 +292,4 @@ async def delete_rule(request: Request, rule_id: str) -> Response:
         staff.c.roles.remove_rule(staff.institution, stored.rule_id, who(staff), staff.actor)
         return see_other(f"{BASE}?" + urlencode({"deleted": stored.rule_id}))
 
-    return await page(request, impl, form=True)
+    return await page(request, impl, reader=big_form)
