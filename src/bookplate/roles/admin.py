@@ -12,6 +12,7 @@ from bookplate.roles.errors import (
     RuleNotFound,
 )
 from bookplate.roles.model import (
+    ALWAYS_RESTRICTED_ROLES,
     ROLE_TYPES,
     Actor,
     AssignmentRule,
@@ -21,19 +22,27 @@ from bookplate.roles.model import (
 )
 from bookplate.roles.policy import (
     Action,
+    TargetKind,
     decide,
+    target_kind,
 )
+from bookplate.roles.rule_tester import RuleTest, try_rules
 from bookplate.roles.services import (
     ROLE_TABLE,
     RolesConfig,
     RolesConfigCache,
     RolesUnitOfWork,
     denied,
+    today,
 )
 from bookplate.roles.validation import check_config_text, check_roles
 from bookplate.users.errors import InvalidCode, InvalidFieldValue
 from bookplate.users.model import Role, RoleParameter, User
 from bookplate.users.ports import CodeRow
+from bookplate.users.queries import Condition, Term, UserSearch
+
+#: Most restricted accounts the list shows (per user group or role type searched).
+RESTRICTED_SHOWN = 200
 
 
 class RolesAdmin:
@@ -236,6 +245,43 @@ class RolesAdmin:
                 h for h in uow.roles.history(institution) if str(h["action"]).startswith("roles.")
             ]
 
+    def try_rules(
+        self, institution: str, user: User, actor: Actor | None = None, *, stored: bool = False
+    ) -> RuleTest:
+        """Which profiles the rules would give ``user`` and why; nothing is written. ``user``
+        is a stored user (``stored``: read by the caller through the user services, so their
+        own policy applies) or one made of the attributes typed in."""
+        self._allowed(actor)
+        config = self._config.get(institution)
+        return try_rules(
+            user, institution, config.rules, config.profiles, today(), stored=stored
+        )
+
+    def restricted_accounts(self, institution: str, actor: Actor | None = None) -> list[User]:
+        """The users the restricted-account settings (and roles 26, 50) make restricted
+        today, by primary ID; at most ``RESTRICTED_SHOWN`` found per group or role type."""
+        self._allowed(actor)
+        settings = self._config.get(institution).restricted
+        searches = [
+            UserSearch(institution, user_group=g, order_by="primary_id", limit=RESTRICTED_SHOWN)
+            for g in sorted(settings.user_groups)
+        ] + [
+            UserSearch(
+                institution,
+                conditions=(Condition(("role_type",), (Term(r),)),),
+                order_by="primary_id",
+                limit=RESTRICTED_SHOWN,
+            )
+            for r in sorted(settings.role_types | ALWAYS_RESTRICTED_ROLES)
+        ]
+        found: dict[str, User] = {}
+        day = today()
+        with self._uow_factory() as uow:
+            for search in searches:
+                for user in uow.users.search(search).users:
+                    if target_kind(user, settings, day) >= TargetKind.RESTRICTED:
+                        found.setdefault(user.primary_id, user)
+        return [found[k] for k in sorted(found)]
 
 CODE_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-.")
 

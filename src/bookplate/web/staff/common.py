@@ -213,14 +213,16 @@ async def page(request: Request, impl: Impl, *, form: bool = False,
         return refused_page(staff, request, Refused(400, str(exc)))
 
 
-async def read_form(staff: Staff) -> FormData:
-    """The posted form, after the CSRF check; refused (403/400) otherwise."""
+async def read_form(staff: Staff, *, max_fields: int = MAX_FIELDS,
+                    max_bytes: int = MAX_FORM_BYTES) -> FormData:
+    """The posted form, after the CSRF check; refused (403/400) otherwise. A page whose form
+    has many rows (a role profile) passes higher limits."""
     request = staff.request
     declared = request.headers.get("content-length")
-    if declared is None or not declared.isdigit() or int(declared) > MAX_FORM_BYTES:
+    if declared is None or not declared.isdigit() or int(declared) > max_bytes:
         raise Refused(400, "The form could not be read.")
     try:
-        form = await request.form(max_files=0, max_fields=MAX_FIELDS)
+        form = await request.form(max_files=0, max_fields=max_fields)
     except Exception:  # any unreadable form is refused the same way
         raise Refused(400, "The form could not be read.") from None
     sent = field(form, "csrf_token")

@@ -37,8 +37,9 @@ async def start_no_slash(request: Request) -> Response:
 
 @router.get("/staff/roles")
 async def roles_page(request: Request) -> Response:
-    """The role catalogue and the institution's role profiles (read-only here; profiles and
-    rules are changed through ``/bookplate/v1/roles``)."""
+    """The role catalogue and the institution's role profiles (read-only here; those who may
+    configure user management change profiles, rules and restricted accounts on
+    ``/staff/admin/roles``)."""
 
     def impl(staff: Staff, _: FormData | None) -> Response:
         staff.require(Privilege.MANAGE_ROLES)
@@ -48,6 +49,7 @@ async def roles_page(request: Request) -> Response:
             "profiles": list(config.profiles.values()),
             "libraries": list(config.libraries.values()),
             "role_name": role_name,
+            "configure": staff.holds(Privilege.CONFIGURE_USER_MANAGEMENT),
         })
 
     return await page(request, impl)

@@ -5,6 +5,17 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from bookplate.web.staff.admin import codes, libraries, sis
+from bookplate.web.staff.admin import (
+    codes,
+    libraries,
+    restricted,
+    role_pages,
+    role_tester,
+    sis_profiles,
+    sis_runs,
+)
 
-ROUTERS: tuple[APIRouter, ...] = (sis.router, codes.router, libraries.router)
+ROUTERS: tuple[APIRouter, ...] = (
+    sis_profiles.router, sis_runs.router, codes.router, libraries.router, role_tester.router,
+    restricted.router, role_pages.router,
+)
