@@ -3,6 +3,8 @@ area), in Alma's shapes (``bookplate.alma.configuration``)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
@@ -21,15 +23,27 @@ def _base(request: Request) -> str:
     return f"{deps.base_url(request)}/almaws/v1"
 
 
+Writer = Callable[[str], bytes]
+
+
+def _answer(request: Request, to_json: Writer, to_xml: Writer) -> Response:
+    """The document in the format the request asks for; each writer takes the base URL."""
+    if wants_json(request):
+        return Response(to_json(_base(request)), media_type=JSON)
+    return Response(to_xml(_base(request)), media_type=XML)
+
+
 @router.get("/code-tables", summary="Retrieve the list of code tables")
 def list_code_tables(request: Request) -> Response:
     key = deps.require_key(request, Area.CONFIGURATION, write=False)
     c = deps.container(request)
     with c.uow_factory() as uow:
         names = [(n, n) for n in uow.codes.table_names(key.institution)]
-    if wants_json(request):
-        return Response(conf_docs.code_table_list_to_json(names, _base(request)), media_type=JSON)
-    return Response(conf_docs.code_table_list_to_xml(names, _base(request)), media_type=XML)
+    return _answer(
+        request,
+        lambda base: conf_docs.code_table_list_to_json(names, base),
+        lambda base: conf_docs.code_table_list_to_xml(names, base),
+    )
 
 
 @router.get("/code-tables/{code_table_name}", summary="Retrieve a code table")
@@ -49,9 +63,11 @@ def list_libraries(request: Request) -> Response:
     key = deps.require_key(request, Area.CONFIGURATION, write=False)
     libraries = deps.container(request).roles.config(key.institution).libraries
     docs = [conf_docs.LibraryDoc(lib.code, lib.name) for _, lib in sorted(libraries.items())]
-    if wants_json(request):
-        return Response(conf_docs.libraries_to_json(docs, _base(request)), media_type=JSON)
-    return Response(conf_docs.libraries_to_xml(docs, _base(request)), media_type=XML)
+    return _answer(
+        request,
+        lambda base: conf_docs.libraries_to_json(docs, base),
+        lambda base: conf_docs.libraries_to_xml(docs, base),
+    )
 
 
 @router.get("/libraries/{library_code}/circ-desks", summary="Retrieve the circulation desks")
@@ -62,8 +78,8 @@ def list_circ_desks(request: Request, library_code: str) -> Response:
         raise LibraryNotFound(library_code)
     # Bookplate keeps a desk's code only: the code is also its name.
     desks = [conf_docs.DeskDoc(code, code) for code in sorted(library.desks)]
-    if wants_json(request):
-        return Response(
-            conf_docs.desks_to_json(library.code, desks, _base(request)), media_type=JSON
-        )
-    return Response(conf_docs.desks_to_xml(library.code, desks, _base(request)), media_type=XML)
+    return _answer(
+        request,
+        lambda base: conf_docs.desks_to_json(library.code, desks, base),
+        lambda base: conf_docs.desks_to_xml(library.code, desks, base),
+    )
