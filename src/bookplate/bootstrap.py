@@ -36,6 +36,7 @@ from bookplate.sis.jobs import SisJobs
 from bookplate.sis.queues import JobQueue, ThreadQueue, WorkerQueue
 from bookplate.sis.services import SisService
 from bookplate.storage import reindex as reindex_report
+from bookplate.storage import transaction
 from bookplate.storage.auth_repo import SqlAttemptCounter, SqlAuthStore, SqlLockoutCounter
 from bookplate.storage.engine import Engine, make_engine
 from bookplate.storage.identity import database_identity
@@ -350,7 +351,7 @@ def check_database(url: str) -> tuple[list[str], dict[str, int]]:
         return diffs, {}
     engine = make_engine(url)
     try:
-        with engine.connect() as conn:
+        with transaction.connection(engine, read_only=True) as conn:
             return [], orphan_side_rows(conn)
     finally:
         engine.dispose()

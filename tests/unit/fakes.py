@@ -17,6 +17,7 @@ from bookplate.users.queries import SearchResult, UserSearch
 class MemoryUsers:
     def __init__(self) -> None:
         self.rows: dict[str, tuple[User, str | None]] = {}
+        self.locked: list[str] = []
 
     def _owner(self, value: str) -> str | None:
         for key, (user, _) in self.rows.items():
@@ -78,6 +79,9 @@ class MemoryUsers:
     def search(self, search: UserSearch) -> SearchResult:
         users = [copy.deepcopy(u) for u, _ in self.rows.values()]
         return SearchResult(users[search.offset : search.offset + search.limit], len(users))
+
+    def lock_institution(self, institution: str) -> None:
+        self.locked.append(institution)
 
     def password_hash(self, institution: str, primary_id: str) -> str | None:
         return self.rows[normalise_id(primary_id)][1]

@@ -103,6 +103,10 @@ class RoleRules:
             and self.is_administrator(before)
             and (after is None or not self.is_administrator(after))
         ):
+            # Two removals of the last two administrators must not both see the other one:
+            # the institution's lock makes them take turns, and the second reads the
+            # administrators after the first committed (users.ports.lock_institution).
+            uow.users.lock_institution(institution)
             others = _administrators(uow.users, institution, self._today())
             if not others - {normalise_id(before.primary_id)}:
                 raise LastAdministrator()

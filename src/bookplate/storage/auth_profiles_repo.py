@@ -1,7 +1,8 @@
 """Storage for external sign-in: profiles, the SAML replay cache, pending sign-ins, and the
 provider sessions behind Bookplate sessions (single logout).
 
-Each call is its own short transaction on the engine (shared by every worker process)."""
+Each call is its own short transaction, opened by ``storage.transaction`` like every other
+(the tables are shared by every worker process); reads are read-only transactions."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from bookplate.auth.model import Method
 from bookplate.auth.ports import Pending, SessionLink, StoredProfile
 from bookplate.storage import tables as t
+from bookplate.storage.transaction import transaction
 
 
 def _row(r: Any) -> StoredProfile:
@@ -28,7 +30,7 @@ class SqlProfileStore:
         p = t.auth_profiles
         key = (p.c.institution == profile.institution, p.c.method == profile.method.value,
                p.c.code == profile.code)
-        with self._engine.begin() as conn:
+        with transaction(self._engine) as conn:
             existed = conn.execute(select(p.c.code).where(*key)).first() is not None
             conn.execute(delete(p).where(*key))
             conn.execute(p.insert().values(institution=profile.institution,
@@ -38,14 +40,14 @@ class SqlProfileStore:
 
     def get(self, institution: str, method: str, code: str) -> StoredProfile | None:
         p = t.auth_profiles
-        with self._engine.connect() as conn:
+        with transaction(self._engine, read_only=True) as conn:
             r = conn.execute(select(p).where(p.c.institution == institution,
                                              p.c.method == method, p.c.code == code)).first()
         return _row(r) if r else None
 
     def find(self, method: str, code: str) -> list[StoredProfile]:
         p = t.auth_profiles
-        with self._engine.connect() as conn:
+        with transaction(self._engine, read_only=True) as conn:
             rows = conn.execute(select(p).where(p.c.method == method, p.c.code == code)).all()
         return [_row(r) for r in rows]
 
@@ -56,12 +58,12 @@ class SqlProfileStore:
             stmt = stmt.where(p.c.institution == institution)
         if method is not None:
             stmt = stmt.where(p.c.method == method)
-        with self._engine.connect() as conn:
+        with transaction(self._engine, read_only=True) as conn:
             return [_row(r) for r in conn.execute(stmt).all()]
 
     def remove(self, institution: str, method: str, code: str) -> bool:
         p = t.auth_profiles
-        with self._engine.begin() as conn:
+        with transaction(self._engine) as conn:
             done = conn.execute(delete(p).where(p.c.institution == institution,
                                                 p.c.method == method, p.c.code == code))
         return bool(done.rowcount)
@@ -77,11 +79,11 @@ class SqlReplayCache:
     def remember(self, key: str, expires_at: datetime) -> bool:
         r = t.saml_replay
         now = datetime.now(UTC)
-        with self._engine.begin() as conn:
+        with transaction(self._engine) as conn:
             old = select(r.c.key).where(r.c.expires_at < now).limit(100)
             conn.execute(delete(r).where(r.c.key.in_(old.scalar_subquery())))
         try:
-            with self._engine.begin() as conn:
+            with transaction(self._engine) as conn:
                 conn.execute(r.insert().values(key=key[:512], expires_at=expires_at))
         except IntegrityError:
             return False
@@ -95,7 +97,7 @@ class SqlPendingStore:
     def put(self, token_hash: str, pending: Pending, expires_at: datetime) -> None:
         a = t.auth_pending
         now = datetime.now(UTC)
-        with self._engine.begin() as conn:
+        with transaction(self._engine) as conn:
             old = select(a.c.token_hash).where(a.c.expires_at < now).limit(100)
             conn.execute(delete(a).where(a.c.token_hash.in_(old.scalar_subquery())))
             conn.execute(a.insert().values(token_hash=token_hash,
@@ -105,14 +107,14 @@ class SqlPendingStore:
 
     def get(self, token_hash: str, now: datetime) -> Pending | None:
         a = t.auth_pending
-        with self._engine.connect() as conn:
+        with transaction(self._engine, read_only=True) as conn:
             r = conn.execute(select(a).where(a.c.token_hash == token_hash,
                                              a.c.expires_at > now)).first()
         return Pending(r.institution, r.method, r.code, dict(r.data)) if r else None
 
     def take(self, token_hash: str, now: datetime) -> Pending | None:
         a = t.auth_pending
-        with self._engine.begin() as conn:
+        with transaction(self._engine) as conn:
             r = conn.execute(select(a).where(a.c.token_hash == token_hash,
                                              a.c.expires_at > now)).first()
             if r is None:
@@ -135,7 +137,7 @@ class SqlSessionLinkStore:
     def put(self, session_hash: str, link: SessionLink, expires_at: datetime) -> None:
         s = t.auth_session_links
         now = datetime.now(UTC)
-        with self._engine.begin() as conn:
+        with transaction(self._engine) as conn:
             old = select(s.c.session_hash).where(s.c.expires_at < now).limit(100)
             conn.execute(delete(s).where(s.c.session_hash.in_(old.scalar_subquery())))
             conn.execute(s.insert().values(
@@ -146,7 +148,7 @@ class SqlSessionLinkStore:
 
     def take(self, session_hash: str, now: datetime) -> SessionLink | None:
         s = t.auth_session_links
-        with self._engine.begin() as conn:
+        with transaction(self._engine) as conn:
             r = conn.execute(select(s).where(s.c.session_hash == session_hash,
                                              s.c.expires_at > now)).first()
             conn.execute(delete(s).where(s.c.session_hash == session_hash))
@@ -161,7 +163,7 @@ class SqlSessionLinkStore:
             where.append(s.c.subject == subject)
         if session_indexes:
             where.append(s.c.session_index.in_(list(session_indexes)))
-        with self._engine.begin() as conn:
+        with transaction(self._engine) as conn:
             hashes = [str(h) for h in conn.execute(select(s.c.session_hash).where(*where))
                       .scalars()]
             if hashes:

@@ -1,6 +1,7 @@
 """Storage for authentication: sessions, login events, reset links, signing keys, and the
 failed-login counter used when no Redis is configured. Each call is its own short
-transaction on the engine (none of it belongs in a user's unit of work)."""
+transaction, opened by ``storage.transaction`` like every other (none of it belongs in a
+user's unit of work); reads are read-only transactions."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from bookplate.auth.ports import LoginEvent, Session, SigningKey
 from bookplate.storage import tables as t
+from bookplate.storage.transaction import transaction
 
 
 def _utc(value: datetime | None) -> datetime | None:
@@ -34,7 +36,7 @@ class SqlAuthStore:
     # sessions
     def add_session(self, session: Session) -> None:
         s = t.auth_sessions
-        with self._engine.begin() as conn:
+        with transaction(self._engine) as conn:
             conn.execute(s.insert().values(
                 token_hash=session.token_hash, institution=session.institution,
                 primary_id=session.primary_id, method=session.method, csrf=session.csrf,
@@ -46,7 +48,7 @@ class SqlAuthStore:
 
     def session(self, token_hash: str, now: datetime) -> Session | None:
         s = t.auth_sessions
-        with self._engine.connect() as conn:
+        with transaction(self._engine, read_only=True) as conn:
             row = conn.execute(
                 select(s).where(s.c.token_hash == token_hash, s.c.expires_at > now)
             ).first()
@@ -56,7 +58,7 @@ class SqlAuthStore:
                        _utc(row.created_at) or now, _utc(row.expires_at) or now)
 
     def remove_session(self, token_hash: str) -> None:
-        with self._engine.begin() as conn:
+        with transaction(self._engine) as conn:
             conn.execute(delete(t.auth_sessions).where(t.auth_sessions.c.token_hash == token_hash))
 
     def remove_user_sessions(self, institution: str, primary_id: str,
@@ -65,13 +67,13 @@ class SqlAuthStore:
         stmt = delete(s).where(s.c.institution == institution, s.c.primary_id == primary_id)
         if keep is not None:
             stmt = stmt.where(s.c.token_hash != keep)
-        with self._engine.begin() as conn:
+        with transaction(self._engine) as conn:
             return int(conn.execute(stmt).rowcount)
 
     # sign-in profiles
     def profile_allows_local_password(self, institution: str, code: str) -> bool:
         p = t.auth_profiles
-        with self._engine.connect() as conn:
+        with transaction(self._engine, read_only=True) as conn:
             configs = conn.execute(select(p.c.config).where(
                 p.c.institution == institution, p.c.code == code)).scalars().all()
         return any(isinstance(c, dict) and isinstance(c.get("mapping"), dict)
@@ -79,7 +81,7 @@ class SqlAuthStore:
 
     # login events
     def record_event(self, event: LoginEvent) -> None:
-        with self._engine.begin() as conn:
+        with transaction(self._engine) as conn:
             conn.execute(t.login_events.insert().values(
                 institution=event.institution, login_name=event.login_name,
                 primary_id=event.primary_id, method=event.method, success=event.success,
@@ -108,7 +110,7 @@ class SqlAuthStore:
         if successful is not None:
             cond.append(e.c.success.is_(successful))
         where = and_(*cond)
-        with self._engine.connect() as conn:
+        with transaction(self._engine, read_only=True) as conn:
             total = conn.execute(select(func.count()).select_from(e).where(where)).scalar_one()
             rows = conn.execute(
                 select(e).where(where).order_by(e.c.at.desc(), e.c.id.desc())
@@ -123,7 +125,7 @@ class SqlAuthStore:
     # password resets
     def add_reset(self, token_hash: str, institution: str, primary_id: str,
                   expires_at: datetime) -> None:
-        with self._engine.begin() as conn:
+        with transaction(self._engine) as conn:
             conn.execute(t.password_resets.insert().values(
                 token_hash=token_hash, institution=institution, primary_id=primary_id,
                 expires_at=expires_at, used_at=None,
@@ -131,7 +133,7 @@ class SqlAuthStore:
 
     def reset_target(self, token_hash: str, now: datetime) -> tuple[str, str] | None:
         r = t.password_resets
-        with self._engine.connect() as conn:
+        with transaction(self._engine, read_only=True) as conn:
             row = conn.execute(select(r.c.institution, r.c.primary_id).where(
                 r.c.token_hash == token_hash, r.c.used_at.is_(None), r.c.expires_at > now
             )).first()
@@ -139,7 +141,7 @@ class SqlAuthStore:
 
     def use_reset(self, token_hash: str, now: datetime) -> tuple[str, str] | None:
         r = t.password_resets
-        with self._engine.begin() as conn:
+        with transaction(self._engine) as conn:
             done = conn.execute(update(r).where(
                 r.c.token_hash == token_hash, r.c.used_at.is_(None), r.c.expires_at > now
             ).values(used_at=now))
@@ -152,7 +154,7 @@ class SqlAuthStore:
     # signing keys
     def signing_keys(self, institution: str) -> list[SigningKey]:
         k = t.signing_keys
-        with self._engine.connect() as conn:
+        with transaction(self._engine, read_only=True) as conn:
             rows = conn.execute(select(k).where(k.c.institution == institution)
                                 .order_by(k.c.created_at.desc())).all()
         return [SigningKey(r.kid, r.institution, r.private_pem,
@@ -161,7 +163,7 @@ class SqlAuthStore:
 
     def add_signing_key(self, key: SigningKey, retire_before: datetime) -> None:
         k = t.signing_keys
-        with self._engine.begin() as conn:
+        with transaction(self._engine) as conn:
             conn.execute(update(k).where(k.c.institution == key.institution,
                                          k.c.retired_at.is_(None))
                          .values(retired_at=key.created_at))
@@ -193,7 +195,7 @@ class SqlAttemptCounter:
         self._engine = engine
 
     def hit(self, key: str, now: float, window_seconds: int) -> int:
-        with self._engine.begin() as conn:
+        with transaction(self._engine) as conn:
             return _count(conn, key, int(now), window_seconds)
 
 
@@ -208,14 +210,14 @@ class SqlLockoutCounter:
 
     def is_locked(self, key: str, now: float) -> bool:
         f = t.login_failures
-        with self._engine.connect() as conn:
+        with transaction(self._engine, read_only=True) as conn:
             until = conn.execute(select(f.c.locked_until).where(f.c.account == key)).scalar()
         return until is not None and until > now
 
     def failure(self, key: str, now: float) -> bool:
         f = t.login_failures
         second = int(now)
-        with self._engine.begin() as conn:
+        with transaction(self._engine) as conn:
             # A failure long after the previous one starts a new count.
             count = _count(conn, key, second, self._lock)
             if count >= self._limit:
@@ -226,5 +228,5 @@ class SqlLockoutCounter:
 
     def clear(self, key: str) -> None:
         f = t.login_failures
-        with self._engine.begin() as conn:
+        with transaction(self._engine) as conn:
             conn.execute(delete(f).where(f.c.account == key))

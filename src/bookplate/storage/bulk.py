@@ -24,6 +24,7 @@ from bookplate.storage import tables as t
 from bookplate.storage.batch_rows import BatchRows, reserve_pks
 from bookplate.storage.copy_types import copy_binary
 from bookplate.storage.network_repo import read_id_scope
+from bookplate.storage.transaction import commit, connection, transaction
 from bookplate.users.errors import DuplicateId
 from bookplate.users.model import User
 
@@ -50,7 +51,7 @@ def _duplicate(error: BaseException) -> DuplicateId:
 def _copy_batch(engine: Engine, batch: BatchRows) -> int:
     """Write one batch with COPY in its own transaction."""
     try:
-        with engine.begin() as conn:
+        with transaction(engine) as conn:
             conn.exec_driver_sql("SET LOCAL synchronous_commit = off")
             raw: Any = conn.connection.driver_connection
             with raw.cursor() as cursor:
@@ -65,16 +66,16 @@ def _copy_batch(engine: Engine, batch: BatchRows) -> int:
 
 
 def _bulk_postgresql(engine: Engine, users: Iterable[User], batch: int, workers: int) -> int:
-    with engine.connect() as conn:
+    with connection(engine) as conn:
         mode = read_id_scope(conn)
-        conn.commit()
+        commit(conn)
         total = 0
         pending: deque[Future[int]] = deque()
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="bulk") as pool:
             try:
                 for chunk in _batches(users, batch):
                     pks = reserve_pks(conn, len(chunk))
-                    conn.commit()
+                    commit(conn)
                     rows = BatchRows(chunk, pks, mode, json_text=True)
                     while len(pending) >= workers:
                         total += pending.popleft().result()
@@ -91,7 +92,7 @@ def _bulk_generic(engine: Engine, users: Iterable[User], batch: int) -> int:
     total = 0
     for chunk in _batches(users, batch):
         try:
-            with engine.begin() as conn:
+            with transaction(engine) as conn:
                 rows = BatchRows(chunk, reserve_pks(conn, len(chunk)), read_id_scope(conn), False)
                 for table, columns, table_rows in rows.tables():
                     if table_rows:

@@ -15,13 +15,14 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
 from bookplate.storage.engine import Engine
+from bookplate.storage.transaction import connection
 
 
 def database_identity(engine: Engine) -> str:
     """``postgresql:<cluster>/<database>/<schema of sis_runs>`` or ``sqlite:<real path>``."""
     if engine.dialect.name == "postgresql":
         return _postgresql(engine)
-    with engine.connect() as conn:
+    with connection(engine) as conn:
         rows = conn.exec_driver_sql("PRAGMA database_list").all()
     path = next((str(row[2]) for row in rows if row[1] == "main"), "")
     if not path:  # in memory: only this engine sees it
@@ -30,7 +31,7 @@ def database_identity(engine: Engine) -> str:
 
 
 def _postgresql(engine: Engine) -> str:
-    with engine.connect() as conn:
+    with connection(engine) as conn:
         database, schema = conn.execute(
             text(
                 "SELECT current_database(), coalesce("
@@ -41,7 +42,7 @@ def _postgresql(engine: Engine) -> str:
     # The cluster: its system identifier when the role may read it, else the server's
     # address as the URL names it (the same cluster reached two ways then counts twice).
     try:
-        with engine.connect() as conn:
+        with connection(engine) as conn:
             cluster = str(
                 conn.execute(text("SELECT system_identifier FROM pg_control_system()")).scalar()
             )

@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import Engine, Table, delete, select, update
 
 from bookplate.storage import tables as t
+from bookplate.storage.transaction import transaction
 
 # Each table of the fingerprint with the columns it is read by (the moments of writing, key ids
 # and secret hashes are left out: a fresh key is a new secret, the same grant).
@@ -42,7 +43,7 @@ class SqlInstitutionState:
         """Every configuration row of the institution, table by table, in a stable order.
         Keys are listed with ``revoked`` as a flag."""
         out: dict[str, list[dict[str, Any]]] = {}
-        with self._engine.connect() as conn:
+        with transaction(self._engine, read_only=True) as conn:
             for table, columns in SNAPSHOT:
                 cols = [table.c[name] for name in columns]
                 is_keys = table is t.api_keys
@@ -59,7 +60,7 @@ class SqlInstitutionState:
         """Remove the institution's configuration (the tables of ``SNAPSHOT`` and staff
         tokens) except the API keys ``keep_keys``, which are made valid again if revoked; in
         one transaction."""
-        with self._engine.begin() as conn:
+        with transaction(self._engine) as conn:
             for table, _ in SNAPSHOT:
                 condition = table.c.institution == institution
                 if table is t.api_keys:

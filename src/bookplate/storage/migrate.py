@@ -16,6 +16,8 @@ from sqlalchemy.engine import URL
 
 from bookplate.storage.engine import make_engine
 from bookplate.storage.tables import metadata
+from bookplate.storage.transaction import connection as opened
+from bookplate.storage.transaction import transaction
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -37,7 +39,7 @@ def upgrade(target: str | URL | Engine, revision: str = "head") -> None:
     """Run the migrations up to ``revision`` on the database at ``target`` (URL or engine)."""
     engine, owned = _engine(target)
     try:
-        with engine.begin() as connection:
+        with transaction(engine) as connection:
             config = alembic_config()
             config.attributes["connection"] = connection
             command.upgrade(config, revision)
@@ -67,7 +69,7 @@ def readiness(engine: Engine) -> str | None:
 def current_revision(target: str | URL | Engine) -> str | None:
     engine, owned = _engine(target)
     try:
-        with engine.connect() as connection:
+        with opened(engine) as connection:
             return MigrationContext.configure(connection).get_current_revision()
     finally:
         if owned:
@@ -85,7 +87,7 @@ def check_models_match(target: str | URL | Engine) -> list[Any]:
     match). A non-empty result means a model change has no migration."""
     engine, owned = _engine(target)
     try:
-        with engine.connect() as connection:
+        with opened(engine) as connection:
             context = MigrationContext.configure(
                 connection,
                 opts={

@@ -7,11 +7,9 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, delete
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import DBAPIError
 
-from bookplate.errors import StorageUnavailable
 from bookplate.storage import tables as t
-from bookplate.storage.engine import is_write_failure
+from bookplate.storage.transaction import transaction
 
 
 def _increment(conn: Connection, bucket: str, second: int, amount: int) -> Any:
@@ -35,22 +33,18 @@ class SqlRateCounter:
         self._calls = itertools.count(1)
 
     def hit(self, bucket: str, second: int, amount: int = 1) -> int:
-        """Raises StorageUnavailable when the database cannot take the write (the caller then
-        counts on its own; ``keys.services.KeyService.throttle``)."""
-        try:
-            with self._engine.begin() as conn:
-                count = conn.execute(_increment(conn, bucket, second, amount)).scalar_one()
-            if next(self._calls) % self._cleanup_every == 0:
-                self.cleanup(second)
-        except DBAPIError as exc:
-            if is_write_failure(exc):
-                raise StorageUnavailable() from exc
-            raise
+        """Raises StorageUnavailable when the database cannot take the write (raised by the
+        transaction opener; the caller then counts on its own,
+        ``keys.services.KeyService.throttle``)."""
+        with transaction(self._engine) as conn:
+            count = conn.execute(_increment(conn, bucket, second, amount)).scalar_one()
+        if next(self._calls) % self._cleanup_every == 0:
+            self.cleanup(second)
         return int(count)
 
     def cleanup(self, now_second: int) -> int:
         """Delete counts older than ``keep_seconds``; returns how many rows went."""
-        with self._engine.begin() as conn:
+        with transaction(self._engine) as conn:
             result = conn.execute(
                 delete(t.rate_counts).where(t.rate_counts.c.second < now_second - self._keep)
             )

@@ -12,6 +12,7 @@ from sqlalchemy import Engine, delete, select, update
 
 from bookplate.auth.model import Registration
 from bookplate.storage import tables as t
+from bookplate.storage.transaction import transaction
 
 
 def _utc(value: datetime) -> datetime:
@@ -32,7 +33,7 @@ class SqlRegistrationStore:
 
     def add(self, registration: Registration, token_hash: str) -> None:
         r = registration
-        with self._engine.begin() as conn:
+        with transaction(self._engine) as conn:
             conn.execute(t.registrations.insert().values(
                 institution=r.institution, primary_id=r.primary_id, email=r.email,
                 token_hash=token_hash, created_at=r.created_at,
@@ -42,21 +43,21 @@ class SqlRegistrationStore:
 
     def get(self, institution: str, primary_id: str) -> Registration | None:
         g = t.registrations
-        with self._engine.connect() as conn:
+        with transaction(self._engine, read_only=True) as conn:
             row = conn.execute(select(g).where(g.c.institution == institution,
                                                g.c.primary_id == primary_id)).first()
         return _registration(row) if row else None
 
     def by_email(self, institution: str, email: str) -> list[Registration]:
         g = t.registrations
-        with self._engine.connect() as conn:
+        with transaction(self._engine, read_only=True) as conn:
             rows = conn.execute(select(g).where(g.c.institution == institution,
                                                 g.c.email == email)).all()
         return [_registration(row) for row in rows]
 
     def by_link(self, token_hash: str, now: datetime) -> Registration | None:
         g = t.registrations
-        with self._engine.connect() as conn:
+        with transaction(self._engine, read_only=True) as conn:
             row = conn.execute(select(g).where(
                 g.c.token_hash == token_hash, g.c.confirmed_at.is_(None),
                 g.c.link_expires_at > now)).first()
@@ -64,7 +65,7 @@ class SqlRegistrationStore:
 
     def confirm(self, token_hash: str, now: datetime) -> bool:
         g = t.registrations
-        with self._engine.begin() as conn:
+        with transaction(self._engine) as conn:
             done = conn.execute(update(g).where(
                 g.c.token_hash == token_hash, g.c.confirmed_at.is_(None),
                 g.c.link_expires_at > now).values(confirmed_at=now, token_hash=None))
@@ -72,7 +73,7 @@ class SqlRegistrationStore:
 
     def pending(self, institution: str, limit: int) -> list[Registration]:
         g = t.registrations
-        with self._engine.connect() as conn:
+        with transaction(self._engine, read_only=True) as conn:
             rows = conn.execute(select(g).where(g.c.institution == institution)
                                 .order_by(g.c.created_at, g.c.primary_id).limit(limit)).all()
         return [_registration(row) for row in rows]
@@ -84,7 +85,7 @@ class SqlRegistrationStore:
         g = t.registrations
         at = datetime.now(UTC)
         targets = [primary_id, *([str(detail["into"])] if detail.get("into") else [])]
-        with self._engine.begin() as conn:
+        with transaction(self._engine) as conn:
             done = conn.execute(delete(g).where(g.c.institution == institution,
                                                 g.c.primary_id == primary_id))
             if done.rowcount != 1:

@@ -26,6 +26,7 @@ from sqlalchemy import Engine, bindparam, delete, insert, select, update
 from bookplate.storage import tables as t
 from bookplate.storage.documents import stored_user
 from bookplate.storage.rows import identifier_pairs, term_rows, user_order_key, user_row
+from bookplate.storage.transaction import transaction
 from bookplate.users.model import User
 
 # The columns of ``users`` worked out from the document (the document and the password hash
@@ -64,7 +65,7 @@ def _batch(engine: Engine, after: int, size: int, report: ReindexReport) -> int 
     )
     if engine.dialect.name == "postgresql":
         query = query.with_for_update()
-    with engine.begin() as conn:
+    with transaction(engine) as conn:
         rows = conn.execute(query).all()
         if not rows:
             return None

@@ -2,33 +2,23 @@
 
 from __future__ import annotations
 
+from contextlib import ExitStack
 from types import TracebackType
 from typing import Self
 
-from sqlalchemy import Connection, Engine, RootTransaction
+from sqlalchemy import Connection, Engine
 
 from bookplate.auth.ports import StaffTokenRepository
-from bookplate.errors import StorageUnavailable
 from bookplate.keys.ports import ApiKeyRepository
 from bookplate.network.ports import InstitutionRepository, NetworkRepository
 from bookplate.roles.ports import RolesRepository
-from bookplate.storage import outbox
+from bookplate.storage import transaction
 from bookplate.storage.codes_repo import SqlCodeTables
-from bookplate.storage.engine import (
-    READ_ONLY_OPTION,
-    SINGLE_WRITE_OPTION,
-    SQLITE_BEGIN_OPTION,
-    SingleWrite,
-    is_write_failure,
-)
 from bookplate.storage.keys_repo import SqlApiKeyRepository
 from bookplate.storage.network_repo import SqlInstitutionRepository, SqlNetworkRepository
 from bookplate.storage.roles_repo import SqlRolesRepository, SqlStaffTokenRepository
 from bookplate.storage.users_repo import SqlUserRepository
 from bookplate.users.ports import CodeTables, UserRepository
-
-_PG_READ_OPTIONS = {"isolation_level": "AUTOCOMMIT", READ_ONLY_OPTION: True}
-_SQLITE_READ_OPTIONS = {SQLITE_BEGIN_OPTION: "DEFERRED", READ_ONLY_OPTION: True}
 
 
 class SqlUnitOfWork:
@@ -68,7 +58,7 @@ class SqlUnitOfWork:
         self.read_only = read_only
         self.single_write = single_write
         self._connection: Connection | None = None
-        self._transaction: RootTransaction | None = None
+        self._opened: ExitStack | None = None
 
     @property
     def connection(self) -> Connection:
@@ -77,18 +67,13 @@ class SqlUnitOfWork:
         return self._connection
 
     def __enter__(self) -> Self:
-        connection = self.engine.connect()
-        if self.read_only:
-            if connection.dialect.name == "postgresql":
-                connection = connection.execution_options(**_PG_READ_OPTIONS)
-            else:
-                connection = connection.execution_options(**_SQLITE_READ_OPTIONS)
-        elif self.single_write and connection.dialect.name == "postgresql":
-            connection = connection.execution_options(
-                isolation_level="AUTOCOMMIT", **{SINGLE_WRITE_OPTION: SingleWrite()}
+        opened = ExitStack()
+        connection = opened.enter_context(
+            transaction.connection(
+                self.engine, read_only=self.read_only, single_write=self.single_write
             )
-        self._connection = connection
-        self._transaction = connection.begin()
+        )
+        self._opened, self._connection = opened, connection
         self.users = SqlUserRepository(connection)
         self.codes = SqlCodeTables(connection)
         self.institutions = SqlInstitutionRepository(connection)
@@ -104,32 +89,19 @@ class SqlUnitOfWork:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        try:
-            if self._transaction is not None and self._transaction.is_active:
-                self._transaction.rollback()
-            if self._connection is not None:
-                outbox.discard(self._connection)
-        finally:
-            self._transaction = None
-            if self._connection is not None:
-                self._connection.close()
-                self._connection = None
-        if exc is not None and is_write_failure(exc):
-            # Disk full, read-only database: a typed error the faces can word (503).
-            raise StorageUnavailable() from exc
+        opened, self._opened, self._connection = self._opened, None, None
+        if opened is not None:
+            # Rolls back what was not committed; a write failure becomes StorageUnavailable.
+            opened.__exit__(exc_type, exc, tb)
 
     def commit(self) -> None:
-        if self._transaction is None:
+        if self._connection is None:
             raise RuntimeError("SqlUnitOfWork.commit() outside its 'with' block")
         if self.read_only:
             raise RuntimeError("SqlUnitOfWork.commit() on a read-only unit of work")
-        self._transaction.commit()
-        outbox.after_commit(self.connection)
-        self._transaction = self.connection.begin()
+        transaction.commit(self._connection)
 
     def rollback(self) -> None:
-        if self._transaction is None:
+        if self._connection is None:
             raise RuntimeError("SqlUnitOfWork.rollback() outside its 'with' block")
-        self._transaction.rollback()
-        outbox.discard(self.connection)
-        self._transaction = self.connection.begin()
+        transaction.rollback(self._connection)

@@ -14,6 +14,7 @@ from sqlalchemy import (
     insert,
     or_,
     select,
+    text,
     update,
 )
 from sqlalchemy.exc import IntegrityError
@@ -40,6 +41,10 @@ from bookplate.users.queries import SearchResult, UserSearch
 
 # The GET look-ups, built once: a statement with bound parameters only is compiled once per
 # engine and then found in SQLAlchemy's cache (an expanding IN would be re-rendered per call).
+# The two-key form of the advisory lock: (the schema, the institution).
+_LOCK_INSTITUTION = text(
+    "SELECT pg_advisory_xact_lock(hashtext(current_schema()), hashtext(:name))"
+)
 _FIND_BY_ANY_ID = (
     select(t.users.c.institution, t.users.c.record)
     .join(t.user_ids, t.user_ids.c.user_pk == t.users.c.id)
@@ -271,6 +276,17 @@ class SqlUserRepository:
         self._conn.execute(delete(t.sis_fingerprints).where(t.sis_fingerprints.c.user_pk == pk))
         self._conn.execute(delete(t.users).where(t.users.c.id == pk))
         self._audit(institution, None, "user.remove", primary_id)
+
+    def lock_institution(self, institution: str) -> None:
+        """PostgreSQL: a transaction-scoped advisory lock named by the schema and the
+        institution (no row is needed, and two deployments in two schemas never wait on
+        each other). SQLite: nothing to do, a write transaction begins IMMEDIATE and holds
+        the database's one write lock from its first statement (``storage.transaction``)."""
+        if self._conn.dialect.name != "postgresql":
+            return
+        if self._conn.get_execution_options().get("isolation_level") == "AUTOCOMMIT":
+            raise RuntimeError("lock_institution needs a transaction (not a read-only unit)")
+        self._conn.execute(_LOCK_INSTITUTION, {"name": f"institution-admins:{institution}"})
 
     def password_hash(self, institution: str, primary_id: str) -> str | None:
         value = self._conn.execute(

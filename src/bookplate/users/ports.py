@@ -52,6 +52,13 @@ class UserRepository(Protocol):
 
     def remove(self, institution: str, primary_id: str) -> None: ...
 
+    def lock_institution(self, institution: str) -> None:
+        """Hold, until the transaction ends, the institution's lock: the writes that check
+        an invariant over all of its users (the last administrator) take it before they
+        read, so two of them run one after the other and the second sees the first's
+        change. Only inside a write transaction."""
+        ...
+
     def search(self, search: UserSearch) -> SearchResult: ...
 
     def password_hash(self, institution: str, primary_id: str) -> str | None: ...

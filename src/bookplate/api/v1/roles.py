@@ -7,8 +7,9 @@ with the Configuration area read/write. Every change is written to the audit log
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Body, Path, Request
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
@@ -17,14 +18,17 @@ from starlette.responses import JSONResponse, Response
 
 from bookplate.api import deps
 from bookplate.keys.model import Area
+from bookplate.roles.admin import RolesAdmin
 from bookplate.roles.model import (
     ROLE_TYPES,
+    Actor,
     AssignmentRule,
     Library,
     ProfileRole,
     RestrictedSettings,
     RoleProfile,
 )
+from bookplate.roles.services import RolesConfig
 from bookplate.roles.staff import capabilities
 
 router = APIRouter(prefix="/bookplate/v1", tags=["Bookplate: roles"])
@@ -32,6 +36,7 @@ router = APIRouter(prefix="/bookplate/v1", tags=["Bookplate: roles"])
 Code = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.\-]+$")]
 Text = Annotated[str, Field(min_length=1, max_length=64)]
 Codes = Annotated[list[Text], Field(max_length=200)]
+T = TypeVar("T")
 
 
 def _iso_date_only(value: object) -> object:
@@ -146,16 +151,45 @@ def role_types(request: Request) -> Response:
     )
 
 
+# A configuration change: one of RolesAdmin's put / remove methods, picked from the admin.
+Change = Callable[[RolesAdmin], Callable[[str, T, str, Actor | None], None]]
+
+
+def _config(request: Request) -> RolesConfig:
+    """The caller's institution's roles configuration, for a caller who may read it."""
+    who = deps.caller(request, Area.CONFIGURATION, write=False)
+    return deps.container(request).roles.config(who.institution)
+
+
+async def _put(request: Request, change: Change[T], item: T) -> None:
+    """Store one configuration item as the caller (staff member or key), off the loop; the
+    admin checks the caller may configure and writes the audit row."""
+    who = deps.caller(request, Area.CONFIGURATION, write=True)
+    admin = deps.container(request).roles
+    await run_in_threadpool(change(admin), who.institution, item, who.who, who.actor)
+
+
+def _removed(request: Request, change: Change[str], code: str) -> Response:
+    who = deps.caller(request, Area.CONFIGURATION, write=True)
+    change(deps.container(request).roles)(who.institution, code, who.who, who.actor)
+    return Response(status_code=204)
+
+
+def _restricted_out(settings: RestrictedSettings) -> dict[str, Any]:
+    return {"user_groups": sorted(settings.user_groups), "role_types": sorted(settings.role_types)}
+
+
+def _library_out(library: Library) -> dict[str, Any]:
+    return {"code": library.code, "name": library.name, "circulation_desks": sorted(library.desks)}
+
+
 @router.get("/roles/profiles", summary="Role profiles")
 def list_profiles(request: Request) -> Response:
-    who = deps.caller(request, Area.CONFIGURATION, write=False)
-    config = deps.container(request).roles.config(who.institution)
-    return _json({"profile": [_profile_out(p) for p in config.profiles.values()]})
+    return _json({"profile": [_profile_out(p) for p in _config(request).profiles.values()]})
 
 
 @router.put("/roles/profiles/{code}", summary="Create or replace a role profile")
 async def put_profile(request: Request, code: Code, body: Annotated[ProfileIn, Body()]) -> Response:
-    who = deps.caller(request, Area.CONFIGURATION, write=True)
     profile = RoleProfile(
         code,
         body.name,
@@ -170,29 +204,22 @@ async def put_profile(request: Request, code: Code, body: Annotated[ProfileIn, B
             for r in body.roles
         ),
     )
-    await run_in_threadpool(
-        deps.container(request).roles.put_profile, who.institution, profile, who.who, who.actor
-    )
+    await _put(request, lambda admin: admin.put_profile, profile)
     return _json(_profile_out(profile))
 
 
 @router.delete("/roles/profiles/{code}", status_code=204, summary="Delete a role profile")
 def delete_profile(request: Request, code: Code) -> Response:
-    who = deps.caller(request, Area.CONFIGURATION, write=True)
-    deps.container(request).roles.remove_profile(who.institution, code, who.who, who.actor)
-    return Response(status_code=204)
+    return _removed(request, lambda admin: admin.remove_profile, code)
 
 
 @router.get("/roles/rules", summary="Role assignment rules")
 def list_rules(request: Request) -> Response:
-    who = deps.caller(request, Area.CONFIGURATION, write=False)
-    config = deps.container(request).roles.config(who.institution)
-    return _json({"rule": [_rule_out(r) for r in config.rules]})
+    return _json({"rule": [_rule_out(r) for r in _config(request).rules]})
 
 
 @router.put("/roles/rules/{rule_id}", summary="Create or replace an assignment rule")
 async def put_rule(request: Request, rule_id: Code, body: Annotated[RuleIn, Body()]) -> Response:
-    who = deps.caller(request, Area.CONFIGURATION, write=True)
     rule = AssignmentRule(
         rule_id,
         body.profile,
@@ -202,62 +229,38 @@ async def put_rule(request: Request, rule_id: Code, body: Annotated[RuleIn, Body
         frozenset(body.campuses),
         body.position,
     )
-    await run_in_threadpool(
-        deps.container(request).roles.put_rule, who.institution, rule, who.who, who.actor
-    )
+    await _put(request, lambda admin: admin.put_rule, rule)
     return _json(_rule_out(rule))
 
 
 @router.delete("/roles/rules/{rule_id}", status_code=204, summary="Delete an assignment rule")
 def delete_rule(request: Request, rule_id: Code) -> Response:
-    who = deps.caller(request, Area.CONFIGURATION, write=True)
-    deps.container(request).roles.remove_rule(who.institution, rule_id, who.who, who.actor)
-    return Response(status_code=204)
+    return _removed(request, lambda admin: admin.remove_rule, rule_id)
 
 
 @router.get("/roles/restricted", summary="Restricted-account settings")
 def get_restricted(request: Request) -> Response:
-    who = deps.caller(request, Area.CONFIGURATION, write=False)
-    settings = deps.container(request).roles.config(who.institution).restricted
-    return _json(
-        {"user_groups": sorted(settings.user_groups), "role_types": sorted(settings.role_types)}
-    )
+    return _json(_restricted_out(_config(request).restricted))
 
 
 @router.put("/roles/restricted", summary="Set restricted-account settings")
 async def put_restricted(request: Request, body: Annotated[RestrictedIn, Body()]) -> Response:
-    who = deps.caller(request, Area.CONFIGURATION, write=True)
     settings = RestrictedSettings(frozenset(body.user_groups), frozenset(body.role_types))
-    await run_in_threadpool(
-        deps.container(request).roles.set_restricted, who.institution, settings, who.who, who.actor
-    )
-    return _json(
-        {"user_groups": sorted(settings.user_groups), "role_types": sorted(settings.role_types)}
-    )
+    await _put(request, lambda admin: admin.set_restricted, settings)
+    return _json(_restricted_out(settings))
 
 
 @router.get("/libraries", summary="Libraries and their circulation desks")
 def list_libraries(request: Request) -> Response:
-    who = deps.caller(request, Area.CONFIGURATION, write=False)
-    libraries = deps.container(request).roles.config(who.institution).libraries
-    return _json(
-        {
-            "library": [
-                {"code": lib.code, "name": lib.name, "circulation_desks": sorted(lib.desks)}
-                for lib in libraries.values()
-            ]
-        }
-    )
+    libraries = _config(request).libraries
+    return _json({"library": [_library_out(lib) for lib in libraries.values()]})
 
 
 @router.put("/libraries/{code}", summary="Create or replace a library")
 async def put_library(request: Request, code: Code, body: Annotated[LibraryIn, Body()]) -> Response:
-    who = deps.caller(request, Area.CONFIGURATION, write=True)
     library = Library(code, body.name, frozenset(body.circulation_desks))
-    await run_in_threadpool(
-        deps.container(request).roles.put_library, who.institution, library, who.who, who.actor
-    )
-    return _json({"code": code, "name": body.name, "circulation_desks": sorted(library.desks)})
+    await _put(request, lambda admin: admin.put_library, library)
+    return _json(_library_out(library))
 
 
 @router.get("/roles/history", summary="Who changed the roles configuration, and when")
