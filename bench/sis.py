@@ -28,6 +28,9 @@ from bookplate.bootstrap import build_container
 from bookplate.config import Settings
 from bookplate.sis.model import Profile
 
+sys.path.insert(0, str(Path(__file__).parent))
+from sis_floor import floor  # the floor lives beside this benchmark
+
 SEED = 20240601
 PG = os.environ.get("BENCH_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 FIRST = [
@@ -252,10 +255,9 @@ def peak_memory(url: str, path: Path, dry_run: bool) -> tuple[float, float]:
     return peak / 1024, elapsed
 
 
-def bench(url: str, name: str, n: int, tmp: Path, raw: bool) -> None:
+def bench(url: str, name: str, n: int, tmp: Path, raw: bool, t_floor: float) -> list[float]:
     c = setup(url)
-    initial = write_file(tmp / "initial.zip", n)
-    changed = write_file(tmp / "changed.zip", n, 0.10)
+    initial, changed = tmp / "initial.zip", tmp / "changed.zip"
     CPU.clear()
     DB_CPU.clear()
     t1, counts1 = timed_run(c, initial, url)
@@ -277,7 +279,13 @@ def bench(url: str, name: str, n: int, tmp: Path, raw: bool) -> None:
         f"raw {label} of the same rows {t_raw:7.2f} s  ({n / t_raw:,.0f} rows/s); "
         f"initial sync / raw = {t1 / t_raw:.1f}x"
     )
+    print(
+        f"floor (bench/sis_floor.py, same file) {t_floor:7.2f} s  ({n / t_floor:,.0f} users/s); "
+        f"speed / floor: initial {t_floor / t1:.2f}x, unchanged {t_floor / t2:.2f}x, "
+        f"10% changed {t_floor / t3:.2f}x"
+    )
     sys.stdout.flush()
+    return [t1, t2, t3]
 
 
 def main() -> None:
@@ -292,15 +300,23 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-sis-") as tmpdir:
         tmp = Path(tmpdir)
-        if not args.skip_pg:
+        pg_times: list[float] = []
+        if args.users and (args.sqlite or not args.skip_pg):
+            write_file(tmp / "initial.zip", args.users)
+            write_file(tmp / "changed.zip", args.users, 0.10)
+            t_floor = floor(tmp / "initial.zip", PG)
+        if args.users and not args.skip_pg:
             url, schema = fresh_pg()
             try:
-                bench(url, "PostgreSQL", args.users, tmp, raw=True)
+                pg_times = bench(url, "PostgreSQL", args.users, tmp, True, t_floor)
             finally:
                 drop_pg(schema)
-        if args.sqlite:
+        if args.users and args.sqlite:
             db = tmp / "bench.db"
-            bench(f"sqlite:///{db}", "SQLite", args.users, tmp, raw=False)
+            lite = bench(f"sqlite:///{db}", "SQLite", args.users, tmp, False, t_floor)
+            if pg_times:
+                ratios = ", ".join(f"{a / b:.2f}" for a, b in zip(lite, pg_times, strict=True))
+                print(f"SQLite / PostgreSQL times (initial, unchanged, 10% changed): {ratios}")
         if args.memory_users:
             big = write_file(tmp / "big.zip", args.memory_users)
             url, schema = fresh_pg()
