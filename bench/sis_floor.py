@@ -116,6 +116,7 @@ def floor(path: Path, url: str) -> float:
         parser.start()
         with engine.begin() as conn:
             raw = conn.connection.driver_connection
+            assert raw is not None
             with raw.cursor() as cur:
                 while (block := queue.get()) is not None:
                     for table, text in zip(TABLES, block, strict=True):
