@@ -195,6 +195,10 @@ class Runner:
         """Write one planned batch, count it and store its report lines: one transaction."""
         actions = planned.actions
         if not self.dry_run:
+            if planned.leaving and self._admins is not None:
+                # The API's rule (roles.services.RoleRules.check): lock, then read.
+                batch.lock_institution(self.profile.institution)
+                self._admins.recheck(planned.leaving)
             writer.write(batch, actions, planned.prepared)
         report(self.report, self.plan_out, actions)
         self.report.total += planned.size
@@ -293,8 +297,9 @@ class Runner:
         actions = [a for a in slots if a is not None]
         ids = {id(a): id_values(a.user) for a in actions if a.user is not None}
         held, holders = check_ids(batch, self.profile.institution, actions, ids, stored)
+        leaving: list[tuple[Action, str]] = []
         if self._admins is not None:
-            self._admins.keep(
+            leaving = self._admins.keep(
                 [
                     (a, old)
                     for a in actions
@@ -304,7 +309,7 @@ class Runner:
                     and (old := stored.get(a.pk)) is not None
                 ]
             )
-        plan = Planned(actions, hits, len(chunk))
+        plan = Planned(actions, hits, len(chunk), leaving=leaving)
         plan.read_norms = set(norm.values()) | held
         plan.read_pks = {f.pk for f in found.values()} | holders
         for action in plan.writes(refresh=True):

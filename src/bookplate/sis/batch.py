@@ -55,6 +55,8 @@ class Planned:
     read_pks: set[int] = field(default_factory=set)
     write_norms: set[str] = field(default_factory=set)
     write_pks: set[int] = field(default_factory=set)
+    # Updates that take an administrator away, rechecked under the lock when written.
+    leaving: list[tuple[Action, str]] = field(default_factory=list)
 
     def writes(self, *, refresh: bool = False) -> list[Action]:
         """Creates and updates (and, with ``refresh``, unchanged users whose fingerprint is

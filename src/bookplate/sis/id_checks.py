@@ -96,24 +96,41 @@ class LastAdministrator:
     # batch, planned before the earlier one is committed, does not count them.
     left: set[str] = field(default_factory=set)
 
-    def keep(self, updates: list[tuple[Action, User]]) -> None:
+    def keep(self, updates: list[tuple[Action, User]]) -> list[tuple[Action, str]]:
         """Reject the updates that would leave the institution without an administrator.
         Updates go in file order; the one that would take the last administrator away is
-        rejected."""
+        rejected. Returns the updates that take one away all the same (with the normalised
+        primary ID), for ``recheck`` when they are written."""
         admin = self.is_administrator
         if admin is None:
-            return
+            return []
         leaving = [
             (a, normalise_id(old.primary_id))
             for a, old in updates
             if admin(old) and a.user is not None and not admin(a.user)
         ]
         if not leaving:
-            return
+            return []
         refused = self.spare([norm for _, norm in leaving])
         for action, norm in leaving:
             if norm in refused:
                 turn_reject(action, LAST_ADMIN)
+        return [(a, norm) for a, norm in leaving if norm not in refused]
+
+    def recheck(self, leaving: list[tuple[Action, str]]) -> None:
+        """In the transaction that writes them, once it holds the institution's lock: the
+        updates ``keep`` let through were planned against the administrators read before
+        (another batch's plan, or an API change committed since, may have taken one away);
+        read them again and reject those that would now leave none."""
+        remaining = self.administrators()
+        for action, norm in leaving:
+            if action.kind is not ActionKind.UPDATE or norm not in remaining:
+                continue
+            if remaining - {norm}:
+                remaining.discard(norm)
+            else:
+                turn_reject(action, LAST_ADMIN)
+                self.left.discard(norm)  # stays an administrator for the later batches
 
     def spare(self, leaving: list[str]) -> set[str]:
         """Of the administrators (normalised primary IDs) this run would take away, in order,

@@ -10,7 +10,7 @@ from datetime import date, datetime
 from bookplate.sis.batch import batches, fingerprint
 from bookplate.sis.id_checks import LAST_ADMIN, LastAdministrator
 from bookplate.sis.model import Action, ActionKind, MissingPolicy, Profile, Report
-from bookplate.sis.ports import SisStore
+from bookplate.sis.ports import SisBatch, SisStore
 from bookplate.sis.report_out import DEACTIVATE_SEQ, PlanWriter, item_row, report
 from bookplate.sis.seen import PkBits
 from bookplate.sis.sources.base import Source
@@ -91,14 +91,40 @@ class MissingUsers:
         seq = DEACTIVATE_SEQ
         # Streamed page by page: neither the candidates nor the run's lists are held.
         for page in batches(self.users(seen), self.batch_size):
-            part, spared = page, []
-            if admins is not None:
+            spared: list[tuple[int, str]] = []
+
+            def leave(
+                batch: SisBatch | None,
+                page: list[tuple[int, str]] = page,
+                spared: list[tuple[int, str]] = spared,
+            ) -> set[int]:
+                """The page's users to leave as they are (the last administrator), read
+                under the institution's lock in the transaction that deactivates the rest,
+                so an API change committed meanwhile counts (``RoleRules.check``)."""
+                if admins is None:
+                    return set()
+                if batch is not None:
+                    batch.lock_institution(self.profile.institution)
                 stored_admins = admins.administrators()
                 refused = admins.spare(
                     [n for _, pid in page if (n := normalise_id(pid)) in stored_admins]
                 )
-                spared = [(pk, pid) for pk, pid in page if normalise_id(pid) in refused]
-                part = [(pk, pid) for pk, pid in page if normalise_id(pid) not in refused]
+                spared[:] = [(pk, pid) for pk, pid in page if normalise_id(pid) in refused]
+                return {pk for pk, _ in spared}
+
+            if dry_run:
+                leave(None)
+            else:
+                self.store.deactivate(
+                    [pk for pk, _ in page],
+                    expire_on=expire,
+                    actor=actor,
+                    now=clock(),
+                    run_id=run.run_id,
+                    leave=leave if admins is not None else None,
+                )
+            left = {pk for pk, _ in spared}
+            part = [(pk, pid) for pk, pid in page if pk not in left]
             kept = [
                 Action(ActionKind.REJECT, None, None, primary_id, pk=pk, reason=LAST_ADMIN)
                 for pk, primary_id in spared
@@ -112,14 +138,6 @@ class MissingUsers:
             report(run, plan_out, actions)
             if dry_run:
                 continue
-            if part:
-                self.store.deactivate(
-                    [pk for pk, _ in part],
-                    expire_on=expire,
-                    actor=actor,
-                    now=clock(),
-                    run_id=run.run_id,
-                )
             with self.store.batch() as batch:
                 batch.add_items(
                     run.run_id or 0,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Container, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Container, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Protocol
@@ -113,6 +113,13 @@ class SisBatch(Protocol):
         """A context manager: a nested transaction, rolled back alone on error."""
         ...
 
+    def lock_institution(self, institution: str) -> None:
+        """Take the institution's lock until this batch ends, as the user services do
+        before they read the administrators (``users.ports.UserRepository``): a batch that
+        takes an administrator away reads them after the lock, so it and a concurrent API
+        change run one after the other."""
+        ...
+
     def commit(self) -> None: ...
 
     def rollback(self) -> None: ...
@@ -171,7 +178,10 @@ class SisStore(Protocol):
         actor: str,
         now: datetime,
         run_id: int | None = None,
+        leave: Callable[[SisBatch], Collection[int]] | None = None,
     ) -> None:
         """Set status INACTIVE (``expire_on`` None) or the expiry date, with an audit row per
-        user (``sis.deactivate`` / ``sis.expire``), in one transaction."""
+        user (``sis.deactivate`` / ``sis.expire``), in one transaction. ``leave`` runs first
+        in that transaction and names the users to leave as they are (the last
+        administrator, read under the institution's lock)."""
         ...

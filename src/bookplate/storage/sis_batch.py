@@ -37,6 +37,7 @@ from bookplate.storage.sis_sql import (
     pg_delete_rows,
     pg_side_rows,
 )
+from bookplate.storage.users_repo import lock_institution
 from bookplate.users.errors import DuplicateId, UserNotFound
 from bookplate.users.model import User
 
@@ -58,6 +59,9 @@ class _Prepared:
 
 class SqlSisBatch(SisReads):
     """One transaction of a run (``sis.ports.SisBatch``)."""
+
+    def lock_institution(self, institution: str) -> None:
+        lock_institution(self.conn, institution)
 
     # -- writes ------------------------------------------------------------------------
 

@@ -3,7 +3,7 @@ users of a profile, and the batches a run writes in (``storage.sis_batch``)."""
 
 from __future__ import annotations
 
-from collections.abc import Collection, Container, Iterable, Iterator
+from collections.abc import Callable, Collection, Container, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from typing import Any
@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import Engine, delete, func, insert, select, update
 
 from bookplate.sis.model import Mode, Profile, Report
-from bookplate.sis.ports import AuditRow, ItemRow
+from bookplate.sis.ports import AuditRow, ItemRow, SisBatch
 from bookplate.storage import outbox
 from bookplate.storage import tables as t
 from bookplate.storage.sis_batch import SqlSisBatch, rewrite, write_audit
@@ -236,9 +236,11 @@ class SqlSisStore:
         actor: str,
         now: datetime,
         run_id: int | None = None,
+        leave: Callable[[SisBatch], Collection[int]] | None = None,
     ) -> None:
         with self.batch() as batch:
-            users = batch.load(list(pks))
+            left = leave(batch) if leave is not None else ()
+            users = batch.load([pk for pk in pks if pk not in left])
             changed = []
             history = []
             action = "sis.deactivate" if expire_on is None else "sis.expire"

@@ -282,11 +282,7 @@ class SqlUserRepository:
         institution (no row is needed, and two deployments in two schemas never wait on
         each other). SQLite: nothing to do, a write transaction begins IMMEDIATE and holds
         the database's one write lock from its first statement (``storage.transaction``)."""
-        if self._conn.dialect.name != "postgresql":
-            return
-        if self._conn.get_execution_options().get("isolation_level") == "AUTOCOMMIT":
-            raise RuntimeError("lock_institution needs a transaction (not a read-only unit)")
-        self._conn.execute(_LOCK_INSTITUTION, {"name": f"institution-admins:{institution}"})
+        lock_institution(self._conn, institution)
 
     def password_hash(self, institution: str, primary_id: str) -> str | None:
         value = self._conn.execute(
@@ -309,3 +305,13 @@ class SqlUserRepository:
 
     def search(self, search: UserSearch) -> SearchResult:
         return search_users(self._conn, search)
+
+
+def lock_institution(conn: Connection, institution: str) -> None:
+    """``UserRepository.lock_institution`` on a connection: the user services and the SIS
+    batches (``SqlSisBatch.lock_institution``) take the same lock."""
+    if conn.dialect.name != "postgresql":
+        return
+    if conn.get_execution_options().get("isolation_level") == "AUTOCOMMIT":
+        raise RuntimeError("lock_institution needs a transaction (not a read-only unit)")
+    conn.execute(_LOCK_INSTITUTION, {"name": f"institution-admins:{institution}"})

@@ -63,6 +63,7 @@ class _Store:
         self.fingerprints: dict[int, str] = {}
         self.items: list[ItemRow] = []
         self.deactivated: list[int] = []
+        self.locks: list[str] = []  # institutions whose lock a batch took
         for user in users:
             user.institution, user.external_id = "MAIN", "SIS"
             user.account_type = AccountType.EXTERNAL.value
@@ -127,6 +128,9 @@ class _Store:
     def savepoint(self) -> Any:
         return nullcontext()
 
+    def lock_institution(self, institution: str) -> None:
+        self.locks.append(institution)
+
     def commit(self) -> None:
         return None
 
@@ -152,8 +156,11 @@ class _Store:
             if pk not in seen and (not active_only or user.status == "ACTIVE"):
                 yield pk, user.primary_id
 
-    def deactivate(self, pks: Any, **kwargs: Any) -> None:
+    def deactivate(self, pks: Any, *, leave: Any = None, **kwargs: Any) -> None:
+        left = leave(self) if leave is not None else ()
         for pk in pks:
+            if pk in left:
+                continue
             self.users[pk].status = "INACTIVE"
             self.deactivated.append(pk)
 
@@ -169,11 +176,20 @@ def _run(
     missing: MissingPolicy = MissingPolicy.OFF,
     guard_share: float = 1.0,
     batch_size: int = 2000,
+    after_first_read: Callable[[], None] | None = None,
 ) -> tuple[Report, dict[str | None, tuple[ActionKind, str]]]:
-    """The report, and each report item's kind and reason by primary ID."""
-    admins: Callable[[], set[str]] = lambda: {  # noqa: E731 - the roles area's reading
-        normalise_id(u.primary_id) for u in store.users.values() if _is_admin(u)
-    }
+    """The report, and each report item's kind and reason by primary ID. ``after_first_read``
+    runs once, just after the run first reads the administrators (a change that another
+    writer commits meanwhile)."""
+    reads = 0
+
+    def admins() -> set[str]:  # the roles area's reading
+        nonlocal reads
+        found = {normalise_id(u.primary_id) for u in store.users.values() if _is_admin(u)}
+        reads += 1
+        if reads == 1 and after_first_read is not None:
+            after_first_read()
+        return found
     runner = Runner(
         store=store,  # type: ignore[arg-type]
         source=_Source(file),
@@ -246,3 +262,42 @@ def test_the_guard_aborts_before_anything_is_written() -> None:
         "guard's 50%; nothing was changed"
     )
     assert items == {} and store.deactivated == []
+
+
+def _api_deactivates(store: _Store, pk: int) -> Callable[[], None]:
+    def change() -> None:
+        store.users[pk].status = "INACTIVE"
+
+    return change
+
+
+def test_an_update_rereads_the_administrators_under_the_lock_when_written() -> None:
+    """a1's update was planned while a2 was an administrator too; a2 is deactivated (by the
+    API) before the batch is written: the batch takes the institution's lock, reads the
+    administrators again and leaves a1 as the last one."""
+    store = _Store([_user("a1", admin=True), _user("a2", admin=True)])
+    _, items = _run(store, [_user("a1", status="INACTIVE")], after_first_read=_api_deactivates(
+        store, 2
+    ))
+    assert items["a1"] == (ActionKind.REJECT, LAST_ADMIN)
+    assert store.locks == ["MAIN"]
+    assert _is_admin(store.users[1])
+
+
+def test_an_update_that_leaves_no_administrator_takes_no_lock() -> None:
+    store = _Store([_user("a1", admin=True), _user("p1")])
+    _, items = _run(store, [_user("p1", status="INACTIVE")])
+    assert items["p1"][0] is ActionKind.UPDATE and store.locks == []
+
+
+def test_missing_users_reread_the_administrators_under_the_lock() -> None:
+    """The missing a1 was an administrator beside a2 when the run started; a2 is deactivated
+    before the missing users are: a1 is left as the last one."""
+    store = _Store([_user("a1", admin=True), _user("a2", admin=True), _user("p1")])
+    file = [_user("a2", admin=True), _user("p1")]
+    _, items = _run(
+        store, file, missing=MissingPolicy.DEACTIVATE, after_first_read=_api_deactivates(store, 2)
+    )
+    assert items["a1"] == (ActionKind.REJECT, LAST_ADMIN)
+    assert store.locks == ["MAIN"]
+    assert _is_admin(store.users[1])

@@ -3,6 +3,8 @@ area), in Alma's shapes (``bookplate.alma.configuration``)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
@@ -21,6 +23,16 @@ def _base(request: Request) -> str:
     return f"{deps.base_url(request)}/almaws/v1"
 
 
+def _answer(
+    request: Request, to_json: Callable[[str], bytes], to_xml: Callable[[str], bytes]
+) -> Response:
+    """The document in the format the caller asked for, its links under this base."""
+    base = _base(request)
+    if wants_json(request):
+        return Response(to_json(base), media_type=JSON)
+    return Response(to_xml(base), media_type=XML)
+
+
 @router.get("/code-tables", summary="Retrieve the list of code tables")
 def list_code_tables(request: Request) -> Response:
     key = deps.require_key(request, Area.CONFIGURATION, write=False)
@@ -28,9 +40,11 @@ def list_code_tables(request: Request) -> Response:
     with c.uow_factory() as uow:
         described = uow.codes.descriptions(key.institution)
         names = [(n, described.get(n, n)) for n in uow.codes.table_names(key.institution)]
-    if wants_json(request):
-        return Response(conf_docs.code_table_list_to_json(names, _base(request)), media_type=JSON)
-    return Response(conf_docs.code_table_list_to_xml(names, _base(request)), media_type=XML)
+    return _answer(
+        request,
+        lambda base: conf_docs.code_table_list_to_json(names, base),
+        lambda base: conf_docs.code_table_list_to_xml(names, base),
+    )
 
 
 @router.get("/code-tables/{code_table_name}", summary="Retrieve a code table")
@@ -58,9 +72,11 @@ def list_libraries(request: Request) -> Response:
         for _, lib in sorted(libraries.items())
         if lib.enabled
     ]
-    if wants_json(request):
-        return Response(conf_docs.libraries_to_json(docs, _base(request)), media_type=JSON)
-    return Response(conf_docs.libraries_to_xml(docs, _base(request)), media_type=XML)
+    return _answer(
+        request,
+        lambda base: conf_docs.libraries_to_json(docs, base),
+        lambda base: conf_docs.libraries_to_xml(docs, base),
+    )
 
 
 @router.get("/libraries/{library_code}/circ-desks", summary="Retrieve the circulation desks")
@@ -70,8 +86,8 @@ def list_circ_desks(request: Request, library_code: str) -> Response:
     if library is None or not library.enabled:
         raise LibraryNotFound(library_code)
     desks = [conf_docs.DeskDoc(d.code, d.name) for d in library.all_desks() if d.enabled]
-    if wants_json(request):
-        return Response(
-            conf_docs.desks_to_json(library.code, desks, _base(request)), media_type=JSON
-        )
-    return Response(conf_docs.desks_to_xml(library.code, desks, _base(request)), media_type=XML)
+    return _answer(
+        request,
+        lambda base: conf_docs.desks_to_json(library.code, desks, base),
+        lambda base: conf_docs.desks_to_xml(library.code, desks, base),
+    )

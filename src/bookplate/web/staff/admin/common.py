@@ -9,14 +9,19 @@ through ``/bookplate/v1`` with a bearer token.
 from __future__ import annotations
 
 import hmac
+from collections.abc import Callable
 from contextlib import suppress
 from pathlib import Path
-from typing import IO
+from typing import IO, TypeVar
 
 from starlette.datastructures import FormData, UploadFile
+from starlette.responses import Response
 
+from bookplate.errors import BookplateError
 from bookplate.roles.policy import Action, decide
-from bookplate.web.staff.common import Refused, Staff, log
+from bookplate.web.staff.common import Refused, Staff, field, log, see_other
+
+_T = TypeVar("_T")
 
 #: Room for the fields of a form that carries a file, on top of the file's own limit.
 FORM_OVERHEAD = 64 * 1024
@@ -80,3 +85,33 @@ def copy_upload(source: UploadFile, handle: IO[bytes], path: Path, limit: int) -
             path.unlink()
         raise
     return size
+
+
+def saved_or_again(
+    read: Callable[[], _T],
+    save: Callable[[_T], object],
+    again: Callable[[_T | None, str, int], Response],
+    done: str,
+) -> Response:
+    """The posting of an edit form: ``read`` the form, ``save`` what it holds through the
+    service, and see ``done``. A form refused while read (``Refused``) or a save the service
+    refuses (``BookplateError``, 400) is shown ``again`` with the reason and the status,
+    with what was read (None when nothing could be)."""
+    try:
+        item = read()
+    except Refused as exc:
+        return again(None, exc.message, exc.status)
+    try:
+        save(item)
+    except BookplateError as exc:
+        return again(item, str(exc), 400)
+    return see_other(done)
+
+
+#: Asked by the delete buttons: the code typed again, so a stray click deletes nothing.
+CONFIRM_DELETE = "To delete the profile, type its code in the box next to the button."
+
+
+def confirmed(form: FormData, code: str) -> bool:
+    """Whether the delete form carries the code of what it deletes, typed again."""
+    return field(form, "confirm", 100) == code

@@ -16,7 +16,7 @@ from bookplate.errors import BookplateError
 from bookplate.roles.errors import ProfileNotFound
 from bookplate.roles.model import ROLE_TYPES, AssignmentRule, RoleProfile
 from bookplate.roles.policy import Action
-from bookplate.web.staff.admin.common import need
+from bookplate.web.staff.admin.common import CONFIRM_DELETE, confirmed, need, saved_or_again
 from bookplate.web.staff.admin.role_forms import (
     BASE,
     CONDITIONS,
@@ -36,7 +36,6 @@ from bookplate.web.staff.admin.role_forms import (
 from bookplate.web.staff.common import (
     Refused,
     Staff,
-    field,
     page,
     read_form,
     render,
@@ -129,15 +128,19 @@ async def create_profile(request: Request) -> Response:
             if code in staff.c.roles.config(staff.institution).profiles:
                 raise Refused(400, f"A role profile {code} exists already: choose another "
                                    "code, or change that profile on its page.")
-            profile = read_profile(form, code)
         except Refused as exc:
             return _profile_page(staff, request, typed, new=True, error=exc.message,
                                  status=exc.status)
-        try:
-            staff.c.roles.put_profile(staff.institution, profile, who(staff), staff.actor)
-        except BookplateError as exc:
-            return _profile_page(staff, request, profile, new=True, error=str(exc), status=400)
-        return see_other(profile_url(code) + "?saved=1")
+        return saved_or_again(
+            lambda: read_profile(form, code),
+            lambda profile: staff.c.roles.put_profile(
+                staff.institution, profile, who(staff), staff.actor
+            ),
+            lambda profile, error, status: _profile_page(
+                staff, request, profile or typed, new=True, error=error, status=status
+            ),
+            profile_url(code) + "?saved=1",
+        )
 
     return await page(request, impl, reader=big_form)
 
@@ -162,16 +165,16 @@ async def save_profile(request: Request, code: str) -> Response:
         assert form is not None
         need(staff, Action.CONFIGURE)
         stored = _stored_profile(staff, code)
-        try:
-            profile = read_profile(form, stored.code)
-        except Refused as exc:
-            return _profile_page(staff, request, stored, new=False, error=exc.message,
-                                 status=exc.status)
-        try:
-            staff.c.roles.put_profile(staff.institution, profile, who(staff), staff.actor)
-        except BookplateError as exc:
-            return _profile_page(staff, request, profile, new=False, error=str(exc), status=400)
-        return see_other(profile_url(stored.code) + "?saved=1")
+        return saved_or_again(
+            lambda: read_profile(form, stored.code),
+            lambda profile: staff.c.roles.put_profile(
+                staff.institution, profile, who(staff), staff.actor
+            ),
+            lambda profile, error, status: _profile_page(
+                staff, request, profile or stored, new=False, error=error, status=status
+            ),
+            profile_url(stored.code) + "?saved=1",
+        )
 
     return await page(request, impl, reader=big_form)
 
@@ -182,9 +185,9 @@ async def delete_profile(request: Request, code: str) -> Response:
         assert form is not None
         need(staff, Action.CONFIGURE)
         stored = _stored_profile(staff, code)
-        if field(form, "confirm", 100) != stored.code:
-            return _profile_page(staff, request, stored, new=False, status=400, error=(
-                "To delete the profile, type its code in the box next to the button."))
+        if not confirmed(form, stored.code):
+            return _profile_page(staff, request, stored, new=False, status=400,
+                                 error=CONFIRM_DELETE)
         try:
             staff.c.roles.remove_profile(staff.institution, stored.code, who(staff),
                                          staff.actor)

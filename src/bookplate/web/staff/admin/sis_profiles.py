@@ -11,7 +11,6 @@ from fastapi import APIRouter, Request
 from starlette.datastructures import FormData
 from starlette.responses import Response
 
-from bookplate.errors import BookplateError
 from bookplate.roles.policy import Action
 from bookplate.sis.model import (
     KEEP_MISSING,
@@ -25,7 +24,15 @@ from bookplate.sis.model import (
 from bookplate.sis.preview import SAMPLE_BYTES
 from bookplate.sis.services import RULED_FIELDS
 from bookplate.users.model import RecordType
-from bookplate.web.staff.admin.common import may, need, upload_form, uploaded
+from bookplate.web.staff.admin.common import (
+    CONFIRM_DELETE,
+    confirmed,
+    may,
+    need,
+    saved_or_again,
+    upload_form,
+    uploaded,
+)
 from bookplate.web.staff.admin.sis_common import (
     BASE,
     CODE,
@@ -183,16 +190,15 @@ async def create_profile(request: Request) -> Response:
             profile = Profile(code[:64], staff.institution)
             return _profile_page(staff, request, profile, new=True, status=400, error=(
                 "The code must be 1 to 64 letters, digits, '.', '_' or '-'."))
-        try:
-            profile = read_profile(form, code, staff.institution)
-        except Refused as exc:
-            return _profile_page(staff, request, Profile(code, staff.institution), new=True,
-                                 error=exc.message, status=400)
-        try:
-            staff.c.sis.create_profile(profile)
-        except BookplateError as exc:
-            return _profile_page(staff, request, profile, new=True, error=str(exc), status=400)
-        return see_other(profile_url(code) + "?saved=1")
+        return saved_or_again(
+            lambda: read_profile(form, code, staff.institution),
+            staff.c.sis.create_profile,
+            lambda profile, error, status: _profile_page(
+                staff, request, profile or Profile(code, staff.institution), new=True,
+                error=error, status=status,
+            ),
+            profile_url(code) + "?saved=1",
+        )
 
     return await page(request, impl, form=True)
 
@@ -217,16 +223,14 @@ async def save_profile(request: Request, code: str) -> Response:
         assert form is not None
         need(staff, Action.MANAGE_INTEGRATIONS)
         stored = profile_of(staff, code)
-        try:
-            profile = read_profile(form, stored.code, staff.institution)
-        except Refused as exc:
-            return _profile_page(staff, request, stored, new=False, error=exc.message,
-                                 status=400)
-        try:
-            staff.c.sis.update_profile(profile)
-        except BookplateError as exc:
-            return _profile_page(staff, request, profile, new=False, error=str(exc), status=400)
-        return see_other(profile_url(stored.code) + "?saved=1")
+        return saved_or_again(
+            lambda: read_profile(form, stored.code, staff.institution),
+            staff.c.sis.update_profile,
+            lambda profile, error, status: _profile_page(
+                staff, request, profile or stored, new=False, error=error, status=status
+            ),
+            profile_url(stored.code) + "?saved=1",
+        )
 
     return await page(request, impl, form=True)
 
@@ -237,9 +241,9 @@ async def delete_profile(request: Request, code: str) -> Response:
         assert form is not None
         need(staff, Action.MANAGE_INTEGRATIONS)
         stored = profile_of(staff, code)
-        if field(form, "confirm", 100) != stored.code:
-            return _profile_page(staff, request, stored, new=False, status=400, error=(
-                "To delete the profile, type its code in the box next to the button."))
+        if not confirmed(form, stored.code):
+            return _profile_page(staff, request, stored, new=False, status=400,
+                                 error=CONFIRM_DELETE)
         staff.c.sis.delete_profile(staff.institution, stored.code)
         return see_other(f"{BASE}/profiles?" + urlencode({"deleted": stored.code}))
 
