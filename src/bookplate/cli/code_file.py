@@ -36,7 +36,7 @@ def read_code_file(path: Path) -> list[CodeRow]:
         fail(f"{path.name} is not UTF-8 text (byte {exc.start})", BAD_INPUT)
     out: list[CodeRow] = []
     try:
-        for line, cells in enumerate(csv.reader(text.splitlines()), 1):
+        for line, cells in enumerate(csv.reader(text.splitlines(), strict=True), 1):
             if not any(c.strip() for c in cells):
                 continue
             if len(cells) < 2 or len(cells) > 4:

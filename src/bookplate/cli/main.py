@@ -17,6 +17,7 @@ from bookplate.cli.auth import auth_app
 from bookplate.cli.codes import codes_app
 from bookplate.cli.config import config_app
 from bookplate.cli.db import db_app
+from bookplate.cli.help_text import HelpfulGroup
 from bookplate.cli.institutions import inst_app
 from bookplate.cli.keys import keys_app
 from bookplate.cli.network import network_app
@@ -27,7 +28,9 @@ from bookplate.cli.sis import sis_app, worker
 from bookplate.cli.wiring import build_container
 from bookplate.config import get_settings
 
-app = typer.Typer(no_args_is_help=True, help="Bookplate: library user management.")
+app = typer.Typer(
+    cls=HelpfulGroup, no_args_is_help=True, help="Bookplate: library user management."
+)
 
 
 @app.callback()
