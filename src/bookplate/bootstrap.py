@@ -29,9 +29,8 @@ from bookplate.storage.uow import SqlUnitOfWork
 from bookplate.users.services import CodeBookCache, UserService
 from bookplate.users.standard_codes import new_institution_tables, standard_tables
 
-# The services below are built by the container's properties, on first use, and imported
-# there: a CLI command that only reads a code table needs none of the sign-in, SIS job,
-# network, sandbox or Redis modules (docs/benchmarks.md, "CLI start-up").
+# Imported by the properties that build them: a CLI command that reads a code table needs no
+# sign-in, SIS job, network, sandbox or Redis module (docs/benchmarks.md, "CLI start-up").
 if TYPE_CHECKING:
     from bookplate.auth.external import ExternalLogins
     from bookplate.auth.mail import SmtpMailer
