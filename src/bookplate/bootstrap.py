@@ -11,51 +11,43 @@ from typing import TYPE_CHECKING
 from argon2 import PasswordHasher as Argon2
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from bookplate.auth.mail import SmtpMailer
-from bookplate.auth.ports import AttemptCounter, LockoutCounter
-from bookplate.auth.registration_queue import RegistrationQueue
-from bookplate.auth.registrations import SelfRegistrations
-from bookplate.auth.registry import LoginMethods
-from bookplate.auth.resets import PasswordResets
-from bookplate.auth.services import AuthService
 from bookplate.auth.staff_tokens import StaffTokens
-from bookplate.auth.tokens import DiscoveryTokens
 from bookplate.config import Settings
 from bookplate.keys.ports import RateCounter
 from bookplate.keys.quota import DAY, DailyQuota
 from bookplate.keys.services import KeyService
-from bookplate.network.live import RefreshThread
 from bookplate.network.model import Institution
-from bookplate.network.services import NetworkService
 from bookplate.roles.admin import RolesAdmin
 from bookplate.roles.codes import CodeTablesAdmin
 from bookplate.roles.services import RoleRules, RolesConfigCache
 from bookplate.roles.staff import StaffUsers
-from bookplate.sandbox.services import Sandbox
-from bookplate.sis.jobs import SisJobs
-from bookplate.sis.queues import JobQueue, ThreadQueue, WorkerQueue
-from bookplate.sis.services import SisService
-from bookplate.storage import reindex as reindex_report
-from bookplate.storage import transaction
-from bookplate.storage.auth_repo import SqlAttemptCounter, SqlAuthStore, SqlLockoutCounter
 from bookplate.storage.engine import Engine, make_engine
-from bookplate.storage.identity import database_identity
-from bookplate.storage.institution_state import SqlInstitutionState
-from bookplate.storage.network_queue import NetworkRefreshQueue
 from bookplate.storage.outbox import set_listener as set_outbox_listener
 from bookplate.storage.rate_counter import SqlRateCounter
-from bookplate.storage.redis_counter import RedisRateCounter
-from bookplate.storage.redis_lockout import RedisAttemptCounter, RedisLockoutCounter
-from bookplate.storage.registrations_repo import SqlRegistrationStore
-from bookplate.storage.reindex import reindex_users
-from bookplate.storage.sis_queue import ProcrastinateQueue
-from bookplate.storage.sis_repo import SqlSisStore
+from bookplate.storage.schema_revision import at_head
 from bookplate.storage.uow import SqlUnitOfWork
 from bookplate.users.services import CodeBookCache, UserService
 from bookplate.users.standard_codes import new_institution_tables, standard_tables
 
+# Imported by the properties that build them: a CLI command that reads a code table needs no
+# sign-in, SIS job, network, sandbox or Redis module (docs/benchmarks.md, "CLI start-up").
 if TYPE_CHECKING:
     from bookplate.auth.external import ExternalLogins
+    from bookplate.auth.mail import SmtpMailer
+    from bookplate.auth.registration_queue import RegistrationQueue
+    from bookplate.auth.registrations import SelfRegistrations
+    from bookplate.auth.registry import LoginMethods
+    from bookplate.auth.resets import PasswordResets
+    from bookplate.auth.services import AuthService
+    from bookplate.auth.tokens import DiscoveryTokens
+    from bookplate.network.live import RefreshThread
+    from bookplate.network.services import NetworkService
+    from bookplate.sandbox.services import Sandbox
+    from bookplate.sis.jobs import SisJobs
+    from bookplate.sis.queues import WorkerQueue
+    from bookplate.sis.services import SisService
+    from bookplate.storage.network_queue import NetworkRefreshQueue
+    from bookplate.storage.reindex import ReindexReport as ReindexReport  # noqa: PLC0414 (re-exported to the CLI)
 
 
 class Argon2Hasher:
@@ -118,6 +110,8 @@ class Container:
     @cached_property
     def sandbox(self) -> Sandbox:
         """Seeding and resetting a sandbox institution (docs/sandbox.md)."""
+        from bookplate.sandbox.services import Sandbox  # noqa: PLC0415 (on first use)
+        from bookplate.storage.institution_state import SqlInstitutionState  # noqa: PLC0415 (on first use)
         return Sandbox(
             self.uow_factory, self.users, self.roles, self.sis, self.add_institution, self.keys,
             SqlInstitutionState(self.engine), self.seed_configuration,
@@ -139,11 +133,18 @@ class Container:
     @cached_property
     def sis(self) -> SisService:
         """SIS profiles and runs (built on first use)."""
+        from bookplate.sis.services import SisService  # noqa: PLC0415 (on first use)
+        from bookplate.storage.sis_repo import SqlSisStore  # noqa: PLC0415 (on first use)
         return SisService(SqlSisStore(self.engine), self.users)
 
     @cached_property
     def sis_jobs(self) -> SisJobs:
         """SIS runs as jobs: procrastinate on PostgreSQL, a background thread on SQLite."""
+        from bookplate.sis.jobs import SisJobs  # noqa: PLC0415 (on first use)
+        from bookplate.sis.queues import JobQueue, ThreadQueue  # noqa: PLC0415 (on first use)
+        from bookplate.storage.identity import database_identity  # noqa: PLC0415 (on first use)
+        from bookplate.storage.sis_queue import ProcrastinateQueue  # noqa: PLC0415 (on first use)
+        from bookplate.storage.sis_repo import SqlSisStore  # noqa: PLC0415 (on first use)
         jobs = SisJobs(
             self.sis,
             SqlSisStore(self.engine),
@@ -163,6 +164,7 @@ class Container:
     def worker_queue(self) -> WorkerQueue | None:
         """The queue ``bookplate worker`` processes work (PostgreSQL); None on SQLite, where
         runs execute in the process that queues them."""
+        from bookplate.storage.sis_queue import ProcrastinateQueue  # noqa: PLC0415 (on first use)
         queue = self.sis_jobs.queue
         return queue if isinstance(queue, ProcrastinateQueue) else None
 
@@ -171,6 +173,7 @@ class Container:
         """Partners, linked accounts and their refresh, the network-wide ID rule. Partners
         on other deployments are reached over HTTP (httpx2, imported on first use)."""
         from bookplate.network.remote import HttpRemoteSources  # noqa: PLC0415 (httpx2)
+        from bookplate.network.services import NetworkService  # noqa: PLC0415 (on first use)
 
         return NetworkService(self.uow_factory, self.users, HttpRemoteSources())
 
@@ -178,6 +181,8 @@ class Container:
     def network_refresh(self) -> NetworkRefreshQueue | RefreshThread:
         """Live refresh: a procrastinate job on PostgreSQL (``bookplate network worker``),
         a background thread of this process on SQLite."""
+        from bookplate.network.live import RefreshThread  # noqa: PLC0415 (on first use)
+        from bookplate.storage.network_queue import NetworkRefreshQueue  # noqa: PLC0415 (on first use)
         def work() -> object:
             return self.network.process_outbox()
 
@@ -193,6 +198,10 @@ class Container:
     def auth(self) -> AuthService:
         """Passwords with lockout, sessions, external logins (built on first use). The
         failure counter is in Redis when configured, else in the database."""
+        from bookplate.auth.ports import LockoutCounter  # noqa: PLC0415 (on first use)
+        from bookplate.auth.services import AuthService  # noqa: PLC0415 (on first use)
+        from bookplate.storage.auth_repo import SqlAuthStore, SqlLockoutCounter  # noqa: PLC0415 (on first use)
+        from bookplate.storage.redis_lockout import RedisLockoutCounter  # noqa: PLC0415 (on first use)
         s = self.settings
         limit, seconds = s.lockout_failures, s.lockout_seconds
         lockout: LockoutCounter = (
@@ -206,6 +215,10 @@ class Container:
     def resets(self) -> PasswordResets:
         """One-time password-reset links, mailed in the background (built on first use). The
         request counters are in Redis when configured, else in the database."""
+        from bookplate.auth.ports import AttemptCounter  # noqa: PLC0415 (on first use)
+        from bookplate.auth.resets import PasswordResets  # noqa: PLC0415 (on first use)
+        from bookplate.storage.auth_repo import SqlAttemptCounter  # noqa: PLC0415 (on first use)
+        from bookplate.storage.redis_lockout import RedisAttemptCounter  # noqa: PLC0415 (on first use)
         s = self.settings
         attempts: AttemptCounter = (
             RedisAttemptCounter(s.redis_url) if s.redis_url else SqlAttemptCounter(self.engine)
@@ -218,6 +231,7 @@ class Container:
 
     @cached_property
     def mailer(self) -> SmtpMailer | None:
+        from bookplate.auth.mail import SmtpMailer  # noqa: PLC0415 (on first use)
         s = self.settings
         return (SmtpMailer(s.smtp_host, s.smtp_port, s.smtp_from, starttls=s.smtp_starttls,
                            user=s.smtp_user, password=s.smtp_password)
@@ -227,6 +241,8 @@ class Container:
     def registrations(self) -> SelfRegistrations:
         """Self-registration (docs/patron.md), switched on per institution; the creating
         and mailing run in the background, like reset mails."""
+        from bookplate.auth.registrations import SelfRegistrations  # noqa: PLC0415 (on first use)
+        from bookplate.storage.registrations_repo import SqlRegistrationStore  # noqa: PLC0415 (on first use)
         s = self.settings
         return SelfRegistrations(
             self.users, SqlRegistrationStore(self.engine), s.self_registration,
@@ -236,12 +252,15 @@ class Container:
 
     @cached_property
     def registration_queue(self) -> RegistrationQueue:
+        from bookplate.auth.registration_queue import RegistrationQueue  # noqa: PLC0415 (on first use)
+        from bookplate.storage.registrations_repo import SqlRegistrationStore  # noqa: PLC0415 (on first use)
         return RegistrationQueue(self.users, self.staff, SqlRegistrationStore(self.engine),
                                  self.mailer)
 
     @cached_property
     def login_methods(self) -> LoginMethods:
         """External sign-in profiles the login page offers; adapters ``add`` theirs."""
+        from bookplate.auth.registry import LoginMethods  # noqa: PLC0415 (on first use)
         return LoginMethods()
 
     @cached_property
@@ -267,6 +286,8 @@ class Container:
     @cached_property
     def discovery(self) -> DiscoveryTokens:
         """Discovery JWTs and their signing keys (built on first use)."""
+        from bookplate.auth.tokens import DiscoveryTokens  # noqa: PLC0415 (on first use)
+        from bookplate.storage.auth_repo import SqlAuthStore  # noqa: PLC0415 (on first use)
         return DiscoveryTokens(SqlAuthStore(self.engine), ttl_seconds=self.settings.jwt_ttl_seconds,
                                cache_seconds=self.settings.cache_seconds)
 
@@ -305,7 +326,7 @@ class Container:
 
 def build_container(settings: Settings, *, migrate: bool = False) -> Container:
     engine = make_engine(settings.database_url)
-    if migrate:
+    if migrate and not at_head(engine):
         from bookplate.storage.migrate import upgrade  # noqa: PLC0415 (Alembic, ~10 MiB)
 
         upgrade(engine)
@@ -314,7 +335,12 @@ def build_container(settings: Settings, *, migrate: bool = False) -> Container:
         return SqlUnitOfWork(engine)
 
     counter: RateCounter
-    counter = RedisRateCounter(settings.redis_url) if settings.redis_url else SqlRateCounter(engine)
+    if settings.redis_url:
+        from bookplate.storage.redis_counter import RedisRateCounter  # noqa: PLC0415 (redis)
+
+        counter = RedisRateCounter(settings.redis_url)
+    else:
+        counter = SqlRateCounter(engine)
     def read_factory() -> SqlUnitOfWork:
         return SqlUnitOfWork(engine, read_only=True)
 
@@ -327,6 +353,8 @@ def build_container(settings: Settings, *, migrate: bool = False) -> Container:
                         single_write_uow_factory=single_write_factory)
     daily: DailyQuota | None = None
     if settings.daily_threshold is not None:
+        from bookplate.storage.redis_counter import RedisRateCounter  # noqa: PLC0415 (redis)
+
         daily_counter: RateCounter = (
             RedisRateCounter(settings.redis_url, prefix="bookplate:daily:", ttl_seconds=2 * DAY)
             if settings.redis_url else SqlRateCounter(engine)
@@ -343,6 +371,7 @@ def build_container(settings: Settings, *, migrate: bool = False) -> Container:
 def check_database(url: str) -> tuple[list[str], dict[str, int]]:
     """``bookplate db check``: the differences between the tables in code and what the
     migrations build, and the side rows (per table) whose user is gone."""
+    from bookplate.storage import transaction  # noqa: PLC0415 (only this command)
     from bookplate.storage.integrity import orphan_side_rows  # noqa: PLC0415 (only this command)
     from bookplate.storage.migrate import check_models_match  # noqa: PLC0415 (only this command)
 
@@ -357,14 +386,13 @@ def check_database(url: str) -> tuple[list[str], dict[str, int]]:
         engine.dispose()
 
 
-ReindexReport = reindex_report.ReindexReport  # for the CLI, which reaches storage only here
-
-
 def reindex_database(
     url: str, batch: int, start_after: int, progress: Callable[[ReindexReport], None]
 ) -> ReindexReport:
     """``bookplate db reindex``: every user's search terms and derived columns rebuilt from
     its stored document (``storage.reindex``)."""
+    from bookplate.storage.reindex import reindex_users  # noqa: PLC0415 (only this command)
+
     engine = make_engine(url)
     try:
         return reindex_users(engine, batch=batch, start_after=start_after, progress=progress)

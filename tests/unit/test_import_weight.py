@@ -89,3 +89,71 @@ def test_importing_the_cli_loads_no_database_queue_or_web_layer() -> None:
         [sys.executable, "-c", probe], check=True, capture_output=True, text=True
     ).stdout
     assert out.split() == []
+
+
+def _modules_after_command(tmp_path: object, *commands: list[str]) -> set[str]:
+    """The modules loaded after running these ``bookplate`` commands in a fresh process, on
+    a SQLite file migrated beforehand (so the commands find the schema at its head)."""
+    db = f"sqlite:///{tmp_path}/light.db"
+    runs = "\n".join(
+        f"r = CliRunner().invoke(app, {cmd!r})\nassert r.exit_code == 0, r.output"
+        for cmd in commands
+    )
+    code = (
+        "import os\n"
+        f"os.environ['BOOKPLATE_DATABASE_URL'] = {db!r}\n"
+        "os.environ.pop('BOOKPLATE_REDIS_URL', None)\n"
+        "from typer.testing import CliRunner\n"
+        "from bookplate.cli.main import app\n"
+        f"{runs}"
+    )
+    setup = (
+        "from bookplate.storage.migrate import upgrade\n"
+        "from bookplate.bootstrap import build_container\n"
+        "from bookplate.config import Settings\n"
+        f"upgrade({db!r})\n"
+        f"c = build_container(Settings(database_url={db!r}))\n"
+        "c.add_institution('LIGHT', 'Light')\nc.close()\n"
+    )
+    subprocess.run([sys.executable, "-c", setup], check=True, capture_output=True)
+    return _modules_after(code)
+
+
+def test_light_commands_load_no_jobs_sign_in_or_alembic(tmp_path: object) -> None:
+    """``codes list|set`` and ``keys list`` open the database only: no SIS jobs, sign-in
+    services, queue or web layer, and no Alembic when the schema is at its head
+    (``storage/schema_revision.py``)."""
+    loaded = _modules_after_command(
+        tmp_path,
+        ["codes", "list", "LIGHT", "UserGroups"],
+        ["codes", "set", "LIGHT", "UserGroups", "L1", "Light group"],
+        ["keys", "list"],
+    )
+    assert "sqlalchemy" in loaded  # the commands did open the database
+    heavy = NOT_FOR_LIGHT_COMMANDS | {"alembic", "lxml", "saml2", "ldap3", "authlib"}
+    assert not loaded & heavy, sorted(loaded & heavy)
+
+
+def test_a_command_on_an_old_schema_still_upgrades_it(tmp_path: object) -> None:
+    """Without Alembic's import on the common path, a database behind the code is still
+    brought to the head by the first command that opens it."""
+    db = f"sqlite:///{tmp_path}/old.db"
+    code = (
+        "import os\n"
+        f"os.environ['BOOKPLATE_DATABASE_URL'] = {db!r}\n"
+        "from typer.testing import CliRunner\n"
+        "from bookplate.cli.main import app\n"
+        "r = CliRunner().invoke(app, ['keys', 'list'])\n"
+        "assert r.exit_code == 0, r.output\n"
+        "from bookplate.storage.migrate import current_revision, head_revision\n"
+        f"assert current_revision({db!r}) == head_revision()\n"
+    )
+    loaded = _modules_after(code)
+    assert "alembic" in loaded
+
+
+def test_the_cli_default_batch_is_the_writers() -> None:
+    from bookplate.cli.sis.runs import DEFAULT_BATCH as CLI_BATCH
+    from bookplate.sis.apply import DEFAULT_BATCH
+
+    assert CLI_BATCH == DEFAULT_BATCH

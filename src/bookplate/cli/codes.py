@@ -1,49 +1,190 @@
-"""``bookplate codes tables`` and ``bookplate codes standard``: which code tables an
-institution has, and the ISO country and language lists added to an existing one."""
+"""``bookplate codes``: an institution's code tables. Changes go through the audited
+service of the administration pages (``CodeTablesAdmin``), so they land in the history as
+the pages' do, and a bad code changes nothing."""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
 import typer
-from rich.console import Console
-from rich.table import Table
 
-from bookplate.cli.wiring import build_container
-from bookplate.config import get_settings
+from bookplate.cli.output import BAD_INPUT, check_text, console, container, fail
+from bookplate.cli.tables import table
+from bookplate.errors import BookplateError
+from bookplate.users.ports import CodeRow
 
-console = Console()
-err = Console(stderr=True)
+if TYPE_CHECKING:
+    from bookplate.bootstrap import Container
+
+WHO = "cli"
+RECORD_TYPES = ("PUBLIC", "STAFF", "CONTACT")
+
+codes_app = typer.Typer(no_args_is_help=True, help="Code tables: list, set, remove, group.")
+
+Institution = Annotated[str, typer.Argument(help="Institution code.", show_default=False)]
+TableName = Annotated[
+    str, typer.Argument(help="Code table, e.g. UserGroups (see: bookplate codes tables).")
+]
 
 
-def codes_tables(institution: str) -> None:
+def _known(c: Container, institution: str, table_name: str | None = None) -> None:
+    """Exit 2 with one line when the institution (or its table) does not exist."""
+    check_text("the institution", institution)
+    if table_name is not None:
+        check_text("the table name", table_name)
+    with c.uow_factory() as uow:
+        if uow.institutions.get(institution) is None:
+            fail(f"no institution {institution}; see bookplate institutions list", BAD_INPUT)
+        if table_name is not None and table_name not in uow.codes.table_names(institution):
+            fail(f"no code table {table_name}; see bookplate codes tables {institution}",
+                 BAD_INPUT)
+
+
+@codes_app.command("tables")
+def codes_tables(institution: Institution) -> None:
     """List an institution's code tables with how many codes each holds."""
-    c = build_container(get_settings(), migrate=True)
+    c = container()
     try:
+        _known(c, institution)
         with c.uow_factory() as uow:
-            if uow.institutions.get(institution) is None:
-                err.print(f"[red]error:[/red] no institution {institution}")
-                raise typer.Exit(1)
             counts = [
                 (name, len(uow.codes.rows(institution, name)))
-                for name in uow.codes.table_names(institution)
+                for name in sorted(uow.codes.table_names(institution))
             ]
     finally:
         c.close()
-    table = Table("table", "codes", title=f"Code tables of {institution}")
+    out = table("table", "codes", title=f"Code tables of {institution}")
     for name, count in counts:
-        table.add_row(name, str(count))
-    console.print(table)
+        out.add_row(name, str(count))
+    console.print(out)
 
 
-def codes_standard(institution: str) -> None:
+@codes_app.command("standard")
+def codes_standard(institution: Institution) -> None:
     """Add every ISO 3166-1 country (alpha-3) and ISO 639-1 language an institution lacks
     (codes already there, and their descriptions, are kept)."""
-    c = build_container(get_settings(), migrate=True)
+    check_text("the institution", institution)
+    c = container()
     try:
         added = c.add_standard_codes(institution)
     finally:
         c.close()
     if added is None:
-        err.print(f"[red]error:[/red] no institution {institution}")
-        raise typer.Exit(1)
+        fail(f"no institution {institution}; see bookplate institutions list", BAD_INPUT)
     for name in ("CountryCodes", "UserPreferredLanguage"):
         console.print(f"{name}: {added.get(name, 0)} codes added.")
+
+
+@codes_app.command("list")
+def codes_list(institution: Institution, table_name: TableName) -> None:
+    """List one code table's codes."""
+    c = container()
+    try:
+        _known(c, institution, table_name)
+        with c.uow_factory() as uow:
+            rows = uow.codes.rows(institution, table_name)
+    finally:
+        c.close()
+    out = table("code", "description", "enabled", "default", title=table_name)
+    for r in rows:
+        out.add_row(r.code, r.description, "yes" if r.enabled else "no",
+                    "yes" if r.default else "")
+    console.print(out)
+
+
+@codes_app.command("set")
+def codes_set(
+    institution: Institution,
+    table_name: TableName,
+    pairs: Annotated[
+        list[str] | None,
+        typer.Argument(help="CODE DESCRIPTION, as many pairs as wanted.", show_default=False),
+    ] = None,
+    from_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--file",
+            exists=True,
+            dir_okay=False,
+            help="A CSV file of code,description[,enabled][,default] rows (no header).",
+        ),
+    ] = None,
+    enabled: Annotated[
+        bool, typer.Option("--enabled/--disabled", help="Whether the pairs' codes are enabled.")
+    ] = True,
+    default: Annotated[
+        bool, typer.Option(help="Make the (one) pair's code the table's default.")
+    ] = False,
+) -> None:
+    """Add or change codes: one or more CODE DESCRIPTION pairs, or --file; all in one
+    transaction (a bad row changes nothing), each recorded in the history."""
+    from bookplate.cli.code_file import read_code_file
+
+    items = list(pairs or [])
+    if len(items) % 2:
+        fail("give codes as CODE DESCRIPTION pairs", BAD_INPUT)
+    rows = [CodeRow(items[i], items[i + 1], enabled, default) for i in range(0, len(items), 2)]
+    if from_file is not None:
+        rows += read_code_file(from_file)
+    if not rows:
+        fail("give CODE DESCRIPTION pairs or --file", BAD_INPUT)
+    for n, row in enumerate(rows, 1):
+        if "\x00" in row.code or "\x00" in row.description:
+            fail(f"code {n}: holds a NUL character", BAD_INPUT)
+    c = container()
+    try:
+        _known(c, institution, table_name)
+        count = c.code_tables.put_many(None, WHO, institution, table_name, rows)
+    except BookplateError as exc:
+        fail(str(exc), BAD_INPUT)
+    finally:
+        c.close()
+    names = ", ".join(r.code.strip() for r in rows[:5]) + (" …" if len(rows) > 5 else "")
+    console.print(f"{table_name}: {count} code(s) set ({names}).")
+
+
+@codes_app.command("remove")
+def codes_remove(
+    institution: Institution,
+    table_name: TableName,
+    code: Annotated[str, typer.Argument(help="The code to remove.")],
+) -> None:
+    """Remove a code from a table (stored records that hold it keep it)."""
+    check_text("the code", code)
+    c = container()
+    try:
+        _known(c, institution, table_name)
+        done = c.code_tables.remove(None, WHO, institution, table_name, code)
+    except BookplateError as exc:
+        fail(str(exc), BAD_INPUT)
+    finally:
+        c.close()
+    if not done:
+        fail(f"{table_name} has no code {code}")
+    console.print(f"{table_name}: {code} removed.")
+
+
+@codes_app.command("group")
+def codes_group(
+    institution: Institution,
+    user_group: Annotated[str, typer.Argument(help="A code of the UserGroups table.")],
+    record_type: Annotated[
+        list[str], typer.Option(help="PUBLIC, STAFF or CONTACT (repeatable).")
+    ],
+) -> None:
+    """Enable a user group for the given record types (and no others)."""
+    check_text("the user group", user_group)
+    chosen = frozenset(r.strip().upper() for r in record_type)
+    if not chosen <= set(RECORD_TYPES):
+        fail(f"record types must be among {', '.join(RECORD_TYPES)}", BAD_INPUT)
+    c = container()
+    try:
+        _known(c, institution)
+        c.code_tables.set_group_types(None, WHO, institution, user_group, chosen)
+    except BookplateError as exc:
+        fail(str(exc), BAD_INPUT)
+    finally:
+        c.close()
+    console.print(f"{user_group}: enabled for {', '.join(sorted(chosen))}.")
+

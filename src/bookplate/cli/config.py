@@ -21,7 +21,6 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from bookplate.alma import configuration as docs
 from bookplate.cli.config_plan import Folder, group_map_changes, library_changes
 from bookplate.config import get_settings
 from bookplate.errors import BookplateError
@@ -65,6 +64,8 @@ def _read(path: Path, base: Path) -> bytes:
 
 def read_folder(folder: Path) -> Folder:  # noqa: PLR0912 - one branch per kind of document
     """Every document of a configuration folder, read and checked (exit 2 on the first bad)."""
+    from bookplate.alma import configuration as docs  # the Alma codec, with lxml
+
     out = Folder()
     found = False
     try:
@@ -233,6 +234,7 @@ def config_export(
 ) -> None:
     """Write the code tables, libraries and circulation desks as Alma's configuration API
     returns them, in the folder layout that `config import` reads."""
+    from bookplate.alma import configuration as docs  # the Alma codec, with lxml
     from bookplate.alma.codetables import code_table_to_json, code_table_to_xml
 
     if fmt not in ("json", "xml"):

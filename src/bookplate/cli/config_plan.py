@@ -5,10 +5,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from bookplate.alma import configuration as docs
 from bookplate.roles.model import Desk, Library
 from bookplate.users.ports import CodeRow
+
+if TYPE_CHECKING:  # the Alma codec (lxml) loads with the command that reads a folder
+    from bookplate.alma import configuration as docs
 
 
 @dataclass

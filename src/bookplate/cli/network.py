@@ -81,6 +81,7 @@ def partner_set(
 
 @network_app.command("partner-list")
 def partner_list(institution: str) -> None:
+    """List INSTITUTION's partners and how their users are copied."""
     partners = _run(lambda c: c.network.partners(institution))
     table = Table("partner", "where", "user group", "expiry", "purge", "refresh expiry/purge",
                   title=f"Partners of {institution}")
@@ -93,6 +94,7 @@ def partner_list(institution: str) -> None:
 
 @network_app.command("partner-remove")
 def partner_remove(institution: str, partner: str) -> None:
+    """Remove a partner of INSTITUTION."""
     _run(lambda c: c.network.remove_partner(institution, partner, WHO))
     console.print(f"Partner {partner} removed from {institution}.")
 

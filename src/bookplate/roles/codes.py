@@ -87,13 +87,8 @@ class CodeTablesAdmin:
         """Adds or changes one code; of ``UserGroups`` also the record types it is enabled
         for (``record_types``; None keeps them)."""
         self._allowed(actor)
-        code, description = row.code.strip(), row.description.strip()
-        if not code or len(code) > 255 or any(ch.isspace() for ch in code):
-            raise InvalidCode("A code must be 1 to 255 characters without spaces.")
-        if not description or len(description) > 1000:
-            raise InvalidCode(f"The code {code} needs a description of at most 1000 characters.")
-        if row.default and not row.enabled:
-            raise InvalidCode(f"The code {code} is disabled, so it cannot be the default.")
+        checked = _checked(row)
+        code, description = checked.code, checked.description
         chosen: frozenset[str] | None = None
         if record_types is not None:
             chosen = frozenset(record_types)
@@ -130,3 +125,94 @@ class CodeTablesAdmin:
             uow.roles.record(institution, who, "codes.set", f"code:{table}:{code}", detail)
             uow.commit()
         self._changed()
+
+    def put_many(
+        self, actor: Actor | None, who: str, institution: str, table: str, rows: list[CodeRow]
+    ) -> int:
+        """Adds or changes several codes of one table in one transaction, each checked as
+        ``put`` checks one and audited as one ``codes.set`` (``bookplate codes set`` with
+        several codes or a file): a bad row changes nothing. How many codes were written."""
+        self._allowed(actor)
+        checked = [_checked(row) for row in rows]
+        if not checked:
+            raise InvalidCode("Give at least one code.")
+        seen: set[str] = set()
+        for row in checked:
+            if row.code in seen:
+                raise InvalidCode(f"The code {row.code} is given twice.")
+            seen.add(row.code)
+        defaults = [row.code for row in checked if row.default]
+        if len(defaults) > 1:
+            raise InvalidCode(f"A table has one default; {', '.join(defaults)} are all marked.")
+        with self._uow_factory() as uow:
+            if table not in uow.codes.table_names(institution):
+                raise CodeTableNotFound(table)
+            before = {r.code: r for r in uow.codes.rows(institution, table)}
+            if defaults:
+                for other in before.values():
+                    if other.default and other.code != defaults[0]:
+                        uow.codes.put_row(
+                            institution, table,
+                            CodeRow(other.code, other.description, other.enabled, False),
+                        )
+            for row in checked:
+                uow.codes.put_row(institution, table, row)
+                uow.roles.record(institution, who, "codes.set", f"code:{table}:{row.code}", {
+                    "table": table, "code": row.code, "description": row.description,
+                    "enabled": row.enabled, "default": row.default,
+                    "new": row.code not in before,
+                })
+            uow.commit()
+        self._changed()
+        return len(checked)
+
+    def remove(self, actor: Actor | None, who: str, institution: str, table: str,
+               code: str) -> bool:
+        """Removes a code (``bookplate codes remove``; the pages disable codes instead).
+        False when the table has no such code. Audited as ``codes.remove``."""
+        self._allowed(actor)
+        with self._uow_factory() as uow:
+            if table not in uow.codes.table_names(institution):
+                raise CodeTableNotFound(table)
+            if not uow.codes.remove_row(institution, table, code):
+                return False
+            uow.roles.record(institution, who, "codes.remove", f"code:{table}:{code}",
+                             {"table": table, "code": code})
+            uow.commit()
+        self._changed()
+        return True
+
+    def set_group_types(self, actor: Actor | None, who: str, institution: str, group: str,
+                        record_types: Iterable[str]) -> None:
+        """Enables a user group for these record types and no others (``bookplate codes
+        group``). Audited as ``codes.group``."""
+        self._allowed(actor)
+        chosen = frozenset(record_types)
+        if not chosen:
+            raise InvalidCode("Give at least one record type (PUBLIC, STAFF or CONTACT).")
+        if not chosen <= set(RECORD_TYPES):
+            raise InvalidCode(f"Record types must be among {', '.join(RECORD_TYPES)}.")
+        with self._uow_factory() as uow:
+            if GROUP_TABLE not in uow.codes.table_names(institution):
+                raise CodeTableNotFound(GROUP_TABLE)
+            if group not in {r.code for r in uow.codes.rows(institution, GROUP_TABLE)}:
+                raise InvalidCode(f"{GROUP_TABLE} has no code {group}; add it first.")
+            uow.codes.set_group_record_types(institution, group, chosen)
+            uow.roles.record(institution, who, "codes.group", f"code:{GROUP_TABLE}:{group}",
+                             {"record_types": sorted(chosen)})
+            uow.commit()
+        self._changed()
+
+
+def _checked(row: CodeRow) -> CodeRow:
+    """The row with its code and description trimmed; InvalidCode when either is unfit."""
+    code, description = row.code.strip(), row.description.strip()
+    if not code or len(code) > 255 or any(ch.isspace() for ch in code):
+        raise InvalidCode("A code must be 1 to 255 characters without spaces.")
+    if any(ord(ch) < 32 for ch in description):
+        raise InvalidCode(f"The description of {code} holds a control character (such as NUL).")
+    if not description or len(description) > 1000:
+        raise InvalidCode(f"The code {code} needs a description of at most 1000 characters.")
+    if row.default and not row.enabled:
+        raise InvalidCode(f"The code {code} is disabled, so it cannot be the default.")
+    return CodeRow(code, description, row.enabled, row.default)

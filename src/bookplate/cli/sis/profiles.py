@@ -216,6 +216,7 @@ def profile_update(  # noqa: PLR0912 - one branch per option that may be given
 def profile_list(
     institution: Annotated[str | None, typer.Option("--institution", "-i")] = None,
 ) -> None:
+    """List the SIS profiles, of one institution or all."""
     c = container()
     try:
         profiles = c.sis.profiles(institution)
@@ -237,6 +238,7 @@ def profile_list(
 def profile_show(
     code: str, institution: Annotated[str | None, typer.Option("--institution", "-i")] = None
 ) -> None:
+    """Print one SIS profile's settings as JSON."""
     c = container()
     try:
         profile = resolve(c, code, institution)
@@ -251,6 +253,7 @@ def profile_show(
 def profile_delete(
     code: str, institution: Annotated[str | None, typer.Option("--institution", "-i")] = None
 ) -> None:
+    """Delete a SIS profile."""
     c = container()
     try:
         profile = resolve(c, code, institution)

@@ -33,6 +33,7 @@ def sis_runs(
     profile: str | None = None,
     limit: int = 20,
 ) -> None:
+    """List an institution's latest SIS runs, newest first."""
     c = container()
     try:
         runs = c.sis_jobs.refresh(c.sis.runs(institution, profile, limit))

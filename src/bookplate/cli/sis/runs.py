@@ -20,13 +20,15 @@ from rich.progress import (
 from bookplate.cli.sis.common import EXIT_ABORTED, console, container, err, fail, resolve, sweep
 from bookplate.cli.sis.reports import summary_table
 from bookplate.errors import BookplateError
-from bookplate.sis.apply import DEFAULT_BATCH
 from bookplate.sis.model import Mode, Profile, Report
-from bookplate.sis.report_out import plan_writer
-from bookplate.sis.sources.formats import SUFFIXES
 
 if TYPE_CHECKING:
     from bookplate.bootstrap import Container
+
+
+#: ``sis.apply.DEFAULT_BATCH``, repeated here so that ``--help`` need not import the SIS
+#: writer and the file readers (lxml); tests/unit/test_import_weight.py checks they agree.
+DEFAULT_BATCH = 2000
 
 
 class RunFailed(BookplateError):
@@ -44,6 +46,8 @@ def run_file(
     batch_size: int,
     show_progress: bool,
 ) -> Report:
+    from bookplate.sis.report_out import plan_writer
+
     size = file.stat().st_size
     handle = plan_out.open("w", encoding="utf-8", newline="") if plan_out else None
     writer = plan_writer(handle, plan_out.name) if handle is not None and plan_out else None
@@ -197,6 +201,8 @@ def sis_watch(
 ) -> None:
     """Poll DIRECTORY for .zip/.xml/.csv files, queue a run of each, rename it .handled.
     (On SQLite the runs execute in this process, in the background.)"""
+    from bookplate.sis.sources.formats import SUFFIXES
+
     c = container()
     try:
         prof = resolve(c, profile, institution)

@@ -1,0 +1,209 @@
+"""Every ``bookplate`` command and parameter has help; tables and help fit 80 columns; bad
+input on the commands' flags ends with exit 2 and one line (SQLite file per test)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import typer.main
+from typer.testing import CliRunner
+
+from bookplate.cli.main import app
+from bookplate.config import get_settings
+
+runner = CliRunner()
+
+
+@pytest.fixture(autouse=True)
+def database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    url = f"sqlite:///{tmp_path}/help.db"
+    monkeypatch.setenv("BOOKPLATE_DATABASE_URL", url)
+    monkeypatch.delenv("BOOKPLATE_REDIS_URL", raising=False)
+    monkeypatch.setenv("COLUMNS", "80")
+    get_settings.cache_clear()
+    yield url
+    get_settings.cache_clear()
+
+
+def _walk(command: Any, path: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str, ...], Any]]:
+    yield path, command
+    for name, sub in getattr(command, "commands", {}).items():
+        yield from _walk(sub, (*path, name))
+
+
+COMMANDS = list(_walk(typer.main.get_command(app)))
+
+
+def test_the_walk_sees_the_whole_tree() -> None:
+    names = {" ".join(path) for path, _ in COMMANDS}
+    assert {"codes set", "keys list", "sis profile update", "auth ldap add"} <= names
+    assert len(COMMANDS) > 80
+
+
+def test_every_command_and_parameter_has_help() -> None:
+    missing = []
+    for path, command in COMMANDS:
+        if not (command.help or "").strip():
+            missing.append(" ".join(path) or "bookplate")
+        for param in command.params:
+            if param.name != "help" and not (getattr(param, "help", None) or "").strip():
+                missing.append(f"{' '.join(path)} {param.name}")
+    assert missing == []
+
+
+@pytest.mark.parametrize("path", [p for p, _ in COMMANDS], ids=lambda p: " ".join(p) or "root")
+def test_help_answers_and_fits_80_columns(path: tuple[str, ...]) -> None:
+    result = runner.invoke(app, [*path, "--help"])
+    assert result.exit_code == 0, result.output
+    assert "Usage" in result.output
+    wide = [line for line in result.output.splitlines() if len(line) > 80]
+    assert wide == []
+
+
+def run(*args: str) -> tuple[int, str]:
+    result = runner.invoke(app, list(args))
+    assert not isinstance(result.exception, Exception) or isinstance(
+        result.exception, SystemExit
+    ), result.exception
+    return result.exit_code, result.output
+
+
+def _fits(out: str, *values: str) -> None:
+    lines = out.splitlines()
+    assert [line for line in lines if len(line) > 80] == []
+    columns: dict[int, str] = {}  # each column's text, read down the table
+    for line in lines:
+        if "│" in line:
+            for i, cell in enumerate(line.split("│")[1:-1]):
+                columns[i] = columns.get(i, "") + "".join(cell.split())
+    for value in values:  # folded onto more lines, never cut off
+        assert any("".join(value.split()) in text for text in columns.values()), value
+
+
+def test_list_tables_fit_80_columns_with_long_values() -> None:
+    long_name = "The Long Institution Name " * 6
+    assert run("institutions", "add", "LONG", long_name)[0] == 0
+    _fits(run("institutions", "list")[1], long_name)
+    description = "A description far longer than the table's column " * 5
+    assert run("codes", "set", "LONG", "UserGroups", "LONGCODE_" + "X" * 40, description)[0] == 0
+    code, out = run("codes", "list", "LONG", "UserGroups")
+    assert code == 0
+    _fits(out, "LONGCODE_" + "X" * 40, description)
+    code, out = run("keys", "create", "--institution", "LONG", "--area", "users:rw",
+                    "--area", "conf:ro", "--name", "a-key-with-a-long-name-" * 4)
+    assert code == 0, out
+    key_id = out.split()[2]
+    code, out = run("keys", "list")
+    assert code == 0
+    _fits(out, key_id, "a-key-with-a-long-name-" * 4, "users:rw")
+    _fits(run("codes", "tables", "LONG")[1], "UserGroups")
+
+
+def _one_line_error(code: int, out: str) -> None:
+    assert code == 2, out
+    assert "Traceback" not in out
+    lines = [line for line in out.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error:"), out
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["codes", "list", "NOPE", "UserGroups"],
+        ["codes", "list", "MAIN", "NoSuchTable"],
+        ["codes", "tables", "NOPE"],
+        ["codes", "standard", "NOPE"],
+        ["codes", "set", "NOPE", "UserGroups", "A", "B"],
+        ["codes", "set", "MAIN", "NoSuchTable", "A", "B"],
+        ["codes", "set", "MAIN", "UserGroups", "A"],
+        ["codes", "set", "MAIN", "UserGroups"],
+        ["codes", "set", "MAIN", "UserGroups", "X" * 100_000, "huge"],
+        ["codes", "set", "MAIN", "UserGroups", "OK", "d" * 100_000],
+        ["codes", "set", "MAIN", "UserGroups", "NUL\x00", "nul"],
+        ["codes", "set", "MAIN", "UserGroups", "NUL", "nul\x00"],
+        ["codes", "set", "MAIN", "UserGroups", "A", "one", "A", "twice"],
+        ["codes", "set", "MAIN", "UserGroups", "A", "x", "--disabled", "--default"],
+        ["codes", "set", "MAIN\x00", "UserGroups", "A", "B"],
+        ["codes", "remove", "MAIN", "NoSuchTable", "A"],
+        ["codes", "group", "MAIN", "NOGROUP", "--record-type", "PUBLIC"],
+        ["codes", "group", "MAIN", "STAFF", "--record-type", "ROBOT"],
+        ["codes", "group", "NOPE", "STAFF", "--record-type", "PUBLIC"],
+        ["keys", "create", "--institution", "NOPE", "--area", "users:ro"],
+        ["keys", "create", "--institution", "MAIN", "--area", "bananas:rw"],
+        ["keys", "create", "--institution", "MAIN", "--area", "users:ro", "--name", "n" * 5000],
+        ["keys", "list", "--institution", "M\x00"],
+        ["institutions", "add", "A B", "Spaces in the code"],
+        ["institutions", "add", "X" * 1000, "Huge code"],
+        ["institutions", "add", "NUL\x00", "NUL in the code"],
+        ["institutions", "add", "OK2", ""],
+    ],
+    ids=lambda a: " ".join(a)[:60].replace("\x00", "NUL"),
+)
+def test_bad_input_exits_2_with_one_line(args: list[str]) -> None:
+    assert run("institutions", "add", "MAIN", "Main")[0] == 0
+    _one_line_error(*run(*args))
+    # nothing was half-written: the table holds only what the institution started with
+    assert "twice" not in run("codes", "list", "MAIN", "UserGroups")[1]
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        b"A,one\nB\n",  # a row of one cell
+        b"A,one\nB,two,maybe\n",  # a flag that is neither true nor false
+        b"A,one\x00\n",  # NUL
+        b"\xff\xfe\x00A",  # not UTF-8
+        b"A,one,yes,no,extra\n",  # too many cells
+        b"A,one\nA,again\n",  # the same code twice
+        b'A,"unterminated\n',  # a quote left open
+    ],
+)
+def test_bad_code_files_change_nothing(tmp_path: Path, content: bytes) -> None:
+    assert run("institutions", "add", "MAIN", "Main")[0] == 0
+    before = run("codes", "list", "MAIN", "UserGroups")[1]
+    path = tmp_path / "codes.csv"
+    path.write_bytes(content)
+    _one_line_error(*run("codes", "set", "MAIN", "UserGroups", "--file", str(path)))
+    assert run("codes", "list", "MAIN", "UserGroups")[1] == before
+
+
+def test_a_huge_code_file_is_refused_unread(tmp_path: Path) -> None:
+    assert run("institutions", "add", "MAIN", "Main")[0] == 0
+    path = tmp_path / "huge.csv"
+    with path.open("wb") as handle:
+        handle.truncate(6 * 1024 * 1024)  # sparse: six MiB without writing them
+    _one_line_error(*run("codes", "set", "MAIN", "UserGroups", "--file", str(path)))
+
+
+def test_a_missing_or_folder_file_is_a_usage_error(tmp_path: Path) -> None:
+    assert run("institutions", "add", "MAIN", "Main")[0] == 0
+    for bad in (tmp_path / "absent.csv", tmp_path):
+        code, out = run("codes", "set", "MAIN", "UserGroups", "--file", str(bad))
+        assert code == 2 and "Traceback" not in out
+
+
+def test_codes_set_from_a_file_writes_one_history_row_per_code(
+    tmp_path: Path, database: str
+) -> None:
+    import sqlalchemy as sa
+
+    assert run("institutions", "add", "MAIN", "Main")[0] == 0
+    path = tmp_path / "codes.csv"
+    path.write_text("G1,Group one\nG2,Group two,no\nG3,Group three,yes,yes\n", encoding="utf-8")
+    code, out = run("codes", "set", "MAIN", "UserGroups", "--file", str(path))
+    assert code == 0, out
+    listed = run("codes", "list", "MAIN", "UserGroups")[1]
+    assert "Group three" in listed and "Group two" in listed
+    engine = sa.create_engine(database)
+    with engine.connect() as conn:
+        rows = conn.exec_driver_sql(
+            "SELECT actor, action, target FROM audit_log WHERE action = 'codes.set' "
+            "ORDER BY target"
+        ).all()
+    engine.dispose()
+    assert [tuple(r) for r in rows] == [
+        ("cli", "codes.set", f"code:UserGroups:{c}") for c in ("G1", "G2", "G3")
+    ]
