@@ -21,6 +21,7 @@ from bookplate.cli.sis import sis_app, worker
 from bookplate.cli.wiring import build_container
 from bookplate.config import get_settings
 from bookplate.errors import BookplateError
+from bookplate.keys.errors import InvalidKeyInput
 from bookplate.keys.services import parse_areas
 from bookplate.network.model import IdScope
 from bookplate.users.ports import CodeRow
@@ -245,7 +246,11 @@ def keys_create(
         with c.uow_factory() as uow:
             if uow.institutions.get(institution) is None:
                 _fail(f"no institution {institution}")
-        key, secret = c.keys.create(institution, name, areas, per_second)
+        try:
+            key, secret = c.keys.create(institution, name, areas, per_second, who="cli")
+        except InvalidKeyInput as exc:
+            _fail(str(exc))
+            return
     finally:
         c.close()
     console.print(f"key id {key.key_id}")
@@ -260,7 +265,8 @@ def keys_list(institution: str | None = None) -> None:
         keys = c.keys.list(institution)
     finally:
         c.close()
-    table = Table("id", "institution", "name", "areas", "per second", "created", "revoked")
+    table = Table("id", "institution", "name", "areas", "per second", "created", "revoked",
+                  "last used")
     for k in keys:
         table.add_row(
             k.key_id,
@@ -270,6 +276,7 @@ def keys_list(institution: str | None = None) -> None:
             str(k.per_second),
             str(k.created or ""),
             str(k.revoked or ""),
+            str(k.last_used or ""),
         )
     console.print(table)
 
@@ -279,7 +286,7 @@ def keys_revoke(key_id: str) -> None:
     """Revoke a key; every worker refuses it within the cache time."""
     c = _container()
     try:
-        if not c.keys.revoke(key_id):
+        if not c.keys.revoke(key_id, who="cli"):
             _fail(f"no key {key_id}")
     finally:
         c.close()

@@ -189,7 +189,7 @@ async def create_profile(request: Request) -> Response:
             return _profile_page(staff, request, Profile(code, staff.institution), new=True,
                                  error=exc.message, status=400)
         try:
-            staff.c.sis.create_profile(profile)
+            staff.c.sis.create_profile(profile, f"staff:{staff.actor.primary_id}")
         except BookplateError as exc:
             return _profile_page(staff, request, profile, new=True, error=str(exc), status=400)
         return see_other(profile_url(code) + "?saved=1")
@@ -223,7 +223,7 @@ async def save_profile(request: Request, code: str) -> Response:
             return _profile_page(staff, request, stored, new=False, error=exc.message,
                                  status=400)
         try:
-            staff.c.sis.update_profile(profile)
+            staff.c.sis.update_profile(profile, f"staff:{staff.actor.primary_id}")
         except BookplateError as exc:
             return _profile_page(staff, request, profile, new=False, error=str(exc), status=400)
         return see_other(profile_url(stored.code) + "?saved=1")
@@ -240,7 +240,8 @@ async def delete_profile(request: Request, code: str) -> Response:
         if field(form, "confirm", 100) != stored.code:
             return _profile_page(staff, request, stored, new=False, status=400, error=(
                 "To delete the profile, type its code in the box next to the button."))
-        staff.c.sis.delete_profile(staff.institution, stored.code)
+        staff.c.sis.delete_profile(staff.institution, stored.code,
+                                    f"staff:{staff.actor.primary_id}")
         return see_other(f"{BASE}/profiles?" + urlencode({"deleted": stored.code}))
 
     return await page(request, impl, form=True)
