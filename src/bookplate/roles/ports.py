@@ -40,7 +40,7 @@ class RolesRepository(Protocol):
 
     def history(self, institution: str, target_prefix: str = "") -> list[dict[str, Any]]: ...
 
-    def changes(  # noqa: PLR0913 - the filters of the configuration history
+    def changes(
         self, institution: str, action_prefixes: Sequence[str], actor: str | None,
         start: datetime | None, end: datetime | None, limit: int, offset: int,
     ) -> tuple[list[dict[str, Any]], int]:

@@ -263,7 +263,7 @@ class SqlRolesRepository:
             for row in self._conn.execute(query.order_by(c.id))
         ]
 
-    def changes(  # noqa: PLR0913 - the filters of the configuration history
+    def changes(
         self, institution: str, action_prefixes: Sequence[str], actor: str | None,
         start: datetime | None, end: datetime | None, limit: int, offset: int,
     ) -> tuple[list[dict[str, Any]], int]:
