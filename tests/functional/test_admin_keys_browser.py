@@ -4,6 +4,8 @@ the reports filtered with JavaScript off; a user manager gets the 403 page."""
 
 from __future__ import annotations
 
+import re
+
 from tests.functional.test_admin_browser import Live, live, live_db, server
 from tests.functional.test_staff_browser import Browser, axe_clean, browser, pytestmark
 
@@ -23,7 +25,7 @@ def test_keys_and_reports_are_accessible_and_work_without_javascript(
     axe_clean(page, "admin-keys")
     page.fill("#new-name", "Discovery")
     page.click("#create-key")
-    expect(page.locator("#secret")).to_have_value(__import__("re").compile(r"^bp_"))
+    expect(page.locator("#secret")).to_have_value(re.compile(r"^bp_"))
     axe_clean(page, "admin-key-created")
     page.goto(f"{server.url}/staff/admin/logins")
     expect(page.locator("#logins")).to_contain_text("gsa")
@@ -39,7 +41,7 @@ def test_keys_and_reports_are_accessible_and_work_without_javascript(
     plain.select_option("#new-area-conf", "rw")
     plain.click("#create-key")
     expect(plain.locator("#notice")).to_contain_text("was created")
-    key = [k for k in server.container.keys.list("MAIN") if k.name == "Batch loader"][0]
+    key = next(k for k in server.container.keys.list("MAIN") if k.name == "Batch loader")
     plain.click(f"#revoke-{key.key_id}")
     plain.check("#confirm")
     plain.click("#revoke")
