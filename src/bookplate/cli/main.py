@@ -265,8 +265,7 @@ def keys_list(institution: str | None = None) -> None:
         keys = c.keys.list(institution)
     finally:
         c.close()
-    table = Table("id", "institution", "name", "areas", "per second", "created", "revoked",
-                  "last used")
+    table = Table("id", "institution", "name", "areas", "per second", "created", "revoked")
     for k in keys:
         table.add_row(
             k.key_id,
@@ -276,7 +275,6 @@ def keys_list(institution: str | None = None) -> None:
             str(k.per_second),
             str(k.created or ""),
             str(k.revoked or ""),
-            str(k.last_used or ""),
         )
     console.print(table)
 

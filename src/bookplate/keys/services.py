@@ -111,7 +111,6 @@ class KeyService:
             uow.keys.add(key, hash_secret(secret))
             uow.keys.record(institution, who, "keys.create", f"key:{key_id}", _detail(key))
             uow.commit()
-        log.info("api_key_created", institution=institution, key=key_id, by=who)
         return key, secret
 
     def forget(self) -> None:
