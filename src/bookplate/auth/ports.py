@@ -102,6 +102,7 @@ class AuthStore(Protocol):
         staff_only: bool,
         limit: int,
         offset: int,
+        user: str | None = None,
     ) -> tuple[list[LoginEvent], int]: ...
 
     # one-time password-reset links

@@ -386,8 +386,12 @@ class AuthService:
         successful: bool | None,
         limit: int,
         offset: int,
+        user: str | None = None,
     ) -> tuple[list[LoginEvent], int]:
+        """Staff sign-ins, newest first; ``user``: only those of this login name or primary
+        ID."""
         start = datetime.combine(date_from, datetime.min.time(), UTC) if date_from else None
         end = (datetime.combine(date_to, datetime.min.time(), UTC) + timedelta(days=1)
                if date_to else None)
-        return self.store.events(institution, start, end, successful, True, limit, offset)
+        return self.store.events(institution, start, end, successful, True, limit, offset,
+                                 user=user)

@@ -8,6 +8,7 @@ import typer
 
 from bookplate.cli.output import BAD_INPUT, check_text, console, container, fail
 from bookplate.cli.tables import table
+from bookplate.keys.errors import InvalidKeyInput
 from bookplate.keys.services import parse_areas
 
 if TYPE_CHECKING:
@@ -40,7 +41,10 @@ def keys_create(
         with c.uow_factory() as uow:
             if uow.institutions.get(institution) is None:
                 fail(f"no institution {institution}; see bookplate institutions list", BAD_INPUT)
-        key, secret = c.keys.create(institution, name, areas, per_second)
+        try:
+            key, secret = c.keys.create(institution, name, areas, per_second, who="cli")
+        except InvalidKeyInput as exc:
+            fail(str(exc), BAD_INPUT)
     finally:
         c.close()
     console.print(f"key id {key.key_id}")
@@ -89,7 +93,7 @@ def keys_revoke(
     check_text("the key id", key_id)
     c = container()
     try:
-        if not c.keys.revoke(key_id):
+        if not c.keys.revoke(key_id, who="cli"):
             fail(f"no key {key_id}")
     finally:
         c.close()

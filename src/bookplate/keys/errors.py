@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bookplate.errors import AccessError
+from bookplate.errors import AccessError, InputError, NotFoundError
 
 
 class InvalidApiKey(AccessError):
@@ -34,3 +34,13 @@ class DailyThreshold(AccessError):
             "Daily API request threshold has been reached. Calls are allowed again after "
             "midnight UTC."
         )
+
+
+class KeyNotFound(NotFoundError):
+    def __init__(self, key_id: str) -> None:
+        self.key_id = key_id
+        super().__init__(f"No API key {key_id[:64]}.")
+
+
+class InvalidKeyInput(InputError):
+    """A name, area or limit a key cannot have (the same sentence on the page and the CLI)."""

@@ -31,6 +31,7 @@ class ApiKey:
     per_second: int = 50
     created: datetime | None = None
     revoked: datetime | None = None
+    last_used: datetime | None = None
 
     def allows(self, area: Area, write: bool) -> bool:
         access = self.areas.get(area)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Protocol
+from datetime import datetime
+from typing import Any, Protocol
 
 from bookplate.keys.model import ApiKey
 
@@ -14,7 +15,19 @@ class ApiKeyRepository(Protocol):
 
     def list(self, institution: str | None = None) -> list[ApiKey]: ...
 
+    def get(self, key_id: str) -> ApiKey | None: ...
+
     def revoke(self, key_id: str) -> bool: ...
+
+    def touch(self, key_id: str, at: datetime, not_since: datetime) -> None:
+        """Set the key's last use to ``at`` unless it was set at or after ``not_since``."""
+        ...
+
+    def record(
+        self, institution: str, actor: str, action: str, target: str, detail: dict[str, Any]
+    ) -> None:
+        """One row of the audit log (who, when, what), in the same transaction."""
+        ...
 
 
 class RateCounter(Protocol):

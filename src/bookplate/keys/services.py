@@ -11,10 +11,19 @@ from typing import Protocol
 import structlog
 
 from bookplate.errors import StorageUnavailable
-from bookplate.keys.errors import AreaNotAllowed, InvalidApiKey, PerSecondThreshold
+from bookplate.keys.errors import (
+    AreaNotAllowed,
+    InvalidApiKey,
+    InvalidKeyInput,
+    KeyNotFound,
+    PerSecondThreshold,
+)
 from bookplate.keys.model import Access, ApiKey, Area, hash_secret, new_secret
 from bookplate.keys.ports import ApiKeyRepository, RateCounter
 from bookplate.keys.quota import DailyQuota
+from bookplate.roles.errors import PermissionDenied
+from bookplate.roles.model import Actor
+from bookplate.roles.policy import Action, decide
 from bookplate.transactions import Transactional
 
 log = structlog.get_logger("bookplate.keys")
@@ -24,6 +33,13 @@ class KeysUnitOfWork(Transactional, Protocol):
     keys: ApiKeyRepository
 
 
+#: Who a change is recorded as when no person makes it (the CLI is the operator's).
+SYSTEM = "system"
+MAX_PER_SECOND = 100_000
+#: A key's last use is written at most this often (seconds), so reads do not all write.
+LAST_USE_EVERY = 60.0
+
+
 def parse_areas(specs: list[str]) -> dict[Area, Access]:
     """``["users:rw", "conf:ro"]`` -> areas; raises ValueError on an unknown area or access."""
     areas: dict[Area, Access] = {}
@@ -31,6 +47,29 @@ def parse_areas(specs: list[str]) -> dict[Area, Access]:
         name, _, access = spec.partition(":")
         areas[Area(name.strip().lower())] = Access((access or "ro").strip().lower())
     return areas
+
+
+def check_key(name: str, per_second: int) -> None:
+    """The rules of a new key, for every way in (page, CLI, sandbox)."""
+    if len(name) > 255:
+        raise InvalidKeyInput("The name is too long (at most 255 characters).")
+    if any(not ch.isprintable() for ch in name):
+        raise InvalidKeyInput("The name holds control characters, which are not allowed.")
+    if not 1 <= per_second <= MAX_PER_SECOND:
+        raise InvalidKeyInput(f"Calls per second must be between 1 and {MAX_PER_SECOND:,}.")
+
+
+def _allowed(actor: Actor | None) -> None:
+    if actor is not None:
+        decision = decide(actor, Action.MANAGE_KEYS)
+        if not decision:
+            raise PermissionDenied(Action.MANAGE_KEYS.value, decision.reason)
+
+
+def _detail(key: ApiKey) -> dict[str, object]:
+    """What the audit log keeps of a key: never its secret or hash."""
+    return {"name": key.name, "per_second": key.per_second,
+            "areas": {a.value: x.value for a, x in key.areas.items()}}
 
 
 def claim_size(per_second: int) -> int:
@@ -56,14 +95,21 @@ class KeyService:
         # While the shared counter cannot be written: key id -> (second, calls counted here).
         self._local: dict[str, tuple[int, int]] = {}
         self._warned = 0.0
+        self._used: dict[str, float] = {}  # key id -> clock() of the last write of its use
 
     def create(
-        self, institution: str, name: str, areas: dict[Area, Access], per_second: int = 50
+        self, institution: str, name: str, areas: dict[Area, Access], per_second: int = 50,
+        *, actor: Actor | None = None, who: str = SYSTEM,
     ) -> tuple[ApiKey, str]:
+        """A new key and its secret (returned once, stored hashed, never logged); audited as
+        ``keys.create``. With ``actor``, the policy's ``manage_keys`` is asked first."""
+        _allowed(actor)
+        check_key(name, per_second)
         key_id, secret = new_secret()
         key = ApiKey(key_id, institution, name, areas, per_second, datetime.now(UTC))
         with self.uow_factory() as uow:
             uow.keys.add(key, hash_secret(secret))
+            uow.keys.record(institution, who, "keys.create", f"key:{key_id}", _detail(key))
             uow.commit()
         return key, secret
 
@@ -75,12 +121,47 @@ class KeyService:
         with self.uow_factory() as uow:
             return uow.keys.list(institution)
 
-    def revoke(self, key_id: str) -> bool:
+    def get(self, key_id: str, institution: str | None = None) -> ApiKey:
         with self.uow_factory() as uow:
+            key = uow.keys.get(key_id)
+        if key is None or (institution is not None and key.institution != institution):
+            raise KeyNotFound(key_id)
+        return key
+
+    def revoke(self, key_id: str, *, institution: str | None = None,
+               actor: Actor | None = None, who: str = SYSTEM) -> bool:
+        """Revoke a key (of ``institution`` when given: another's is not found); False when it
+        was revoked already. Audited as ``keys.revoke``."""
+        _allowed(actor)
+        with self.uow_factory() as uow:
+            key = uow.keys.get(key_id)
+            if key is None or (institution is not None and key.institution != institution):
+                return False
             done = uow.keys.revoke(key_id)
+            if done:
+                uow.keys.record(key.institution, who, "keys.revoke", f"key:{key_id}",
+                                _detail(key))
             uow.commit()
         self._cache.clear()
         return done
+
+    def note_use(self, key: ApiKey) -> None:
+        """Remember that ``key`` was used now: written at most once a minute per key by this
+        process, and not at all when another worker wrote it in the last minute. A database
+        that cannot be written does not stop the call."""
+        now = self.clock()
+        if now - self._used.get(key.key_id, -LAST_USE_EVERY) < LAST_USE_EVERY:
+            return
+        if len(self._used) > 10_000:
+            self._used.clear()
+        self._used[key.key_id] = now
+        at = datetime.fromtimestamp(now, UTC)
+        try:
+            with self.uow_factory() as uow:
+                uow.keys.touch(key.key_id, at, datetime.fromtimestamp(now - LAST_USE_EVERY, UTC))
+                uow.commit()
+        except StorageUnavailable:
+            log.warning("api_key_last_use_not_written", key=key.key_id)
 
     def authenticate(self, secret: str | None) -> ApiKey:
         """The key behind ``secret``; cached per process for ``cache_seconds``."""
@@ -99,6 +180,7 @@ class KeyService:
             self._cache[digest] = (now, key)
         if key is None or key.revoked is not None:
             raise InvalidApiKey()
+        self.note_use(key)
         return key
 
     def authorise(self, key: ApiKey, area: Area, write: bool) -> None:

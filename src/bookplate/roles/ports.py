@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from datetime import datetime
 from typing import Any, Protocol
 
 from bookplate.roles.model import AssignmentRule, Library, RestrictedSettings, RoleProfile
@@ -37,3 +39,11 @@ class RolesRepository(Protocol):
         ...
 
     def history(self, institution: str, target_prefix: str = "") -> list[dict[str, Any]]: ...
+
+    def changes(
+        self, institution: str, action_prefixes: Sequence[str], actor: str | None,
+        start: datetime | None, end: datetime | None, limit: int, offset: int,
+    ) -> tuple[list[dict[str, Any]], int]:
+        """Audit rows whose action starts with one of ``action_prefixes``, newest first, and
+        how many match in all."""
+        ...

@@ -114,17 +114,18 @@ class SisService:
                 f"not {profile.csv.missing_columns!r}"
             )
 
-    def create_profile(self, profile: Profile) -> Profile:
+    # Each change is audited (``sis.profile.*``, target ``sis_profile:CODE``, by ``actor``).
+    def create_profile(self, profile: Profile, actor: str = "system") -> Profile:
         self.check_profile(profile)
         if self.store.get_profile(profile.institution, profile.code) is not None:
             raise ProfileExists(profile.code)
-        self.store.put_profile(profile, create=True)
+        self.store.put_profile(profile, create=True, actor=actor)
         return profile
 
-    def update_profile(self, profile: Profile) -> Profile:
+    def update_profile(self, profile: Profile, actor: str = "system") -> Profile:
         self.check_profile(profile)
         self.profile(profile.institution, profile.code)
-        self.store.put_profile(profile, create=False)
+        self.store.put_profile(profile, create=False, actor=actor)
         return profile
 
     def profile(self, institution: str, code: str) -> Profile:
@@ -136,8 +137,8 @@ class SisService:
     def profiles(self, institution: str | None = None) -> list[Profile]:
         return self.store.list_profiles(institution)
 
-    def delete_profile(self, institution: str, code: str) -> None:
-        if not self.store.delete_profile(institution, code):
+    def delete_profile(self, institution: str, code: str, actor: str = "system") -> None:
+        if not self.store.delete_profile(institution, code, actor):
             raise ProfileNotFound(code)
 
     # -- runs --------------------------------------------------------------------------

@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, case, delete, func, select, update
+from sqlalchemy import Connection, Engine, and_, case, delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from bookplate.auth.ports import LoginEvent, Session, SigningKey
@@ -98,9 +98,12 @@ class SqlAuthStore:
         staff_only: bool,
         limit: int,
         offset: int,
+        user: str | None = None,
     ) -> tuple[list[LoginEvent], int]:
         e = t.login_events
         cond = [e.c.institution == institution]
+        if user:
+            cond.append(or_(e.c.login_name == user, e.c.primary_id == user))
         if staff_only:
             cond.append(e.c.staff.is_(True))
         if date_from is not None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, insert, or_, select, update
 
 from bookplate.keys.model import Access, ApiKey, Area
 from bookplate.storage import tables as t
@@ -39,6 +39,7 @@ class SqlApiKeyRepository:
         t.api_keys.c.per_second,
         t.api_keys.c.created,
         t.api_keys.c.revoked,
+        t.api_keys.c.last_used_at,
     )
 
     @staticmethod
@@ -51,6 +52,7 @@ class SqlApiKeyRepository:
             per_second=row.per_second,
             created=aware(row.created),
             revoked=aware(row.revoked),
+            last_used=aware(row.last_used_at),
         )
 
     def add(self, key: ApiKey, secret_hash: str) -> None:
@@ -78,6 +80,28 @@ class SqlApiKeyRepository:
         if institution is not None:
             query = query.where(t.api_keys.c.institution == institution)
         return [self._key(r) for r in self._conn.execute(query)]
+
+    def get(self, key_id: str) -> ApiKey | None:
+        row = self._conn.execute(
+            select(*self._columns).where(t.api_keys.c.key_id == key_id)
+        ).first()
+        return self._key(row) if row else None
+
+    def touch(self, key_id: str, at: datetime, not_since: datetime) -> None:
+        k = t.api_keys.c
+        self._conn.execute(
+            update(t.api_keys)
+            .where(k.key_id == key_id, or_(k.last_used_at.is_(None), k.last_used_at < not_since))
+            .values(last_used_at=at)
+        )
+
+    def record(
+        self, institution: str, actor: str, action: str, target: str, detail: dict[str, Any]
+    ) -> None:
+        self._conn.execute(insert(t.audit_log).values(
+            at=datetime.now(UTC), institution=institution, actor=actor[:255],
+            action=action[:64], target=target[:255], detail=detail,
+        ))
 
     def revoke(self, key_id: str) -> bool:
         result = self._conn.execute(

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy import Connection, and_, delete, func, insert, or_, select, update
 
 from bookplate.roles.model import (
     AssignmentRule,
@@ -16,6 +17,7 @@ from bookplate.roles.model import (
     RoleProfile,
 )
 from bookplate.storage import tables as t
+from bookplate.storage.rows import utc
 from bookplate.storage.upsert import upsert
 
 
@@ -260,6 +262,28 @@ class SqlRolesRepository:
             }
             for row in self._conn.execute(query.order_by(c.id))
         ]
+
+    def changes(
+        self, institution: str, action_prefixes: Sequence[str], actor: str | None,
+        start: datetime | None, end: datetime | None, limit: int, offset: int,
+    ) -> tuple[list[dict[str, Any]], int]:
+        c = t.audit_log.c
+        cond = [c.institution == institution,
+                or_(*(c.action.startswith(p, autoescape=True) for p in action_prefixes))]
+        if actor:
+            cond.append(c.actor == actor)
+        if start is not None:
+            cond.append(c.at >= start)
+        if end is not None:
+            cond.append(c.at < end)
+        where = and_(*cond)
+        total = self._conn.execute(
+            select(func.count()).select_from(t.audit_log).where(where)).scalar_one()
+        rows = self._conn.execute(
+            select(c.at, c.actor, c.action, c.target, c.detail).where(where)
+            .order_by(c.at.desc(), c.id.desc()).limit(limit).offset(offset))
+        return [{"at": utc(r.at), "actor": r.actor, "action": r.action, "target": r.target,
+                 "detail": r.detail} for r in rows], int(total)
 
 
 class SqlStaffTokenRepository:

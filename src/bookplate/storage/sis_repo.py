@@ -79,9 +79,10 @@ class SqlSisStore:
         with self.batch(read_only=True) as batch:
             return [Profile.from_dict(r[0]) for r in batch.conn.execute(query)]
 
-    def put_profile(self, profile: Profile, *, create: bool) -> None:
+    def put_profile(self, profile: Profile, *, create: bool, actor: str = "system") -> None:
         p = t.sis_profiles
         now = datetime.now(UTC)
+        action = "sis.profile.create" if create else "sis.profile.update"
         with self.batch() as batch:
             if create:
                 batch.conn.execute(
@@ -98,14 +99,23 @@ class SqlSisStore:
                     .where(p.c.institution == profile.institution, p.c.code == profile.code)
                     .values(settings=profile.to_dict(), modified=now)
                 )
+            batch.conn.execute(insert(t.audit_log).values(
+                at=now, institution=profile.institution, actor=actor[:255], action=action,
+                target=f"sis_profile:{profile.code}"[:255], detail=profile.to_dict(),
+            ))
             batch.commit()
 
-    def delete_profile(self, institution: str, code: str) -> bool:
+    def delete_profile(self, institution: str, code: str, actor: str = "system") -> bool:
         p = t.sis_profiles
         with self.batch() as batch:
             result = batch.conn.execute(
                 delete(p).where(p.c.institution == institution, p.c.code == code)
             )
+            if result.rowcount:
+                batch.conn.execute(insert(t.audit_log).values(
+                    at=datetime.now(UTC), institution=institution, actor=actor[:255],
+                    action="sis.profile.delete", target=f"sis_profile:{code}"[:255], detail={},
+                ))
             batch.commit()
         return bool(result.rowcount)
 

@@ -152,9 +152,9 @@ async def put_profile(
 
     def save() -> bool:
         if sis.store.get_profile(who.institution, code) is None:
-            sis.create_profile(profile)
+            sis.create_profile(profile, who.who)
             return True
-        sis.update_profile(profile)
+        sis.update_profile(profile, who.who)
         return False
 
     created = await run_in_threadpool(save)
@@ -164,7 +164,7 @@ async def put_profile(
 @router.delete("/profiles/{code}", status_code=204, summary="Delete a users integration profile")
 def delete_profile(request: Request, code: Code) -> Response:
     who = _require(request, Area.CONFIGURATION, True, Action.MANAGE_INTEGRATIONS)
-    deps.container(request).sis.delete_profile(who.institution, code)
+    deps.container(request).sis.delete_profile(who.institution, code, who.who)
     return Response(status_code=204)
 
 

@@ -119,9 +119,9 @@ def profile_create(
     c = container()
     try:
         if replace and c.sis.store.get_profile(institution, code) is not None:
-            c.sis.update_profile(profile)
+            c.sis.update_profile(profile, "cli")
         else:
-            c.sis.create_profile(profile)
+            c.sis.create_profile(profile, "cli")
     except BookplateError as exc:
         fail(str(exc), 1)
     finally:
@@ -204,7 +204,7 @@ def profile_update(  # noqa: PLR0912 - one branch per option that may be given
             profile.csv.missing_columns = value
         if description is not None:
             profile.description = description
-        c.sis.update_profile(profile)
+        c.sis.update_profile(profile, "cli")
     except BookplateError as exc:
         fail(str(exc), 1)
         return
@@ -257,7 +257,7 @@ def profile_delete(
     c = container()
     try:
         profile = resolve(c, code, institution)
-        c.sis.delete_profile(profile.institution, code)
+        c.sis.delete_profile(profile.institution, code, "cli")
     except BookplateError as exc:
         fail(str(exc), 1)
     finally:

@@ -162,6 +162,8 @@ api_keys = Table(
     Column("per_second", Integer, nullable=False),
     Column("created", DateTime(timezone=True), nullable=True),
     Column("revoked", DateTime(timezone=True), nullable=True),
+    # Written at most once a minute per key (keys.services.KeyService.note_use).
+    Column("last_used_at", DateTime(timezone=True), nullable=True),
     UniqueConstraint("secret_hash", name="uq_api_keys_secret_hash"),
     Index("ix_api_keys_institution", "institution"),
 )
@@ -187,4 +189,5 @@ audit_log = Table(
     Column("target", String(255), nullable=False),
     Column("detail", JSON, nullable=True),
     Index("ix_audit_log_target", "institution", "target", "at"),
+    Index("ix_audit_log_action", "institution", "action", "at"),
 )

@@ -57,7 +57,7 @@ MENU_PAGES: dict[str, tuple[str, str | None]] = {
     "user-management-configuration": ("Code tables", "/staff/admin/codes"),
     "integration-profiles": ("Integration profiles", "/staff/admin/sis/profiles"),
     "sis-jobs": ("SIS jobs", "/staff/admin/sis/runs"),
-    "api-keys": ("API keys", None),
+    "api-keys": ("API keys", "/staff/admin/keys"),
 }
 
 

@@ -7,6 +7,8 @@ from starlette.datastructures import FormData
 from starlette.responses import Response
 
 from bookplate.roles.model import ROLE_TYPES, Privilege
+from bookplate.roles.policy import Action
+from bookplate.web.staff.admin.common import may
 from bookplate.web.staff.common import Staff, page, render
 
 router = APIRouter(include_in_schema=False)
@@ -24,8 +26,15 @@ async def start(request: Request) -> Response:
                  for g in staff.caps["roles"]]
         registrations = (staff.institution in staff.c.settings.self_registration
                          and staff.holds(Privilege.EDIT_PATRONS))
-        return render(staff, request, "staff/home.html", {"roles": roles,
-                                                          "registrations": registrations})
+        links = []
+        if may(staff, Action.MANAGE_KEYS):
+            links.append(("API keys", "/staff/admin/keys", "admin-keys"))
+        if may(staff, Action.CONFIGURE):
+            links += [("Staff login report", "/staff/admin/logins", "admin-logins"),
+                      ("History of configuration changes", "/staff/admin/history",
+                       "admin-history")]
+        return render(staff, request, "staff/home.html", {
+            "roles": roles, "registrations": registrations, "admin_links": links})
 
     return await page(request, impl)
 

@@ -7,7 +7,9 @@ from fastapi import APIRouter
 
 from bookplate.web.staff.admin import (
     codes,
+    keys,
     libraries,
+    reports,
     restricted,
     role_pages,
     role_tester,
@@ -17,5 +19,5 @@ from bookplate.web.staff.admin import (
 
 ROUTERS: tuple[APIRouter, ...] = (
     sis_profiles.router, sis_runs.router, codes.router, libraries.router, role_tester.router,
-    restricted.router, role_pages.router,
+    restricted.router, role_pages.router, keys.router, reports.router,
 )

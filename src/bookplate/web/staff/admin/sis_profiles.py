@@ -192,7 +192,8 @@ async def create_profile(request: Request) -> Response:
                 "The code must be 1 to 64 letters, digits, '.', '_' or '-'."))
         return saved_or_again(
             lambda: read_profile(form, code, staff.institution),
-            staff.c.sis.create_profile,
+            lambda profile: staff.c.sis.create_profile(
+                profile, f"staff:{staff.actor.primary_id}"),
             lambda profile, error, status: _profile_page(
                 staff, request, profile or Profile(code, staff.institution), new=True,
                 error=error, status=status,
@@ -225,7 +226,8 @@ async def save_profile(request: Request, code: str) -> Response:
         stored = profile_of(staff, code)
         return saved_or_again(
             lambda: read_profile(form, stored.code, staff.institution),
-            staff.c.sis.update_profile,
+            lambda profile: staff.c.sis.update_profile(
+                profile, f"staff:{staff.actor.primary_id}"),
             lambda profile, error, status: _profile_page(
                 staff, request, profile or stored, new=False, error=error, status=status
             ),
@@ -244,7 +246,8 @@ async def delete_profile(request: Request, code: str) -> Response:
         if not confirmed(form, stored.code):
             return _profile_page(staff, request, stored, new=False, status=400,
                                  error=CONFIRM_DELETE)
-        staff.c.sis.delete_profile(staff.institution, stored.code)
+        staff.c.sis.delete_profile(staff.institution, stored.code,
+                                    f"staff:{staff.actor.primary_id}")
         return see_other(f"{BASE}/profiles?" + urlencode({"deleted": stored.code}))
 
     return await page(request, impl, form=True)

@@ -1,0 +1,146 @@
+"""``/staff/admin/keys``: the institution's API keys. List them (areas, calls per second,
+created, last use, revoked), create one (its secret shown once on the answer page, never
+again and never logged) and revoke one after a confirmation. Every change goes through
+``c.keys`` (``keys.services.KeyService``: the service of ``bookplate keys``), which asks the
+policy for ``manage_keys`` and writes the ``keys.create``/``keys.revoke`` audit rows."""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Request
+from starlette.datastructures import FormData
+from starlette.responses import Response
+
+from bookplate.errors import BookplateError
+from bookplate.keys.errors import KeyNotFound
+from bookplate.keys.model import Access, Area
+from bookplate.keys.services import MAX_PER_SECOND
+from bookplate.roles.policy import Action
+from bookplate.web.staff.admin.common import need
+from bookplate.web.staff.common import Refused, Staff, field, page, render, see_other
+
+router = APIRouter(include_in_schema=False)
+
+BASE = "/staff/admin/keys"
+KEY_ID = re.compile(r"^[0-9a-f]{1,64}$")
+AREA_LABELS = {Area.USERS: "Users", Area.CONFIGURATION: "Configuration"}
+
+
+def _who(staff: Staff) -> str:
+    return f"staff:{staff.actor.primary_id}"
+
+
+def _key_id(key_id: str) -> str:
+    if not KEY_ID.match(key_id):
+        raise Refused(404, "No such API key.")
+    return key_id
+
+
+def _list_page(staff: Staff, request: Request, *, error: str = "", notice: str = "",
+               secret: str = "", form: dict[str, str] | None = None,
+               status: int = 200) -> Response:
+    keys = sorted(staff.c.keys.list(staff.institution),
+                  key=lambda k: (k.revoked is not None, k.name, k.key_id))
+    answer = render(staff, request, "staff/admin/keys.html", {
+        "keys": keys, "base": BASE, "error": error, "notice": notice, "secret": secret,
+        "form": form or {}, "areas": AREA_LABELS, "max_per_second": MAX_PER_SECOND,
+    }, status)
+    if secret:
+        answer.headers["Cache-Control"] = "no-store"
+    return answer
+
+
+def _areas(form: FormData) -> dict[Area, Access]:
+    """``area_users`` / ``area_conf``: "" (none), "ro" or "rw"; anything else is refused."""
+    areas: dict[Area, Access] = {}
+    for area in Area:
+        value = field(form, f"area_{area.value}", 10)
+        if not value:
+            continue
+        try:
+            areas[area] = Access(value)
+        except ValueError:
+            raise Refused(400, f"Unknown access {value[:10]!r} for {AREA_LABELS[area]}.") from None
+    if not areas:
+        raise Refused(400, "Choose at least one area the key opens.")
+    return areas
+
+
+def _per_second(text: str) -> int:
+    if not text.isdigit() or len(text) > 7:
+        raise Refused(400, f"Calls per second must be a whole number from 1 to "
+                           f"{MAX_PER_SECOND:,}.")
+    return int(text)
+
+
+@router.get(BASE)
+async def keys(request: Request) -> Response:
+    def impl(staff: Staff, _: FormData | None) -> Response:
+        need(staff, Action.MANAGE_KEYS)
+        revoked = request.query_params.get("revoked", "")[:64]
+        return _list_page(staff, request,
+                          notice=f"The key {revoked} was revoked." if revoked else "")
+
+    return await page(request, impl)
+
+
+@router.post(BASE)
+async def create_key(request: Request) -> Response:
+    def impl(staff: Staff, form: FormData | None) -> Response:
+        assert form is not None
+        need(staff, Action.MANAGE_KEYS)
+        kept = {"name": field(form, "name", 255), "per_second": field(form, "per_second", 20)}
+        kept.update({f"area_{a.value}": field(form, f"area_{a.value}", 10) for a in Area})
+        try:
+            if not kept["name"]:
+                raise Refused(400, "Give the key a name (who or what uses it).")
+            areas = _areas(form)
+            per_second = _per_second(kept["per_second"] or "50")
+        except Refused as exc:
+            return _list_page(staff, request, error=exc.message, form=kept, status=400)
+        try:
+            key, secret = staff.c.keys.create(staff.institution, kept["name"], areas,
+                                              per_second, actor=staff.actor, who=_who(staff))
+        except BookplateError as exc:
+            return _list_page(staff, request, error=str(exc), form=kept, status=400)
+        return _list_page(staff, request, secret=secret,
+                          notice=f"The key {key.key_id} was created.")
+
+    return await page(request, impl, form=True)
+
+
+@router.get(f"{BASE}/{{key_id}}/revoke")
+async def confirm_revoke(request: Request, key_id: str) -> Response:
+    def impl(staff: Staff, _: FormData | None) -> Response:
+        need(staff, Action.MANAGE_KEYS)
+        try:
+            key = staff.c.keys.get(_key_id(key_id), staff.institution)
+        except KeyNotFound as exc:
+            raise Refused(404, str(exc)) from None
+        return render(staff, request, "staff/admin/key_revoke.html",
+                      {"key": key, "base": BASE, "areas": AREA_LABELS})
+
+    return await page(request, impl)
+
+
+@router.post(f"{BASE}/{{key_id}}/revoke")
+async def revoke_key(request: Request, key_id: str) -> Response:
+    def impl(staff: Staff, form: FormData | None) -> Response:
+        assert form is not None
+        need(staff, Action.MANAGE_KEYS)
+        try:
+            key = staff.c.keys.get(_key_id(key_id), staff.institution)
+        except KeyNotFound as exc:
+            raise Refused(404, str(exc)) from None
+        if field(form, "confirm", 10) != "yes":
+            return render(staff, request, "staff/admin/key_revoke.html", {
+                "key": key, "base": BASE, "areas": AREA_LABELS,
+                "error": "Tick the box to confirm that the key stops working."}, 400)
+        if key.revoked is None:
+            staff.c.keys.revoke(key.key_id, institution=staff.institution, actor=staff.actor,
+                                who=_who(staff))
+        return see_other(f"{BASE}?" + urlencode({"revoked": key.key_id}))
+
+    return await page(request, impl, form=True)
