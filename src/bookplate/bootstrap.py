@@ -56,6 +56,7 @@ from bookplate.users.standard_codes import new_institution_tables, standard_tabl
 
 if TYPE_CHECKING:
     from bookplate.auth.external import ExternalLogins
+    from bookplate.auth.signin_admin import SignInAdmin
 
 
 class Argon2Hasher:
@@ -263,6 +264,13 @@ class Container:
                               SqlPendingStore(self.engine), SqlReplayCache(self.engine),
                               public_url=self.settings.public_url,
                               links=SqlSessionLinkStore(self.engine))
+
+    @cached_property
+    def signin_admin(self) -> SignInAdmin:
+        """Administering the sign-in profiles (the CLI and ``/staff/admin/sign-in``)."""
+        from bookplate.auth.signin_admin import SignInAdmin  # noqa: PLC0415 (lazy, as above)
+
+        return SignInAdmin(self.external)
 
     @cached_property
     def discovery(self) -> DiscoveryTokens:

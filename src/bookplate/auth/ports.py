@@ -174,12 +174,44 @@ class Pending:
     data: dict[str, Any]
 
 
+@dataclass(frozen=True, slots=True)
+class ProfileChange:
+    """The audit row written with a profile change (in the same transaction): who, what
+    (``auth.profile.put``...), and the settings with secrets masked."""
+
+    actor: str
+    action: str
+    detail: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class ProbeStep:
+    """One thing a connection test did and what the provider answered."""
+
+    name: str
+    ok: bool
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class ProbeReport:
+    """A connection test of a sign-in profile (nobody is signed in)."""
+
+    ok: bool
+    steps: tuple[ProbeStep, ...]
+
+
 class ProfileStore(Protocol):
-    def put(self, profile: StoredProfile, now: datetime) -> bool:
-        """Store (replace) a profile; True when it was new."""
+    def put(self, profile: StoredProfile, now: datetime,
+            change: ProfileChange | None = None) -> bool:
+        """Store (replace) a profile; True when it was new. ``change``: the audit row."""
         ...
 
     def get(self, institution: str, method: str, code: str) -> StoredProfile | None: ...
+
+    def history(self, institution: str, limit: int) -> list[dict[str, Any]]:
+        """The latest audit rows of the institution's sign-in profiles, newest first."""
+        ...
 
     def find(self, method: str, code: str) -> list[StoredProfile]:
         """Profiles of that method and code in every institution."""
@@ -187,7 +219,8 @@ class ProfileStore(Protocol):
 
     def list(self, institution: str | None, method: str | None) -> list[StoredProfile]: ...
 
-    def remove(self, institution: str, method: str, code: str) -> bool: ...
+    def remove(self, institution: str, method: str, code: str,
+               change: ProfileChange | None = None) -> bool: ...
 
 
 class PendingStore(Protocol):

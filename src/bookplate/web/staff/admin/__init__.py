@@ -11,11 +11,12 @@ from bookplate.web.staff.admin import (
     restricted,
     role_pages,
     role_tester,
+    signin,
     sis_profiles,
     sis_runs,
 )
 
 ROUTERS: tuple[APIRouter, ...] = (
     sis_profiles.router, sis_runs.router, codes.router, libraries.router, role_tester.router,
-    restricted.router, role_pages.router,
+    restricted.router, role_pages.router, signin.router,
 )
