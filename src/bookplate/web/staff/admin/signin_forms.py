@@ -12,13 +12,19 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from starlette.datastructures import FormData
 
 from bookplate.auth.errors import ProfileInvalid
-from bookplate.auth.profiles import ENABLED_KEY, LABEL_KEY, Setting
 from bookplate.web.staff.common import field
+
+if TYPE_CHECKING:  # auth.profiles loads the protocol libraries: only when a page is used
+    from bookplate.auth.profiles import Setting
+
+#: ``auth.profiles.LABEL_KEY`` and ``ENABLED_KEY`` (not imported, as above).
+LABEL_KEY = "label"
+ENABLED_KEY = "enabled"
 
 PREFIX = "s_"
 #: The longest value of one setting (inline IdP metadata is the big one).
