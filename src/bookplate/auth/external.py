@@ -27,15 +27,13 @@ from bookplate.auth.errors import (
     ProfileNotFound,
     ProtocolRefused,
 )
-from bookplate.auth.model import Identity, Method
+from bookplate.auth.model import Identity, Method, ProbeReport, ProfileChange
 from bookplate.auth.ports import (
     BackendContext,
     Leg,
     PasswordBackend,
     Pending,
     PendingStore,
-    ProbeReport,
-    ProfileChange,
     ProfileStore,
     RedirectBackend,
     ReplayCache,

@@ -9,7 +9,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, Protocol
 
-from bookplate.auth.model import Identity, Method, Registration, UserMapping
+from bookplate.auth.model import Identity, Method, ProfileChange, Registration, UserMapping
 from bookplate.transactions import Transactional
 from bookplate.users.ports import UserRepository
 
@@ -172,33 +172,6 @@ class Pending:
     method: str
     code: str
     data: dict[str, Any]
-
-
-@dataclass(frozen=True, slots=True)
-class ProfileChange:
-    """The audit row written with a profile change (in the same transaction): who, what
-    (``auth.profile.put``...), and the settings with secrets masked."""
-
-    actor: str
-    action: str
-    detail: dict[str, Any]
-
-
-@dataclass(frozen=True, slots=True)
-class ProbeStep:
-    """One thing a connection test did and what the provider answered."""
-
-    name: str
-    ok: bool
-    detail: str
-
-
-@dataclass(frozen=True, slots=True)
-class ProbeReport:
-    """A connection test of a sign-in profile (nobody is signed in)."""
-
-    ok: bool
-    steps: tuple[ProbeStep, ...]
 
 
 class ProfileStore(Protocol):

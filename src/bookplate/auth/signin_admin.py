@@ -17,8 +17,8 @@ from typing import Any
 
 from bookplate.auth.errors import ProfileInvalid, ProfileNotFound
 from bookplate.auth.external import ExternalLogins
-from bookplate.auth.model import Method
-from bookplate.auth.ports import ProbeReport, ProfileChange, StoredProfile
+from bookplate.auth.model import Method, ProbeReport, ProfileChange
+from bookplate.auth.ports import StoredProfile
 from bookplate.auth.profiles import (
     CODE,
     ENABLED_KEY,

@@ -12,8 +12,8 @@ from typing import Any
 from sqlalchemy import Connection, Engine, delete, select
 from sqlalchemy.exc import IntegrityError
 
-from bookplate.auth.model import Method
-from bookplate.auth.ports import Pending, ProfileChange, SessionLink, StoredProfile
+from bookplate.auth.model import Method, ProfileChange
+from bookplate.auth.ports import Pending, SessionLink, StoredProfile
 from bookplate.storage import tables as t
 from bookplate.storage.transaction import transaction
 

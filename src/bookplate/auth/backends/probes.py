@@ -34,7 +34,7 @@ from bookplate.auth.backends.ldap import LdapProfile, LdapServer
 from bookplate.auth.backends.oidc import OidcProfile
 from bookplate.auth.backends.saml_client import SamlProfile
 from bookplate.auth.errors import AuthenticationFailed
-from bookplate.auth.ports import ProbeReport, ProbeStep
+from bookplate.auth.model import ProbeReport, ProbeStep
 
 #: The longest any one step waits (a profile's own timeout applies when shorter).
 TIMEOUT_S = 5.0

@@ -52,7 +52,7 @@ def _list_page(staff: Staff, request: Request, *, notice: str = "") -> Response:
     })
 
 
-def _edit_page(staff: Staff, request: Request, method: Method, code: str | None, *,  # noqa: PLR0913
+def _edit_page(staff: Staff, request: Request, method: Method, code: str | None, *,  # noqa: PLR0913 - one page, many states
                sent: FormData | None = None, error: str = "", notice: str = "",
                status: int = 200, report: Any = None) -> Response:
     admin = staff.c.signin_admin
