@@ -8,9 +8,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from argon2 import PasswordHasher as Argon2
-from argon2.exceptions import InvalidHashError, VerificationError
-
+from bookplate.auth.hasher import Argon2Hasher
 from bookplate.auth.staff_tokens import StaffTokens
 from bookplate.config import Settings
 from bookplate.keys.ports import RateCounter
@@ -39,6 +37,7 @@ if TYPE_CHECKING:
     from bookplate.auth.registry import LoginMethods
     from bookplate.auth.resets import PasswordResets
     from bookplate.auth.services import AuthService
+    from bookplate.auth.signin_admin import SignInAdmin
     from bookplate.auth.tokens import DiscoveryTokens
     from bookplate.network.live import RefreshThread
     from bookplate.network.services import NetworkService
@@ -48,30 +47,6 @@ if TYPE_CHECKING:
     from bookplate.sis.services import SisService
     from bookplate.storage.network_queue import NetworkRefreshQueue
     from bookplate.storage.reindex import ReindexReport as ReindexReport  # noqa: PLC0414 (re-exported to the CLI)
-
-
-class Argon2Hasher:
-    """argon2id, m = 19 MiB, t = 2, p = 1 (OWASP's first recommended set; documented with its
-    timings in docs/operations.md). argon2-cffi's defaults (64 MiB, t = 3, p = 4) took about
-    300 ms per check on a loaded 2-core machine, over the 150 ms p99 budget of a sign-in.
-    Hashes made with other parameters still verify: the parameters are stored in each hash."""
-
-    TIME_COST = 2
-    MEMORY_KIB = 19_456
-    PARALLELISM = 1
-
-    def __init__(self) -> None:
-        self._argon = Argon2(time_cost=self.TIME_COST, memory_cost=self.MEMORY_KIB,
-                             parallelism=self.PARALLELISM)
-
-    def hash(self, password: str) -> str:
-        return self._argon.hash(password)
-
-    def verify(self, stored_hash: str, password: str) -> bool:
-        try:
-            return self._argon.verify(stored_hash, password)
-        except (VerificationError, InvalidHashError):
-            return False
 
 
 @dataclass
@@ -282,6 +257,13 @@ class Container:
                               SqlPendingStore(self.engine), SqlReplayCache(self.engine),
                               public_url=self.settings.public_url,
                               links=SqlSessionLinkStore(self.engine))
+
+    @cached_property
+    def signin_admin(self) -> SignInAdmin:
+        """Administering the sign-in profiles (the CLI and ``/staff/admin/sign-in``)."""
+        from bookplate.auth.signin_admin import SignInAdmin  # noqa: PLC0415 (lazy, as above)
+
+        return SignInAdmin(self.external)
 
     @cached_property
     def discovery(self) -> DiscoveryTokens:

@@ -19,7 +19,7 @@ from typing import Any
 
 import structlog
 
-from bookplate.auth.backends import PASSWORD_BACKENDS, REDIRECT_BACKENDS
+from bookplate.auth.backends import PASSWORD_BACKENDS, REDIRECT_BACKENDS, probes
 from bookplate.auth.errors import (
     AuthenticationFailed,
     LoginDenied,
@@ -27,7 +27,7 @@ from bookplate.auth.errors import (
     ProfileNotFound,
     ProtocolRefused,
 )
-from bookplate.auth.model import Identity, Method
+from bookplate.auth.model import Identity, Method, ProbeReport, ProfileChange
 from bookplate.auth.ports import (
     BackendContext,
     Leg,
@@ -42,7 +42,14 @@ from bookplate.auth.ports import (
     SignInProfile,
     StoredProfile,
 )
-from bookplate.auth.profiles import CODE, LABEL_KEY, Profile, from_config, to_config
+from bookplate.auth.profiles import (
+    CODE,
+    ENABLED_KEY,
+    LABEL_KEY,
+    Profile,
+    from_config,
+    to_config,
+)
 from bookplate.auth.registry import LoginMethod
 from bookplate.auth.services import AuthService, digest
 from bookplate.users.model import User
@@ -78,26 +85,53 @@ class ExternalLogins:
         self.pending = pending
         self.links = links
         context = BackendContext(replay, public_url.rstrip("/") if public_url else None)
+        self.context_url = context.public_url
         self.password_backends: dict[Method, PasswordBackend] = {
             b.method: b(context) for b in PASSWORD_BACKENDS}
         self.redirect_backends: dict[Method, RedirectBackend] = {
             b.method: b(context) for b in REDIRECT_BACKENDS}
 
     # profiles
-    def add(self, method: Method, institution: str, code: str, config: Mapping[str, Any]
-            ) -> tuple[Profile, bool]:
+    def add(self, method: Method, institution: str, code: str, config: Mapping[str, Any],
+            change: ProfileChange | None = None) -> tuple[Profile, bool]:
+        """Check and store a profile (``change``: the audit row written with it)."""
+        if method not in self.password_backends and method not in self.redirect_backends:
+            raise ProfileInvalid(f"No sign-in method {method.value!r}.")
         profile = from_config(method, institution, code, config)
         stored = to_config(profile)
         label = config.get(LABEL_KEY)
         if label is not None:
-            if not isinstance(label, str) or not 0 < len(label) <= 100:
-                raise ProfileInvalid("label is a string of 1 to 100 characters.")
+            if not isinstance(label, str) or not 0 < len(label) <= 100 or \
+                    not label.isprintable():
+                raise ProfileInvalid("label is 1 to 100 printable characters.")
             stored[LABEL_KEY] = label
+        enabled = config.get(ENABLED_KEY, True)
+        if not isinstance(enabled, bool):
+            raise ProfileInvalid("enabled must be true or false.")
+        if not enabled:
+            stored[ENABLED_KEY] = False
         new = self.profiles.put(StoredProfile(institution, method, code, stored),
-                                self.auth.now())
+                                self.auth.now(), change)
         return profile, new
 
-    def profile(self, method: Method, code: str, institution: str | None = None) -> Profile:
+    def test_connection(self, method: Method, institution: str, code: str) -> ProbeReport:
+        """Reach the profile's provider as a sign-in would (enabled or not) and report what
+        it answered; nobody is signed in (``backends/probes.py``)."""
+        return probes.probe(self.profile(method, code, institution, include_disabled=True))
+
+    def urls(self, method: Method, code: str) -> list[tuple[str, str, str]]:
+        """(what, HTTP method, URL) of each of the profile's URLs a provider is told about
+        (empty for a password method, or without a public URL)."""
+        backend = self.redirect_backends.get(method)
+        base = self.context_url
+        if backend is None or not base:
+            return []
+        return [(leg.value, http, f"{base}/auth/{method.value}/{code}/{name}")
+                for (http, name), leg in sorted(backend.endpoints.items(),
+                                                key=lambda item: item[0][1])]
+
+    def profile(self, method: Method, code: str, institution: str | None = None, *,
+                include_disabled: bool = False) -> Profile:
         if not CODE.fullmatch(code or ""):
             raise ProfileNotFound(f"No {method.value} profile {code[:64]!r}.")
         if institution is not None:
@@ -105,6 +139,8 @@ class ExternalLogins:
             rows = [found] if found else []
         else:
             rows = self.profiles.find(method.value, code)
+        if not include_disabled:
+            rows = [r for r in rows if r.config.get(ENABLED_KEY, True) is not False]
         if len(rows) != 1:
             raise ProfileNotFound(f"No single {method.value} profile {code!r}.")
         row = rows[0]
@@ -117,6 +153,8 @@ class ExternalLogins:
         if not institution:
             return methods
         for row in self.profiles.list(institution, None):
+            if row.config.get(ENABLED_KEY, True) is False:
+                continue
             label = str(row.config.get(LABEL_KEY) or f"{row.method.value.upper()} {row.code}")
             start_url = "" if row.method in self.password_backends else \
                 f"/auth/{row.method.value}/{row.code}/login?institution={institution}"
@@ -193,10 +231,12 @@ class ExternalLogins:
         user = self._complete(profile, identity, address)
         return user, str(pending.data.get("next") or "/"), link
 
-    def metadata(self, method: str, code: str, institution: str | None) -> tuple[str, str]:
+    def metadata(self, method: str, code: str, institution: str | None, *,
+                 include_disabled: bool = False) -> tuple[str, str]:
         """The document a provider reads (SAML SP metadata) and its media type."""
         kind = _method(method, self.redirect_backends)
-        return self.redirect_backends[kind].metadata(self.profile(kind, code, institution))
+        return self.redirect_backends[kind].metadata(self.profile(
+            kind, code, institution, include_disabled=include_disabled))
 
     def provider_logout(self, method: str, code: str, institution: str | None,
                         message: Mapping[str, str]) -> str | None:

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 from bookplate.auth.errors import ProfileInvalid
 
@@ -95,3 +96,30 @@ class Registration:
     link_expires_at: datetime
     confirmed_at: datetime | None = None
     address: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ProfileChange:
+    """The audit row written with a profile change (in the same transaction): who, what
+    (``auth.profile.put``...), and the settings with secrets masked."""
+
+    actor: str
+    action: str
+    detail: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class ProbeStep:
+    """One thing a connection test did and what the provider answered."""
+
+    name: str
+    ok: bool
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class ProbeReport:
+    """A connection test of a sign-in profile (nobody is signed in)."""
+
+    ok: bool
+    steps: tuple[ProbeStep, ...]

@@ -9,7 +9,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, Protocol
 
-from bookplate.auth.model import Identity, Method, Registration, UserMapping
+from bookplate.auth.model import Identity, Method, ProfileChange, Registration, UserMapping
 from bookplate.transactions import Transactional
 from bookplate.users.ports import UserRepository
 
@@ -176,11 +176,16 @@ class Pending:
 
 
 class ProfileStore(Protocol):
-    def put(self, profile: StoredProfile, now: datetime) -> bool:
-        """Store (replace) a profile; True when it was new."""
+    def put(self, profile: StoredProfile, now: datetime,
+            change: ProfileChange | None = None) -> bool:
+        """Store (replace) a profile; True when it was new. ``change``: the audit row."""
         ...
 
     def get(self, institution: str, method: str, code: str) -> StoredProfile | None: ...
+
+    def history(self, institution: str, limit: int) -> list[dict[str, Any]]:
+        """The latest audit rows of the institution's sign-in profiles, newest first."""
+        ...
 
     def find(self, method: str, code: str) -> list[StoredProfile]:
         """Profiles of that method and code in every institution."""
@@ -188,7 +193,8 @@ class ProfileStore(Protocol):
 
     def list(self, institution: str | None, method: str | None) -> list[StoredProfile]: ...
 
-    def remove(self, institution: str, method: str, code: str) -> bool: ...
+    def remove(self, institution: str, method: str, code: str,
+               change: ProfileChange | None = None) -> bool: ...
 
 
 class PendingStore(Protocol):

@@ -32,6 +32,8 @@ SECRETS = frozenset(name for b in _TYPES for name in b.secret_settings)
 MASK = "********"
 CODE = re.compile(r"[A-Za-z0-9_\-]{1,64}")
 LABEL_KEY = "label"
+#: Stored beside the settings: False takes the profile off the login page (kept, testable).
+ENABLED_KEY = "enabled"
 
 
 # --- configuration <-> dataclasses ------------------------------------------------------------
@@ -108,7 +110,7 @@ def from_config(method: Method, institution: str, code: str, config: Mapping[str
         raise ProfileInvalid("A profile code is 1 to 64 letters, digits, '-' or '_'.")
     if not isinstance(config, Mapping):
         raise ProfileInvalid("The configuration must be a JSON object.")
-    values = {k: v for k, v in config.items() if k != LABEL_KEY}
+    values = {k: v for k, v in config.items() if k not in (LABEL_KEY, ENABLED_KEY)}
     profile: Profile = _build(PROFILE_TYPES[method], values, "",
                               {"institution": institution, "code": code})
     return profile
@@ -139,3 +141,62 @@ def public_config(config: Mapping[str, Any]) -> dict[str, Any]:
             return [mask(v) for v in value]
         return value
     return typing.cast(dict[str, Any], mask(dict(config)))
+
+
+# --- the settings of each method, described for a form ------------------------------------
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Setting:
+    """One setting of a method's profile as a form shows it. ``kind``: ``text``, ``secret``
+    (write-only), ``bool``, ``int``, ``float``, ``choice`` (``choices``), ``lines`` (a list
+    of strings, one a line) or ``json`` (a nested object or list, as the CLI's JSON)."""
+
+    name: str
+    kind: str
+    required: bool
+    optional: bool  # None is a value (left empty: None)
+    default: Any
+    choices: tuple[Any, ...] = ()
+
+
+def _kind(hint: Any) -> tuple[str, bool, tuple[Any, ...]]:
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (Union, types.UnionType):
+        inner = [a for a in args if a is not type(None)]
+        kind, _, choices = _kind(inner[0])
+        return kind, True, choices
+    if origin is typing.Literal:
+        return "choice", False, args
+    if origin is tuple:
+        return ("lines" if args and args[0] is str else "json"), False, ()
+    simple = {bool: "bool", int: "int", float: "float", str: "text"}
+    if isinstance(hint, type) and hint in simple:
+        return simple[hint], False, ()
+    return "json", False, ()
+
+
+def settings_of(method: Method) -> list[Setting]:
+    """The settings of a method's profile, in the dataclass's order (``institution`` and
+    ``code`` are the row's key, not settings)."""
+    cls = PROFILE_TYPES[method]
+    hints = typing.get_type_hints(cls)
+    out: list[Setting] = []
+    for f in dataclasses.fields(cls):
+        if f.name in ("institution", "code"):
+            continue
+        kind, optional, choices = _kind(hints[f.name])
+        if f.name in SECRETS:
+            kind = "secret"
+        required = f.default is dataclasses.MISSING and \
+            f.default_factory is dataclasses.MISSING
+        if f.default is not dataclasses.MISSING:
+            default = f.default
+        elif f.default_factory is not dataclasses.MISSING:
+            default = f.default_factory()
+        else:
+            default = None
+        if dataclasses.is_dataclass(default) and not isinstance(default, type):
+            default = dataclasses.asdict(default)
+        out.append(Setting(f.name, kind, required, optional, _plain(default), choices))
+    return out

@@ -70,7 +70,8 @@ def _add(method: Method, institution: str, code: str, config: Path, label: str |
             console.print(f"[red]Unknown institution {institution}[/red]")
             raise typer.Exit(1)
         try:
-            _, new = container.external.add(method, institution, code, data)
+            new = container.signin_admin.save(institution, method.value, code, data, "cli",
+                                              None)
         except ProfileInvalid as exc:
             console.print(f"Profile refused: {exc}", style="red", markup=False)
             raise typer.Exit(1) from None
@@ -101,14 +102,12 @@ def _profile_commands(method: Method) -> typer.Typer:
         """List the profiles (secrets are never shown)."""
         container = build_container(get_settings(), migrate=True)
         try:
-            from bookplate.auth.profiles import public_config  # lazy: the protocol libraries
-
-            rows = container.external.profiles.list(institution, method.value)
+            rows = container.signin_admin.listing(institution, method.value, None)
             if not rows:
                 console.print(f"No {name} profiles.")
             for row in rows:
-                console.print(f"{row.institution} {row.code}")
-                console.print(json.dumps(public_config(row.config), indent=2, sort_keys=True),
+                console.print(f"{row.institution} {row.code}", markup=False)
+                console.print(json.dumps(row.config, indent=2, sort_keys=True),
                               markup=False, highlight=False)
         finally:
             container.close()
@@ -118,7 +117,7 @@ def _profile_commands(method: Method) -> typer.Typer:
         """Remove INSTITUTION's profile CODE."""
         container = build_container(get_settings(), migrate=True)
         try:
-            if not container.external.profiles.remove(institution, method.value, code):
+            if not container.signin_admin.remove(institution, method.value, code, "cli", None):
                 console.print(f"[red]No {name} profile {code} for {institution}[/red]")
                 raise typer.Exit(1)
             console.print(f"Removed {name} profile {code} of {institution}.")

@@ -24,6 +24,8 @@ class Privilege(StrEnum):
     MANAGE_INTEGRATION_PROFILES = "integrations.manage"
     RUN_SIS_JOBS = "sis.run"
     MANAGE_KEYS = "keys.manage"
+    #: LDAP/SAML/CAS/OIDC sign-in profiles (only the General System Administrator holds it).
+    CONFIGURE_SIGN_IN = "auth.configure"
 
 
 class ScopeKind(StrEnum):

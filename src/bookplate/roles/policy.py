@@ -37,6 +37,7 @@ class Action(StrEnum):
     MANAGE_INTEGRATIONS = "manage_integration_profiles"
     RUN_SIS = "run_sis_jobs"
     MANAGE_KEYS = "manage_keys"
+    CONFIGURE_SIGN_IN = "configure_sign_in"
 
 
 class TargetKind(IntEnum):
@@ -76,6 +77,7 @@ _ACTION_NEEDS: dict[Action, frozenset[Privilege]] = {
     Action.MANAGE_INTEGRATIONS: frozenset({Privilege.MANAGE_INTEGRATION_PROFILES}),
     Action.RUN_SIS: frozenset({Privilege.RUN_SIS_JOBS}),
     Action.MANAGE_KEYS: frozenset({Privilege.MANAGE_KEYS}),
+    Action.CONFIGURE_SIGN_IN: frozenset({Privilege.CONFIGURE_SIGN_IN}),
 }
 _TARGETED = frozenset(
     {Action.CREATE_USER, Action.EDIT_USER, Action.DELETE_USER, Action.CHANGE_ROLES}

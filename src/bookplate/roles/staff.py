@@ -194,6 +194,7 @@ MENUS: dict[str, Privilege] = {
     "integration-profiles": Privilege.MANAGE_INTEGRATION_PROFILES,
     "sis-jobs": Privilege.RUN_SIS_JOBS,
     "api-keys": Privilege.MANAGE_KEYS,
+    "sign-in-profiles": Privilege.CONFIGURE_SIGN_IN,
 }
 
 

@@ -9,10 +9,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Engine, delete, select
+from sqlalchemy import Connection, Engine, delete, select
 from sqlalchemy.exc import IntegrityError
 
-from bookplate.auth.model import Method
+from bookplate.auth.model import Method, ProfileChange
 from bookplate.auth.ports import Pending, SessionLink, StoredProfile
 from bookplate.storage import tables as t
 from bookplate.storage.transaction import transaction
@@ -22,11 +22,26 @@ def _row(r: Any) -> StoredProfile:
     return StoredProfile(r.institution, Method(r.method), r.code, dict(r.config))
 
 
+#: Audit-log targets of sign-in profiles: ``signin:{method}:{code}``.
+TARGET_PREFIX = "signin:"
+
+
+def _audit(conn: Connection, institution: str, method: str, code: str,
+           change: ProfileChange | None) -> None:
+    if change is None:
+        return
+    conn.execute(t.audit_log.insert().values(
+        at=datetime.now(UTC), institution=institution, actor=change.actor[:255] or None,
+        action=change.action[:64], target=f"{TARGET_PREFIX}{method}:{code}"[:255],
+        detail=change.detail))
+
+
 class SqlProfileStore:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
 
-    def put(self, profile: StoredProfile, now: datetime) -> bool:
+    def put(self, profile: StoredProfile, now: datetime,
+            change: ProfileChange | None = None) -> bool:
         p = t.auth_profiles
         key = (p.c.institution == profile.institution, p.c.method == profile.method.value,
                p.c.code == profile.code)
@@ -36,6 +51,7 @@ class SqlProfileStore:
             conn.execute(p.insert().values(institution=profile.institution,
                                            method=profile.method.value, code=profile.code,
                                            config=profile.config, modified=now))
+            _audit(conn, profile.institution, profile.method.value, profile.code, change)
         return not existed
 
     def get(self, institution: str, method: str, code: str) -> StoredProfile | None:
@@ -44,6 +60,16 @@ class SqlProfileStore:
             r = conn.execute(select(p).where(p.c.institution == institution,
                                              p.c.method == method, p.c.code == code)).first()
         return _row(r) if r else None
+
+    def history(self, institution: str, limit: int) -> list[dict[str, Any]]:
+        a = t.audit_log
+        stmt = (select(a).where(a.c.institution == institution,
+                                a.c.target.startswith(TARGET_PREFIX, autoescape=True))
+                .order_by(a.c.at.desc(), a.c.id.desc()).limit(limit))
+        with transaction(self._engine, read_only=True) as conn:
+            return [{"at": r.at, "actor": r.actor, "action": r.action,
+                     "target": r.target.removeprefix(TARGET_PREFIX),
+                     "detail": dict(r.detail or {})} for r in conn.execute(stmt).all()]
 
     def find(self, method: str, code: str) -> list[StoredProfile]:
         p = t.auth_profiles
@@ -61,11 +87,14 @@ class SqlProfileStore:
         with transaction(self._engine, read_only=True) as conn:
             return [_row(r) for r in conn.execute(stmt).all()]
 
-    def remove(self, institution: str, method: str, code: str) -> bool:
+    def remove(self, institution: str, method: str, code: str,
+               change: ProfileChange | None = None) -> bool:
         p = t.auth_profiles
         with transaction(self._engine) as conn:
             done = conn.execute(delete(p).where(p.c.institution == institution,
                                                 p.c.method == method, p.c.code == code))
+            if done.rowcount:
+                _audit(conn, institution, method, code, change)
         return bool(done.rowcount)
 
 

@@ -58,6 +58,7 @@ MENU_PAGES: dict[str, tuple[str, str | None]] = {
     "integration-profiles": ("Integration profiles", "/staff/admin/sis/profiles"),
     "sis-jobs": ("SIS jobs", "/staff/admin/sis/runs"),
     "api-keys": ("API keys", "/staff/admin/keys"),
+    "sign-in-profiles": ("Sign-in profiles", "/staff/admin/sign-in"),
 }
 
 

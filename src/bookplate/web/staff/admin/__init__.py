@@ -13,6 +13,7 @@ from bookplate.web.staff.admin import (
     restricted,
     role_pages,
     role_tester,
+    signin,
     sis_profiles,
     sis_runs,
 )
@@ -20,4 +21,5 @@ from bookplate.web.staff.admin import (
 ROUTERS: tuple[APIRouter, ...] = (
     sis_profiles.router, sis_runs.router, codes.router, libraries.router, role_tester.router,
     restricted.router, role_pages.router, keys.router, reports.router,
+    signin.router,
 )
