@@ -20,6 +20,7 @@ import structlog
 from bookplate.alma.json import parse_json_object
 from bookplate.alma.user import user_from_dict
 from bookplate.errors import BookplateError
+from bookplate.network.base import SourceRecord
 from bookplate.network.errors import (
     NetworkNotFound,
     PartnerUnavailable,
@@ -27,7 +28,6 @@ from bookplate.network.errors import (
     SourceUserNotFound,
 )
 from bookplate.network.model import Partner
-from bookplate.network.services import SourceRecord
 
 log = structlog.get_logger("bookplate.network.remote")
 
