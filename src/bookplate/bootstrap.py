@@ -179,7 +179,9 @@ class Container:
         """Live refresh: a procrastinate job on PostgreSQL (``bookplate network worker``),
         a background thread of this process on SQLite."""
         def work() -> object:
-            return self.network.process_outbox()
+            report = self.network.process_outbox()
+            self.network.deliver_pushes()  # to copies on other deployments
+            return report
 
         if self.engine.dialect.name == "postgresql":
             return NetworkRefreshQueue(self.settings.database_url, work)

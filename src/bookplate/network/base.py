@@ -28,12 +28,32 @@ class SourceRecord:
     share_blocks: bool
 
 
+@dataclass(frozen=True, slots=True)
+class PushBody:
+    """A home's record pushed to a host on another deployment: ``seq`` grows with every
+    change of the user (an older push never overwrites a newer), ``link_id`` is the ID the
+    host knows the user by, ``source_pk`` names the user for good (its primary ID may
+    change). ``user`` is None when the source was deleted."""
+
+    home: str
+    source_pk: int
+    link_id: str
+    seq: int
+    user: User | None
+    share_blocks: bool
+
+
 class RemoteSources(Protocol):
     """Partners on another Bookplate, reached over HTTP (``network.remote``)."""
 
     def fetch(self, partner: Partner, user_id: str) -> SourceRecord:
         """The partner's user ``user_id`` (raises SourceUserNotFound, PartnerUnavailable,
         NetworkNotFound, SourceInstitutionInvalid)."""
+        ...
+
+    def push(self, partner: Partner, body: PushBody) -> str:
+        """Deliver ``body`` to the host ``partner``: ``applied``, ``stale`` (it had a newer
+        one) or ``no_copy``; raises PartnerUnavailable or NetworkNotFound."""
         ...
 
 

@@ -57,6 +57,7 @@ class OutboxRefresh(Linking):
                 if not entries:
                     return  # another worker did them
                 self._refresh_copies(uow, institution, link_id, entries, report)
+                self._owe_pushes(uow, institution, entries)
                 uow.network.done([e.id for e in entries])
                 uow.commit()
                 report.entries += len(entries)
@@ -68,6 +69,19 @@ class OutboxRefresh(Linking):
                 for entry in uow.network.entries_of(institution, link_id, up_to):
                     uow.network.failed(entry.id, str(exc)[:1000])
                 uow.commit()
+
+    @staticmethod
+    def _owe_pushes(uow: NetworkUnitOfWork, institution: str,
+                    entries: list[OutboxEntry]) -> None:
+        """Copies on other deployments: one push owed per host, in the transaction that
+        takes the entries (nothing lost), numbered by the last entry (order)."""
+        last = entries[-1]
+        if last.source_pk is None:
+            return
+        deleted = last.kind is OutboxKind.DELETED or uow.network.load(last.source_pk) is None
+        for host in uow.pushes.remote_hosts(institution, last.source_pk):
+            uow.pushes.owe(institution, last.source_pk, host, entries[0].link_id, last.id,
+                           deleted)
 
     def _refresh_copies(
         self,

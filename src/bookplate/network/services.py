@@ -5,7 +5,8 @@ Every way in (Alma API with an API key, staff CLI, the outbox worker) goes throu
 ``NetworkService``, and every write of a user goes through ``UserService`` (``create_in`` /
 ``store_in``), so the record rules hold whatever the path. Each job lives in its own module,
 mixed in here: ``partners`` (partners, rules, member settings), ``sources`` (the home side),
-``linking`` (links and refresh on request), ``refresh`` (the outbox), ``scope`` (the ID rule).
+``linking`` (links and refresh on request), ``refresh`` (the outbox), ``pushes`` (to
+copies on other deployments), ``scope`` (the ID rule).
 See docs/networks.md.
 """
 
@@ -15,10 +16,12 @@ from bookplate.network.base import (
     LIVE_ACTOR,
     NetworkBase,
     NetworkUowFactory,
+    PushBody,
     RemoteSources,
     SourceRecord,
 )
 from bookplate.network.partners import PartnerSettings
+from bookplate.network.pushes import PushDelivery
 from bookplate.network.refresh import OutboxRefresh
 from bookplate.network.scope import IdScopeRule
 from bookplate.network.settings import apply_partner_changes, password_hash
@@ -28,6 +31,7 @@ __all__ = [
     "NetworkBase",
     "NetworkService",
     "NetworkUowFactory",
+    "PushBody",
     "RemoteSources",
     "SourceRecord",
     "apply_partner_changes",
@@ -35,5 +39,5 @@ __all__ = [
 ]
 
 
-class NetworkService(PartnerSettings, OutboxRefresh, IdScopeRule):
+class NetworkService(PartnerSettings, OutboxRefresh, PushDelivery, IdScopeRule):
     """The one entry point of the faces (Alma API, Bookplate API, CLI, the worker)."""

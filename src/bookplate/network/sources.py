@@ -43,6 +43,12 @@ class SourceLookup(NetworkBase):
                     break
             if user is None:
                 raise SourceUserNotFound(f"({user_id} in {home})")
+            requester_entry = uow.network.partner(home, requester)
+            if requester_entry is not None and requester_entry.remote:
+                # A host on another deployment copies (or looks up) this user: it is owed
+                # pushes of the user's changes from now on (it says when it holds no copy).
+                uow.pushes.record_remote_copy(home, user.primary_id, requester)
+                uow.commit()
             if not user.linking_id:
                 user.linking_id = uuid.uuid4().hex
                 uow.network.set_linking_id(home, user.primary_id, user.linking_id)
