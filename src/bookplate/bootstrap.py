@@ -159,7 +159,9 @@ class Container:
         from bookplate.network.live import RefreshThread  # noqa: PLC0415 (on first use)
         from bookplate.storage.network_queue import NetworkRefreshQueue  # noqa: PLC0415 (on first use)
         def work() -> object:
-            return self.network.process_outbox()
+            report = self.network.process_outbox()
+            self.network.deliver_pushes()  # to copies on other deployments
+            return report
 
         if self.engine.dialect.name == "postgresql":
             return NetworkRefreshQueue(self.settings.database_url, work)

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Protocol
 
 from bookplate.network.model import (
@@ -104,6 +106,58 @@ class NetworkRepository(Protocol):
     def waiting(self) -> int: ...
 
 
+@dataclass(frozen=True, slots=True)
+class PushEntry:
+    """A push owed by a home to a host on another deployment (one per source user and host):
+    ``seq`` grows with every change carried, ``link_id`` is the ID the host knows."""
+
+    institution: str
+    source_pk: int
+    host: str
+    link_id: str
+    seq: int
+    deleted: bool
+    attempts: int
+    last_error: str | None
+
+
+class PushRepository(Protocol):
+    """Pushes to linked accounts on other deployments (home side) and the newest push
+    applied (host side)."""
+
+    def record_remote_copy(self, institution: str, primary_id: str, host: str) -> None:
+        """Remember that ``host`` (on another deployment) holds a copy of this user."""
+        ...
+
+    def remote_hosts(self, institution: str, source_pk: int) -> list[str]: ...
+
+    def forget_remote_copy(self, institution: str, source_pk: int, host: str) -> None: ...
+
+    def owe(self, institution: str, source_pk: int, host: str, link_id: str, seq: int,
+            deleted: bool) -> None:
+        """Owe ``host`` a push of this user up to ``seq`` (a waiting push keeps its link ID,
+        the one the host still knows)."""
+        ...
+
+    def due(self, now: datetime, limit: int) -> list[PushEntry]: ...
+
+    def delivered(self, entry: PushEntry) -> bool:
+        """Drop the push if no newer change was owed meanwhile (False: one was)."""
+        ...
+
+    def push_failed(self, entry: PushEntry, error: str, next_at: datetime) -> None: ...
+
+    def waiting_pushes(self) -> list[PushEntry]: ...
+
+    def seen(self, institution: str, source_institution: str, source_pk: int) -> int | None:
+        """The ``seq`` of the newest push applied to this host's copy, if any."""
+        ...
+
+    def set_seen(self, institution: str, source_institution: str, source_pk: int,
+                 seq: int) -> None: ...
+
+
 class NetworkUnitOfWork(UnitOfWork, Protocol):
     institutions: InstitutionRepository
     network: NetworkRepository
+    pushes: PushRepository

@@ -17,9 +17,10 @@ from urllib.parse import quote
 import httpx2
 import structlog
 
-from bookplate.alma.json import parse_json_object
-from bookplate.alma.user import user_from_dict
+from bookplate.alma.json import dump_json, parse_json_object
+from bookplate.alma.user import user_from_dict, user_to_dict
 from bookplate.errors import BookplateError
+from bookplate.network.base import PushBody, SourceRecord
 from bookplate.network.errors import (
     NetworkNotFound,
     PartnerUnavailable,
@@ -27,12 +28,15 @@ from bookplate.network.errors import (
     SourceUserNotFound,
 )
 from bookplate.network.model import Partner
-from bookplate.network.services import SourceRecord
 
 log = structlog.get_logger("bookplate.network.remote")
 
 PASSWORD_HEADER = "X-Bookplate-Network-Password"  # noqa: S105 (a header name)
 RETRY_PAUSE_SECONDS = 0.2
+
+
+def _no_description(_table: str, _code: str) -> str | None:
+    return None  # the host describes codes with its own tables
 
 
 def _error_code(body: dict[str, Any]) -> tuple[str, str]:
@@ -61,6 +65,13 @@ class HttpRemoteSources:
         if partner.search_password:
             headers[PASSWORD_HEADER] = partner.search_password
         params = {"requester": partner.institution, "institution": partner.code}
+        response = self._call(partner, "GET", url, headers, params=params)
+        return self._answer(partner, user_id, response)
+
+    def _call(self, partner: Partner, method: str, url: str, headers: dict[str, str],
+              **request: Any) -> httpx2.Response:
+        """One call with the partner's timeout, tried again ``retries`` times on connection
+        failures, timeouts, 429 and 5xx (PartnerUnavailable when none answered)."""
         last = "no answer"
         for attempt in range(partner.retries + 1):
             if attempt:
@@ -68,7 +79,7 @@ class HttpRemoteSources:
             try:
                 with httpx2.Client(timeout=partner.timeout_seconds,
                                    follow_redirects=False) as client:
-                    response = client.get(url, headers=headers, params=params)
+                    response = client.request(method, url, headers=headers, **request)
             except httpx2.TimeoutException:
                 last = f"no answer within {partner.timeout_seconds:g} s"
                 continue
@@ -78,10 +89,40 @@ class HttpRemoteSources:
             if response.status_code >= 500 or response.status_code == 429:
                 last = f"HTTP {response.status_code}"
                 continue
-            return self._answer(partner, user_id, response)
+            return response
         log.warning("network_partner_unavailable", partner=partner.code,
                     attempts=partner.retries + 1, reason=last)
         raise PartnerUnavailable(partner.code, f"{last} after {partner.retries + 1} attempts")
+
+    def push(self, partner: Partner, body: PushBody) -> str:
+        assert partner.base_url is not None
+        payload = {
+            "source_institution_code": body.home,
+            "source_pk": body.source_pk,
+            "source_user_id": body.link_id,
+            "sequence": body.seq,
+            "deleted": body.user is None,
+            "share_blocks": body.share_blocks,
+            "user": None if body.user is None else user_to_dict(body.user, _no_description),
+        }
+        headers = {"Authorization": f"apikey {partner.api_key or ''}",
+                   "Accept": "application/json", "Content-Type": "application/json"}
+        response = self._call(partner, "POST", f"{partner.base_url}/bookplate/v1/network/pushes",
+                              headers, content=dump_json(payload))
+        try:
+            answer = parse_json_object(response.content)
+        except BookplateError:
+            raise NetworkNotFound(
+                f"({partner.code} at {partner.base_url} answered HTTP {response.status_code} "
+                "without a Bookplate body)") from None
+        if response.status_code == 200 and answer.get("outcome") in ("applied", "stale"):
+            return str(answer["outcome"])
+        code, message = _error_code(answer)
+        if code == "4019990":
+            return "no_copy"
+        if response.status_code in (401, 403) or code == "UNAUTHORIZED":
+            raise NetworkNotFound(f"({partner.code} refused the partner API key)")
+        raise PartnerUnavailable(partner.code, f"HTTP {response.status_code} {code} {message}")
 
     @staticmethod
     def _answer(partner: Partner, user_id: str, response: httpx2.Response) -> SourceRecord:

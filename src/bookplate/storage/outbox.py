@@ -16,7 +16,7 @@ import weakref
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
-from sqlalchemy import Connection, Engine, and_, exists, insert, literal, select
+from sqlalchemy import Connection, Engine, and_, exists, insert, literal, or_, select
 
 from bookplate.network.model import OutboxKind
 from bookplate.storage import tables as t
@@ -38,14 +38,18 @@ def set_listener(engine: Engine, listener: Callable[[], None] | None) -> None:
 
 def enqueue(conn: Connection, pks: Sequence[int], kind: OutboxKind) -> int:
     """Outbox rows for those of the users ``pks`` that have linked accounts in this
-    deployment (one statement; the partial index on the copies' source columns answers the
-    test). Call before changing or deleting the users' rows. Returns how many were written."""
+    deployment, or on another one (``network_remote_copies``): one statement, the partial
+    index on the copies' source columns and the remote copies' key answer the test. Call
+    before changing or deleting the users' rows. Returns how many were written."""
     if not pks:
         return 0
     u = t.users
     c = t.users.alias("copies")
-    has_copy = exists().where(
-        and_(c.c.source_institution_code == u.c.institution, c.c.source_link_id == u.c.primary_id)
+    r = t.network_remote_copies.c
+    has_copy = or_(
+        exists().where(and_(c.c.source_institution_code == u.c.institution,
+                            c.c.source_link_id == u.c.primary_id)),
+        exists().where(and_(r.institution == u.c.institution, r.source_pk == u.c.id)),
     )
     now = datetime.now(UTC)
     written = 0

@@ -10,11 +10,12 @@ from sqlalchemy import Connection, Engine
 
 from bookplate.auth.ports import StaffTokenRepository
 from bookplate.keys.ports import ApiKeyRepository
-from bookplate.network.ports import InstitutionRepository, NetworkRepository
+from bookplate.network.ports import InstitutionRepository, NetworkRepository, PushRepository
 from bookplate.roles.ports import RolesRepository
 from bookplate.storage import transaction
 from bookplate.storage.codes_repo import SqlCodeTables
 from bookplate.storage.keys_repo import SqlApiKeyRepository
+from bookplate.storage.network_pushes import SqlPushRepository
 from bookplate.storage.network_repo import SqlInstitutionRepository, SqlNetworkRepository
 from bookplate.storage.roles_repo import SqlRolesRepository, SqlStaffTokenRepository
 from bookplate.storage.users_repo import SqlUserRepository
@@ -48,6 +49,7 @@ class SqlUnitOfWork:
     roles: RolesRepository
     staff_tokens: StaffTokenRepository
     network: NetworkRepository
+    pushes: PushRepository
 
     def __init__(
         self, engine: Engine, *, read_only: bool = False, single_write: bool = False
@@ -81,6 +83,7 @@ class SqlUnitOfWork:
         self.roles = SqlRolesRepository(connection)
         self.staff_tokens = SqlStaffTokenRepository(connection)
         self.network = SqlNetworkRepository(connection)
+        self.pushes = SqlPushRepository(connection)
         return self
 
     def __exit__(

@@ -1,6 +1,6 @@
 """``/bookplate/v1/network``: partners and their linked account rules, the institution's
-settings as a home institution, a user's history, and the call a partner on another
-deployment makes to copy a user (docs/networks.md).
+settings as a home institution, a user's history, the call a partner on another deployment
+makes to copy a user, and the push a home there makes to its copies (docs/networks.md).
 
 Configuration needs an API key with the Configuration area (read/write to change) or a staff
 member allowed to configure user management. The partner call needs a Users key of the home
@@ -17,10 +17,11 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from bookplate.alma.json import dump_json
-from bookplate.alma.user import user_to_dict
+from bookplate.alma.user import user_from_dict, user_to_dict
 from bookplate.api import deps
 from bookplate.keys.model import Area
-from bookplate.network.errors import SourceInstitutionInvalid
+from bookplate.network.base import PushBody
+from bookplate.network.errors import InvalidPartner, SourceInstitutionInvalid
 from bookplate.network.model import MemberSettings, Partner
 from bookplate.roles.errors import PermissionDenied
 from bookplate.roles.model import Caller
@@ -175,3 +176,39 @@ def source_user(
     book = c.users.code_book(key.institution)
     return _json({"user": user_to_dict(record.user, book.describe),
                   "share_blocks": record.share_blocks})
+
+
+class PushIn(BaseModel):
+    """A home on another deployment pushes its user's current record to this host."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    source_institution_code: Annotated[str, Field(min_length=1, max_length=64,
+                                                  pattern=r"^[A-Za-z0-9_.\-]+$")]
+    source_pk: Annotated[int, Field(ge=1, le=2**62)]
+    source_user_id: Annotated[str, Field(min_length=1, max_length=255)]
+    sequence: Annotated[int, Field(ge=1, le=2**62)]
+    deleted: StrictBool = False
+    share_blocks: StrictBool = True
+    user: dict[str, Any] | None = None
+
+
+@router.post("/pushes", summary="A home on another deployment pushes a changed user")
+async def receive_push(request: Request, body: Annotated[PushIn, Body()]) -> Response:
+    """Needs a Users key (write) of this host institution: the one the home's partner entry
+    for this host holds. Answers ``{"outcome": "applied"}`` or ``"stale"`` (a newer push was
+    applied already); 4019990 when this host has no copy of that user."""
+    key = deps.require_key(request, Area.USERS, write=True)
+    if "\x00" in body.source_user_id:
+        raise InvalidPartner("source_user_id", "control characters are not allowed")
+    if body.deleted:
+        user = None
+    elif body.user is None:
+        raise InvalidPartner("user", "the user is required unless deleted is true")
+    else:
+        user = user_from_dict(body.user).user
+    push = PushBody(body.source_institution_code, body.source_pk, body.source_user_id,
+                    body.sequence, user, body.share_blocks)
+    outcome = await run_in_threadpool(
+        deps.container(request).network.receive_push, key.institution, push)
+    return _json({"outcome": outcome})

@@ -54,7 +54,14 @@ from bookplate.storage.tables.core import (
     user_terms,
     users,
 )
-from bookplate.storage.tables.network import network_members, network_outbox, network_partners
+from bookplate.storage.tables.network import (
+    network_members,
+    network_outbox,
+    network_partners,
+    network_push_seen,
+    network_pushes,
+    network_remote_copies,
+)
 from bookplate.storage.tables.roles import (
     assignment_rules,
     circulation_desks,
@@ -92,6 +99,9 @@ __all__ = [
     "network_members",
     "network_outbox",
     "network_partners",
+    "network_push_seen",
+    "network_pushes",
+    "network_remote_copies",
     "network_settings",
     "partial_index",
     "password_resets",

@@ -56,3 +56,45 @@ network_outbox = Table(
     Column("last_error", String(1000), nullable=True),
     Index("ix_network_outbox_source", "institution", "link_id", "id"),
 )
+
+# Home side (migration 0016_network_pushes): the hosts on other deployments holding a copy of a
+# home user (recorded when such a host fetches the user), keyed by the user's storage key so
+# a change of its primary ID keeps the row.
+network_remote_copies = Table(
+    "network_remote_copies",
+    metadata,
+    Column("institution", String(64), nullable=False),
+    Column("source_pk", Integer, nullable=False),
+    Column("host", String(64), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    PrimaryKeyConstraint("institution", "source_pk", "host", name="pk_network_remote_copies"),
+)
+
+# Home side: one push owed per (source user, remote host); ``seq`` is the id of the last outbox
+# entry it carries (grows with every change), ``link_id`` the ID the host knows the user by.
+network_pushes = Table(
+    "network_pushes",
+    metadata,
+    Column("institution", String(64), nullable=False),
+    Column("source_pk", Integer, nullable=False),
+    Column("host", String(64), nullable=False),
+    Column("link_id", String(255), nullable=False),
+    Column("seq", Integer, nullable=False),
+    Column("deleted", Integer, nullable=False, server_default="0"),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("last_error", String(1000), nullable=True),
+    Column("next_at", DateTime(timezone=True), nullable=False),
+    PrimaryKeyConstraint("institution", "source_pk", "host", name="pk_network_pushes"),
+)
+
+# Host side: the newest push applied per home user (so an older one never overwrites it).
+network_push_seen = Table(
+    "network_push_seen",
+    metadata,
+    Column("institution", String(64), nullable=False),
+    Column("source_institution", String(64), nullable=False),
+    Column("source_pk", Integer, nullable=False),
+    Column("seq", Integer, nullable=False),
+    PrimaryKeyConstraint("institution", "source_institution", "source_pk",
+                         name="pk_network_push_seen"),
+)
