@@ -1,10 +1,12 @@
 """``bookplate sandbox reset`` (and the reset API) return the whole institution to the seed
 state -- users, code tables, the user-group map, libraries and desks, role profiles and rules,
-restricted settings, API keys -- checked by the institution's digest, on SQLite and PostgreSQL."""
+restricted settings, SIS profiles, network and sign-in settings, API keys -- checked by the
+institution's digest, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -12,11 +14,13 @@ import pytest
 from fastapi.testclient import TestClient
 
 from bookplate.api.app import create_app
+from bookplate.auth.model import Method
 from bookplate.bootstrap import Container, build_container
 from bookplate.config import Settings
 from bookplate.keys.services import parse_areas
 from bookplate.roles.model import Library, ProfileRole, RestrictedSettings, RoleProfile
-from bookplate.sandbox.population import INSTITUTION
+from bookplate.sandbox.population import INSTITUTION, SIS_PROFILE
+from bookplate.sis.model import Profile
 from bookplate.users.ports import CodeRow
 from tests.functional.test_users_api import error_code
 
@@ -150,3 +154,95 @@ def test_the_reset_api_restores_the_seed_and_keeps_the_callers_key(database_url:
             assert "ADDED" not in {r.code for r in uow.codes.rows(INSTITUTION, "Genders")}
     finally:
         c.close()
+
+
+# --- SIS profiles, network settings and sign-in profiles (issue 19) -------------------------
+
+def _change_sis_profile(c: Container) -> None:
+    seeded = c.sis.profile(INSTITUTION, SIS_PROFILE)
+    c.sis.update_profile(replace(seeded, default_user_group="GRAD", expiry_days=30))
+
+
+def _add_sis_profile(c: Container) -> None:
+    c.sis.create_profile(Profile(code="SIS_NEW", institution=INSTITUTION))
+
+
+def _change_member(c: Container) -> None:
+    c.network.set_member(INSTITUTION, "t", search_password="partners-only", share_blocks=True)
+
+
+def _add_partner(c: Container) -> None:
+    c.add_institution("HOST", "Host College")
+    c.network.put_partner(INSTITUTION, "HOST", {"user_group": "GRAD"}, "t")
+
+
+def _add_remote_partner(c: Container) -> None:
+    c.network.put_partner(INSTITUTION, "FAR", {"base_url": "https://far.example.org/almaws/v1",
+                                               "api_key": "far-secret-key"}, "t")
+
+
+def _add_signin_profile(c: Container) -> None:
+    c.external.add(Method.CAS, INSTITUTION, "campus",
+                   {"server_url": "https://cas.example.org/cas/",
+                    "allowed_services": ["http://testserver/auth/cas/"]})
+
+
+CHANGES = {
+    "sis_profiles": [_change_sis_profile, _add_sis_profile],
+    "network_members": [_change_member],
+    "network_partners": [_add_partner, _add_remote_partner],
+    "auth_profiles": [_add_signin_profile],
+}
+
+
+@pytest.mark.parametrize(("table", "change"), [
+    (table, change) for table, changes in CHANGES.items() for change in changes
+], ids=lambda v: v if isinstance(v, str) else v.__name__.strip("_"))
+def test_reset_restores_sis_network_and_signin_settings(
+    c: Container, table: str, change: Any
+) -> None:
+    _fresh(c)
+    seeded = c.sandbox.digest(INSTITUTION)
+    snapshot = c.sandbox.state.snapshot(INSTITUTION)
+    methods = c.external.login_methods(INSTITUTION)
+    member = c.network.member(INSTITUTION)
+    change(c)
+    changed = c.sandbox.state.snapshot(INSTITUTION)
+    assert changed[table] != snapshot[table]  # the change is part of the fingerprint
+    assert c.sandbox.digest(INSTITUTION) != seeded
+    c.sandbox.reset(INSTITUTION, N, SEED)
+    assert c.sandbox.state.snapshot(INSTITUTION) == snapshot
+    assert c.sandbox.digest(INSTITUTION) == seeded
+    # what the services answer agrees with the fingerprint
+    assert c.sis.profile(INSTITUTION, SIS_PROFILE).default_user_group == "UNDERGRAD"
+    assert [p.code for p in c.sis.profiles(INSTITUTION)] == [SIS_PROFILE]
+    assert c.network.partners(INSTITUTION) == []
+    assert c.network.member(INSTITUTION) == member
+    assert c.external.login_methods(INSTITUTION) == methods
+    with pytest.raises(Exception, match=r"(?i)campus|profile|not found"):
+        c.external.profile(Method.CAS, "campus", INSTITUTION)
+
+
+def test_partner_secrets_are_fingerprinted_not_kept(c: Container) -> None:
+    _fresh(c)
+    _add_remote_partner(c)
+    first = c.sandbox.digest(INSTITUTION)
+    text = repr(c.sandbox.state.snapshot(INSTITUTION))
+    assert "far-secret-key" not in text
+    c.network.put_partner(INSTITUTION, "FAR", {"api_key": "another-secret"}, "t")
+    assert c.sandbox.digest(INSTITUTION) != first  # a changed secret is still a change
+
+
+def test_a_reset_leaves_other_institutions_network_and_signin_settings(c: Container) -> None:
+    _fresh(c)
+    c.add_institution("OTHER", "Other")
+    c.network.put_partner("OTHER", INSTITUTION, {"user_group": "GRAD"}, "t")
+    c.sis.create_profile(Profile(code="THEIRS", institution="OTHER"))
+    _add_signin_profile(c)
+    c.external.add(Method.CAS, "OTHER", "theirs",
+                   {"server_url": "https://cas.example.org/cas/",
+                    "allowed_services": ["http://testserver/auth/cas/"]})
+    before = c.sandbox.state.snapshot("OTHER")
+    c.sandbox.reset(INSTITUTION, N, SEED)
+    assert c.sandbox.state.snapshot("OTHER") == before
+    assert [p.code for p in c.network.partners("OTHER")] == [INSTITUTION]

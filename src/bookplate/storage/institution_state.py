@@ -1,10 +1,14 @@
 """An institution's configuration as one whole: read for a fingerprint, cleared for a
 sandbox reset (``bookplate.sandbox``). Code tables and their descriptions, the user-group map,
-libraries and desks, role profiles and rules, restricted-account settings, API keys and staff
-tokens; users are the user repository's business."""
+libraries and desks, role profiles and rules, restricted-account settings, SIS profiles, the
+institution's network settings (as a home institution and its partners), external sign-in
+profiles, API keys and staff tokens; users are the user repository's business. The
+deployment-wide network ID scope (``network_settings``) belongs to no institution and is
+neither read nor cleared here."""
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Collection
 from typing import Any
 
@@ -25,9 +29,19 @@ SNAPSHOT: tuple[tuple[Table, tuple[str, ...]], ...] = (
     (t.assignment_rules, ("rule_id", "profile", "conditions", "position")),
     (t.restricted_settings, ("user_groups", "role_types")),
     (t.api_keys, ("name", "areas", "per_second")),
+    (t.sis_profiles, ("code", "settings")),
+    (t.network_members, ("settings", "search_password_hash")),
+    (t.network_partners, ("partner", "settings", "api_key", "search_password")),
+    (t.auth_profiles, ("method", "code", "config")),
 )
+# Secrets a partner row holds in clear: the fingerprint holds their SHA-256 instead.
+SECRET_COLUMNS = frozenset({"api_key", "search_password"})
 # Cleared by a reset, besides the tables above (a staff token names a user that is gone).
 ALSO_CLEARED: tuple[Table, ...] = (t.staff_tokens,)
+
+
+def _secret(value: Any) -> Any:
+    return None if value is None else hashlib.sha256(str(value).encode()).hexdigest()
 
 
 def _plain(value: Any) -> Any:
@@ -51,7 +65,8 @@ class SqlInstitutionState:
                 rows = conn.execute(
                     select(*cols, *extra).where(table.c.institution == institution)
                 )
-                listed = [{k: _plain(v) for k, v in row._mapping.items()} for row in rows]
+                listed = [{k: _secret(v) if k in SECRET_COLUMNS else _plain(v)
+                           for k, v in row._mapping.items()} for row in rows]
                 listed.sort(key=lambda r: repr(sorted(r.items())))
                 out[table.name] = listed
         return out
