@@ -110,6 +110,7 @@ def test_bad_key_input_is_refused_with_the_reason(site: Site, data: dict[str, st
     r = create(site, **data)
     assert r.status_code == 400, r.text
     assert message in r.text and "<script>alert" not in r.text and "bp_" not in r.text
+    assert 'id="form-error"' in r.text and 'id="add-key"' in r.text  # beside the form, again
     assert site.container.keys.list("MAIN") == before
 
 

@@ -91,9 +91,11 @@ async def create_key(request: Request) -> Response:
     def impl(staff: Staff, form: FormData | None) -> Response:
         assert form is not None
         need(staff, Action.MANAGE_KEYS)
-        kept = {"name": field(form, "name", 255), "per_second": field(form, "per_second", 20)}
-        kept.update({f"area_{a.value}": field(form, f"area_{a.value}", 10) for a in Area})
-        try:
+        kept: dict[str, str] = {}
+        try:  # a field too long is shown on the form like any other refusal
+            kept["name"] = field(form, "name", 255)
+            kept["per_second"] = field(form, "per_second", 20)
+            kept.update({f"area_{a.value}": field(form, f"area_{a.value}", 10) for a in Area})
             if not kept["name"]:
                 raise Refused(400, "Give the key a name (who or what uses it).")
             areas = _areas(form)
