@@ -1,7 +1,7 @@
 """Issue 14 item 17: on a full disk (SQLite), reads keep being answered; writes answer 503 in
 Alma's format and change nothing.
 
-The disk is full for real: the database lives on a tmpfs of 8 MiB mounted for the test (root
+The disk is full for real: the database lives on a tmpfs of 16 MiB mounted for the test (root
 only; skipped elsewhere), and a filler file takes the rest of it. The WAL is checkpointed and
 truncated first, so any write needs space the file system no longer has.
 """
@@ -32,7 +32,7 @@ def small_disk(tmp_path: Path) -> Iterator[Path]:
     mount.mkdir()
     if os.geteuid() != 0 or shutil.which("mount") is None:
         pytest.skip("mounting a tmpfs needs root")
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", str(mount)],
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", str(mount)],
                           capture_output=True, check=False)
     if done.returncode != 0:
         pytest.skip(f"cannot mount a tmpfs here: {done.stderr.decode().strip()}")
@@ -44,10 +44,11 @@ def small_disk(tmp_path: Path) -> Iterator[Path]:
 
 def fill(mount: Path) -> Path:
     filler = mount / "filler"
-    with filler.open("wb") as f, contextlib.suppress(OSError):
+    # Unbuffered: a write cut short by the full disk leaves nothing in a buffer for close() to
+    # try again (which would raise once more, outside the suppress).
+    with filler.open("wb", buffering=0) as f, contextlib.suppress(OSError):
         while True:
             f.write(b"\0" * 65536)
-            f.flush()
     return filler
 
 
