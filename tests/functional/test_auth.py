@@ -600,6 +600,6 @@ def test_cli_rotate_keys(env: Env, monkeypatch: pytest.MonkeyPatch) -> None:
         assert result.exit_code == 0, result.output
         env.container.discovery._cache.clear()
         assert len(env.container.discovery.jwks("MAIN")["keys"]) == len(before) + 1
-        assert CliRunner().invoke(app, ["auth", "rotate-keys", "NOPE"]).exit_code == 1
+        assert CliRunner().invoke(app, ["auth", "rotate-keys", "NOPE"]).exit_code == 2
     finally:
         get_settings.cache_clear()

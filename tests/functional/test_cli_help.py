@@ -29,9 +29,11 @@ def database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
 
 
 def _walk(command: Any, path: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str, ...], Any]]:
+    """Every command under ``command``; the root's groups are loaded on the way (the root
+    lists them without importing them, cli/tree.py)."""
     yield path, command
-    for name, sub in getattr(command, "commands", {}).items():
-        yield from _walk(sub, (*path, name))
+    for name in command.list_commands(None) if hasattr(command, "list_commands") else []:
+        yield from _walk(command.get_command(None, name), (*path, name))
 
 
 COMMANDS = list(_walk(typer.main.get_command(app)))
@@ -41,6 +43,15 @@ def test_the_walk_sees_the_whole_tree() -> None:
     names = {" ".join(path) for path, _ in COMMANDS}
     assert {"codes set", "keys list", "sis profile update", "auth ldap add"} <= names
     assert len(COMMANDS) > 80
+
+
+def test_the_root_lists_each_group_with_the_start_of_its_own_help() -> None:
+    from bookplate.cli.tree import GROUPS, load
+
+    for name, lazy in GROUPS.items():
+        loaded = load(name)
+        assert " ".join((loaded.help or "").split()).startswith(lazy.help), name
+        assert not {p.name for p in loaded.params} & {"install_completion", "show_completion"}
 
 
 def test_every_command_and_parameter_has_help() -> None:

@@ -75,7 +75,7 @@ def test_partner_commands_and_bad_input() -> None:
     run("institutions", "add", "B", "B")
     assert run("network", "partner-set", "B", "A", "--set", "expiry=never")[0] == 2
     assert run("network", "partner-set", "B", "A", "--set", "nonsense")[0] == 2
-    assert run("network", "partner-set", "B", "Z")[0] == 1  # no such institution
+    assert run("network", "partner-set", "B", "Z")[0] == 2  # no such institution
     code, out = run("network", "partner-set", "B", "A", "--set", "purge=after_expiry",
                     "--set", "purge_days=14", "--set", "search_password=pw-secret")
     assert code == 0, out
@@ -86,4 +86,4 @@ def test_partner_commands_and_bad_input() -> None:
     assert run("network", "member-set", "A", "--searchable", "BARCODE")[0] == 0
     assert run("network", "process")[0] == 0
     assert run("network", "partner-remove", "B", "A")[0] == 0
-    assert run("network", "partner-remove", "B", "A")[0] == 1
+    assert run("network", "partner-remove", "B", "A")[0] == 2

@@ -175,16 +175,8 @@ def test_runs_list_reports_and_plan_exports(cli: CliRunner, tmp_path: Path) -> N
     junk = tmp_path / "junk.zip"
     junk.write_bytes(b"PK\x03\x04 not really")
     assert cli.invoke(app, ["sis", "sync", str(junk), "-p", "SIS"]).exit_code == 2
-    # A wide terminal: the consoles are made at import, and under pytest-xdist the worker's
-    # environment fixes their width then, so the width is set on the console itself.
-    from bookplate.cli.sis import common
-
-    old_width = common.console.width
-    common.console.width = 400
-    try:
-        listing = CliRunner().invoke(app, ["sis", "runs", "-i", "MAIN"]).output
-    finally:
-        common.console.width = old_width
+    # A wide terminal: the consoles read COLUMNS when they print (cli/output.py).
+    listing = CliRunner().invoke(app, ["sis", "runs", "-i", "MAIN"], env={"COLUMNS": "400"}).output
     assert "dry run" in listing
     row = {line.split()[1]: line for line in listing.splitlines() if line[:1] in "│┃|"
            and len(line.split()) > 2 and line.split()[1].isdigit()}  # fmt: skip

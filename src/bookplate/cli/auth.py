@@ -1,84 +1,89 @@
-"""``bookplate auth``: signing keys of discovery JWTs; LDAP/SAML/CAS/OIDC sign-in profiles."""
+"""``bookplate auth``: signing keys of discovery JWTs; LDAP/SAML/CAS/OIDC sign-in profiles;
+unlocking accounts, password resets and self-registrations.
+
+Bad input (an unknown institution, user or profile, an unreadable or invalid JSON file)
+ends with one line and exit 2; mail that cannot be sent with one line and exit 1."""
 
 from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
-from rich.console import Console
 
-from bookplate.auth.errors import MailUnavailable, ProfileInvalid, ResetNotPossible
 from bookplate.auth.model import Method
-from bookplate.cli.wiring import build_container
-from bookplate.config import get_settings
-from bookplate.users.errors import UserNotFound
+from bookplate.cli.output import bad_input, check_text, console, fail, known_institution, run
 
 if TYPE_CHECKING:
     from bookplate.bootstrap import Container
 
+T = TypeVar("T")
+WHO = "cli"
+MAX_CONFIG_BYTES = 1_048_576
+
 auth_app = typer.Typer(help="Authentication: discovery-token signing keys, sign-in profiles.",
                        no_args_is_help=True)
-console = Console()
+
+
+def _in(institution: str, work: Callable[[Container], T]) -> T:
+    """``work(container)`` once the institution is known to exist (exit 2 if not)."""
+
+    def checked(c: Container) -> T:
+        known_institution(c, institution)
+        return work(c)
+
+    return run(checked)
 
 
 @auth_app.command("rotate-keys")
 def rotate_keys(institution: str) -> None:
     """Make a new signing key for INSTITUTION's discovery JWTs. The previous key stays
     published at /auth/INSTITUTION/jwks.json until the tokens it signed have expired."""
-    container = build_container(get_settings(), migrate=True)
-    try:
-        with container.uow_factory() as uow:
-            known = uow.institutions.get(institution) is not None
-        if not known:
-            console.print(f"[red]Unknown institution {institution}[/red]")
-            raise typer.Exit(1)
-        kid = container.discovery.rotate(institution)
-        console.print(f"New signing key {kid} for {institution}.")
-    finally:
-        container.close()
+    kid = _in(institution, lambda c: c.discovery.rotate(institution))
+    console().print(f"New signing key {kid} for {institution}.", markup=False)
 
 
 # --- external sign-in profiles: bookplate auth ldap|saml|cas|oidc add/list/remove -----------
 
 
 def _read_config(config: Path) -> dict[str, object]:
+    """The profile's settings: a JSON object of at most 1 MiB, from the file or (``-``)
+    standard input; anything else ends the command with one line and exit 2."""
+    where = "standard input" if str(config) == "-" else str(config)
     try:
-        text = sys.stdin.read() if str(config) == "-" else config.read_text("utf-8")
+        if str(config) == "-":
+            text = sys.stdin.read(MAX_CONFIG_BYTES + 1)
+        else:
+            if config.is_file() and config.stat().st_size > MAX_CONFIG_BYTES:
+                bad_input(f"{where}: larger than {MAX_CONFIG_BYTES} bytes")
+            text = config.read_text("utf-8")
+        if len(text) > MAX_CONFIG_BYTES:
+            bad_input(f"{where}: larger than {MAX_CONFIG_BYTES} bytes")
         data = json.loads(text)
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        console.print(f"[red]Cannot read the configuration: {exc}[/red]", markup=True)
-        raise typer.Exit(1) from None
+    except OSError as exc:
+        bad_input(f"cannot read {where}: {exc.strerror or exc}")
+    except UnicodeDecodeError:
+        bad_input(f"{where} is not UTF-8 text")
+    except json.JSONDecodeError as exc:
+        bad_input(f"{where} is not JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})")
     if not isinstance(data, dict):
-        console.print("[red]The configuration must be a JSON object.[/red]")
-        raise typer.Exit(1)
+        bad_input(f"{where}: the configuration must be a JSON object")
     return data
 
 
 def _add(method: Method, institution: str, code: str, config: Path, label: str | None) -> None:
     name = method.value.upper()
+    check_text("the profile code", code)
     data = _read_config(config)
     if label is not None:
-        data["label"] = label
-    container = build_container(get_settings(), migrate=True)
-    try:
-        with container.uow_factory() as uow:
-            known = uow.institutions.get(institution) is not None
-        if not known:
-            console.print(f"[red]Unknown institution {institution}[/red]")
-            raise typer.Exit(1)
-        try:
-            new = container.signin_admin.save(institution, method.value, code, data, "cli",
-                                              None)
-        except ProfileInvalid as exc:
-            console.print(f"Profile refused: {exc}", style="red", markup=False)
-            raise typer.Exit(1) from None
-        console.print(f"{'Added' if new else 'Replaced'} {name} profile {code} "
-                      f"for {institution}.", markup=False)
-    finally:
-        container.close()
+        data["label"] = check_text("--label", label)
+    new = _in(institution,
+              lambda c: c.signin_admin.save(institution, method.value, code, data, WHO, None))
+    console().print(f"{'Added' if new else 'Replaced'} {name} profile {code} "
+                    f"for {institution}.", markup=False)
 
 
 def _profile_commands(method: Method) -> typer.Typer:
@@ -100,29 +105,26 @@ def _profile_commands(method: Method) -> typer.Typer:
     @group.command("list")
     def list_(institution: str | None = typer.Argument(None)) -> None:
         """List the profiles (secrets are never shown)."""
-        container = build_container(get_settings(), migrate=True)
-        try:
-            rows = container.signin_admin.listing(institution, method.value, None)
-            if not rows:
-                console.print(f"No {name} profiles.")
-            for row in rows:
-                console.print(f"{row.institution} {row.code}", markup=False)
-                console.print(json.dumps(row.config, indent=2, sort_keys=True),
-                              markup=False, highlight=False)
-        finally:
-            container.close()
+        if institution is None:
+            rows = run(lambda c: c.signin_admin.listing(None, method.value, None))
+        else:
+            rows = _in(institution,
+                       lambda c: c.signin_admin.listing(institution, method.value, None))
+        if not rows:
+            console().print(f"No {name} profiles.")
+        for row in rows:
+            console().print(f"{row.institution} {row.code}", markup=False)
+            console().print(json.dumps(row.config, indent=2, sort_keys=True),
+                            markup=False, highlight=False)
 
     @group.command("remove")
     def remove(institution: str, code: str) -> None:
         """Remove INSTITUTION's profile CODE."""
-        container = build_container(get_settings(), migrate=True)
-        try:
-            if not container.signin_admin.remove(institution, method.value, code, "cli", None):
-                console.print(f"[red]No {name} profile {code} for {institution}[/red]")
-                raise typer.Exit(1)
-            console.print(f"Removed {name} profile {code} of {institution}.")
-        finally:
-            container.close()
+        check_text("the profile code", code)
+        if not _in(institution,
+                   lambda c: c.signin_admin.remove(institution, method.value, code, WHO, None)):
+            fail(f"no {name} profile {code} for {institution}", 2)
+        console().print(f"Removed {name} profile {code} of {institution}.", markup=False)
 
     return group
 
@@ -136,35 +138,20 @@ for _method in (m for m in Method if m is not Method.LOCAL):
 # --- administration: unlock an account, staff-triggered password reset ---------------------
 
 
-def _user_command(institution: str, user_id: str) -> Container:
-    """A container for a command on one user; exit 2 with one line for bad input."""
-    if not user_id or len(user_id) > 255 or not user_id.isprintable():
-        typer.echo("Error: the user ID must be 1 to 255 printable characters.", err=True)
-        raise typer.Exit(2)
-    container = build_container(get_settings(), migrate=True)
-    with container.uow_factory() as uow:
-        known = uow.institutions.get(institution) is not None
-    if not known:
-        container.close()
-        typer.echo(f"Error: unknown institution {institution!r}.", err=True)
-        raise typer.Exit(2)
-    return container
+def _on_user(institution: str, user_id: str, work: Callable[[Container, str], T]) -> T:
+    """``work(container, primary_id)`` for one user of a known institution; an unknown
+    user ends the command with one line and exit 2."""
+    check_text("the user ID", user_id)
+    return _in(institution, lambda c: work(c, c.users.get(institution, user_id).primary_id))
 
 
 @auth_app.command("unlock")
 def unlock(institution: str, user_id: str) -> None:
     """End the lock of USER_ID's account (after repeated failed sign-ins) and forget the
     failures counted so far."""
-    container = _user_command(institution, user_id)
-    try:
-        user = container.users.get(institution, user_id)
-        was_locked = container.auth.unlock(institution, user.primary_id, "cli")
-        typer.echo(f"{user.primary_id}: {'unlocked' if was_locked else 'was not locked'}.")
-    except UserNotFound:
-        typer.echo(f"Error: no user {user_id!r} in {institution}.", err=True)
-        raise typer.Exit(2) from None
-    finally:
-        container.close()
+    primary_id, was_locked = _on_user(
+        institution, user_id, lambda c, pid: (pid, c.auth.unlock(institution, pid, WHO)))
+    typer.echo(f"{primary_id}: {'unlocked' if was_locked else 'was not locked'}.")
 
 
 @auth_app.command("reset-password")
@@ -177,23 +164,11 @@ def reset_password(
 ) -> None:
     """Send USER_ID a one-time link to choose a new password (mailed to the preferred
     e-mail address), as staff do at the desk."""
-    container = _user_command(institution, user_id)
-    try:
-        user = container.users.get(institution, user_id)
-        _, result = container.resets.staff_reset(institution, user.primary_id, "cli",
-                                               send=not print_link)
-        typer.echo(result if print_link else f"{user.primary_id}: link sent to {result}.")
-    except UserNotFound:
-        typer.echo(f"Error: no user {user_id!r} in {institution}.", err=True)
-        raise typer.Exit(2) from None
-    except ResetNotPossible as exc:
-        typer.echo(f"Error: {exc}", err=True)
-        raise typer.Exit(2) from None
-    except MailUnavailable as exc:
-        typer.echo(f"Error: {exc}", err=True)
-        raise typer.Exit(1) from None
-    finally:
-        container.close()
+    primary_id, result = _on_user(
+        institution, user_id,
+        lambda c, pid: (pid, c.resets.staff_reset(institution, pid, WHO,
+                                                  send=not print_link)[1]))
+    typer.echo(result if print_link else f"{primary_id}: link sent to {result}.")
 
 
 @auth_app.command("registrations")
@@ -201,9 +176,9 @@ def registrations(institution: str) -> None:
     """Whether INSTITUTION's self-registration form (/register) is open, and if not why;
     then the registrations waiting for staff (approved, merged or rejected on
     /staff/registrations)."""
-    container = _user_command(institution, "-")
-    try:
-        service = container.registrations
+
+    def look(c: Container) -> None:
+        service = c.registrations
         reason = service.why_closed(institution)
         policy = service.policies.get(institution)
         if reason is None and policy is not None:
@@ -216,5 +191,5 @@ def registrations(institution: str) -> None:
             confirmed = r.confirmed_at.isoformat() if r.confirmed_at else "not confirmed"
             typer.echo(f"{r.primary_id}\t{r.email}\t{r.created_at.isoformat()}\t{confirmed}")
         typer.echo(f"{len(waiting)} waiting.")
-    finally:
-        container.close()
+
+    _in(institution, look)

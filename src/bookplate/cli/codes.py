@@ -4,19 +4,20 @@ the pages' do, and a bad code changes nothing."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 
-from bookplate.cli.output import BAD_INPUT, check_text, console, container, fail
+from bookplate.cli.output import BAD_INPUT, check_text, console, fail, known_institution, run
 from bookplate.cli.tables import table
-from bookplate.errors import BookplateError
-from bookplate.users.ports import CodeRow
 
 if TYPE_CHECKING:
     from bookplate.bootstrap import Container
+    from bookplate.users.ports import CodeRow
 
+T = TypeVar("T")
 WHO = "cli"
 RECORD_TYPES = ("PUBLIC", "STAFF", "CONTACT")
 
@@ -30,67 +31,66 @@ TableName = Annotated[
 
 def _known(c: Container, institution: str, table_name: str | None = None) -> None:
     """Exit 2 with one line when the institution (or its table) does not exist."""
-    check_text("the institution", institution)
-    if table_name is not None:
-        check_text("the table name", table_name)
+    known_institution(c, institution)
+    if table_name is None:
+        return
+    check_text("the table name", table_name)
     with c.uow_factory() as uow:
-        if uow.institutions.get(institution) is None:
-            fail(f"no institution {institution}; see bookplate institutions list", BAD_INPUT)
-        if table_name is not None and table_name not in uow.codes.table_names(institution):
-            fail(f"no code table {table_name}; see bookplate codes tables {institution}",
-                 BAD_INPUT)
+        found = table_name in uow.codes.table_names(institution)
+    if not found:
+        fail(f"no code table {table_name}; see bookplate codes tables {institution}", BAD_INPUT)
+
+
+def _on_table(institution: str, table_name: str | None, work: Callable[[Container], T]) -> T:
+    """``work(container)`` once the institution (and the table) are known to exist; a
+    Bookplate error ends the command with one line (``output.refuse``)."""
+
+    def checked(c: Container) -> T:
+        _known(c, institution, table_name)
+        return work(c)
+
+    return run(checked)
 
 
 @codes_app.command("tables")
 def codes_tables(institution: Institution) -> None:
     """List an institution's code tables with how many codes each holds."""
-    c = container()
-    try:
-        _known(c, institution)
+
+    def counts(c: Container) -> list[tuple[str, int]]:
         with c.uow_factory() as uow:
-            counts = [
+            return [
                 (name, len(uow.codes.rows(institution, name)))
                 for name in sorted(uow.codes.table_names(institution))
             ]
-    finally:
-        c.close()
+
     out = table("table", "codes", title=f"Code tables of {institution}")
-    for name, count in counts:
+    for name, count in _on_table(institution, None, counts):
         out.add_row(name, str(count))
-    console.print(out)
+    console().print(out)
 
 
 @codes_app.command("standard")
 def codes_standard(institution: Institution) -> None:
     """Add every ISO 3166-1 country (alpha-3) and ISO 639-1 language an institution lacks
     (codes already there, and their descriptions, are kept)."""
-    check_text("the institution", institution)
-    c = container()
-    try:
-        added = c.add_standard_codes(institution)
-    finally:
-        c.close()
-    if added is None:
-        fail(f"no institution {institution}; see bookplate institutions list", BAD_INPUT)
+    added = _on_table(institution, None, lambda c: c.add_standard_codes(institution)) or {}
     for name in ("CountryCodes", "UserPreferredLanguage"):
-        console.print(f"{name}: {added.get(name, 0)} codes added.")
+        console().print(f"{name}: {added.get(name, 0)} codes added.")
 
 
 @codes_app.command("list")
 def codes_list(institution: Institution, table_name: TableName) -> None:
     """List one code table's codes."""
-    c = container()
-    try:
-        _known(c, institution, table_name)
+
+    def rows(c: Container) -> list[CodeRow]:
         with c.uow_factory() as uow:
-            rows = uow.codes.rows(institution, table_name)
-    finally:
-        c.close()
+            return uow.codes.rows(institution, table_name)
+
     out = table("code", "description", "enabled", "default", title=table_name)
-    for r in rows:
+    for r in _on_table(institution, table_name, rows):
         out.add_row(r.code, r.description, "yes" if r.enabled else "no",
                     "yes" if r.default else "")
-    console.print(out)
+    console().print(out)
 
 
 @codes_app.command("set")
@@ -120,6 +120,7 @@ def codes_set(
     """Add or change codes: one or more CODE DESCRIPTION pairs, or --file; all in one
     transaction (a bad row changes nothing), each recorded in the history."""
     from bookplate.cli.code_file import read_code_file
+    from bookplate.users.ports import CodeRow
 
     items = list(pairs or [])
     if len(items) % 2:
@@ -132,16 +133,10 @@ def codes_set(
     for n, row in enumerate(rows, 1):
         if "\x00" in row.code or "\x00" in row.description:
             fail(f"code {n}: holds a NUL character", BAD_INPUT)
-    c = container()
-    try:
-        _known(c, institution, table_name)
-        count = c.code_tables.put_many(None, WHO, institution, table_name, rows)
-    except BookplateError as exc:
-        fail(str(exc), BAD_INPUT)
-    finally:
-        c.close()
+    count = _on_table(institution, table_name,
+                      lambda c: c.code_tables.put_many(None, WHO, institution, table_name, rows))
     names = ", ".join(r.code.strip() for r in rows[:5]) + (" …" if len(rows) > 5 else "")
-    console.print(f"{table_name}: {count} code(s) set ({names}).")
+    console().print(f"{table_name}: {count} code(s) set ({names}).")
 
 
 @codes_app.command("remove")
@@ -152,17 +147,11 @@ def codes_remove(
 ) -> None:
     """Remove a code from a table (stored records that hold it keep it)."""
     check_text("the code", code)
-    c = container()
-    try:
-        _known(c, institution, table_name)
-        done = c.code_tables.remove(None, WHO, institution, table_name, code)
-    except BookplateError as exc:
-        fail(str(exc), BAD_INPUT)
-    finally:
-        c.close()
+    done = _on_table(institution, table_name,
+                     lambda c: c.code_tables.remove(None, WHO, institution, table_name, code))
     if not done:
-        fail(f"{table_name} has no code {code}")
-    console.print(f"{table_name}: {code} removed.")
+        fail(f"{table_name} has no code {code}", BAD_INPUT)
+    console().print(f"{table_name}: {code} removed.")
 
 
 @codes_app.command("group")
@@ -178,13 +167,7 @@ def codes_group(
     chosen = frozenset(r.strip().upper() for r in record_type)
     if not chosen <= set(RECORD_TYPES):
         fail(f"record types must be among {', '.join(RECORD_TYPES)}", BAD_INPUT)
-    c = container()
-    try:
-        _known(c, institution)
-        c.code_tables.set_group_types(None, WHO, institution, user_group, chosen)
-    except BookplateError as exc:
-        fail(str(exc), BAD_INPUT)
-    finally:
-        c.close()
-    console.print(f"{user_group}: enabled for {', '.join(sorted(chosen))}.")
+    _on_table(institution, None,
+              lambda c: c.code_tables.set_group_types(None, WHO, institution, user_group, chosen))
+    console().print(f"{user_group}: enabled for {', '.join(sorted(chosen))}.")
 

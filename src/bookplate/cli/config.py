@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from bookplate.cli.config_plan import Folder, group_map_changes, library_changes
-from bookplate.config import get_settings
+from bookplate.cli.wiring import settings as get_settings
 from bookplate.errors import BookplateError
 from bookplate.roles.validation import check_config_text
 from bookplate.users.ports import CodeRow
@@ -45,9 +45,9 @@ def _fail(message: str, code: int = 1) -> None:
 
 
 def _container() -> Container:
-    from bookplate.bootstrap import build_container
+    from bookplate.cli.output import container
 
-    return build_container(get_settings(), migrate=True)
+    return container()
 
 
 def _files(folder: Path) -> list[Path]:

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from bookplate.cli.output import BAD_INPUT, console, container, err, fail
-from bookplate.config import get_settings
+from bookplate.cli.wiring import settings as get_settings
 
 if TYPE_CHECKING:
     from bookplate.bootstrap import ReindexReport
@@ -19,7 +19,7 @@ db_app = typer.Typer(no_args_is_help=True, help="Database schema: upgrade, check
 def db_upgrade() -> None:
     """Apply every migration."""
     container().close()
-    console.print("Schema is at the latest revision.")
+    console().print("Schema is at the latest revision.")
 
 
 @db_app.command("reindex")
@@ -39,12 +39,12 @@ def db_reindex(
         fail("--start-after must be 0 or more", BAD_INPUT)
 
     def progress(report: ReindexReport) -> None:
-        console.print(f"{report.users:,} users reindexed, up to key {report.last_key}")
+        console().print(f"{report.users:,} users reindexed, up to key {report.last_key}")
 
     report = reindex_database(get_settings().database_url, batch, start_after, progress)
     for key in report.unreadable:
-        err.print(f"user key {key}: stored record unreadable, left as it was")
-    console.print(f"Reindexed {report.users:,} users (last key {report.last_key}).")
+        err().print(f"user key {key}: stored record unreadable, left as it was")
+    console().print(f"Reindexed {report.users:,} users (last key {report.last_key}).")
     if report.unreadable:
         fail(f"{len(report.unreadable)} stored records could not be read")
 
@@ -58,10 +58,10 @@ def db_check() -> None:
     diffs, orphans = check_database(get_settings().database_url)
     if diffs:
         for d in diffs:
-            err.print(d)
+            err().print(d)
         fail("models and migrations differ; write a migration")
     if orphans:
         for table, count in orphans.items():
-            err.print(f"{table}: {count} rows whose user is gone")
+            err().print(f"{table}: {count} rows whose user is gone")
         fail("side rows without their user; report this as a bug")
-    console.print("Models match the migrations; every side row has its user.")
+    console().print("Models match the migrations; every side row has its user.")

@@ -30,7 +30,7 @@ def institution_add(
             fail(f"institution {code} exists")
     finally:
         c.close()
-    console.print(f"Institution {code} added.")
+    console().print(f"Institution {code} added.")
 
 
 @inst_app.command("list")
@@ -46,7 +46,7 @@ def institution_list() -> None:
     out = table("code", "name", title=f"Institutions (IDs unique per {scope.value})")
     for inst in rows:
         out.add_row(inst.code, inst.name)
-    console.print(out)
+    console().print(out)
 
 
 @inst_app.command("id-scope")
@@ -64,4 +64,4 @@ def institution_id_scope(
         fail(str(exc))
     finally:
         c.close()
-    console.print(f"IDs are now unique per {scope.value}.")
+    console().print(f"IDs are now unique per {scope.value}.")

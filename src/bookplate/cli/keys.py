@@ -8,8 +8,6 @@ import typer
 
 from bookplate.cli.output import BAD_INPUT, check_text, console, container, fail
 from bookplate.cli.tables import table
-from bookplate.keys.errors import InvalidKeyInput
-from bookplate.keys.services import parse_areas
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -29,6 +27,9 @@ def keys_create(
     ] = 50,
 ) -> None:
     """Create a key and print its secret (shown once; stored hashed)."""
+    from bookplate.keys.errors import InvalidKeyInput
+    from bookplate.keys.services import parse_areas
+
     check_text("--institution", institution)
     if name:
         check_text("--name", name)
@@ -47,7 +48,7 @@ def keys_create(
             fail(str(exc), BAD_INPUT)
     finally:
         c.close()
-    console.print(f"key id {key.key_id}")
+    console().print(f"key id {key.key_id}")
     print(secret)
 
 
@@ -76,7 +77,7 @@ def keys_list(
             _minute(k.created),
             _minute(k.revoked),
         )
-    console.print(out)
+    console().print(out)
 
 
 def _minute(moment: datetime | None) -> str:
@@ -94,7 +95,7 @@ def keys_revoke(
     c = container()
     try:
         if not c.keys.revoke(key_id, who="cli"):
-            fail(f"no key {key_id}")
+            fail(f"no key {key_id}; see bookplate keys list", BAD_INPUT)
     finally:
         c.close()
-    console.print(f"Key {key_id} revoked.")
+    console().print(f"Key {key_id} revoked.")

@@ -1,8 +1,9 @@
 """``bookplate``: the command tree, and the commands that serve the API.
 
 Each group of commands lives in its own module (``db``, ``institutions``, ``keys``,
-``codes``, ``sis``…); they import the wiring only inside a command that runs
-(``cli/wiring.py``), so ``--help`` and argument errors load no database layer."""
+``codes``, ``sis``…), imported when the group is used (``cli/tree.py``); the modules import
+the settings and the wiring only inside a command that runs (``cli/wiring.py``), so
+``--help`` and argument errors load no settings, database layer or Rich console."""
 
 from __future__ import annotations
 
@@ -13,49 +14,12 @@ from typing import Annotated
 
 import typer
 
-from bookplate.cli.auth import auth_app
-from bookplate.cli.codes import codes_app
-from bookplate.cli.config import config_app
-from bookplate.cli.db import db_app
-from bookplate.cli.help_text import HelpfulGroup
-from bookplate.cli.institutions import inst_app
-from bookplate.cli.keys import keys_app
-from bookplate.cli.network import network_app
 from bookplate.cli.output import console, container
-from bookplate.cli.roles import libraries_app, roles_app, staff_app
-from bookplate.cli.sandbox import sandbox_app
-from bookplate.cli.sis import sis_app, worker
+from bookplate.cli.tree import RootGroup
 from bookplate.cli.wiring import build_container
-from bookplate.config import get_settings
+from bookplate.cli.wiring import settings as get_settings
 
-app = typer.Typer(
-    cls=HelpfulGroup, no_args_is_help=True, help="Bookplate: library user management."
-)
-
-
-@app.callback()
-def _log_to_stderr() -> None:
-    """Log lines go to standard error: a command's output (``sis report --json``) stays
-    parseable. ``serve`` sets up its own logging when the app starts."""
-    from bookplate import logs
-
-    settings = get_settings()
-    logs.configure(settings.log_level, settings.log_json, to_stderr=True)
-
-
-app.add_typer(db_app, name="db")
-app.add_typer(inst_app, name="institutions")
-app.add_typer(keys_app, name="keys")
-app.add_typer(codes_app, name="codes")
-app.add_typer(sis_app, name="sis")
-app.add_typer(roles_app, name="roles")
-app.add_typer(libraries_app, name="libraries")
-app.add_typer(staff_app, name="staff")
-app.command("worker")(worker)
-app.add_typer(auth_app, name="auth")
-app.add_typer(sandbox_app, name="sandbox")
-app.add_typer(network_app, name="network")
-app.add_typer(config_app, name="config")
+app = typer.Typer(cls=RootGroup, no_args_is_help=True, help="Bookplate: library user management.")
 
 DEMO_INSTITUTION = "DEMO"
 
@@ -112,9 +76,9 @@ def quickstart(
     finally:
         c.close()
     base = f"http://{host}:{port}"
-    console.print(f"Database: {settings.database_url}")
+    console().print(f"Database: {settings.database_url}")
     if created:
-        console.print(f"Institution {DEMO_INSTITUTION} created with default code tables.")
+        console().print(f"Institution {DEMO_INSTITUTION} created with default code tables.")
     # Plain print: these lines are copied by hand and must not be wrapped.
     print(f"API key (Users read/write, Configuration read-only): {secret}")
     print("Try:")
@@ -143,4 +107,4 @@ def openapi(
         sys.stdout.write(text)
     else:
         out.write_text(text)
-        console.print(f"wrote {out}")
+        console().print(f"wrote {out}")

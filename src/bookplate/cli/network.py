@@ -1,6 +1,8 @@
 """``bookplate network``: partners and their linked account rules, what partners may do with
 an institution's users, linking and refreshing accounts, the refresh worker, and the ID rule's
-clash report (docs/networks.md). Bad input: one line and exit 2; refusals: exit 1."""
+clash report (docs/networks.md). Bad input (an unknown institution, partner or user, a bad
+setting): one line and exit 2; refusals (already linked, a partner not answering): exit 1
+(``output.refuse``); the error's Alma code ends the line."""
 
 from __future__ import annotations
 
@@ -12,46 +14,21 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
-from bookplate.cli.wiring import build_container
-from bookplate.config import get_settings
-from bookplate.errors import BookplateError, InputError
-from bookplate.network.errors import InvalidPartner, NetworkError, ScopeClashes
+from bookplate.cli import output
+from bookplate.cli.output import bad_input, console, err, fail
+from bookplate.cli.tables import table
 from bookplate.network.model import IdClash, IdScope, clash_csv_rows
 
 if TYPE_CHECKING:
     from bookplate.bootstrap import Container
 
 network_app = typer.Typer(no_args_is_help=True, help="Fulfillment networks and linked accounts.")
-console = Console()
-err = Console(stderr=True)
 WHO = "cli"
 
 
-def _container() -> Container:
-    return build_container(get_settings(), migrate=True)
-
-
 def _run(work: Callable[[Container], Any]) -> Any:
-    c = _container()
-    try:
-        return work(c)
-    except InvalidPartner as exc:
-        err.print(f"error: {exc}")
-        raise typer.Exit(2) from None
-    except NetworkError as exc:  # a refusal (not a partner, already linked, ...)
-        err.print(f"error: {exc}")
-        raise typer.Exit(1) from None
-    except InputError as exc:
-        err.print(f"error: {exc}")
-        raise typer.Exit(2) from None
-    except BookplateError as exc:
-        err.print(f"error: {exc}")
-        raise typer.Exit(1) from None
-    finally:
-        c.close()
+    return output.run(work)
 
 
 def _settings(pairs: list[str]) -> dict[str, str]:
@@ -59,8 +36,7 @@ def _settings(pairs: list[str]) -> dict[str, str]:
     for pair in pairs:
         name, sep, value = pair.partition("=")
         if not sep or not name.strip():
-            err.print(f"error: --set expects NAME=VALUE, got {pair!r}")
-            raise typer.Exit(2)
+            bad_input(f"--set expects NAME=VALUE, got {pair!r}")
         out[name.strip()] = value.strip()
     return out
 
@@ -76,27 +52,27 @@ def partner_set(
     """Add a partner of INSTITUTION (the home of users it may copy) or change its rule."""
     changes = _settings(set_)
     found = _run(lambda c: c.network.put_partner(institution, partner, changes, WHO))
-    console.print(json.dumps(found.public(), indent=2))
+    console().print(json.dumps(found.public(), indent=2))
 
 
 @network_app.command("partner-list")
 def partner_list(institution: str) -> None:
     """List INSTITUTION's partners and how their users are copied."""
     partners = _run(lambda c: c.network.partners(institution))
-    table = Table("partner", "where", "user group", "expiry", "purge", "refresh expiry/purge",
-                  title=f"Partners of {institution}")
+    out = table("partner", "where", "user group", "expiry", "purge", "refresh expiry/purge",
+                title=f"Partners of {institution}")
     for p in partners:
         purge = p.purge.value + (f" +{p.purge_days}d" if p.purge.value == "after_expiry" else "")
-        table.add_row(p.code, p.base_url or "this deployment", p.user_group or "(source's)",
-                      p.expiry.value, purge, f"{p.refresh_expiry}/{p.refresh_purge}")
-    console.print(table)
+        out.add_row(p.code, p.base_url or "this deployment", p.user_group or "(source's)",
+                    p.expiry.value, purge, f"{p.refresh_expiry}/{p.refresh_purge}")
+    console().print(out)
 
 
 @network_app.command("partner-remove")
 def partner_remove(institution: str, partner: str) -> None:
     """Remove a partner of INSTITUTION."""
     _run(lambda c: c.network.remove_partner(institution, partner, WHO))
-    console.print(f"Partner {partner} removed from {institution}.")
+    console().print(f"Partner {partner} removed from {institution}.")
 
 
 @network_app.command("member-set")
@@ -112,7 +88,7 @@ def member_set(
     settings = _run(lambda c: c.network.set_member(
         institution, WHO, searchable_id_types=searchable or None, search_password=password,
         clear_password=clear_password, share_blocks=share_blocks))
-    console.print(f"{institution}: searchable {', '.join(settings.searchable_id_types)}; "
+    console().print(f"{institution}: searchable {', '.join(settings.searchable_id_types)}; "
                   f"password {'set' if settings.search_password_hash else 'none'}; "
                   f"blocks {'shared' if settings.share_blocks else 'not shared'}.")
 
@@ -121,7 +97,7 @@ def member_set(
 def link(institution: str, source_institution: str, source_user_id: str) -> None:
     """Create INSTITUTION's linked account of a partner's user."""
     user = _run(lambda c: c.network.link(institution, source_institution, source_user_id, WHO))
-    console.print(f"Linked account {user.primary_id} created in {institution} "
+    console().print(f"Linked account {user.primary_id} created in {institution} "
                   f"(linking ID {user.linking_id}).")
 
 
@@ -129,18 +105,18 @@ def link(institution: str, source_institution: str, source_user_id: str) -> None
 def refresh(institution: str, user_id: str) -> None:
     """Refresh one linked account from its source now."""
     _run(lambda c: c.network.refresh(institution, user_id, "all_unique", WHO))
-    console.print(f"{user_id} refreshed.")
+    console().print(f"{user_id} refreshed.")
 
 
 @network_app.command("process")
 def process() -> None:
     """Work the refresh outbox once, now (what the background job does)."""
     report = _run(lambda c: c.network.process_outbox())
-    console.print(f"{report.entries} changes: {report.refreshed} copies refreshed, "
+    console().print(f"{report.entries} changes: {report.refreshed} copies refreshed, "
                   f"{report.unchanged} unchanged, {report.marked} marked, "
                   f"{len(report.failed)} failed.")
     for line in report.failed:
-        err.print(f"failed: {line}")
+        err().print(f"failed: {line}")
     if report.failed:
         raise typer.Exit(1)
 
@@ -148,14 +124,13 @@ def process() -> None:
 @network_app.command("worker")
 def worker(concurrency: Annotated[int, typer.Option(min=1, max=16)] = 1) -> None:
     """Run live refresh jobs (PostgreSQL; on SQLite the serving process does them)."""
-    c = _container()
+    c = output.container()
     try:
         queue = c.network_refresh
         run_worker = getattr(queue, "run_worker", None)
         if run_worker is None:
-            err.print("error: live refresh runs inside `bookplate serve` on SQLite; "
-                      "use `bookplate network process` to work the outbox by hand")
-            raise typer.Exit(2)
+            fail("live refresh runs inside `bookplate serve` on SQLite; "
+                 "use `bookplate network process` to work the outbox by hand", 2)
         run_worker(concurrency=concurrency)
     finally:
         c.close()
@@ -166,8 +141,11 @@ def _write_clashes(clashes: list[IdClash], report: Path | None) -> None:
     if report is None:
         csv.writer(sys.stdout).writerows(rows)
         return
-    with report.open("w", newline="", encoding="utf-8") as handle:
-        csv.writer(handle).writerows(rows)
+    try:
+        with report.open("w", newline="", encoding="utf-8") as handle:
+            csv.writer(handle).writerows(rows)
+    except OSError as exc:
+        bad_input(f"cannot write the report {report}: {exc.strerror or exc}")
 
 
 @network_app.command("id-scope")
@@ -182,6 +160,8 @@ def id_scope(
     def work(c: Container) -> list[IdClash]:
         if check:
             return c.network.scope_clashes(scope)
+        from bookplate.network.errors import ScopeClashes
+
         try:
             c.network.set_scope(scope, WHO)
         except ScopeClashes as exc:
@@ -192,9 +172,8 @@ def id_scope(
     clashes = _run(work)
     if clashes:
         _write_clashes(clashes, report)
-        err.print(f"error: {len(clashes)} ID values would be held by more than one user; "
-                  f"{'found' if check else 'the rule was not changed'}"
-                  + (f" (report: {report})" if report else ""))
-        raise typer.Exit(1)
-    console.print(f"No clashes; IDs {'would be' if check else 'are now'} unique per "
+        fail(f"{len(clashes)} ID values would be held by more than one user; "
+             f"{'found' if check else 'the rule was not changed'}"
+             + (f" (report: {report})" if report else ""))
+    console().print(f"No clashes; IDs {'would be' if check else 'are now'} unique per "
                   f"{scope.value}.")

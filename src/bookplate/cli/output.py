@@ -1,34 +1,67 @@
 """What every command module shares: the consoles, the one-line error and the container.
 
+The consoles are made when a command prints, not when its module is imported: Rich costs
+start-up time that ``--help`` and argument errors do not need, and a console made at import
+keeps the terminal width (``COLUMNS``) of that moment, not of the moment it prints.
+
 An error is one line on standard error, ``error: …``, and an exit status: 2 for input the
-command refuses before it changes anything (a bad flag, an unknown institution or table, an
-unreadable file), 1 for a refusal of the service. No traceback reaches the caller."""
+command refuses before it changes anything (a bad flag, an unknown institution, user or
+table, an unreadable file), 1 for a refusal of the service. No traceback reaches the caller."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, NoReturn
+from collections.abc import Callable
+from typing import TYPE_CHECKING, NoReturn, TypeVar
 
 import typer
-from rich.console import Console
 
-from bookplate.cli.wiring import build_container
-from bookplate.config import get_settings
+from bookplate.cli.wiring import build_container, settings
+from bookplate.errors import (
+    AccessError,
+    BookplateError,
+    ConflictError,
+    InputError,
+    NotFoundError,
+)
 
 if TYPE_CHECKING:
+    from rich.console import Console
+
     from bookplate.bootstrap import Container
 
-console = Console()
-err = Console(stderr=True)
+T = TypeVar("T")
 
 #: Exit status of input refused before anything is changed (as click's own usage errors).
 BAD_INPUT = 2
+#: Exit status of a refusal of the service (the input was well formed).
+REFUSED = 1
 
 
-def fail(message: str, code: int = 1) -> NoReturn:
+def console() -> Console:
+    """The console of standard output, with the width the terminal (or ``COLUMNS``) has
+    now; 80 columns when the output is not a terminal."""
+    from rich.console import Console
+
+    return Console()
+
+
+def err() -> Console:
+    """The console of standard error (same width rule as ``console()``)."""
+    from rich.console import Console
+
+    return Console(stderr=True)
+
+
+def fail(message: str, code: int = REFUSED) -> NoReturn:
     """Print ``error: message`` on standard error and end the command with ``code``."""
     # markup off: a value the caller typed ("[red]", "[/]") is printed as given.
-    err.print(f"[red]error:[/red] {_one_line(message)}", highlight=False)
+    err().print(f"[red]error:[/red] {_one_line(message)}", highlight=False)
     raise typer.Exit(code)
+
+
+def bad_input(message: str) -> NoReturn:
+    """``fail`` with the bad-input status (2)."""
+    fail(message, BAD_INPUT)
 
 
 def _one_line(message: str) -> str:
@@ -38,8 +71,55 @@ def _one_line(message: str) -> str:
     return escape(text if len(text) <= 300 else text[:297] + "...")
 
 
+def exit_status(error: BookplateError) -> int:
+    """2 when the input was at fault (an unknown institution, user, code or profile, a
+    value the area refuses); 1 when well-formed input was refused (a conflict with what is
+    stored, a missing privilege, a partner or the database not answering)."""
+    from bookplate.network.errors import (
+        LinkFailed,
+        NetworkNotFound,
+        PartnerUnavailable,
+        RefreshFailed,
+    )
+
+    refusals = (ConflictError, AccessError, LinkFailed, NetworkNotFound, PartnerUnavailable,
+                RefreshFailed)
+    if isinstance(error, refusals):
+        return REFUSED
+    return BAD_INPUT if isinstance(error, InputError | NotFoundError) else REFUSED
+
+
+def refuse(error: BookplateError) -> NoReturn:
+    """End the command on a Bookplate error: its message on one line, with the Alma error
+    code where the error carries one, and ``exit_status(error)``."""
+    code = getattr(error, "code", None)
+    suffix = f" (Alma code {code})" if isinstance(code, str) and code else ""
+    fail(f"{error}{suffix}", exit_status(error))
+
+
 def container(migrate: bool = True) -> Container:
-    return build_container(get_settings(), migrate=migrate)
+    return build_container(settings(), migrate=migrate)
+
+
+def run(work: Callable[[Container], T]) -> T:
+    """``work(container)`` with the container closed after; a Bookplate error ends the
+    command through ``refuse``."""
+    c = container()
+    try:
+        return work(c)
+    except BookplateError as error:
+        refuse(error)
+    finally:
+        c.close()
+
+
+def known_institution(c: Container, institution: str) -> None:
+    """Exit 2 with one line when the institution does not exist (or is no valid code)."""
+    check_text("the institution", institution)
+    with c.uow_factory() as uow:
+        found = uow.institutions.get(institution) is not None
+    if not found:
+        fail(f"no institution {institution}; see bookplate institutions list", BAD_INPUT)
 
 
 def check_text(what: str, value: str, limit: int = 255) -> str:

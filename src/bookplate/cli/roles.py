@@ -1,28 +1,24 @@
-"""``bookplate roles|libraries|staff``: the roles configuration and staff tokens."""
+"""``bookplate roles|libraries|staff``: the roles configuration and staff tokens.
+
+Bad input (an unknown institution, profile, rule or user, a malformed role or code) ends
+with one line and exit 2; a refusal of the service (the last administrator, a user without
+staff privileges) with one line and exit 1 (``output.refuse``)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import date
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
-from bookplate.cli.wiring import build_container
-from bookplate.config import get_settings
-from bookplate.errors import BookplateError
-from bookplate.roles.model import (
-    AssignmentRule,
-    Library,
-    ProfileRole,
-    RestrictedSettings,
-    RoleProfile,
-)
+from bookplate.cli.output import bad_input, check_text, console, fail, known_institution, run
+from bookplate.cli.tables import table
 
 if TYPE_CHECKING:
     from bookplate.bootstrap import Container
+    from bookplate.roles.model import ProfileRole
+    from bookplate.roles.services import RolesConfig
 
 roles_app = typer.Typer(
     no_args_is_help=True, help="Role profiles, assignment rules, restricted accounts."
@@ -30,30 +26,28 @@ roles_app = typer.Typer(
 libraries_app = typer.Typer(no_args_is_help=True, help="Libraries and circulation desks.")
 staff_app = typer.Typer(no_args_is_help=True, help="Bearer tokens for staff members.")
 
-console = Console()
-err = Console(stderr=True)
+T = TypeVar("T")
 WHO = "cli"
 
 
-def _container() -> Container:
-    return build_container(get_settings(), migrate=True)
+def _in(institution: str, work: Callable[[Container], T]) -> T:
+    """``work(container)`` once the institution is known to exist (exit 2 if not)."""
+
+    def checked(c: Container) -> T:
+        known_institution(c, institution)
+        return work(c)
+
+    return run(checked)
 
 
-def _fail(message: str) -> None:
-    err.print(f"[red]error:[/red] {message}")
-    raise typer.Exit(1)
+def _change(institution: str, action: str, work: Callable[[Container], object]) -> None:
+    """Make a change in a known institution and say so."""
+    _in(institution, work)
+    console().print(action)
 
 
-def _run(action: str, work: Callable[[Container], object]) -> None:
-    """Run ``work(container)``; a Bookplate error becomes a message and exit code 1."""
-    c = _container()
-    try:
-        work(c)
-    except BookplateError as exc:
-        _fail(str(exc))
-    finally:
-        c.close()
-    console.print(action)
+def _config(institution: str) -> RolesConfig:
+    return _in(institution, lambda c: c.roles.config(institution))
 
 
 def parse_role(spec: str) -> ProfileRole:
@@ -61,40 +55,38 @@ def parse_role(spec: str) -> ProfileRole:
 
     For example ``32@LIB_A#CirculationDesk:LIB_A:D1`` or ``200!2030-12-31``.
     """
+    from bookplate.roles.model import ProfileRole
+
     expiry = None
     if "!" in spec:
         spec, _, raw = spec.partition("!")
         try:
             expiry = date.fromisoformat(raw)
         except ValueError:
-            raise typer.BadParameter(f"bad expiry date {raw!r}") from None
+            bad_input(f"--role {spec}!{raw}: the expiry must be a date, YYYY-MM-DD")
     params: tuple[tuple[str, str, str], ...] = ()
     if "#" in spec:
         spec, _, raw = spec.partition("#")
         parts = raw.split(":")
         if len(parts) != 3 or not all(parts):
-            raise typer.BadParameter(f"parameter must be TYPE:SCOPE:VALUE, not {raw!r}")
+            bad_input(f"--role {spec}#{raw}: the parameter must be TYPE:SCOPE:VALUE")
         params = ((parts[0], parts[1], parts[2]),)
     role_type, _, scope = spec.partition("@")
     if not role_type.strip():
-        raise typer.BadParameter("empty role type")
+        bad_input(f"--role {spec!r}: the role type is empty")
     return ProfileRole(role_type.strip(), scope.strip() or None, params, "ACTIVE", expiry)
 
 
 @roles_app.command("profiles")
 def profiles(institution: str) -> None:
     """List role profiles."""
-    c = _container()
-    try:
-        config = c.roles.config(institution)
-    finally:
-        c.close()
-    table = Table("code", "name", "roles", title=f"Role profiles of {institution}")
+    config = _config(institution)
+    out = table("code", "name", "roles", title=f"Role profiles of {institution}")
     for p in config.profiles.values():
-        table.add_row(
+        out.add_row(
             p.code, p.name, ", ".join(f"{r.role_type}@{r.scope or institution}" for r in p.roles)
         )
-    console.print(table)
+    console().print(out)
 
 
 @roles_app.command("profile-set")
@@ -105,29 +97,31 @@ def profile_set(
     role: Annotated[list[str], typer.Option(help="TYPE[@SCOPE][#TYPE:SCOPE:VALUE][!EXPIRY]")],
 ) -> None:
     """Create or replace a role profile."""
+    from bookplate.roles.model import RoleProfile
+
+    check_text("the profile code", code)
+    check_text("the profile name", name)
     profile = RoleProfile(code, name, tuple(parse_role(r) for r in role))
-    _run(f"Profile {code} saved.", lambda c: c.roles.put_profile(institution, profile, WHO))
+    _change(institution, f"Profile {code} saved.",
+            lambda c: c.roles.put_profile(institution, profile, WHO))
 
 
 @roles_app.command("profile-remove")
 def profile_remove(institution: str, code: str) -> None:
     """Remove a role profile."""
-    _run(f"Profile {code} removed.", lambda c: c.roles.remove_profile(institution, code, WHO))
+    _change(institution, f"Profile {code} removed.",
+            lambda c: c.roles.remove_profile(institution, code, WHO))
 
 
 @roles_app.command("rules")
 def rules(institution: str) -> None:
     """List role assignment rules in the order they apply."""
-    c = _container()
-    try:
-        config = c.roles.config(institution)
-    finally:
-        c.close()
-    table = Table(
+    config = _config(institution)
+    out = table(
         "id", "position", "profile", "user groups", "job categories", "record types", "campuses"
     )
     for r in config.rules:
-        table.add_row(
+        out.add_row(
             r.rule_id,
             str(r.position),
             r.profile,
@@ -136,7 +130,7 @@ def rules(institution: str) -> None:
             ",".join(sorted(r.record_types)),
             ",".join(sorted(r.campuses)),
         )
-    console.print(table)
+    console().print(out)
 
 
 @roles_app.command("rule-set")
@@ -151,9 +145,12 @@ def rule_set(
     position: Annotated[int, typer.Option(min=0, max=10_000)] = 0,
 ) -> None:
     """Create or replace an assignment rule (every given condition must match)."""
+    from bookplate.roles.model import AssignmentRule
+
+    check_text("the rule id", rule_id)
     kinds = {r.upper() for r in record_type or []}
     if not kinds <= {"PUBLIC", "STAFF", "CONTACT"}:
-        _fail("record types must be PUBLIC, STAFF or CONTACT")
+        bad_input("record types must be PUBLIC, STAFF or CONTACT")
     rule = AssignmentRule(
         rule_id,
         profile,
@@ -163,13 +160,15 @@ def rule_set(
         frozenset(campus or []),
         position,
     )
-    _run(f"Rule {rule_id} saved.", lambda c: c.roles.put_rule(institution, rule, WHO))
+    _change(institution, f"Rule {rule_id} saved.",
+            lambda c: c.roles.put_rule(institution, rule, WHO))
 
 
 @roles_app.command("rule-remove")
 def rule_remove(institution: str, rule_id: str) -> None:
     """Remove a role-assignment rule."""
-    _run(f"Rule {rule_id} removed.", lambda c: c.roles.remove_rule(institution, rule_id, WHO))
+    _change(institution, f"Rule {rule_id} removed.",
+            lambda c: c.roles.remove_rule(institution, rule_id, WHO))
 
 
 @roles_app.command("restricted")
@@ -179,22 +178,23 @@ def restricted(
     role_type: Annotated[list[str] | None, typer.Option()] = None,
 ) -> None:
     """Set which user groups and role types make an account restricted."""
+    from bookplate.roles.model import RestrictedSettings
+
+    for value in [*(user_group or []), *(role_type or [])]:
+        check_text("a user group or role type", value)
     settings = RestrictedSettings(frozenset(user_group or []), frozenset(role_type or []))
-    _run("Restricted accounts set.", lambda c: c.roles.set_restricted(institution, settings, WHO))
+    _change(institution, "Restricted accounts set.",
+            lambda c: c.roles.set_restricted(institution, settings, WHO))
 
 
 @roles_app.command("history")
 def history(institution: str) -> None:
     """Every change to the roles configuration: when, who, what."""
-    c = _container()
-    try:
-        rows = c.roles.history(institution)
-    finally:
-        c.close()
-    table = Table("at", "who", "action", "target")
+    rows = _in(institution, lambda c: c.roles.history(institution))
+    out = table("at", "who", "action", "target")
     for r in rows:
-        table.add_row(str(r["at"]), str(r["actor"]), str(r["action"]), str(r["target"]))
-    console.print(table)
+        out.add_row(str(r["at"]), str(r["actor"]), str(r["action"]), str(r["target"]))
+    console().print(out)
 
 
 @libraries_app.command("set")
@@ -205,49 +205,39 @@ def library_set(
     desk: Annotated[list[str] | None, typer.Option(help="circulation desk code")] = None,
 ) -> None:
     """Create or replace a library with its circulation desks."""
+    from bookplate.roles.model import Library
+
     if not code.strip() or len(code) > 64 or any(len(d) > 64 or not d.strip() for d in desk or []):
-        _fail("library and desk codes must be 1-64 characters")
+        bad_input("library and desk codes must be 1-64 characters")
     library = Library(code, name, frozenset(desk or []))
-    _run(f"Library {code} saved.", lambda c: c.roles.put_library(institution, library, WHO))
+    _change(institution, f"Library {code} saved.",
+            lambda c: c.roles.put_library(institution, library, WHO))
 
 
 @libraries_app.command("list")
 def library_list(institution: str) -> None:
     """List the libraries and their circulation desks."""
-    c = _container()
-    try:
-        libraries = c.roles.config(institution).libraries
-    finally:
-        c.close()
-    table = Table("code", "name", "circulation desks")
+    libraries = _config(institution).libraries
+    out = table("code", "name", "circulation desks")
     for lib in libraries.values():
-        table.add_row(lib.code, lib.name, ", ".join(sorted(lib.desks)))
-    console.print(table)
+        out.add_row(lib.code, lib.name, ", ".join(sorted(lib.desks)))
+    console().print(out)
 
 
 @staff_app.command("token")
 def staff_token(institution: str, primary_id: str) -> None:
-    """Issue a bearer token for a staff member (printed once, stored hashed)."""
-    c = _container()
-    try:
-        token_id, secret = c.tokens.issue(institution, primary_id)
-    except BookplateError as exc:
-        _fail(str(exc))
-        return
-    finally:
-        c.close()
-    console.print(f"token id {token_id}")
+    """Issue a bearer token for a staff member (printed once, stored hashed). A user
+    without an active staff role is refused, with the roles to add."""
+    check_text("the primary ID", primary_id)
+    token_id, secret = _in(institution, lambda c: c.tokens.issue(institution, primary_id))
+    console().print(f"token id {token_id}")
     print(secret)
 
 
 @staff_app.command("revoke")
 def staff_revoke(token_id: str) -> None:
     """Revoke a staff bearer token."""
-    c = _container()
-    try:
-        done = c.tokens.revoke(token_id)
-    finally:
-        c.close()
-    if not done:
-        _fail(f"no live token {token_id}")
-    console.print(f"Token {token_id} revoked.")
+    check_text("the token id", token_id)
+    if not run(lambda c: c.tokens.revoke(token_id)):
+        fail(f"no live token {token_id}", 2)
+    console().print(f"Token {token_id} revoked.")

@@ -8,13 +8,9 @@ import sys
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
 
-from bookplate.cli.wiring import build_container
-from bookplate.config import get_settings
-from bookplate.errors import BookplateError
+from bookplate.cli.output import console, run
 from bookplate.sandbox.population import DEFAULT_SEED, DEFAULT_USERS, INSTITUTION, staff_password
-from bookplate.users.queries import UserSearch
 
 if TYPE_CHECKING:
     from bookplate.bootstrap import Container
@@ -23,19 +19,12 @@ sandbox_app = typer.Typer(
     help="An Alma sandbox with a seeded institution: test your Alma integration locally.",
     invoke_without_command=True,
 )
-console = Console()
-err = Console(stderr=True)
-
 Users = Annotated[int, typer.Option(min=0, max=100_000, help="How many users to seed.")]
 Seed = Annotated[int, typer.Option(min=0, help="Seed of the population (same seed, same users).")]
 
 
-def _container() -> Container:
-    return build_container(get_settings(), migrate=True)
-
-
 def _reset(c: Container, users: int, seed: int) -> None:
-    with console.status(f"Seeding {users} users (seed {seed}) ..."):
+    with console().status(f"Seeding {users} users (seed {seed}) ..."):
         c.sandbox.reset(INSTITUTION, users, seed)
 
 
@@ -59,15 +48,18 @@ def sandbox(
                                             help="Latency added to each /almaws call.")] = 0,
     error_rate: Annotated[float, typer.Option(min=0.0, max=1.0, help="Share of /almaws calls "
                                               "answered with a 500 (60101).")] = 0.0,
-    host: str = "127.0.0.1",
-    port: int = 8000,
-    serve_after: Annotated[bool, typer.Option("--serve/--no-serve")] = True,
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65_535, help="Port to listen on.")] = 8000,
+    serve_after: Annotated[bool, typer.Option("--serve/--no-serve",
+                                              help="Serve the API once seeded.")] = True,
 ) -> None:
     """Seed the SANDBOX institution (the first time, or after `reset`), print a key, serve."""
     if ctx.invoked_subcommand is not None:
         return
-    c = _container()
-    try:
+
+    def seed_and_key(c: Container) -> str:
+        from bookplate.users.queries import UserSearch
+
         with c.uow_factory() as uow:
             empty = (
                 uow.institutions.get(INSTITUTION) is None
@@ -76,16 +68,14 @@ def sandbox(
         if empty:
             _reset(c, users, seed)
         else:
-            console.print(f"Institution {INSTITUTION} kept as it was; "
-                          "`bookplate sandbox reset` restores the seed.")
+            console().print(f"Institution {INSTITUTION} kept as it was; "
+                            "`bookplate sandbox reset` restores the seed.")
         secret = c.sandbox.issue_key(INSTITUTION, per_second)
         if empty:
             _print_digest(c, users, seed)
-    except BookplateError as exc:
-        err.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(1) from None
-    finally:
-        c.close()
+        return secret
+
+    secret = run(seed_and_key)
     base = f"http://{host}:{port}"
     print(f"API key (Users read/write, Configuration read-only, {per_second}/s): {secret}")
     print(f"Daily threshold {daily_threshold} calls; staff sign in at {base}/auth/login "
@@ -105,6 +95,8 @@ def sandbox(
             "BOOKPLATE_INJECT_SEED": str(seed),
         }
     )
+    from bookplate.config import get_settings
+
     get_settings.cache_clear()
     import uvicorn
 
@@ -116,12 +108,9 @@ def sandbox(
 def reset(users: Users = DEFAULT_USERS, seed: Seed = DEFAULT_SEED) -> None:
     """Remove every SANDBOX user and seed the population again (also: POST
     /bookplate/v1/sandbox/reset on a running sandbox)."""
-    c = _container()
-    try:
+
+    def again(c: Container) -> None:
         _reset(c, users, seed)
         _print_digest(c, users, seed)
-    except BookplateError as exc:
-        err.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(1) from None
-    finally:
-        c.close()
+
+    run(again)

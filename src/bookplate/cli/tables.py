@@ -4,10 +4,15 @@ nothing is cut off with an ellipsis: a key id or a code is copied from it as pri
 
 from __future__ import annotations
 
-from rich.table import Table
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from rich.table import Table
 
 
 def table(*headers: str, title: str | None = None) -> Table:
+    from rich.table import Table
+
     out = Table(title=title)
     for header in headers:
         out.add_column(header, overflow="fold")

@@ -380,12 +380,12 @@ def test_cli_profiles(app: App, slapd: Slapd, tmp_path: Path,
         bad = tmp_path / "bad.json"
         bad.write_text(json.dumps({**_ldap_config(slapd), "servers": []}))
         refused = run(cli, ["auth", "ldap", "add", "MAIN", "x", "--config", str(bad)])
-        assert refused.exit_code == 1 and "1 to 5" in refused.output
+        assert refused.exit_code == 2 and "1 to 5" in refused.output
         assert SERVICE_PW not in refused.output
         bad.write_text("{not json")
-        assert run(cli, ["auth", "ldap", "add", "MAIN", "x", "--config", str(bad)]).exit_code == 1
-        assert run(cli, ["auth", "cas", "add", "NOPE", "x", "--config", str(path)]).exit_code == 1
+        assert run(cli, ["auth", "ldap", "add", "MAIN", "x", "--config", str(bad)]).exit_code == 2
+        assert run(cli, ["auth", "cas", "add", "NOPE", "x", "--config", str(path)]).exit_code == 2
         assert run(cli, ["auth", "ldap", "remove", "MAIN", "dir"]).exit_code == 0
-        assert run(cli, ["auth", "ldap", "remove", "MAIN", "dir"]).exit_code == 1
+        assert run(cli, ["auth", "ldap", "remove", "MAIN", "dir"]).exit_code == 2
     finally:
         get_settings.cache_clear()

@@ -3,20 +3,19 @@ the sweep of ownerless runs and the look-up of a profile by its code."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
-from rich.console import Console
 
-from bookplate.cli.wiring import build_container
-from bookplate.config import get_settings
-from bookplate.sis.model import Profile
+from bookplate.cli import output
+from bookplate.cli.output import console, err
 
 if TYPE_CHECKING:
     from bookplate.bootstrap import Container
+    from bookplate.sis.model import Profile
 
-console = Console()
-err = Console(stderr=True)
+__all__ = ["EXIT_ABORTED", "EXIT_OK", "EXIT_REJECTED", "InstitutionOption", "console",
+           "container", "err", "fail", "resolve", "sweep"]
 
 EXIT_OK, EXIT_REJECTED, EXIT_ABORTED = 0, 1, 2
 
@@ -24,19 +23,18 @@ InstitutionOption = Annotated[str | None, typer.Option("--institution", "-i")]
 
 
 def container() -> Container:
-    return build_container(get_settings(), migrate=True)
+    return output.container()
 
 
-def fail(message: str, code: int = 2) -> None:
-    err.print(f"[red]error:[/red] {message}")
-    raise typer.Exit(code)
+def fail(message: str, code: int = 2) -> NoReturn:
+    output.fail(message, code)
 
 
 def sweep(c: Container) -> None:
     """Mark interrupted the runs whose owning process is gone (a look at the runs), saying
     so."""
     for run_id in c.sis_jobs.sweep():
-        err.print(f"run {run_id}: its process is gone; marked interrupted")
+        err().print(f"run {run_id}: its process is gone; marked interrupted")
 
 
 def resolve(c: Container, code: str, institution: str | None) -> Profile:

@@ -6,8 +6,8 @@ import json
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
+from bookplate.cli import tables
 from bookplate.cli.sis.common import console, container, fail, resolve
 from bookplate.errors import BookplateError
 from bookplate.sis.model import (
@@ -126,7 +126,7 @@ def profile_create(
         fail(str(exc), 1)
     finally:
         c.close()
-    console.print(f"Profile {code} saved for {institution}.")
+    console().print(f"Profile {code} saved for {institution}.")
 
 
 def profile_update(  # noqa: PLR0912 - one branch per option that may be given
@@ -210,7 +210,7 @@ def profile_update(  # noqa: PLR0912 - one branch per option that may be given
         return
     finally:
         c.close()
-    console.print(f"Profile {code} updated for {profile.institution}.")
+    console().print(f"Profile {code} updated for {profile.institution}.")
 
 
 def profile_list(
@@ -222,7 +222,9 @@ def profile_list(
         profiles = c.sis.profiles(institution)
     finally:
         c.close()
-    table = Table("institution", "code", "record type", "match ID", "add unmatched", "missing")
+    table = tables.table(
+        "institution", "code", "record type", "match ID", "add unmatched", "missing"
+    )
     for p in profiles:
         table.add_row(
             p.institution,
@@ -232,7 +234,7 @@ def profile_list(
             str(p.add_unmatched),
             p.missing_policy.value,
         )
-    console.print(table)
+    console().print(table)
 
 
 def profile_show(
@@ -262,4 +264,4 @@ def profile_delete(
         fail(str(exc), 1)
     finally:
         c.close()
-    console.print(f"Profile {code} deleted.")
+    console().print(f"Profile {code} deleted.")

@@ -3,22 +3,25 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.table import Table
 
+from bookplate.cli import tables
 from bookplate.cli.sis.common import console, container, fail
 from bookplate.errors import BookplateError
 from bookplate.sis.model import BUCKETS, Report
 from bookplate.sis.report_out import cell_text
+
+if TYPE_CHECKING:
+    from rich.table import Table
 
 
 def summary_table(report: Report) -> Table:
     title = f"SIS {report.mode.value} with {report.profile}" + (
         " (dry run)" if report.dry_run else ""
     )
-    table = Table("", "users", title=title)
+    table = tables.table("", "users", title=title)
     table.add_row("total", str(report.total))
     for bucket in BUCKETS:
         table.add_row(bucket, str(report.counts.get(bucket, 0)))
@@ -39,7 +42,7 @@ def sis_runs(
         runs = c.sis_jobs.refresh(c.sis.runs(institution, profile, limit))
     finally:
         c.close()
-    table = Table(
+    table = tables.table(
         "run", "profile", "mode", "dry run", "status", "total", *BUCKETS, "started", "message"
     )
     for r in runs:
@@ -54,7 +57,7 @@ def sis_runs(
             r.started,
             r.message,  # why a run failed, was aborted or interrupted
         )
-    console.print(table)
+    console().print(table)
 
 
 def sis_report(
@@ -85,10 +88,10 @@ def sis_report(
             )
         )
         return
-    console.print(summary_table(report))
+    console().print(summary_table(report))
     if report.message:
-        console.print(report.message)
-    table = Table("record", "action", "match ID", "primary ID", "reason / changes")
+        console().print(report.message)
+    table = tables.table("record", "action", "match ID", "primary ID", "reason / changes")
     for i in items:
         out = i.to_dict()
         what = out["reason"] or ""
@@ -98,4 +101,4 @@ def sis_report(
                 for name, (old, new) in out["diff"].items()
             )
         table.add_row(str(i.record_no or ""), i.kind, i.match_id or "", i.primary_id or "", what)
-    console.print(table)
+    console().print(table)

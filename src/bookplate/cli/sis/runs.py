@@ -8,14 +8,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.progress import (
-    BarColumn,
-    Progress,
-    TaskProgressColumn,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
 
 from bookplate.cli.sis.common import EXIT_ABORTED, console, container, err, fail, resolve, sweep
 from bookplate.cli.sis.reports import summary_table
@@ -46,6 +38,15 @@ def run_file(
     batch_size: int,
     show_progress: bool,
 ) -> Report:
+    from rich.progress import (
+        BarColumn,
+        Progress,
+        TaskProgressColumn,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
     from bookplate.sis.report_out import plan_writer
 
     size = file.stat().st_size
@@ -58,7 +59,7 @@ def run_file(
         TextColumn("{task.fields[records]} users, {task.fields[rate]}/s"),
         TimeElapsedColumn(),
         TimeRemainingColumn(),
-        console=err,
+        console=err(),
         disable=not show_progress,
     )
     started = time.monotonic()
@@ -116,7 +117,7 @@ def sis_sync(
         if queue:
             mode = Mode.IMPORT if import_only else Mode.SYNCHRONIZE
             queued = queue_file(c, prof, file, mode=mode, dry_run=dry_run, batch_size=batch_size)
-            console.print(f"Run {queued.run_id} queued.")
+            console().print(f"Run {queued.run_id} queued.")
             return
         report = run_file(
             c,
@@ -133,9 +134,9 @@ def sis_sync(
         return
     finally:
         c.close()
-    console.print(summary_table(report))
+    console().print(summary_table(report))
     if report.message:
-        err.print(report.message)
+        err().print(report.message)
     raise typer.Exit(report.exit_code)
 
 
@@ -211,7 +212,7 @@ def sis_watch(
             for path in sorted(directory.iterdir()):
                 if path.is_file() and path.suffix.lower() in SUFFIXES:
                     report = handle_inbox_file(c, prof, path)
-                    console.print(f"{path.name}: run {report.run_id} queued")
+                    console().print(f"{path.name}: run {report.run_id} queued")
             if once:
                 return
             time.sleep(interval)
@@ -237,7 +238,7 @@ def sis_requeue(
             fail("give run ids or --stalled", 1)
         for run_id in sorted(set(wanted)):
             c.sis_jobs.requeue(run_id)
-            console.print(f"Run {run_id} queued.")
+            console().print(f"Run {run_id} queued.")
     except BookplateError as exc:
         fail(str(exc), 1)
     finally:
@@ -269,7 +270,7 @@ def worker(
             return
         queue.stalled_after = stalled_after
         sweep(c)
-        err.print(f"worker: {concurrency} at once" + (", burst" if burst else ""))
+        err().print(f"worker: {concurrency} at once" + (", burst" if burst else ""))
         queue.run_worker(concurrency=concurrency, wait=not burst)
     finally:
         c.close()
