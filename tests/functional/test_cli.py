@@ -261,5 +261,6 @@ def test_staff_token_refuses_a_patron_and_names_the_role_to_add(database: str) -
     code, out = run("staff", "token", "SANDBOX", "sb00001")  # a patron
     assert code == 1
     assert "no staff privileges" in out and "21 (User Manager)" in out
+    assert len(out.strip().splitlines()) == 1 and out.startswith("error:")  # no token printed
     code, out = run("staff", "token", "SANDBOX", "sb00000")  # staff: roles 21, 32, 50
     assert code == 0 and out.strip().splitlines()[-1].startswith("bpt_")

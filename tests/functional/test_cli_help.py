@@ -113,6 +113,37 @@ def test_list_tables_fit_80_columns_with_long_values() -> None:
     _fits(run("codes", "tables", "LONG")[1], "UserGroups")
 
 
+def test_roles_libraries_and_network_tables_fit_80_columns() -> None:
+    assert run("institutions", "add", "LONG", "Long")[0] == 0
+    assert run("institutions", "add", "PARTNER_INSTITUTION_WITH_A_LONG_CODE", "P")[0] == 0
+    desks = [f"DESK_NUMBER_{n}_OF_THE_LIBRARY" for n in range(4)]
+    code, out = run("libraries", "set", "LONG", "MAIN_LIBRARY_OF_THE_CAMPUS",
+                    "The main library of the campus, by the river " * 3,
+                    *(x for d in desks for x in ("--desk", d)))
+    assert code == 0, out
+    _fits(run("libraries", "list", "LONG")[1], "MAIN_LIBRARY_OF_THE_CAMPUS", *desks)
+    code, out = run("roles", "profile-set", "LONG", "PROFILE_WITH_A_LONG_CODE",
+                    "A profile name far longer than its column " * 3, "--role", "21",
+                    "--role", "32@MAIN_LIBRARY_OF_THE_CAMPUS#CirculationDesk:"
+                    "MAIN_LIBRARY_OF_THE_CAMPUS:DESK_NUMBER_1_OF_THE_LIBRARY")
+    assert code == 0, out
+    _fits(run("roles", "profiles", "LONG")[1], "PROFILE_WITH_A_LONG_CODE",
+          "32@MAIN_LIBRARY_OF_THE_CAMPUS")
+    code, out = run("roles", "rule-set", "LONG", "RULE_WITH_A_LONG_IDENTIFIER",
+                    "PROFILE_WITH_A_LONG_CODE", "--job-category", "CIRCULATION_ASSISTANT",
+                    "--user-group", "STAFF", "--record-type", "STAFF", "--campus",
+                    "NORTH_CAMPUS_BY_THE_RIVER")
+    assert code == 0, out
+    _fits(run("roles", "rules", "LONG")[1], "RULE_WITH_A_LONG_IDENTIFIER",
+          "CIRCULATION_ASSISTANT", "NORTH_CAMPUS_BY_THE_RIVER")
+    _fits(run("roles", "history", "LONG")[1], "roles.rule.put", "roles.profile.put")
+    code, out = run("network", "partner-set", "LONG", "PARTNER_INSTITUTION_WITH_A_LONG_CODE",
+                    "--set", "user_group=STAFF")
+    assert code == 0, out
+    _fits(run("network", "partner-list", "LONG")[1], "PARTNER_INSTITUTION_WITH_A_LONG_CODE",
+          "this deployment")
+
+
 def _one_line_error(code: int, out: str) -> None:
     assert code == 2, out
     assert "Traceback" not in out

@@ -55,7 +55,8 @@ def err() -> Console:
 def fail(message: str, code: int = REFUSED) -> NoReturn:
     """Print ``error: message`` on standard error and end the command with ``code``."""
     # markup off: a value the caller typed ("[red]", "[/]") is printed as given.
-    err().print(f"[red]error:[/red] {_one_line(message)}", highlight=False)
+    # soft_wrap: one line however narrow the terminal, for people and for scripts alike.
+    err().print(f"[red]error:[/red] {_one_line(message)}", highlight=False, soft_wrap=True)
     raise typer.Exit(code)
 
 

@@ -81,7 +81,8 @@ def usage_error(error: ClickException) -> NoReturn:
     """A usage error (a missing option, a value of the wrong type, an unknown command) on one
     line, ``error: …``, with where the help is, and status 2 (click's own)."""
     ctx = getattr(error, "ctx", None)
-    where = f" (see: {ctx.command_path} --help)" if ctx is not None else ""
+    path = " ".join(["bookplate", *ctx.command_path.split()[1:]]) if ctx is not None else ""
+    where = f" (see: {path} --help)" if path else ""
     text = " ".join(error.format_message().split())
     print(f"error: {text}{where}", file=sys.stderr)
     sys.exit(error.exit_code)

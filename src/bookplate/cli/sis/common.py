@@ -8,14 +8,14 @@ from typing import TYPE_CHECKING, Annotated, NoReturn
 import typer
 
 from bookplate.cli import output
-from bookplate.cli.output import console, err
+from bookplate.cli.output import console, err, refuse
 
 if TYPE_CHECKING:
     from bookplate.bootstrap import Container
     from bookplate.sis.model import Profile
 
 __all__ = ["EXIT_ABORTED", "EXIT_OK", "EXIT_REJECTED", "InstitutionOption", "console",
-           "container", "err", "fail", "resolve", "sweep"]
+           "container", "err", "fail", "refuse", "resolve", "sweep"]
 
 EXIT_OK, EXIT_REJECTED, EXIT_ABORTED = 0, 1, 2
 

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from bookplate.cli import tables
-from bookplate.cli.sis.common import console, container, fail, resolve
+from bookplate.cli.sis.common import console, container, fail, refuse, resolve
 from bookplate.errors import BookplateError
 from bookplate.sis.model import (
     KEEP_MISSING,
@@ -123,7 +123,7 @@ def profile_create(
         else:
             c.sis.create_profile(profile, "cli")
     except BookplateError as exc:
-        fail(str(exc), 1)
+        refuse(exc)
     finally:
         c.close()
     console().print(f"Profile {code} saved for {institution}.")
@@ -206,8 +206,7 @@ def profile_update(  # noqa: PLR0912 - one branch per option that may be given
             profile.description = description
         c.sis.update_profile(profile, "cli")
     except BookplateError as exc:
-        fail(str(exc), 1)
-        return
+        refuse(exc)
     finally:
         c.close()
     console().print(f"Profile {code} updated for {profile.institution}.")
@@ -245,8 +244,7 @@ def profile_show(
     try:
         profile = resolve(c, code, institution)
     except BookplateError as exc:
-        fail(str(exc), 1)
-        return
+        refuse(exc)
     finally:
         c.close()
     print(json.dumps(profile.to_dict(), indent=2))
@@ -261,7 +259,7 @@ def profile_delete(
         profile = resolve(c, code, institution)
         c.sis.delete_profile(profile.institution, code, "cli")
     except BookplateError as exc:
-        fail(str(exc), 1)
+        refuse(exc)
     finally:
         c.close()
     console().print(f"Profile {code} deleted.")

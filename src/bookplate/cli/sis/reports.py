@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from bookplate.cli import tables
-from bookplate.cli.sis.common import console, container, fail
+from bookplate.cli.sis.common import console, container, refuse
 from bookplate.errors import BookplateError
 from bookplate.sis.model import BUCKETS, Report
 from bookplate.sis.report_out import cell_text
@@ -73,8 +73,7 @@ def sis_report(
         (report,) = c.sis_jobs.refresh([c.sis.report(run_id)])
         items = c.sis.items(run_id, kind, offset, limit)
     except BookplateError as exc:
-        fail(str(exc), 1)
-        return
+        refuse(exc)
     finally:
         c.close()
     if as_json:

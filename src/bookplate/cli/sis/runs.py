@@ -9,7 +9,16 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from bookplate.cli.sis.common import EXIT_ABORTED, console, container, err, fail, resolve, sweep
+from bookplate.cli.sis.common import (
+    EXIT_ABORTED,
+    console,
+    container,
+    err,
+    fail,
+    refuse,
+    resolve,
+    sweep,
+)
 from bookplate.cli.sis.reports import summary_table
 from bookplate.errors import BookplateError
 from bookplate.sis.model import Mode, Profile, Report
@@ -240,7 +249,7 @@ def sis_requeue(
             c.sis_jobs.requeue(run_id)
             console().print(f"Run {run_id} queued.")
     except BookplateError as exc:
-        fail(str(exc), 1)
+        refuse(exc)
     finally:
         c.close()
 
