@@ -91,6 +91,75 @@ def test_importing_the_cli_loads_no_database_queue_or_web_layer() -> None:
     assert out.split() == []
 
 
+# What ``bookplate --help`` and a group's ``--help`` must not load (docs/benchmarks.md, "CLI
+# start-up"): the settings (pydantic-settings), the database layer, logging, the web layer,
+# and the command groups' own modules other than the one asked for.
+NOT_FOR_HELP = {
+    "pydantic",
+    "pydantic_settings",
+    "bookplate.config",
+    "bookplate.bootstrap",
+    "bookplate.logs",
+    "structlog",
+    "sqlalchemy",
+    "lxml",
+    "fastapi",
+    "uvicorn",
+    "argon2",
+    "procrastinate",
+    "redis",
+    "alembic",
+    "saml2",
+    "ldap3",
+    "authlib",
+}
+GROUP_MODULES = {
+    "bookplate.cli.auth",
+    "bookplate.cli.codes",
+    "bookplate.cli.config",
+    "bookplate.cli.db",
+    "bookplate.cli.institutions",
+    "bookplate.cli.keys",
+    "bookplate.cli.network",
+    "bookplate.cli.roles",
+    "bookplate.cli.sandbox",
+    "bookplate.cli.sis",
+}
+
+
+def _modules_after_help(*args: str) -> set[str]:
+    code = (
+        "import contextlib, io, sys\nfrom bookplate.cli.main import app\n"
+        f"sys.argv = ['bookplate', *{list(args)!r}]\n"
+        "with contextlib.redirect_stdout(io.StringIO()):\n"
+        "    try:\n        app()\n    except SystemExit as exit_:\n"
+        "        assert exit_.code == 0, exit_.code\n"
+    )
+    return _modules_after(code)
+
+
+def test_importing_the_cli_entry_point_loads_no_heavy_module() -> None:
+    """The entry point imports typer and the command tree only: no settings, database,
+    logging, Rich console, or command group (each is imported when it is used)."""
+    loaded = _modules_after("import bookplate.cli.main")
+    assert "typer" in loaded
+    heavy = NOT_FOR_HELP | GROUP_MODULES | {"rich.console", "rich.table"}
+    assert not loaded & heavy, sorted(loaded & heavy)
+
+
+def test_help_loads_no_group_and_a_group_help_only_its_own() -> None:
+    loaded = _modules_after_help("--help")
+    assert "rich.console" in loaded  # the help was printed, with Rich
+    assert not loaded & (NOT_FOR_HELP | GROUP_MODULES), sorted(loaded & NOT_FOR_HELP)
+    for group, module in (("codes", "bookplate.cli.codes"), ("roles", "bookplate.cli.roles"),
+                          ("network", "bookplate.cli.network"), ("auth", "bookplate.cli.auth")):
+        loaded = _modules_after_help(group, "--help")
+        assert module in loaded
+        # typer itself reads some parameter types with pydantic (not pydantic-settings)
+        others = (NOT_FOR_HELP | GROUP_MODULES) - {module, "pydantic"}
+        assert not loaded & others, (group, sorted(loaded & others))
+
+
 def _modules_after_command(tmp_path: object, *commands: list[str]) -> set[str]:
     """The modules loaded after running these ``bookplate`` commands in a fresh process, on
     a SQLite file migrated beforehand (so the commands find the schema at its head)."""

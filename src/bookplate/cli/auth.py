@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Annotated, TypeVar
 import typer
 
 from bookplate.auth.model import Method
-from bookplate.cli.output import bad_input, check_text, console, fail, known_institution, run
+from bookplate.cli.output import bad_input, check_text, console, fail, run, run_in
 
 if TYPE_CHECKING:
     from bookplate.bootstrap import Container
@@ -28,21 +28,11 @@ auth_app = typer.Typer(help="Authentication: discovery-token signing keys, sign-
                        no_args_is_help=True)
 
 
-def _in(institution: str, work: Callable[[Container], T]) -> T:
-    """``work(container)`` once the institution is known to exist (exit 2 if not)."""
-
-    def checked(c: Container) -> T:
-        known_institution(c, institution)
-        return work(c)
-
-    return run(checked)
-
-
 @auth_app.command("rotate-keys")
 def rotate_keys(institution: str) -> None:
     """Make a new signing key for INSTITUTION's discovery JWTs. The previous key stays
     published at /auth/INSTITUTION/jwks.json until the tokens it signed have expired."""
-    kid = _in(institution, lambda c: c.discovery.rotate(institution))
+    kid = run_in(institution, lambda c: c.discovery.rotate(institution))
     console().print(f"New signing key {kid} for {institution}.", markup=False)
 
 
@@ -80,7 +70,7 @@ def _add(method: Method, institution: str, code: str, config: Path, label: str |
     data = _read_config(config)
     if label is not None:
         data["label"] = check_text("--label", label)
-    new = _in(institution,
+    new = run_in(institution,
               lambda c: c.signin_admin.save(institution, method.value, code, data, WHO, None))
     console().print(f"{'Added' if new else 'Replaced'} {name} profile {code} "
                     f"for {institution}.", markup=False)
@@ -108,7 +98,7 @@ def _profile_commands(method: Method) -> typer.Typer:
         if institution is None:
             rows = run(lambda c: c.signin_admin.listing(None, method.value, None))
         else:
-            rows = _in(institution,
+            rows = run_in(institution,
                        lambda c: c.signin_admin.listing(institution, method.value, None))
         if not rows:
             console().print(f"No {name} profiles.")
@@ -121,7 +111,7 @@ def _profile_commands(method: Method) -> typer.Typer:
     def remove(institution: str, code: str) -> None:
         """Remove INSTITUTION's profile CODE."""
         check_text("the profile code", code)
-        if not _in(institution,
+        if not run_in(institution,
                    lambda c: c.signin_admin.remove(institution, method.value, code, WHO, None)):
             fail(f"no {name} profile {code} for {institution}", 2)
         console().print(f"Removed {name} profile {code} of {institution}.", markup=False)
@@ -142,7 +132,7 @@ def _on_user(institution: str, user_id: str, work: Callable[[Container, str], T]
     """``work(container, primary_id)`` for one user of a known institution; an unknown
     user ends the command with one line and exit 2."""
     check_text("the user ID", user_id)
-    return _in(institution, lambda c: work(c, c.users.get(institution, user_id).primary_id))
+    return run_in(institution, lambda c: work(c, c.users.get(institution, user_id).primary_id))
 
 
 @auth_app.command("unlock")
@@ -192,4 +182,4 @@ def registrations(institution: str) -> None:
             typer.echo(f"{r.primary_id}\t{r.email}\t{r.created_at.isoformat()}\t{confirmed}")
         typer.echo(f"{len(waiting)} waiting.")
 
-    _in(institution, look)
+    run_in(institution, look)

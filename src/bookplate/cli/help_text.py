@@ -74,8 +74,17 @@ def help_for(path: str, name: str) -> str | None:
     return BY_NAME.get(name)
 
 
+def reflow(text: str) -> str:
+    """A docstring's paragraphs each on one line: Rich keeps the docstring's line breaks, so
+    a help wrapped at 92 columns in the source came out ragged on an 80-column terminal."""
+    return "\n\n".join(" ".join(part.split()) for part in text.split("\n\n") if part.strip())
+
+
 def fill(command: Any, path: str) -> None:
-    """Give each parameter of ``command`` (and of its sub-commands) its shared help."""
+    """Give each parameter of ``command`` (and of its sub-commands) its shared help, and
+    reflow the help of each command (``reflow``)."""
+    if getattr(command, "help", None):
+        command.help = reflow(command.help)
     for param in getattr(command, "params", []):
         if getattr(param, "help", "x") in (None, "") and param.name is not None:
             text = help_for(path, param.name)

@@ -114,6 +114,16 @@ def run(work: Callable[[Container], T]) -> T:
         c.close()
 
 
+def run_in(institution: str, work: Callable[[Container], T]) -> T:
+    """``run(work)`` once the institution is known to exist (exit 2 if not)."""
+
+    def checked(c: Container) -> T:
+        known_institution(c, institution)
+        return work(c)
+
+    return run(checked)
+
+
 def known_institution(c: Container, institution: str) -> None:
     """Exit 2 with one line when the institution does not exist (or is no valid code)."""
     check_text("the institution", institution)

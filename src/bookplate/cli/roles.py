@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import date
-from typing import TYPE_CHECKING, Annotated, TypeVar
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from bookplate.cli.output import bad_input, check_text, console, fail, known_institution, run
+from bookplate.cli.output import bad_input, check_text, console, fail, run, run_in
 from bookplate.cli.tables import table
 
 if TYPE_CHECKING:
@@ -26,28 +26,17 @@ roles_app = typer.Typer(
 libraries_app = typer.Typer(no_args_is_help=True, help="Libraries and circulation desks.")
 staff_app = typer.Typer(no_args_is_help=True, help="Bearer tokens for staff members.")
 
-T = TypeVar("T")
 WHO = "cli"
-
-
-def _in(institution: str, work: Callable[[Container], T]) -> T:
-    """``work(container)`` once the institution is known to exist (exit 2 if not)."""
-
-    def checked(c: Container) -> T:
-        known_institution(c, institution)
-        return work(c)
-
-    return run(checked)
 
 
 def _change(institution: str, action: str, work: Callable[[Container], object]) -> None:
     """Make a change in a known institution and say so."""
-    _in(institution, work)
+    run_in(institution, work)
     console().print(action)
 
 
 def _config(institution: str) -> RolesConfig:
-    return _in(institution, lambda c: c.roles.config(institution))
+    return run_in(institution, lambda c: c.roles.config(institution))
 
 
 def parse_role(spec: str) -> ProfileRole:
@@ -190,7 +179,7 @@ def restricted(
 @roles_app.command("history")
 def history(institution: str) -> None:
     """Every change to the roles configuration: when, who, what."""
-    rows = _in(institution, lambda c: c.roles.history(institution))
+    rows = run_in(institution, lambda c: c.roles.history(institution))
     out = table("at", "who", "action", "target")
     for r in rows:
         out.add_row(str(r["at"]), str(r["actor"]), str(r["action"]), str(r["target"]))
@@ -229,7 +218,7 @@ def staff_token(institution: str, primary_id: str) -> None:
     """Issue a bearer token for a staff member (printed once, stored hashed). A user
     without an active staff role is refused, with the roles to add."""
     check_text("the primary ID", primary_id)
-    token_id, secret = _in(institution, lambda c: c.tokens.issue(institution, primary_id))
+    token_id, secret = run_in(institution, lambda c: c.tokens.issue(institution, primary_id))
     console().print(f"token id {token_id}")
     print(secret)
 
