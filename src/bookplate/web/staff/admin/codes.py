@@ -16,7 +16,7 @@ from bookplate.errors import BookplateError
 from bookplate.roles.codes import GROUP_TABLE, RECORD_TYPES, CodeTableNotFound
 from bookplate.roles.policy import Action
 from bookplate.users.ports import CodeRow
-from bookplate.web.staff.admin.common import need
+from bookplate.web.staff.admin.common import need, saved_notice
 from bookplate.web.staff.common import Refused, Staff, field, page, render, see_other
 
 router = APIRouter(include_in_schema=False)
@@ -58,9 +58,8 @@ async def tables(request: Request) -> Response:
 async def show_table(request: Request, table: str) -> Response:
     def impl(staff: Staff, _: FormData | None) -> Response:
         need(staff, Action.CONFIGURE)
-        saved = request.query_params.get("saved", "")[:255]
         return _table_page(staff, request, _name(table),
-                           notice=f"The code {saved} was saved." if saved else "")
+                           notice=saved_notice(request, "The code {} was saved.", 255))
 
     return await page(request, impl)
 
