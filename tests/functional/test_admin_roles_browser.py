@@ -8,8 +8,18 @@ from __future__ import annotations
 import pytest
 
 from bookplate.roles.model import RestrictedSettings
-from tests.functional.test_admin_browser import Live, live, live_db, server
-from tests.functional.test_staff_browser import Browser, axe_clean, browser, pytestmark
+from tests.functional.live import (
+    BROWSER_MARKS,
+    Browser,
+    Live,
+    axe_clean,
+    browser,
+    live,
+    live_db,
+    server,
+)
+
+pytestmark = BROWSER_MARKS
 
 __all__ = ["browser", "live", "live_db", "pytestmark", "server"]
 
