@@ -9,6 +9,7 @@ through ``/bookplate/v1`` with a bearer token.
 from __future__ import annotations
 
 import hmac
+import re
 from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass
@@ -28,9 +29,19 @@ _T = TypeVar("_T")
 _R = TypeVar("_R")
 _T_contra = TypeVar("_T_contra", contravariant=True)
 
+#: The code of a profile, rule, library or desk: in an address and in a form.
+CODE = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
+
 #: Room for the fields of a form that carries a file, on top of the file's own limit.
 FORM_OVERHEAD = 64 * 1024
 COPY_CHUNK = 1024 * 1024
+
+
+def code_in_path(raw: str, what: str, pattern: re.Pattern[str] = CODE) -> str:
+    """The code in a page's address (404 "No ``what`` ..." when it cannot be one)."""
+    if not pattern.match(raw):
+        raise Refused(404, f"No {what} {raw[:64]}.")
+    return raw
 
 
 def need(staff: Staff, *actions: Action) -> None:

@@ -9,7 +9,6 @@ A disabled library or desk keeps the roles that name it valid; it is left out of
 
 from __future__ import annotations
 
-import re
 from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Request
@@ -19,19 +18,16 @@ from starlette.responses import Response
 from bookplate.errors import BookplateError
 from bookplate.roles.model import Desk, Library
 from bookplate.roles.policy import Action
-from bookplate.web.staff.admin.common import need, saved_notice
+from bookplate.web.staff.admin.common import code_in_path, need, saved_notice
 from bookplate.web.staff.common import Refused, Staff, field, page, render, see_other
 
 router = APIRouter(include_in_schema=False)
 
 BASE = "/staff/admin/libraries"
-CODE = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
 
 
 def _code(code: str) -> str:
-    if not CODE.match(code):
-        raise Refused(404, f"No library {code[:64]}.")
-    return code
+    return code_in_path(code, "library")
 
 
 def _who(staff: Staff) -> str:

@@ -25,6 +25,7 @@ from bookplate.sis.preview import SAMPLE_BYTES
 from bookplate.sis.services import RULED_FIELDS
 from bookplate.users.model import RecordType
 from bookplate.web.staff.admin.common import (
+    CODE,
     CONFIRM_DELETE,
     EditForm,
     confirmed,
@@ -35,7 +36,6 @@ from bookplate.web.staff.admin.common import (
 )
 from bookplate.web.staff.admin.sis_common import (
     BASE,
-    CODE,
     EMPTY_ROWS,
     FIELD_RULES,
     MAX_ROWS,
