@@ -29,7 +29,6 @@ from bookplate.sis.model import CsvOptions, Profile
 from bookplate.users.model import ContactInfo, Email, User, UserInput
 from tests.functional.staff_pages import PASSWORD, seed
 from tests.integration.auth.peers import free_port, port_open, stop, wait_until
-from tests.pg import PG_URL, postgres_schema
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 #: No request leaves the machine: every name but the loopback ones fails to resolve.
@@ -84,21 +83,6 @@ def live_app(
             yield base, container
     finally:
         container.close()
-
-
-def sqlite_or_postgres(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """The database URL of a test run on both databases: a SQLite file, or a PostgreSQL
-    schema of its own (skipped without ``BOOKPLATE_TEST_POSTGRES_URL``)."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path}/bookplate.db"
-        return
-    if not PG_URL:
-        pytest.skip("BOOKPLATE_TEST_POSTGRES_URL not set")
-    with postgres_schema() as url:
-        yield url
-
-
-BOTH_DATABASES = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
 
 
 class Browser:
@@ -250,11 +234,6 @@ class Live:
         return self.url
 
 
-@pytest.fixture(params=BOTH_DATABASES)
-def live_db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    yield from sqlite_or_postgres(request, tmp_path)
-
-
 def _admin_seed(container: Container) -> None:
     seed(container)
     container.sis.create_profile(Profile(
@@ -263,10 +242,11 @@ def _admin_seed(container: Container) -> None:
 
 
 @pytest.fixture
-def server(live_db: str, tmp_path: Path) -> Iterator[Live]:
+def server(database_url: str, tmp_path: Path) -> Iterator[Live]:
     """The staff pages' people (``staff_pages.seed``) and an SIS profile REG, served live
-    over ``live_db``: the administration pages' browser tests."""
-    settings = Settings(database_url=live_db, cache_seconds=0, redis_url=None,
+    over each database (``database_url`` of tests/functional/conftest.py): the
+    administration pages' browser tests."""
+    settings = Settings(database_url=database_url, cache_seconds=0, redis_url=None,
                         session_cookie_secure=False, sis_spool=str(tmp_path / "spool"))
     with live_app(settings, _admin_seed) as (base, container):
         yield Live(base, container)

@@ -9,20 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.functional.live import (
-    BROWSER_MARKS,
-    Browser,
-    Live,
-    axe_clean,
-    browser,
-    live,
-    live_db,
-    server,
-)
+from tests.functional.live import BROWSER_MARKS, Browser, Live, axe_clean, browser, live, server
 from tests.functional.test_sis_api import drain
 from tests.integration.sis.helpers import user_xml, users_doc
 
-__all__ = ["browser", "live", "live_db", "server"]
+__all__ = ["browser", "live", "server"]
 pytestmark = BROWSER_MARKS
 
 BASE = "/staff/admin/sis"
