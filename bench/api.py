@@ -47,7 +47,7 @@ from common import (
 
 from bookplate.bootstrap import build_container
 from bookplate.config import Settings
-from bookplate.keys.services import parse_areas
+from bookplate.keys.services import MAX_PER_SECOND, parse_areas
 
 REPO = BENCH_DIR.parent
 DOC = REPO / "docs" / "benchmarks.md"
@@ -99,7 +99,7 @@ def create_key() -> str:
     container = build_container(Settings(database_url=DB_URL, redis_url=REDIS_URL))
     try:
         _key, secret = container.keys.create(
-            INSTITUTION, "bench", parse_areas(["users:rw"]), per_second=1_000_000
+            INSTITUTION, "bench", parse_areas(["users:rw"]), per_second=MAX_PER_SECOND
         )
     finally:
         container.close()

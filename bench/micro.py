@@ -38,7 +38,7 @@ from bookplate.api.wire import read_user, user_response
 from bookplate.bootstrap import build_container
 from bookplate.config import Settings
 from bookplate.keys.model import Area
-from bookplate.keys.services import parse_areas
+from bookplate.keys.services import MAX_PER_SECOND, parse_areas
 from bookplate.users.queries import UserSearch, parse_q
 
 POST_BODY = (
@@ -110,7 +110,7 @@ def main() -> None:
     users = container.users
     keys = container.keys
     _key, secret = keys.create(
-        INSTITUTION, "micro", parse_areas(["users:rw"]), per_second=1_000_000
+        INSTITUTION, "micro", parse_areas(["users:rw"]), per_second=MAX_PER_SECOND
     )
     rng = random.Random(1)
     surnames = sorted(set(_SURNAME_BASE))

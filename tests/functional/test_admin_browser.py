@@ -5,70 +5,18 @@ checked by axe-core for WCAG 2.1 A/AA violations (the staff pages' browser fixtu
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from bookplate.api.app import create_app
-from bookplate.bootstrap import Container, build_container
-from bookplate.config import Settings
-from bookplate.sis.model import CsvOptions, Profile
-from tests.functional.live import serve_in_thread
-from tests.functional.staff_pages import seed
+from tests.functional.live import BROWSER_MARKS, Browser, Live, axe_clean, browser, live, server
 from tests.functional.test_sis_api import drain
-from tests.functional.test_staff_browser import (
-    Browser,
-    axe_clean,
-    browser,
-    pytestmark,
-)
 from tests.integration.sis.helpers import user_xml, users_doc
-from tests.pg import PG_URL, postgres_schema
 
-__all__ = ["browser", "pytestmark"]
+__all__ = ["browser", "live", "server"]
+pytestmark = BROWSER_MARKS
 
 BASE = "/staff/admin/sis"
-
-
-@dataclass
-class Live:
-    url: str
-    container: Container
-
-    def __str__(self) -> str:
-        return self.url
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def live_db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path}/bookplate.db"
-        return
-    if not PG_URL:
-        pytest.skip("BOOKPLATE_TEST_POSTGRES_URL not set")
-    with postgres_schema() as url:
-        yield url
-
-
-@pytest.fixture
-def server(live_db: str, tmp_path: Path) -> Iterator[Live]:
-    settings = Settings(database_url=live_db, cache_seconds=0, redis_url=None,
-                        session_cookie_secure=False, sis_spool=str(tmp_path / "spool"))
-    container = build_container(settings, migrate=True)
-    seed(container)
-    container.sis.create_profile(Profile(
-        "REG", "MAIN", default_user_group="UNDERGRAD", description="Registrar",
-        csv=CsvOptions({"Student ID": "primary_id", "Surname": "last_name"})))
-    with serve_in_thread(create_app(settings, container)) as base:
-        yield Live(base, container)
-    container.close()
-
-
-@pytest.fixture
-def live(server: Live) -> str:
-    return server.url
 
 
 def _wait_done(server: Live, page: object, run_id: int) -> None:

@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import re
 
-from tests.functional.test_admin_browser import Live, live, live_db, server
-from tests.functional.test_staff_browser import Browser, axe_clean, browser, pytestmark
+from tests.functional.live import BROWSER_MARKS, Browser, Live, axe_clean, browser, live, server
 
-__all__ = ["browser", "live", "live_db", "pytestmark", "server"]
+pytestmark = BROWSER_MARKS
+
+__all__ = ["browser", "live", "pytestmark", "server"]
 
 
 def test_keys_and_reports_are_accessible_and_work_without_javascript(

@@ -4,10 +4,11 @@ library is added, a desk added and renamed, and the library disabled with JavaSc
 
 from __future__ import annotations
 
-from tests.functional.test_admin_browser import Live, live, live_db, server
-from tests.functional.test_staff_browser import Browser, axe_clean, browser, pytestmark
+from tests.functional.live import BROWSER_MARKS, Browser, Live, axe_clean, browser, live, server
 
-__all__ = ["browser", "live", "live_db", "pytestmark", "server"]
+pytestmark = BROWSER_MARKS
+
+__all__ = ["browser", "live", "pytestmark", "server"]
 
 
 def test_libraries_pages_are_accessible_and_work_without_javascript(

@@ -3,27 +3,20 @@ against the app served by uvicorn on 127.0.0.1. Outbound name look-ups are block
 
 from __future__ import annotations
 
-import os
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from bookplate.api.app import create_app
-from bookplate.bootstrap import build_container
+from bookplate.bootstrap import Container
 from bookplate.config import Settings
 from bookplate.users.model import User, UserInput
-from tests.functional.live import serve_in_thread
+from tests.functional.live import CHROMIUM, HERMETIC, NO_CHROMIUM, live_app
 
-CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
-HERMETIC = ["--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE localhost , EXCLUDE 127.0.0.1"]
 PASSWORD = "correct-horse-battery"
 
-pytestmark = pytest.mark.skipif(
-    not shutil.which(CHROMIUM), reason="Debian chromium is not installed (apt-get install chromium)"
-)
+pytestmark = NO_CHROMIUM
 
 
 @pytest.fixture(scope="module")
@@ -31,13 +24,14 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     db = Path(tmp_path_factory.mktemp("browser")) / "bookplate.db"
     settings = Settings(database_url=f"sqlite:///{db}", cache_seconds=0, redis_url=None,
                         session_cookie_secure=False)
-    container = build_container(settings, migrate=True)
-    container.add_institution("MAIN", "Main University")
-    container.users.create("MAIN", UserInput(
-        User("jdoe", first_name="Jane", last_name="Doe", user_group="UNDERGRAD"), PASSWORD), "t")
-    with serve_in_thread(create_app(settings, container)) as base:
+
+    def prepare(container: Container) -> None:
+        container.add_institution("MAIN", "Main University")
+        container.users.create("MAIN", UserInput(User(
+            "jdoe", first_name="Jane", last_name="Doe", user_group="UNDERGRAD"), PASSWORD), "t")
+
+    with live_app(settings, prepare) as (base, _):
         yield base
-    container.close()
 
 
 def test_sign_in_and_out_in_chromium(live_server: str) -> None:

@@ -5,7 +5,6 @@ page of the flow) and without it; on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
@@ -13,10 +12,9 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from bookplate.api.app import create_app
-from bookplate.bootstrap import build_container
+from bookplate.bootstrap import Container
 from bookplate.config import Settings
-from tests.functional.live import serve_in_thread
+from tests.functional.live import BROWSER_MARKS, Browser, axe_clean, browser_on, live_app
 from tests.functional.registration_site import (
     USER_ID,
     Sink,
@@ -25,12 +23,8 @@ from tests.functional.registration_site import (
     smtp_sink,
 )
 from tests.functional.staff_pages import seed
-from tests.functional.test_staff_browser import AXE, CHROMIUM, Browser, axe_clean
 
-pytestmark = [
-    pytest.mark.skipif(not shutil.which(CHROMIUM), reason="Debian chromium is not installed"),
-    pytest.mark.skipif(not AXE.exists(), reason="axe-core not installed (scripts/test-peers.sh)"),
-]
+pytestmark = BROWSER_MARKS
 CHOSEN = "Plum-Orchard-Kettle-42"
 
 
@@ -40,26 +34,19 @@ def live(database_url: str) -> Iterator[tuple[str, Sink, Any]]:
         settings = Settings(database_url=database_url, cache_seconds=0, redis_url=None,
                             session_cookie_secure=False,
                             **registration_settings(port))  # type: ignore[arg-type]  # kwargs
-        container = build_container(settings, migrate=True)
-        seed(container)
-        prepare(container)
-        with serve_in_thread(create_app(settings, container)) as base:
+        def prepared(container: Container) -> None:
+            seed(container)
+            prepare(container)
+
+        with live_app(settings, prepared) as (base, container):
             container.registrations.public_url = base  # the links point at the live server
             yield base, sink, container
-        container.close()
 
 
 @pytest.fixture
 def browser(live: tuple[str, Sink, Any]) -> Iterator[Browser]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        b = Browser(playwright, live[0])
-        try:
-            yield b
-        finally:
-            b.close()
-    assert b.foreign == []
+    with browser_on(live[0]) as b:
+        yield b
 
 
 @pytest.mark.parametrize("javascript", [True, False], ids=["js", "no-js"])

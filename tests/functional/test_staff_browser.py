@@ -7,31 +7,17 @@ Set BOOKPLATE_SCREENSHOTS=docs/screenshots to refresh the README's screenshots.
 
 from __future__ import annotations
 
-import os
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from bookplate.api.app import create_app
-from bookplate.bootstrap import build_container
 from bookplate.config import Settings
-from tests.functional.live import serve_in_thread
-from tests.functional.staff_pages import PASSWORD, seed
+from tests.functional.live import BROWSER_MARKS, Browser, axe_clean, browser, live_app
+from tests.functional.staff_pages import seed
 
-CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run",
-        "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE localhost , EXCLUDE 127.0.0.1"]
-AXE = Path(__file__).parent / "axe" / "node_modules" / "axe-core" / "axe.min.js"
-SHOTS = os.environ.get("BOOKPLATE_SCREENSHOTS")
-
-pytestmark = [
-    pytest.mark.skipif(not shutil.which(CHROMIUM), reason="Debian chromium is not installed"),
-    pytest.mark.skipif(not AXE.exists(), reason="axe-core not installed (scripts/test-peers.sh)"),
-]
+__all__ = ["browser"]
+pytestmark = BROWSER_MARKS
 
 
 @pytest.fixture(scope="module")
@@ -39,70 +25,8 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     db = Path(tmp_path_factory.mktemp("staff-browser")) / "bookplate.db"
     settings = Settings(database_url=f"sqlite:///{db}", cache_seconds=0, redis_url=None,
                         session_cookie_secure=False, staff_date_format="%d %b %Y")
-    container = build_container(settings, migrate=True)
-    seed(container)
-    with serve_in_thread(create_app(settings, container)) as base:
+    with live_app(settings, seed) as (base, _):
         yield base
-    container.close()
-
-
-class Browser:
-    """One browser for a test; pages in contexts with or without JavaScript. Every request
-    to a host other than the live server is recorded (there must be none)."""
-
-    def __init__(self, playwright: Any, base: str) -> None:
-        self.base = base
-        self.browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        self.foreign: list[str] = []
-
-    def page(self, javascript: bool = True) -> Any:
-        # axe is injected as a script element: the pages' CSP (script-src 'self') would
-        # refuse it, so the test context alone bypasses CSP.
-        context = self.browser.new_context(java_script_enabled=javascript, bypass_csp=True)
-        page = context.new_page()
-        page.on("request", lambda r: None if r.url.startswith(self.base)
-                else self.foreign.append(r.url))
-        return page
-
-    def sign_in(self, page: Any, who: str) -> None:
-        page.goto(f"{self.base}/auth/login")
-        page.fill("#username", who)
-        page.fill("#password", PASSWORD)
-        page.click("#sign-in")
-        page.wait_for_load_state()
-
-    def close(self) -> None:
-        self.browser.close()
-
-
-def axe_clean(page: Any, name: str = "") -> None:
-    """Zero WCAG 2.1 A/AA violations on the page as shown (JavaScript pages only)."""
-    page.add_script_tag(path=str(AXE))
-    violations = page.evaluate("""async () => {
-        const result = await axe.run(document, {runOnly: {type: 'tag',
-            values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']}});
-        return result.violations.map(v => ({id: v.id, help: v.help,
-            nodes: v.nodes.map(n => n.target.join(' '))}));
-    }""")
-    assert violations == [], (page.url, violations)
-    if SHOTS and name:
-        Path(SHOTS).mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(Path(SHOTS) / f"{name}.png"), full_page=True)
-
-
-@pytest.fixture
-def browser(live: str) -> Iterator[Browser]:
-    # Playwright's sync API runs an event loop in this thread while it is open: keep it
-    # inside the test (see test_login_browser.py).
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        b = Browser(playwright, live)
-        try:
-            yield b
-        finally:
-            b.close()
-    assert b.foreign == []  # no CDN, no request to any host but Bookplate
 
 
 def test_user_manager_end_to_end(browser: Browser) -> None:

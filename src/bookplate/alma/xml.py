@@ -35,8 +35,8 @@ PARSER_OPTIONS: dict[str, bool] = {
     "huge_tree": False,
     "remove_pis": True,
     "remove_comments": True,
-    # No table of xml:id values: nothing looks elements up by ID, and building it is about a
-    # fifth of the parse time of an SIS record (docs/benchmarks.md).
+    # No table of xml:id values: nothing looks elements up by ID, and building it is a large
+    # share of the parse time of an SIS record (docs/benchmarks.md).
     "collect_ids": False,
 }
 

@@ -8,8 +8,9 @@ from argon2.exceptions import InvalidHashError, VerificationError
 
 class Argon2Hasher:
     """argon2id, m = 19 MiB, t = 2, p = 1 (OWASP's first recommended set; documented with its
-    timings in docs/operations.md). argon2-cffi's defaults (64 MiB, t = 3, p = 4) took about
-    300 ms per check on a loaded 2-core machine, over the 150 ms p99 budget of a sign-in.
+    timings in docs/operations.md). argon2-cffi's defaults (64 MiB, t = 3, p = 4) are too slow
+    for a sign-in's latency budget on a small machine (docs/benchmarks.md, "Figures behind
+    code choices").
     Hashes made with other parameters still verify: the parameters are stored in each hash."""
 
     TIME_COST = 2

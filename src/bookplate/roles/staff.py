@@ -20,7 +20,7 @@ from bookplate.roles.policy import (
 )
 from bookplate.roles.services import RolesConfigCache, today
 from bookplate.users.model import User, UserInput
-from bookplate.users.ports import ALL_UNIQUE
+from bookplate.users.ports import ALL_UNIQUE, PRIMARY_ID
 from bookplate.users.queries import SearchResult, UserSearch
 from bookplate.users.services import UserService
 
@@ -105,6 +105,23 @@ class StaffUsers:
         if not decide(actor, Action.VIEW_IDENTIFIERS, scope=scope):
             user.identifiers = []  # circulation desks see the primary ID only (SPEC 1.5)
         return user
+
+    def visible(self, who: Caller | Actor, user: User) -> User:
+        """``user``, read by another area's use case (a linked copy), as the caller may see
+        it: whole for an integration; for a staff member read again through ``get``, so the
+        view policy decides and the identifiers a desk may not see are left out."""
+        caller = as_caller(who)
+        if caller.actor is None:
+            return user
+        return self.get(caller, user.primary_id, PRIMARY_ID)
+
+    def check_view(self, who: Caller | Actor, user_id: str) -> None:
+        """Refuses unless the caller may view the user (for what another area shows about
+        a user, such as its network history). An integration may: its key's area and access
+        were checked when it was resolved."""
+        caller = as_caller(who)
+        if caller.actor is not None:
+            self.get(caller, user_id)
 
     def search(
         self, who: Caller | Actor, search: UserSearch, scope: str | None = None

@@ -21,9 +21,8 @@ COLLECT_EVERY = 100_000
 def fewer_collections() -> Iterator[None]:
     """Keep the garbage collector's automatic runs off while records stream through (the
     run collects every ``COLLECT_EVERY`` records itself). A batch allocates hundreds of
-    thousands of short-lived objects (parsed users, rows); an automatic collection every
-    50,000 allocations, as before, walked the objects of the batches still in use each time,
-    about a ninth of the Python time of an initial sync (docs/benchmarks.md). Process-wide
+    thousands of short-lived objects (parsed users, rows); the automatic collections walked
+    the objects of the batches still in use each time (docs/benchmarks.md). Process-wide
     while a run lasts; when the last of the runs going at once (a worker may run several)
     ends, the collector is on again if it was on before the first."""
     with _GC_LOCK:

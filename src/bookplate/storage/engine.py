@@ -106,10 +106,11 @@ def make_engine(url: str | URL, *, pool_pre_ping: bool = False, **kwargs: Any) -
     """An engine for ``url``; ``kwargs`` go to ``create_engine`` (they win over defaults).
 
     On PostgreSQL ``pool_pre_ping`` is off by default: it costs a round trip on every pool
-    checkout (measured at ~13% of a GET). Connections are recycled after 30 minutes, and a
-    connection found dead by a statement invalidates the whole pool, so only the request that
-    meets a dropped connection fails (a restart of PostgreSQL costs one error per worker);
-    pass ``pool_pre_ping=True`` where a load balancer or firewall drops idle connections.
+    checkout, a noticeable share of a GET (docs/benchmarks.md). Connections are recycled
+    after 30 minutes, and a connection found dead by a statement invalidates the whole pool,
+    so only the request that meets a dropped connection fails (a restart of PostgreSQL
+    costs one error per worker); pass ``pool_pre_ping=True`` where a load balancer or
+    firewall drops idle connections.
     """
     parsed = normalise_url(url)
     backend = parsed.get_backend_name()

@@ -47,7 +47,7 @@ PG_LOOKUP_IDENTIFIER = (
 # One index look-up per ID, forced by the lateral subqueries (OFFSET 0 keeps them apart): as
 # a plain join the planner hashed every ID of the scope (all of them when IDs are unique
 # network-wide), so each batch's check read the whole table and a sync slowed down as it
-# went (100,000 users: 1 ms for the first batch, 390 ms for the twentieth).
+# went (docs/benchmarks.md, "Figures behind code choices").
 PG_HOLDERS = (
     "SELECT i.value_norm, i.user_pk, u.primary_id, i.id_type"
     " FROM unnest(CAST(%(norms)b AS text[])) AS k(norm)"

@@ -2,9 +2,9 @@
 ``users.model``: dataclasses, lists and dicts of them, and immutable leaves.
 
 ``copy.deepcopy`` pays for generality (a memo of every object, ``__reduce_ex__`` per
-dataclass): about 75 µs for a plain patron, a twentieth of a whole create. The records hold no
-shared or cyclic references, so none are kept; anything of another type goes to
-``copy.deepcopy``.
+dataclass), a noticeable share of a create (docs/benchmarks.md, "Figures behind code
+choices"). The records hold no shared or cyclic references, so none are kept; anything of
+another type goes to ``copy.deepcopy``.
 """
 
 from __future__ import annotations

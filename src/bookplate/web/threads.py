@@ -1,11 +1,10 @@
 """Thread pools of a worker process.
 
 FastAPI runs every ``def`` handler in anyio's default thread pool (40 threads). Under load
-those threads and the event loop take turns at the interpreter lock; measured with 16
-connections on 2 cores (docs/benchmarks.md) the slowest 1% of searches then waited
-150-250 ms while the median was 18 ms. With as many threads as there is useful overlap
+those threads and the event loop take turns at the interpreter lock, and the slowest
+requests wait many times the median. With as many threads as there is useful overlap
 (one computing, one waiting on the database) requests queue in arrival order in the event
-loop instead, and p99 fell to ~30 ms at a higher throughput.
+loop instead, which keeps the p99 close to the median (docs/benchmarks.md).
 
 Handlers that wait on another server — LDAP, SAML, CAS and OIDC sign-ins, mail — would hold
 those few threads for up to their timeouts, so they run in a pool of their own

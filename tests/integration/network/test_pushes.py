@@ -5,11 +5,7 @@ bodies and older sequence numbers."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -17,63 +13,14 @@ import pytest
 
 from bookplate.bootstrap import build_container
 from bookplate.config import Settings
-from bookplate.keys.services import parse_areas
-from bookplate.users.model import ContactInfo, Email, User, UserInput
-from tests.integration.auth.peers import free_port, port_open, stop, wait_until
-
-
-@dataclass
-class Side:
-    database: str
-    port: int
-    key: str
-    log: Path
-    proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self) -> None:
-        env = {**os.environ, "BOOKPLATE_DATABASE_URL": self.database}
-        env.pop("BOOKPLATE_REDIS_URL", None)
-        command = str(Path(sys.executable).parent / "bookplate")
-        with self.log.open("ab") as out:
-            self.proc = subprocess.Popen([command, "serve", "--port", str(self.port)],
-                                         env=env, stdout=out, stderr=out)
-        wait_until(lambda: port_open(self.port), "bookplate serve", 60)
-
-    def stop(self) -> None:
-        if self.proc is not None:
-            stop(self.proc)
-            self.proc = None
-
-
-def _side(tmp: Path, name: str, institution: str, seed: bool) -> Side:
-    database = f"sqlite:///{tmp / name}.db"
-    c = build_container(Settings(database_url=database, redis_url=None), migrate=True)
-    try:
-        c.add_institution(institution, institution)
-        _, key = c.keys.create(institution, "rw", parse_areas(["users:rw", "conf:rw"]), 1000)
-        if seed:
-            c.users.create(institution, UserInput(User(
-                primary_id="walker", first_name="Jo", last_name="Walker",
-                user_group="UNDERGRAD", contact_info=ContactInfo(
-                    emails=[Email("jo@a.edu", preferred=True, email_types=["school"])]),
-            )), "seed")
-    finally:
-        c.close()
-    return Side(database, free_port(), key, tmp / f"{name}.log")
+from tests.functional.live import Deployment, two_deployments
+from tests.integration.auth.peers import wait_until
 
 
 @pytest.fixture
-def linked(tmp_path: Path) -> Iterator[tuple[Side, Side]]:
+def linked(tmp_path: Path) -> Iterator[tuple[Deployment, Deployment]]:
     """A (home, user walker) and B (host) partners of each other; B has linked walker."""
-    a = _side(tmp_path, "a", "A", seed=True)
-    b = _side(tmp_path, "b", "B", seed=False)
-    try:
-        a.start()
-        b.start()
+    with two_deployments(tmp_path) as (a, b):
         with httpx.Client(timeout=30) as http:
             r = http.put(f"{b.url}/bookplate/v1/network/partners/A", headers=_h(b.key),
                          json={"base_url": a.url, "api_key": a.key, "user_group": "GRAD"})
@@ -86,28 +33,25 @@ def linked(tmp_path: Path) -> Iterator[tuple[Side, Side]]:
                           "&source_user_id=walker", headers=_h(b.key))
             assert r.status_code == 200, r.text
         yield a, b
-    finally:
-        b.stop()
-        a.stop()
 
 
 def _h(key: str) -> dict[str, str]:
     return {"Authorization": f"apikey {key}", "Accept": "application/json"}
 
 
-def _rename(http: httpx.Client, a: Side, last_name: str) -> None:
+def _rename(http: httpx.Client, a: Deployment, last_name: str) -> None:
     home = http.get(f"{a.url}/almaws/v1/users/walker", headers=_h(a.key)).json()
     home["last_name"] = last_name
     r = http.put(f"{a.url}/almaws/v1/users/walker", json=home, headers=_h(a.key))
     assert r.status_code == 200, r.text
 
 
-def _copy_name(http: httpx.Client, b: Side) -> str:
+def _copy_name(http: httpx.Client, b: Deployment) -> str:
     return str(http.get(f"{b.url}/almaws/v1/users/walker", headers=_h(b.key)).json()
                ["last_name"])
 
 
-def _waiting(a: Side) -> list[object]:
+def _waiting(a: Deployment) -> list[object]:
     c = build_container(Settings(database_url=a.database, redis_url=None))
     try:
         return list(c.network.waiting_pushes())
@@ -116,7 +60,7 @@ def _waiting(a: Side) -> list[object]:
 
 
 def test_a_change_at_home_reaches_the_copy_on_the_other_deployment(
-    linked: tuple[Side, Side],
+    linked: tuple[Deployment, Deployment],
 ) -> None:
     a, b = linked
     with httpx.Client(timeout=30) as http:
@@ -130,7 +74,7 @@ def test_a_change_at_home_reaches_the_copy_on_the_other_deployment(
         assert pushes and pushes[-1]["detail"]["changed"] is True
 
 
-def test_the_host_down_the_push_waits_then_arrives(linked: tuple[Side, Side]) -> None:
+def test_the_host_down_the_push_waits_then_arrives(linked: tuple[Deployment, Deployment]) -> None:
     a, b = linked
     with httpx.Client(timeout=30) as http:
         b.stop()
@@ -153,7 +97,9 @@ def test_the_host_down_the_push_waits_then_arrives(linked: tuple[Side, Side]) ->
 _GROUP = {"user_group": {"value": "UNDERGRAD"}, "status": {"value": "ACTIVE"}}
 
 
-def _push(http: httpx.Client, b: Side, key: str | None = None, **body: object) -> httpx.Response:
+def _push(
+    http: httpx.Client, b: Deployment, key: str | None = None, **body: object
+) -> httpx.Response:
     payload: dict[str, object] = {"source_institution_code": "A", "source_pk": 1,
                                   "source_user_id": "walker", "sequence": 10**6,
                                   "user": {"primary_id": "walker", "first_name": "Jo",
@@ -165,7 +111,7 @@ def _push(http: httpx.Client, b: Side, key: str | None = None, **body: object) -
 
 
 def test_bad_pushes_are_refused_and_an_older_one_changes_nothing(
-    linked: tuple[Side, Side],
+    linked: tuple[Deployment, Deployment],
 ) -> None:
     _a, b = linked
     with httpx.Client(timeout=30) as http:

@@ -5,73 +5,20 @@ clear error after the configured timeout and retries."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pytest
 
-from bookplate.bootstrap import build_container
-from bookplate.config import Settings
-from bookplate.keys.services import parse_areas
-from bookplate.users.model import ContactInfo, Email, User, UserInput
-from tests.integration.auth.peers import free_port, port_open, stop, wait_until
-
-
-@dataclass
-class Deployment:
-    url: str
-    key: str
-    proc: subprocess.Popen[bytes]
-
-
-def _start(tmp: Path, name: str, institution: str, seed_user: bool) -> Deployment:
-    database = f"sqlite:///{tmp / name}.db"
-    c = build_container(Settings(database_url=database, redis_url=None), migrate=True)
-    try:
-        c.add_institution(institution, institution)
-        _, key = c.keys.create(institution, "rw", parse_areas(["users:rw", "conf:rw"]), 1000)
-        if seed_user:
-            c.users.create(institution, UserInput(User(
-                primary_id="walker", first_name="Jo", last_name="Walker",
-                user_group="UNDERGRAD",
-                contact_info=ContactInfo(
-                    emails=[Email("jo@a.edu", preferred=True, email_types=["school"])]),
-            )), "seed")
-    finally:
-        c.close()
-    port = free_port()
-    env = {**os.environ, "BOOKPLATE_DATABASE_URL": database}
-    env.pop("BOOKPLATE_REDIS_URL", None)
-    command = str(Path(sys.executable).parent / "bookplate")
-    with (tmp / f"{name}.log").open("wb") as log:
-        proc = subprocess.Popen([command, "serve", "--port", str(port)], env=env,
-                                stdout=log, stderr=log)
-    try:
-        wait_until(lambda: port_open(port), f"bookplate serve ({name})", 60)
-    except BaseException:
-        stop(proc)
-        raise
-    return Deployment(f"http://127.0.0.1:{port}", key, proc)
+from tests.functional.live import Deployment, two_deployments
+from tests.integration.auth.peers import free_port
 
 
 @pytest.fixture
 def two(tmp_path: Path) -> Iterator[tuple[Deployment, Deployment]]:
-    a = _start(tmp_path, "a", "A", seed_user=True)
-    try:
-        b = _start(tmp_path, "b", "B", seed_user=False)
-    except BaseException:
-        stop(a.proc)
-        raise
-    try:
-        yield a, b
-    finally:
-        stop(b.proc)
-        stop(a.proc)
+    with two_deployments(tmp_path) as deployments:
+        yield deployments
 
 
 def _h(key: str) -> dict[str, str]:
@@ -128,7 +75,7 @@ def test_link_find_and_refresh_across_two_deployments(
         # A goes down: refresh fails after the timeout and retries, naming the partner.
         http.put(f"{b.url}/bookplate/v1/network/partners/A", headers=_h(b.key),
                  json={"api_key": a.key, "timeout_seconds": 1, "retries": 1})
-        stop(a.proc)
+        a.stop()
         r = http.post(f"{b.url}/almaws/v1/users/walker?op=refresh", headers=_h(b.key))
         assert r.status_code == 400
         assert _code(r) == "60230"

@@ -1,6 +1,7 @@
 """The linked-account calls of ``/almaws/v1/users`` (SPEC section 7.1), kept apart from the
-routes of ``users.py``: each resolves the caller and hands over to ``NetworkService``. A staff
-bearer token's call goes through the staff policy like any other write or read of a user."""
+routes of ``users.py``: each takes the resolved caller and hands over to ``NetworkService``,
+with ``StaffUsers`` deciding what the caller may see and write (the policy for a staff
+member, nothing more for an integration), so no handler branches on the kind of caller."""
 
 from __future__ import annotations
 
@@ -10,14 +11,6 @@ from bookplate.api import deps
 from bookplate.roles.model import Caller
 from bookplate.users.errors import SourceUserNotFound, UserNotFound
 from bookplate.users.model import User
-from bookplate.users.ports import PRIMARY_ID
-
-
-def _visible(request: Request, key: Caller, user: User) -> User:
-    """The user as the caller may see it (staff: the view policy decides)."""
-    if key.actor is None:
-        return user
-    return deps.container(request).staff.get(key.actor, user.primary_id, PRIMARY_ID)
 
 
 def find(
@@ -30,8 +23,8 @@ def find(
     if source_code and not source_user_id:
         network.check_source_filter(key.institution, source_code)
         return None
-    return _visible(request, key, network.find_copy(key.institution, source_code,
-                                                    source_user_id))
+    return deps.container(request).staff.visible(
+        key, network.find_copy(key.institution, source_code, source_user_id))
 
 
 def link(
@@ -49,7 +42,7 @@ def by_source_link(request: Request, key: Caller, link_id: str, source_code: str
                                                              link_id)
     except UserNotFound:
         raise SourceUserNotFound(link_id, source_code) from None
-    return _visible(request, key, user)
+    return deps.container(request).staff.visible(key, user)
 
 
 def refresh(request: Request, key: Caller, user_id: str, id_type: str) -> None:

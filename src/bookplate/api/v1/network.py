@@ -23,9 +23,9 @@ from bookplate.keys.model import Area
 from bookplate.network.base import PushBody
 from bookplate.network.errors import InvalidPartner, SourceInstitutionInvalid
 from bookplate.network.model import MemberSettings, Partner
-from bookplate.roles.errors import PermissionDenied
 from bookplate.roles.model import Caller
-from bookplate.roles.policy import Action, decide
+from bookplate.roles.policy import Action
+from bookplate.roles.staff import require_any
 
 router = APIRouter(prefix="/bookplate/v1/network", tags=["Bookplate: network"])
 
@@ -38,12 +38,7 @@ def _json(data: Any, status: int = 200) -> Response:
 
 
 def _configurer(request: Request, write: bool) -> Caller:
-    who = deps.caller(request, Area.CONFIGURATION, write)
-    if who.actor is not None:
-        decision = decide(who.actor, Action.CONFIGURE)
-        if not decision:
-            raise PermissionDenied(Action.CONFIGURE.value, decision.reason)
-    return who
+    return require_any(deps.caller(request, Area.CONFIGURATION, write), Action.CONFIGURE)
 
 
 class PartnerIn(BaseModel):
@@ -148,8 +143,7 @@ async def put_member(request: Request, body: Annotated[MemberIn, Body()]) -> Res
 def user_history(request: Request, user_id: str) -> Response:
     who = deps.caller(request, Area.USERS, write=False)
     c = deps.container(request)
-    if who.actor is not None:
-        c.staff.get(who.actor, user_id)  # the view policy decides
+    c.staff.check_view(who, user_id)
     rows = c.network.history(who.institution, user_id)
     return _json({"history": [
         {**row, "at": row["at"].isoformat() if row["at"] else None} for row in rows

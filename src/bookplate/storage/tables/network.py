@@ -57,15 +57,21 @@ network_outbox = Table(
     Index("ix_network_outbox_source", "institution", "link_id", "id"),
 )
 
+def _copy_key() -> tuple[Column[str], Column[int], Column[str]]:
+    """The key of a home user's copy on another deployment: (institution, the user's storage
+    key, the host holding the copy), shared by the copies and the pushes owed to them."""
+    return (Column("institution", String(64), nullable=False),
+            Column("source_pk", Integer, nullable=False),
+            Column("host", String(64), nullable=False))
+
+
 # Home side (migration 0016_network_pushes): the hosts on other deployments holding a copy of a
 # home user (recorded when such a host fetches the user), keyed by the user's storage key so
 # a change of its primary ID keeps the row.
 network_remote_copies = Table(
     "network_remote_copies",
     metadata,
-    Column("institution", String(64), nullable=False),
-    Column("source_pk", Integer, nullable=False),
-    Column("host", String(64), nullable=False),
+    *_copy_key(),
     Column("created_at", DateTime(timezone=True), nullable=False),
     PrimaryKeyConstraint("institution", "source_pk", "host", name="pk_network_remote_copies"),
 )
@@ -75,9 +81,7 @@ network_remote_copies = Table(
 network_pushes = Table(
     "network_pushes",
     metadata,
-    Column("institution", String(64), nullable=False),
-    Column("source_pk", Integer, nullable=False),
-    Column("host", String(64), nullable=False),
+    *_copy_key(),
     Column("link_id", String(255), nullable=False),
     Column("seq", Integer, nullable=False),
     Column("deleted", Integer, nullable=False, server_default="0"),

@@ -16,7 +16,7 @@ from bookplate.errors import BookplateError
 from bookplate.roles.codes import GROUP_TABLE, RECORD_TYPES, CodeTableNotFound
 from bookplate.roles.policy import Action
 from bookplate.users.ports import CodeRow
-from bookplate.web.staff.admin.common import need
+from bookplate.web.staff.admin.common import code_in_path, need, saved_notice
 from bookplate.web.staff.common import Refused, Staff, field, page, render, see_other
 
 router = APIRouter(include_in_schema=False)
@@ -26,9 +26,7 @@ TABLE = re.compile(r"^[A-Za-z0-9_]{1,64}$")
 
 
 def _name(table: str) -> str:
-    if not TABLE.match(table):
-        raise Refused(404, f"No code table {table[:64]}.")
-    return table
+    return code_in_path(table, "code table", TABLE)
 
 
 def _table_page(staff: Staff, request: Request, table: str, *, error: str = "",
@@ -58,9 +56,8 @@ async def tables(request: Request) -> Response:
 async def show_table(request: Request, table: str) -> Response:
     def impl(staff: Staff, _: FormData | None) -> Response:
         need(staff, Action.CONFIGURE)
-        saved = request.query_params.get("saved", "")[:255]
         return _table_page(staff, request, _name(table),
-                           notice=f"The code {saved} was saved." if saved else "")
+                           notice=saved_notice(request, "The code {} was saved.", 255))
 
     return await page(request, impl)
 

@@ -13,12 +13,11 @@ from fastapi import APIRouter, Request
 from starlette.datastructures import FormData
 from starlette.responses import Response
 
-from bookplate.errors import BookplateError
 from bookplate.keys.errors import KeyNotFound
-from bookplate.keys.model import Access, Area
+from bookplate.keys.model import Access, ApiKey, Area
 from bookplate.keys.services import MAX_PER_SECOND
 from bookplate.roles.policy import Action
-from bookplate.web.staff.admin.common import need
+from bookplate.web.staff.admin.common import need, saved_or_again
 from bookplate.web.staff.common import Refused, Staff, field, page, render, see_other
 
 router = APIRouter(include_in_schema=False)
@@ -91,24 +90,29 @@ async def create_key(request: Request) -> Response:
     def impl(staff: Staff, form: FormData | None) -> Response:
         assert form is not None
         need(staff, Action.MANAGE_KEYS)
-        kept: dict[str, str] = {}
-        try:  # a field too long is shown on the form like any other refusal
+        kept: dict[str, str] = {}  # what was typed, shown again with a refusal
+
+        def read() -> tuple[dict[Area, Access], int]:
             kept["name"] = field(form, "name", 255)
             kept["per_second"] = field(form, "per_second", 20)
             kept.update({f"area_{a.value}": field(form, f"area_{a.value}", 10) for a in Area})
             if not kept["name"]:
                 raise Refused(400, "Give the key a name (who or what uses it).")
-            areas = _areas(form)
-            per_second = _per_second(kept["per_second"] or "50")
-        except Refused as exc:
-            return _list_page(staff, request, error=exc.message, form=kept, status=400)
-        try:
-            key, secret = staff.c.keys.create(staff.institution, kept["name"], areas,
-                                              per_second, actor=staff.actor, who=_who(staff))
-        except BookplateError as exc:
-            return _list_page(staff, request, error=str(exc), form=kept, status=400)
-        return _list_page(staff, request, secret=secret,
-                          notice=f"The key {key.key_id} was created.")
+            return _areas(form), _per_second(kept["per_second"] or "50")
+
+        def created(made: tuple[ApiKey, str]) -> Response:
+            key, secret = made
+            return _list_page(staff, request, secret=secret,
+                              notice=f"The key {key.key_id} was created.")
+
+        return saved_or_again(
+            read,
+            lambda asked: staff.c.keys.create(staff.institution, kept["name"], asked[0],
+                                              asked[1], actor=staff.actor, who=_who(staff)),
+            lambda _, error, status: _list_page(staff, request, error=error, form=kept,
+                                                status=status),
+            created,
+        )
 
     return await page(request, impl, form=True)
 

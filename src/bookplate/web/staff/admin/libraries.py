@@ -9,7 +9,6 @@ A disabled library or desk keeps the roles that name it valid; it is left out of
 
 from __future__ import annotations
 
-import re
 from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Request
@@ -19,19 +18,16 @@ from starlette.responses import Response
 from bookplate.errors import BookplateError
 from bookplate.roles.model import Desk, Library
 from bookplate.roles.policy import Action
-from bookplate.web.staff.admin.common import need
+from bookplate.web.staff.admin.common import code_in_path, need, saved_notice
 from bookplate.web.staff.common import Refused, Staff, field, page, render, see_other
 
 router = APIRouter(include_in_schema=False)
 
 BASE = "/staff/admin/libraries"
-CODE = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
 
 
 def _code(code: str) -> str:
-    if not CODE.match(code):
-        raise Refused(404, f"No library {code[:64]}.")
-    return code
+    return code_in_path(code, "library")
 
 
 def _who(staff: Staff) -> str:
@@ -71,6 +67,22 @@ def _save(staff: Staff, library: Library) -> str:
     return ""
 
 
+def _stored(staff: Staff, code: str) -> Library:
+    library = _libraries(staff).get(_code(code))
+    if library is None:
+        raise Refused(404, f"No library {code}.")
+    return library
+
+
+def _saved_or_page(staff: Staff, request: Request, library: Library, done: str) -> Response:
+    """A change of a stored library (its own form or one desk's): saved, then ``done``;
+    refused, the library's page again with the reason."""
+    error = _save(staff, library)
+    if error:
+        return _library_page(staff, request, library.code, error=error, status=400)
+    return see_other(done)
+
+
 @router.get(BASE)
 async def libraries(request: Request) -> Response:
     def impl(staff: Staff, _: FormData | None) -> Response:
@@ -103,9 +115,7 @@ async def add_library(request: Request) -> Response:
 async def show_library(request: Request, code: str) -> Response:
     def impl(staff: Staff, _: FormData | None) -> Response:
         need(staff, Action.CONFIGURE)
-        saved = request.query_params.get("saved", "")[:64]
-        return _library_page(staff, request, _code(code),
-                             notice=f"{saved} was saved." if saved else "")
+        return _library_page(staff, request, _code(code), notice=saved_notice(request))
 
     return await page(request, impl)
 
@@ -117,15 +127,11 @@ async def edit_library(request: Request, code: str) -> Response:
     def impl(staff: Staff, form: FormData | None) -> Response:
         assert form is not None
         need(staff, Action.CONFIGURE)
-        old = _libraries(staff).get(_code(code))
-        if old is None:
-            raise Refused(404, f"No library {code}.")
+        old = _stored(staff, code)
         new = Library.with_desks(code, field(form, "name", 255), old.all_desks(),
                                  field(form, "description", 255), bool(form.get("enabled")))
-        error = _save(staff, new)
-        if error:
-            return _library_page(staff, request, code, error=error, status=400)
-        return see_other(f"{BASE}/{quote(code)}?" + urlencode({"saved": code}))
+        return _saved_or_page(staff, request, new,
+                              f"{BASE}/{quote(code)}?" + urlencode({"saved": code}))
 
     return await page(request, impl, form=True)
 
@@ -137,17 +143,14 @@ async def save_desk(request: Request, code: str) -> Response:
     def impl(staff: Staff, form: FormData | None) -> Response:
         assert form is not None
         need(staff, Action.CONFIGURE)
-        old = _libraries(staff).get(_code(code))
-        if old is None:
-            raise Refused(404, f"No library {code}.")
+        old = _stored(staff, code)
         desk_code = field(form, "code", 64)
         desk = Desk(desk_code, field(form, "name", 255) or desk_code, bool(form.get("enabled")))
         desks = [d for d in old.all_desks() if d.code != desk_code] + [desk]
-        error = _save(staff, Library.with_desks(code, old.name, desks, old.description,
-                                                old.enabled))
-        if error:
-            return _library_page(staff, request, code, error=error, status=400)
         query = urlencode({"saved": f"{code}/{desk_code}"})
-        return see_other(f"{BASE}/{quote(code)}?{query}#desk-{quote(desk_code)}")
+        return _saved_or_page(
+            staff, request, Library.with_desks(code, old.name, desks, old.description,
+                                               old.enabled),
+            f"{BASE}/{quote(code)}?{query}#desk-{quote(desk_code)}")
 
     return await page(request, impl, form=True)

@@ -7,7 +7,6 @@ and the service then checks scopes, desks and texts as it does for the API and t
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping
 from datetime import date
 from urllib.parse import quote
@@ -24,10 +23,10 @@ from bookplate.roles.model import (
     RoleProfile,
 )
 from bookplate.users.model import RecordType
+from bookplate.web.staff.admin.common import CODE, code_in_path
 from bookplate.web.staff.common import Refused, field
 
 BASE = "/staff/admin/roles"
-CODE = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
 #: Rows of a profile's role table: those of the profile and this many empty ones.
 EMPTY_ROWS = 4
 #: A profile holds up to 500 roles (as through the API), shown with the empty rows.
@@ -58,9 +57,7 @@ def rule_url(rule_id: str) -> str:
 
 def code_of(raw: str, what: str) -> str:
     """A profile code or rule ID from the address (404 when it cannot be one)."""
-    if not CODE.match(raw):
-        raise Refused(404, f"No {what} {raw[:64]}.")
-    return raw
+    return code_in_path(raw, what, CODE)
 
 
 def new_code(form: FormData, name: str, what: str) -> str:

@@ -16,7 +16,7 @@ from bookplate.errors import BookplateError
 from bookplate.roles.errors import ProfileNotFound
 from bookplate.roles.model import ROLE_TYPES, AssignmentRule, RoleProfile
 from bookplate.roles.policy import Action
-from bookplate.web.staff.admin.common import CONFIRM_DELETE, confirmed, need, saved_or_again
+from bookplate.web.staff.admin.common import CONFIRM_DELETE, EditForm, confirmed, need
 from bookplate.web.staff.admin.role_forms import (
     BASE,
     CONDITIONS,
@@ -108,75 +108,28 @@ def _stored_profile(staff: Staff, raw: str) -> RoleProfile:
     return found
 
 
-@router.get(f"{BASE}/profiles/new")
-async def new_profile(request: Request) -> Response:
-    def impl(staff: Staff, _: FormData | None) -> Response:
-        need(staff, Action.CONFIGURE)
-        return _profile_page(staff, request, RoleProfile("", ""), new=True)
-
-    return await page(request, impl)
-
-
-@router.post(f"{BASE}/profiles/new")
-async def create_profile(request: Request) -> Response:
-    def impl(staff: Staff, form: FormData | None) -> Response:
-        assert form is not None
-        need(staff, Action.CONFIGURE)
-        typed = RoleProfile(shown(form, "code", 64), shown(form, "name", 255))
-        try:
-            code = new_code(form, "code", "code of a profile")
-            if code in staff.c.roles.config(staff.institution).profiles:
-                raise Refused(400, f"A role profile {code} exists already: choose another "
-                                   "code, or change that profile on its page.")
-        except Refused as exc:
-            return _profile_page(staff, request, typed, new=True, error=exc.message,
-                                 status=exc.status)
-        return saved_or_again(
-            lambda: read_profile(form, code),
-            lambda profile: staff.c.roles.put_profile(
-                staff.institution, profile, who(staff), staff.actor
-            ),
-            lambda profile, error, status: _profile_page(
-                staff, request, profile or typed, new=True, error=error, status=status
-            ),
-            profile_url(code) + "?saved=1",
-        )
-
-    return await page(request, impl, reader=big_form)
+def _new_profile_code(staff: Staff, form: FormData) -> str:
+    code = new_code(form, "code", "code of a profile")
+    if code in staff.c.roles.config(staff.institution).profiles:
+        raise Refused(400, f"A role profile {code} exists already: choose another "
+                           "code, or change that profile on its page.")
+    return code
 
 
-@router.get(f"{BASE}/profiles/{{code}}")
-async def show_profile(request: Request, code: str) -> Response:
-    def impl(staff: Staff, _: FormData | None) -> Response:
-        need(staff, Action.CONFIGURE)
-        notice = "The profile was saved." if request.query_params.get("saved") else ""
-        return _profile_page(staff, request, _stored_profile(staff, code), new=False,
-                             notice=notice)
-
-    return await page(request, impl)
-
-
-@router.post(f"{BASE}/profiles/{{code}}")
-async def save_profile(request: Request, code: str) -> Response:
-    """The form over the stored profile: each role a row, changed in place, removed with its
-    row's box, added in an empty row."""
-
-    def impl(staff: Staff, form: FormData | None) -> Response:
-        assert form is not None
-        need(staff, Action.CONFIGURE)
-        stored = _stored_profile(staff, code)
-        return saved_or_again(
-            lambda: read_profile(form, stored.code),
-            lambda profile: staff.c.roles.put_profile(
-                staff.institution, profile, who(staff), staff.actor
-            ),
-            lambda profile, error, status: _profile_page(
-                staff, request, profile or stored, new=False, error=error, status=status
-            ),
-            profile_url(stored.code) + "?saved=1",
-        )
-
-    return await page(request, impl, reader=big_form)
+PROFILE_FORM: EditForm[RoleProfile] = EditForm(
+    read=lambda staff, form, code, stored: read_profile(form, code),
+    save=lambda staff, profile, new: staff.c.roles.put_profile(
+        staff.institution, profile, who(staff), staff.actor),
+    show=_profile_page,
+    typed=lambda staff, form: RoleProfile(shown(form, "code", 64), shown(form, "name", 255)),
+    new_code=_new_profile_code,
+    url=profile_url,
+    code=lambda profile: profile.code,
+)
+PROFILE_FORM.routes(router, f"{BASE}/profiles", see=(Action.CONFIGURE,),
+                    change=Action.CONFIGURE, stored=_stored_profile,
+                    blank=lambda staff: RoleProfile("", ""), saved="The profile was saved.",
+                    reader=big_form)
 
 
 @router.post(f"{BASE}/profiles/{{code}}/delete")
@@ -220,71 +173,33 @@ def _stored_rule(staff: Staff, raw: str) -> AssignmentRule:
     raise Refused(404, f"Role assignment rule {rule_id} was not found.")
 
 
-def _save_rule(staff: Staff, request: Request, form: FormData, rule_id: str,
-               stored: AssignmentRule | None) -> Response:
+def _read_rule(staff: Staff, form: FormData, rule_id: str,
+               stored: AssignmentRule | None) -> AssignmentRule:
     config = staff.c.roles.config(staff.institution)
-    offered = rule_choices(staff.book().tables, stored)
-    shown = stored or AssignmentRule(rule_id, "")
-    try:
-        rule = read_rule(form, rule_id, config.profiles, offered)
-    except Refused as exc:
-        return _rule_page(staff, request, shown, new=stored is None, error=exc.message,
-                          status=exc.status)
-    try:
-        staff.c.roles.put_rule(staff.institution, rule, who(staff), staff.actor)
-    except BookplateError as exc:
-        return _rule_page(staff, request, rule, new=stored is None, error=str(exc), status=400)
-    return see_other(rule_url(rule_id) + "?saved=1")
+    return read_rule(form, rule_id, config.profiles, rule_choices(staff.book().tables, stored))
 
 
-@router.get(f"{BASE}/rules/new")
-async def new_rule(request: Request) -> Response:
-    def impl(staff: Staff, _: FormData | None) -> Response:
-        need(staff, Action.CONFIGURE)
-        return _rule_page(staff, request, AssignmentRule("", ""), new=True)
-
-    return await page(request, impl)
-
-
-@router.post(f"{BASE}/rules/new")
-async def create_rule(request: Request) -> Response:
-    def impl(staff: Staff, form: FormData | None) -> Response:
-        assert form is not None
-        need(staff, Action.CONFIGURE)
-        typed = AssignmentRule(shown(form, "rule_id", 64), "")
-        try:
-            rule_id = new_code(form, "rule_id", "ID of a rule")
-            if any(r.rule_id == rule_id for r in staff.c.roles.config(staff.institution).rules):
-                raise Refused(400, f"An assignment rule {rule_id} exists already: choose "
-                                   "another ID, or change that rule on its page.")
-        except Refused as exc:
-            return _rule_page(staff, request, typed, new=True, error=exc.message,
-                              status=exc.status)
-        return _save_rule(staff, request, form, rule_id, None)
-
-    return await page(request, impl, reader=big_form)
+def _new_rule_id(staff: Staff, form: FormData) -> str:
+    rule_id = new_code(form, "rule_id", "ID of a rule")
+    if any(r.rule_id == rule_id for r in staff.c.roles.config(staff.institution).rules):
+        raise Refused(400, f"An assignment rule {rule_id} exists already: choose "
+                           "another ID, or change that rule on its page.")
+    return rule_id
 
 
-@router.get(f"{BASE}/rules/{{rule_id}}")
-async def show_rule(request: Request, rule_id: str) -> Response:
-    def impl(staff: Staff, _: FormData | None) -> Response:
-        need(staff, Action.CONFIGURE)
-        notice = "The rule was saved." if request.query_params.get("saved") else ""
-        return _rule_page(staff, request, _stored_rule(staff, rule_id), new=False,
-                          notice=notice)
-
-    return await page(request, impl)
-
-
-@router.post(f"{BASE}/rules/{{rule_id}}")
-async def save_rule(request: Request, rule_id: str) -> Response:
-    def impl(staff: Staff, form: FormData | None) -> Response:
-        assert form is not None
-        need(staff, Action.CONFIGURE)
-        stored = _stored_rule(staff, rule_id)
-        return _save_rule(staff, request, form, stored.rule_id, stored)
-
-    return await page(request, impl, reader=big_form)
+RULE_FORM: EditForm[AssignmentRule] = EditForm(
+    read=_read_rule,
+    save=lambda staff, rule, new: staff.c.roles.put_rule(
+        staff.institution, rule, who(staff), staff.actor),
+    show=_rule_page,
+    typed=lambda staff, form: AssignmentRule(shown(form, "rule_id", 64), ""),
+    new_code=_new_rule_id,
+    url=rule_url,
+    code=lambda rule: rule.rule_id,
+)
+RULE_FORM.routes(router, f"{BASE}/rules", see=(Action.CONFIGURE,), change=Action.CONFIGURE,
+                 stored=_stored_rule, blank=lambda staff: AssignmentRule("", ""),
+                 saved="The rule was saved.", reader=big_form)
 
 
 @router.post(f"{BASE}/rules/{{rule_id}}/delete")

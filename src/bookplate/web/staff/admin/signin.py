@@ -18,6 +18,7 @@ from starlette.responses import Response
 
 from bookplate.auth.errors import ProfileInvalid, ProfileNotFound
 from bookplate.auth.model import Method
+from bookplate.web.staff.admin.common import saved_or_again
 from bookplate.web.staff.admin.signin_forms import config_from, rows
 from bookplate.web.staff.common import Refused, Staff, field, page, read_form, render, see_other
 
@@ -77,6 +78,28 @@ def _url(method: Method, code: str) -> str:
     return f"{BASE}/{method.value}/{quote(code)}"
 
 
+def _saved_or_again(staff: Staff, request: Request, form: FormData, method: Method,
+                    code: str, *, new: bool) -> Response:
+    """The profile form posted: its settings saved (a new profile, or over the stored one
+    with the secrets left blank kept), or the form again with what was typed and why."""
+    admin = staff.c.signin_admin
+
+    def save(config: dict[str, Any]) -> None:
+        try:
+            admin.save(staff.institution, method.value, code, config, _who(staff),
+                       staff.actor, new=new, keep_secrets=not new)
+        except ProfileNotFound as exc:
+            raise Refused(404, str(exc)) from None
+
+    return saved_or_again(
+        lambda: form,
+        lambda sent: save(config_from(admin.settings(method), sent)),
+        lambda _, error, status: _edit_page(staff, request, method, None if new else code,
+                                            sent=form, error=error, status=status),
+        f"{_url(method, code)}?" + urlencode({"saved": "1"}),
+    )
+
+
 @router.get(BASE)
 async def profiles(request: Request) -> Response:
     def impl(staff: Staff, _: FormData | None) -> Response:
@@ -102,15 +125,7 @@ async def add_profile(request: Request) -> Response:
         assert form is not None
         staff.c.signin_admin.allowed(staff.actor)
         method = _method(staff, field(form, "method", 20))
-        code = field(form, "code", 64)
-        try:
-            config = config_from(staff.c.signin_admin.settings(method), form)
-            staff.c.signin_admin.save(staff.institution, method.value, code, config,
-                                      _who(staff), staff.actor, new=True)
-        except ProfileInvalid as exc:
-            return _edit_page(staff, request, method, None, sent=form, error=str(exc),
-                              status=400)
-        return see_other(f"{_url(method, code)}?" + urlencode({"saved": "1"}))
+        return _saved_or_again(staff, request, form, method, field(form, "code", 64), new=True)
 
     return await page(request, impl, reader=_form)
 
@@ -135,17 +150,7 @@ async def edit_profile(request: Request, method: str, code: str) -> Response:
     def impl(staff: Staff, form: FormData | None) -> Response:
         assert form is not None
         staff.c.signin_admin.allowed(staff.actor)
-        kind = _method(staff, method)
-        try:
-            config = config_from(staff.c.signin_admin.settings(kind), form)
-            staff.c.signin_admin.save(staff.institution, kind.value, code, config,
-                                      _who(staff), staff.actor, new=False, keep_secrets=True)
-        except ProfileNotFound as exc:
-            raise Refused(404, str(exc)) from None
-        except ProfileInvalid as exc:
-            return _edit_page(staff, request, kind, code, sent=form, error=str(exc),
-                              status=400)
-        return see_other(f"{_url(kind, code)}?" + urlencode({"saved": "1"}))
+        return _saved_or_again(staff, request, form, _method(staff, method), code, new=False)
 
     return await page(request, impl, reader=_form)
 

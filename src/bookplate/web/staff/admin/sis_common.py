@@ -7,7 +7,6 @@ may run SIS jobs; runs are started, read and queued again by those who may run S
 
 from __future__ import annotations
 
-import re
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -20,10 +19,10 @@ from bookplate.sis.model import (
     Profile,
     Report,
 )
+from bookplate.web.staff.admin.common import code_in_path
 from bookplate.web.staff.common import Refused, Staff, field
 
 BASE = "/staff/admin/sis"
-CODE = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
 ITEMS_PAGE = 50
 MAX_PAGE = 100_000
 RUNS_SHOWN = 50
@@ -52,9 +51,7 @@ def run_url(run_id: int | None, **params: Any) -> str:
 
 
 def code_of(code: str) -> str:
-    if not CODE.match(code):
-        raise Refused(404, f"No users integration profile {code[:64]}.")
-    return code
+    return code_in_path(code, "users integration profile")
 
 
 def profile_of(staff: Staff, code: str) -> Profile:

@@ -25,17 +25,17 @@ from bookplate.sis.preview import SAMPLE_BYTES
 from bookplate.sis.services import RULED_FIELDS
 from bookplate.users.model import RecordType
 from bookplate.web.staff.admin.common import (
+    CODE,
     CONFIRM_DELETE,
+    EditForm,
     confirmed,
     may,
     need,
-    saved_or_again,
     upload_form,
     uploaded,
 )
 from bookplate.web.staff.admin.sis_common import (
     BASE,
-    CODE,
     EMPTY_ROWS,
     FIELD_RULES,
     MAX_ROWS,
@@ -171,70 +171,40 @@ async def profiles(request: Request) -> Response:
     return await page(request, impl)
 
 
-@router.get(f"{BASE}/profiles/new")
-async def new_profile(request: Request) -> Response:
-    def impl(staff: Staff, _: FormData | None) -> Response:
-        need(staff, Action.MANAGE_INTEGRATIONS)
-        return _profile_page(staff, request, Profile("", staff.institution), new=True)
-
-    return await page(request, impl)
+def _new_code(staff: Staff, form: FormData) -> str:
+    code = field(form, "code", 100)
+    if not CODE.match(code):
+        raise Refused(400, "The code must be 1 to 64 letters, digits, '.', '_' or '-'.")
+    return code
 
 
-@router.post(f"{BASE}/profiles/new")
-async def create_profile(request: Request) -> Response:
-    def impl(staff: Staff, form: FormData | None) -> Response:
-        assert form is not None
-        need(staff, Action.MANAGE_INTEGRATIONS)
-        code = field(form, "code", 100)
-        if not CODE.match(code):
-            profile = Profile(code[:64], staff.institution)
-            return _profile_page(staff, request, profile, new=True, status=400, error=(
-                "The code must be 1 to 64 letters, digits, '.', '_' or '-'."))
-        return saved_or_again(
-            lambda: read_profile(form, code, staff.institution),
-            lambda profile: staff.c.sis.create_profile(
-                profile, f"staff:{staff.actor.primary_id}"),
-            lambda profile, error, status: _profile_page(
-                staff, request, profile or Profile(code, staff.institution), new=True,
-                error=error, status=status,
-            ),
-            profile_url(code) + "?saved=1",
-        )
-
-    return await page(request, impl, form=True)
+def _typed(staff: Staff, form: FormData) -> Profile:
+    value = form.get("code")
+    return Profile(value.strip()[:64] if isinstance(value, str) else "", staff.institution)
 
 
-@router.get(f"{BASE}/profiles/{{code}}")
-async def show_profile(request: Request, code: str) -> Response:
-    def impl(staff: Staff, _: FormData | None) -> Response:
-        need(staff, Action.MANAGE_INTEGRATIONS, Action.RUN_SIS)
-        notice = "The profile was saved." if request.query_params.get("saved") else ""
-        return _profile_page(staff, request, profile_of(staff, code), new=False, notice=notice)
-
-    return await page(request, impl)
+def _save(staff: Staff, profile: Profile, new: bool) -> object:
+    who = f"staff:{staff.actor.primary_id}"
+    if new:
+        return staff.c.sis.create_profile(profile, who)
+    return staff.c.sis.update_profile(profile, who)
 
 
-@router.post(f"{BASE}/profiles/{{code}}")
-async def save_profile(request: Request, code: str) -> Response:
-    """Saves the form over the stored profile. The form shows every stored setting, so what
-    the person leaves alone stays as it is (the CLI's ``profile update``); a rule or a
-    column is changed in its row, removed with its row's box, added in an empty row."""
-
-    def impl(staff: Staff, form: FormData | None) -> Response:
-        assert form is not None
-        need(staff, Action.MANAGE_INTEGRATIONS)
-        stored = profile_of(staff, code)
-        return saved_or_again(
-            lambda: read_profile(form, stored.code, staff.institution),
-            lambda profile: staff.c.sis.update_profile(
-                profile, f"staff:{staff.actor.primary_id}"),
-            lambda profile, error, status: _profile_page(
-                staff, request, profile or stored, new=False, error=error, status=status
-            ),
-            profile_url(stored.code) + "?saved=1",
-        )
-
-    return await page(request, impl, form=True)
+PROFILE_FORM: EditForm[Profile] = EditForm(
+    read=lambda staff, form, code, stored: read_profile(form, code, staff.institution),
+    save=_save,
+    show=_profile_page,
+    typed=_typed,
+    new_code=_new_code,
+    url=profile_url,
+    code=lambda profile: profile.code,
+)
+# Seeing a profile is allowed to whoever may run the SIS; changing one, to its administrators.
+PROFILE_FORM.routes(router, f"{BASE}/profiles",
+                    see=(Action.MANAGE_INTEGRATIONS, Action.RUN_SIS),
+                    change=Action.MANAGE_INTEGRATIONS, stored=profile_of,
+                    blank=lambda staff: Profile("", staff.institution),
+                    saved="The profile was saved.")
 
 
 @router.post(f"{BASE}/profiles/{{code}}/delete")
