@@ -221,3 +221,30 @@ def test_a_request_refresh_racing_a_live_one_never_writes_the_older_record(
         del network._fetch
     assert c.network.waiting() == 0
     assert c.users.get("HOST1", "race").last_name == "Newer"
+
+
+def test_one_failing_user_of_a_group_holds_up_no_other(c: Container) -> None:
+    ids = ["g0", "g1", "bad", "g3"]
+    for primary_id in ids:
+        c.users.create("MAIN", _user(primary_id), "api")
+        c.network.link("HOST1", "MAIN", primary_id, "test")
+        _rename(c, primary_id, "Grouped")
+    network = c.network
+    store_in = c.users.store_in
+
+    def refuse_bad(uow: Any, stored: User, user: User, actor: str) -> User:
+        if stored.primary_id == "bad":
+            raise RuntimeError("refused")
+        return store_in(uow, stored, user, actor)
+
+    c.users.store_in = refuse_bad  # type: ignore[method-assign]  # the failure under test
+    try:
+        report = network.process_outbox(group=4)
+    finally:
+        del c.users.store_in
+    assert report.refreshed == 3 and len(report.failed) == 1 and "refused" in report.failed[0]
+    assert c.network.waiting() == 1
+    assert [c.users.get("HOST1", p).last_name for p in ids] == ["Grouped", "Grouped", "Lee",
+                                                               "Grouped"]
+    assert all(len(_refresh_lines(c, "HOST1", p)) == 1 for p in ids if p != "bad")
+    assert network.process_outbox().refreshed == 1
