@@ -49,8 +49,11 @@ class Side:
             self.proc = None
 
 
-def _side(tmp: Path, name: str, institution: str, seed: bool) -> Side:
-    database = f"sqlite:///{tmp / name}.db"
+def _side(tmp: Path, name: str, institution: str, seed: bool,
+          database: str | None = None) -> Side:
+    """A migrated database (a SQLite file unless ``database`` is given) with the institution,
+    a read-write key, and with ``seed`` the user walker."""
+    database = database or f"sqlite:///{tmp / name}.db"
     c = build_container(Settings(database_url=database, redis_url=None), migrate=True)
     try:
         c.add_institution(institution, institution)
@@ -71,6 +74,11 @@ def linked(tmp_path: Path) -> Iterator[tuple[Side, Side]]:
     """A (home, user walker) and B (host) partners of each other; B has linked walker."""
     a = _side(tmp_path, "a", "A", seed=True)
     b = _side(tmp_path, "b", "B", seed=False)
+    yield from started_and_linked(a, b)
+
+
+def started_and_linked(a: Side, b: Side) -> Iterator[tuple[Side, Side]]:
+    """Both served, partners of each other, B holding its copy of A's walker; stopped after."""
     try:
         a.start()
         b.start()

@@ -19,34 +19,22 @@ from typing import Any
 import httpx
 import pytest
 
-from bookplate.bootstrap import build_container
-from bookplate.config import Settings
-from bookplate.keys.services import parse_areas
-from bookplate.users.model import ContactInfo, Email, User, UserInput
-from tests.integration.auth.peers import free_port, stop, wait_until
-from tests.integration.network.test_pushes import Side, _copy_name, _h, _rename, _waiting
+from tests.integration.auth.peers import stop, wait_until
+from tests.integration.network.test_pushes import (
+    Side,
+    _copy_name,
+    _h,
+    _rename,
+    _side,
+    _waiting,
+    started_and_linked,
+)
 from tests.pg import PG_URL, postgres_schema
 
 pytestmark = [pytest.mark.postgres,
               pytest.mark.skipif(not PG_URL, reason="BOOKPLATE_TEST_POSTGRES_URL is not set")]
 
 ROOT = Path(__file__).resolve().parents[3]
-
-
-def _side(database: str, tmp: Path, name: str, institution: str, seed: bool) -> Side:
-    c = build_container(Settings(database_url=database, redis_url=None), migrate=True)
-    try:
-        c.add_institution(institution, institution)
-        _, key = c.keys.create(institution, "rw", parse_areas(["users:rw", "conf:rw"]), 1000)
-        if seed:
-            c.users.create(institution, UserInput(User(
-                primary_id="walker", first_name="Jo", last_name="Walker",
-                user_group="UNDERGRAD", contact_info=ContactInfo(
-                    emails=[Email("jo@a.edu", preferred=True, email_types=["school"])]),
-            )), "seed")
-    finally:
-        c.close()
-    return Side(database, free_port(), key, tmp / f"{name}.log")
 
 
 def _env(database: str) -> dict[str, str]:
@@ -65,26 +53,9 @@ def _network_worker(a: Side) -> subprocess.Popen[bytes]:
 @pytest.fixture
 def linked(tmp_path: Path) -> Iterator[tuple[Side, Side]]:
     with ExitStack() as stack:
-        a = _side(stack.enter_context(postgres_schema("pa")), tmp_path, "a", "A", seed=True)
-        b = _side(stack.enter_context(postgres_schema("pb")), tmp_path, "b", "B", seed=False)
-        try:
-            a.start()
-            b.start()
-            with httpx.Client(timeout=30) as http:
-                r = http.put(f"{b.url}/bookplate/v1/network/partners/A", headers=_h(b.key),
-                             json={"base_url": a.url, "api_key": a.key, "user_group": "GRAD"})
-                assert r.status_code == 200, r.text
-                r = http.put(f"{a.url}/bookplate/v1/network/partners/B", headers=_h(a.key),
-                             json={"base_url": b.url, "api_key": b.key,
-                                   "timeout_seconds": 1, "retries": 0})
-                assert r.status_code == 200, r.text
-                r = http.post(f"{b.url}/almaws/v1/users?source_institution_code=A"
-                              "&source_user_id=walker", headers=_h(b.key))
-                assert r.status_code == 200, r.text
-            yield a, b
-        finally:
-            b.stop()
-            a.stop()
+        a = _side(tmp_path, "a", "A", True, stack.enter_context(postgres_schema("pa")))
+        b = _side(tmp_path, "b", "B", False, stack.enter_context(postgres_schema("pb")))
+        yield from started_and_linked(a, b)
 
 
 def _push_lines(http: httpx.Client, b: Side) -> list[dict[str, Any]]:

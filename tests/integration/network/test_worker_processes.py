@@ -50,6 +50,15 @@ def _finish(proc: subprocess.Popen[str]) -> dict[str, int]:
     return counts
 
 
+def _linked(c: Container, ids: list[str]) -> list[str]:
+    """Source users at MAIN, each with a copy in both hosts."""
+    for primary_id in ids:
+        c.users.create("MAIN", _user(primary_id), "api")
+        for host in HOSTS:
+            c.network.link(host, "MAIN", primary_id, "test")
+    return ids
+
+
 def _rename(c: Container, primary_id: str, last: str) -> None:
     stored = c.users.get("MAIN", primary_id)
     stored.last_name = last
@@ -92,11 +101,7 @@ def _expected(c: Container, before: list[User]) -> list[User]:
 def test_a_worker_killed_mid_batch_loses_nothing_and_applies_nothing_twice(
     c: Container, database_url: str, tmp_path: Path
 ) -> None:
-    ids = [f"k{i}" for i in range(8)]
-    for primary_id in ids:
-        c.users.create("MAIN", _user(primary_id), "api")
-        c.network.link("HOST1", "MAIN", primary_id, "test")
-        c.network.link("HOST2", "MAIN", primary_id, "test")
+    ids = _linked(c, [f"k{i}" for i in range(8)])
     for primary_id in ids:
         _rename(c, primary_id, "Changed")
     _rename(c, "k5", "Changed-Again")  # two entries for one user, taken together
@@ -135,11 +140,7 @@ def test_a_worker_killed_mid_batch_loses_nothing_and_applies_nothing_twice(
 def test_two_workers_and_request_refreshes_at_once(
     c: Container, database_url: str, tmp_path: Path
 ) -> None:
-    ids = [f"w{i}" for i in range(6)]
-    for primary_id in ids:
-        c.users.create("MAIN", _user(primary_id), "api")
-        c.network.link("HOST1", "MAIN", primary_id, "test")
-        c.network.link("HOST2", "MAIN", primary_id, "test")
+    ids = _linked(c, [f"w{i}" for i in range(6)])
     stop = tmp_path / "stop"
     errors: list[BaseException] = []
 
