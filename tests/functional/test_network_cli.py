@@ -84,6 +84,11 @@ def test_partner_commands_and_bad_input() -> None:
     assert code == 0 and "+14d" in out and "after_exp" in out
     assert run("network", "member-set", "A", "--searchable", "NOPE")[0] == 2
     assert run("network", "member-set", "A", "--searchable", "BARCODE")[0] == 0
-    assert run("network", "process")[0] == 0
+    code, out = run("network", "process")
+    assert code == 0 and "0 changes" in out and "pushes: 0 delivered" in out
+    code, out = run("network", "process", "--no-pushes")
+    assert code == 0 and "pushes" not in out
+    assert run("network", "process", "--limit", "0")[0] == 2
+    assert run("network", "process", "--limit", "many")[0] == 2
     assert run("network", "partner-remove", "B", "A")[0] == 0
     assert run("network", "partner-remove", "B", "A")[0] == 2

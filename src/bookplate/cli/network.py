@@ -22,6 +22,8 @@ from bookplate.network.model import IdClash, IdScope, clash_csv_rows
 
 if TYPE_CHECKING:
     from bookplate.bootstrap import Container
+    from bookplate.network.model import RefreshReport
+    from bookplate.network.pushes import PushReport
 
 network_app = typer.Typer(no_args_is_help=True, help="Fulfillment networks and linked accounts.")
 WHO = "cli"
@@ -109,15 +111,32 @@ def refresh(institution: str, user_id: str) -> None:
 
 
 @network_app.command("process")
-def process() -> None:
-    """Work the refresh outbox once, now (what the background job does)."""
-    report = _run(lambda c: c.network.process_outbox())
-    console().print(f"{report.entries} changes: {report.refreshed} copies refreshed, "
-                  f"{report.unchanged} unchanged, {report.marked} marked, "
-                  f"{len(report.failed)} failed.")
-    for line in report.failed:
-        err().print(f"failed: {line}")
-    if report.failed:
+def process(
+    limit: Annotated[int, typer.Option(min=1, max=10_000,
+                                       help="outbox entries and pushes read at a time")] = 500,
+    pushes: Annotated[bool, typer.Option("--pushes/--no-pushes",
+                                         help="send the pushes owed to copies on other "
+                                         "deployments after the outbox pass")] = True,
+) -> None:
+    """Work the refresh outbox once, now, then send the waiting pushes to copies on other
+    deployments (what the background job does). Exit 1 when anything failed."""
+    def work(c: Container) -> tuple[RefreshReport, PushReport | None]:
+        report = c.network.process_outbox(limit)
+        return report, (c.network.deliver_pushes(limit) if pushes else None)
+
+    report, sent = _run(work)
+    line = (f"{report.entries} changes: {report.refreshed} copies refreshed, "
+            f"{report.unchanged} unchanged, {report.marked} marked, "
+            f"{len(report.failed)} failed")
+    failed = list(report.failed)
+    if sent is not None:
+        line += (f"; pushes: {sent.delivered} delivered, {sent.stale} stale, "
+                 f"{sent.dropped} dropped, {len(sent.failed)} failed")
+        failed += sent.failed
+    console().print(line + ".", soft_wrap=True)
+    for entry in failed:
+        err().print(f"failed: {entry}", soft_wrap=True)
+    if failed:
         raise typer.Exit(1)
 
 

@@ -28,7 +28,7 @@ from bookplate.network.ports import NetworkUnitOfWork
 from bookplate.network.sources import SourceLookup
 from bookplate.users.errors import DuplicateId, UserNotFound
 from bookplate.users.model import User, UserInput
-from bookplate.users.ports import ALL_UNIQUE, LINKING_ID, Guard
+from bookplate.users.ports import ALL_UNIQUE, LINKING_ID, PRIMARY_ID, Guard
 
 log = structlog.get_logger("bookplate.network")
 
@@ -150,6 +150,13 @@ class Linking(SourceLookup):
             stored = uow.network.copy_in(institution, partner.code, copy_.source_link_id)
             if stored is None:
                 raise NoLinkedAccount(user_id)
+            if not partner.remote:
+                # Read again under the lock: a live refresh of a newer change may have been
+                # applied since the fetch, and the older record must not overwrite it.
+                current = uow.users.find(partner.code, stored.source_link_id or "",
+                                         PRIMARY_ID)
+                if current is not None:
+                    source = SourceRecord(current, source.share_blocks)
             user, _changed = self._apply(uow, stored, source, partner, actor, "request",
                                          guard=guard)
             uow.commit()

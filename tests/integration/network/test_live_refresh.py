@@ -174,12 +174,13 @@ def test_a_worker_killed_mid_batch_loses_nothing_and_applies_nothing_twice(
 
     monkeypatch.setattr(c.users, "store_in", dying_store)
     with pytest.raises(_Crash):
-        c.network.process_outbox()
+        c.network.process_outbox(group=2)  # two source users a transaction
     monkeypatch.setattr(c.users, "store_in", original)
-    # Two source users fully done (their entries gone with their refresh), the third rolled
-    # back whole: its first copy is not half-applied.
+    # The first group (two source users) fully done, their entries gone with their refresh;
+    # the second rolled back whole: its users' first copies are not half-applied.
     assert c.network.waiting() == 4
     assert c.users.get("HOST1", "k2").last_name == "Lee"
+    assert c.users.get("HOST1", "k1").last_name == "Changed"
     c.network.process_outbox()
     assert c.network.waiting() == 0
     for primary_id in ids:

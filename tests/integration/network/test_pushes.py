@@ -5,7 +5,11 @@ bodies and older sequence numbers."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -13,14 +17,71 @@ import pytest
 
 from bookplate.bootstrap import build_container
 from bookplate.config import Settings
-from tests.functional.live import Deployment, two_deployments
-from tests.integration.auth.peers import wait_until
+from bookplate.keys.services import parse_areas
+from bookplate.users.model import ContactInfo, Email, User, UserInput
+from tests.integration.auth.peers import free_port, port_open, stop, wait_until
+
+
+@dataclass
+class Side:
+    database: str
+    port: int
+    key: str
+    log: Path
+    proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        env = {**os.environ, "BOOKPLATE_DATABASE_URL": self.database}
+        env.pop("BOOKPLATE_REDIS_URL", None)
+        command = str(Path(sys.executable).parent / "bookplate")
+        with self.log.open("ab") as out:
+            self.proc = subprocess.Popen([command, "serve", "--port", str(self.port)],
+                                         env=env, stdout=out, stderr=out)
+        wait_until(lambda: port_open(self.port), "bookplate serve", 60)
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            stop(self.proc)
+            self.proc = None
+
+
+def _side(tmp: Path, name: str, institution: str, seed: bool,
+          database: str | None = None) -> Side:
+    """A migrated database (a SQLite file unless ``database`` is given) with the institution,
+    a read-write key, and with ``seed`` the user walker."""
+    database = database or f"sqlite:///{tmp / name}.db"
+    c = build_container(Settings(database_url=database, redis_url=None), migrate=True)
+    try:
+        c.add_institution(institution, institution)
+        _, key = c.keys.create(institution, "rw", parse_areas(["users:rw", "conf:rw"]), 1000)
+        if seed:
+            c.users.create(institution, UserInput(User(
+                primary_id="walker", first_name="Jo", last_name="Walker",
+                user_group="UNDERGRAD", contact_info=ContactInfo(
+                    emails=[Email("jo@a.edu", preferred=True, email_types=["school"])]),
+            )), "seed")
+    finally:
+        c.close()
+    return Side(database, free_port(), key, tmp / f"{name}.log")
 
 
 @pytest.fixture
-def linked(tmp_path: Path) -> Iterator[tuple[Deployment, Deployment]]:
+def linked(tmp_path: Path) -> Iterator[tuple[Side, Side]]:
     """A (home, user walker) and B (host) partners of each other; B has linked walker."""
-    with two_deployments(tmp_path) as (a, b):
+    a = _side(tmp_path, "a", "A", seed=True)
+    b = _side(tmp_path, "b", "B", seed=False)
+    yield from started_and_linked(a, b)
+
+
+def started_and_linked(a: Side, b: Side) -> Iterator[tuple[Side, Side]]:
+    """Both served, partners of each other, B holding its copy of A's walker; stopped after."""
+    try:
+        a.start()
+        b.start()
         with httpx.Client(timeout=30) as http:
             r = http.put(f"{b.url}/bookplate/v1/network/partners/A", headers=_h(b.key),
                          json={"base_url": a.url, "api_key": a.key, "user_group": "GRAD"})
@@ -33,25 +94,28 @@ def linked(tmp_path: Path) -> Iterator[tuple[Deployment, Deployment]]:
                           "&source_user_id=walker", headers=_h(b.key))
             assert r.status_code == 200, r.text
         yield a, b
+    finally:
+        b.stop()
+        a.stop()
 
 
 def _h(key: str) -> dict[str, str]:
     return {"Authorization": f"apikey {key}", "Accept": "application/json"}
 
 
-def _rename(http: httpx.Client, a: Deployment, last_name: str) -> None:
+def _rename(http: httpx.Client, a: Side, last_name: str) -> None:
     home = http.get(f"{a.url}/almaws/v1/users/walker", headers=_h(a.key)).json()
     home["last_name"] = last_name
     r = http.put(f"{a.url}/almaws/v1/users/walker", json=home, headers=_h(a.key))
     assert r.status_code == 200, r.text
 
 
-def _copy_name(http: httpx.Client, b: Deployment) -> str:
+def _copy_name(http: httpx.Client, b: Side) -> str:
     return str(http.get(f"{b.url}/almaws/v1/users/walker", headers=_h(b.key)).json()
                ["last_name"])
 
 
-def _waiting(a: Deployment) -> list[object]:
+def _waiting(a: Side) -> list[object]:
     c = build_container(Settings(database_url=a.database, redis_url=None))
     try:
         return list(c.network.waiting_pushes())
@@ -60,7 +124,7 @@ def _waiting(a: Deployment) -> list[object]:
 
 
 def test_a_change_at_home_reaches_the_copy_on_the_other_deployment(
-    linked: tuple[Deployment, Deployment],
+    linked: tuple[Side, Side],
 ) -> None:
     a, b = linked
     with httpx.Client(timeout=30) as http:
@@ -74,7 +138,7 @@ def test_a_change_at_home_reaches_the_copy_on_the_other_deployment(
         assert pushes and pushes[-1]["detail"]["changed"] is True
 
 
-def test_the_host_down_the_push_waits_then_arrives(linked: tuple[Deployment, Deployment]) -> None:
+def test_the_host_down_the_push_waits_then_arrives(linked: tuple[Side, Side]) -> None:
     a, b = linked
     with httpx.Client(timeout=30) as http:
         b.stop()
@@ -97,9 +161,7 @@ def test_the_host_down_the_push_waits_then_arrives(linked: tuple[Deployment, Dep
 _GROUP = {"user_group": {"value": "UNDERGRAD"}, "status": {"value": "ACTIVE"}}
 
 
-def _push(
-    http: httpx.Client, b: Deployment, key: str | None = None, **body: object
-) -> httpx.Response:
+def _push(http: httpx.Client, b: Side, key: str | None = None, **body: object) -> httpx.Response:
     payload: dict[str, object] = {"source_institution_code": "A", "source_pk": 1,
                                   "source_user_id": "walker", "sequence": 10**6,
                                   "user": {"primary_id": "walker", "first_name": "Jo",
@@ -111,7 +173,7 @@ def _push(
 
 
 def test_bad_pushes_are_refused_and_an_older_one_changes_nothing(
-    linked: tuple[Deployment, Deployment],
+    linked: tuple[Side, Side],
 ) -> None:
     _a, b = linked
     with httpx.Client(timeout=30) as http:
