@@ -80,3 +80,28 @@ def test_a_typed_look_up_raises_its_own_error(api: Api) -> None:
     assert error_code(r) == "401890"
     r = api.client.delete("/almaws/v1/users/nobody", headers=api.h())
     assert error_code(r) == "401861"
+
+
+def test_what_another_area_read_is_shown_as_the_caller_may_see_it(
+    api: Api,
+    staff: dict[str, str],  # noqa: F811 (fixture)
+) -> None:
+    """``visible`` and ``check_view``: the linked-account and network-history routes hand
+    over the caller instead of testing whether it is a staff member."""
+    c = api.container
+    key = Caller.integration("MAIN", "k")
+    read = c.users.get("MAIN", "manager")
+    assert c.staff.visible(key, read) is read  # an integration sees the record whole
+    c.staff.check_view(key, "nobody")  # its key's area was checked: nothing more to ask
+    desk = c.tokens.actor(staff["desk"])
+    assert desk is not None
+    shown = c.staff.visible(Caller.staff(desk), read)
+    assert shown.primary_id == "manager"
+    assert shown.identifiers == []  # a desk operator sees the primary ID only
+    with pytest.raises(UserNotFound):
+        c.staff.check_view(Caller.staff(desk), "nobody")
+    patron = Caller.staff(Actor("patron", "MAIN"))  # no grants: the policy refuses
+    with pytest.raises(PermissionDenied):
+        c.staff.visible(patron, read)
+    with pytest.raises(PermissionDenied):
+        c.staff.check_view(patron, "manager")
