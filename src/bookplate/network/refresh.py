@@ -110,8 +110,8 @@ class OutboxRefresh(Linking):
         entries = uow.network.entries_of(institution, link_id, up_to)
         if not entries:
             return  # another worker did them
-        self._refresh_copies(uow, institution, link_id, entries, report, settings)
-        self._owe_pushes(uow, institution, entries)
+        gone = self._refresh_copies(uow, institution, link_id, entries, report, settings)
+        self._owe_pushes(uow, institution, entries, gone)
         uow.network.done([e.id for e in entries])
         report.entries += len(entries)
 
@@ -135,13 +135,13 @@ class OutboxRefresh(Linking):
 
     @staticmethod
     def _owe_pushes(uow: NetworkUnitOfWork, institution: str,
-                    entries: list[OutboxEntry]) -> None:
+                    entries: list[OutboxEntry], gone: bool) -> None:
         """Copies on other deployments: one push owed per host, in the transaction that
         takes the entries (nothing lost), numbered by the last entry (order)."""
         last = entries[-1]
         if last.source_pk is None:
             return
-        deleted = last.kind is OutboxKind.DELETED or uow.network.load(last.source_pk) is None
+        deleted = last.kind is OutboxKind.DELETED or gone
         for host in uow.pushes.remote_hosts(institution, last.source_pk):
             uow.pushes.owe(institution, last.source_pk, host, entries[0].link_id, last.id,
                            deleted)
@@ -154,11 +154,11 @@ class OutboxRefresh(Linking):
         entries: list[OutboxEntry],
         report: RefreshReport,
         settings: _Settings,
-    ) -> None:
+    ) -> bool:
+        """Refresh (or mark) the user's copies here; True when the source row is gone."""
         last = entries[-1]
-        source = uow.network.load(last.source_pk) if last.source_pk is not None else None
-        if source is not None and source.institution != institution:
-            source = None
+        loaded = uow.network.load(last.source_pk) if last.source_pk is not None else None
+        source = loaded if loaded is not None and loaded.institution == institution else None
         copies = uow.network.copies(institution, link_id)
         if last.kind is OutboxKind.DELETED or source is None:
             for copy_ in copies:
@@ -171,7 +171,7 @@ class OutboxRefresh(Linking):
                                    copy_.primary_id, {"source_institution_code": institution,
                                                       "source_user_id": link_id})
                 report.marked += 1
-            return
+            return loaded is None
         share = settings.share_blocks(institution)
         for copy_ in copies:
             partner = settings.partner(copy_.institution, institution)
@@ -183,4 +183,5 @@ class OutboxRefresh(Linking):
                 report.refreshed += 1
             else:
                 report.unchanged += 1
+        return False
 
