@@ -449,7 +449,7 @@ def test_cli_unlock_and_reset(world: World, monkeypatch: pytest.MonkeyPatch) -> 
                      ["unlock", "MAIN", "a\x00b"], ["reset-password", "MAIN", "nobody"]):
             bad = run(cli, ["auth", *args])
             assert bad.exit_code == 2, (args, bad.output)
-            assert "Error:" in bad.output and "Traceback" not in bad.output
+            assert "error:" in bad.output.lower() and "Traceback" not in bad.output
     finally:
         get_settings.cache_clear()
 
