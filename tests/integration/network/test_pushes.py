@@ -5,11 +5,7 @@ bodies and older sequence numbers."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -19,34 +15,10 @@ from bookplate.bootstrap import build_container
 from bookplate.config import Settings
 from bookplate.keys.services import parse_areas
 from bookplate.users.model import ContactInfo, Email, User, UserInput
-from tests.integration.auth.peers import free_port, port_open, stop, wait_until
+from tests.functional.live import Deployment
+from tests.integration.auth.peers import free_port, wait_until
 
-
-@dataclass
-class Side:
-    database: str
-    port: int
-    key: str
-    log: Path
-    proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self) -> None:
-        env = {**os.environ, "BOOKPLATE_DATABASE_URL": self.database}
-        env.pop("BOOKPLATE_REDIS_URL", None)
-        command = str(Path(sys.executable).parent / "bookplate")
-        with self.log.open("ab") as out:
-            self.proc = subprocess.Popen([command, "serve", "--port", str(self.port)],
-                                         env=env, stdout=out, stderr=out)
-        wait_until(lambda: port_open(self.port), "bookplate serve", 60)
-
-    def stop(self) -> None:
-        if self.proc is not None:
-            stop(self.proc)
-            self.proc = None
+Side = Deployment  # the two-process set-up of tests/functional/live.py
 
 
 def _side(tmp: Path, name: str, institution: str, seed: bool,
