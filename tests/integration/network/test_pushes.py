@@ -108,6 +108,11 @@ def test_a_change_at_home_reaches_the_copy_on_the_other_deployment(
         pushes = [h for h in history["history"] if h["action"] == "network.refresh"
                   and h["detail"].get("trigger") == "push"]
         assert pushes and pushes[-1]["detail"]["changed"] is True
+        # A's outbox is empty now; the next change's push still has a newer sequence.
+        _rename(http, a, "Walker-Park")
+        wait_until(lambda: _copy_name(http, b) == "Walker-Park", "the second push reached B",
+                   60)
+        wait_until(lambda: _waiting(a) == [], "A's second push dropped once delivered", 30)
 
 
 def test_the_host_down_the_push_waits_then_arrives(linked: tuple[Side, Side]) -> None:

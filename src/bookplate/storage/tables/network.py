@@ -55,6 +55,9 @@ network_outbox = Table(
     Column("attempts", Integer, nullable=False, server_default="0"),
     Column("last_error", String(1000), nullable=True),
     Index("ix_network_outbox_source", "institution", "link_id", "id"),
+    # Ids only grow, also once the table is empty (a push is numbered by them; migration
+    # 0017_outbox_autoincrement): SQLite's AUTOINCREMENT, PostgreSQL's sequence.
+    sqlite_autoincrement=True,
 )
 
 def _copy_key() -> tuple[Column[str], Column[int], Column[str]]:
