@@ -2,21 +2,13 @@
 
 from __future__ import annotations
 
-import os
 from functools import lru_cache
-from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-
-def default_database_url() -> str:
-    """An absolute SQLite path, the same from every folder: ``$XDG_DATA_HOME/bookplate`` (or
-    ``~/.local/share/bookplate``)/bookplate.db. A relative default made a CLI run from
-    another folder quietly start an empty database there."""
-    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
-    return f"sqlite:///{Path(base).resolve() / 'bookplate' / 'bookplate.db'}"
+from bookplate.database_url import default_database_url
 
 
 class SelfRegistration(BaseModel):

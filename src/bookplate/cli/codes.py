@@ -43,13 +43,14 @@ def _known(c: Container, institution: str, table_name: str | None = None) -> Non
 
 def _on_table(institution: str, table_name: str | None, work: Callable[[Container], T]) -> T:
     """``work(container)`` once the institution (and the table) are known to exist; a
-    Bookplate error ends the command with one line (``output.refuse``)."""
+    Bookplate error ends the command with one line (``output.refuse``). The container is
+    the light one: these commands use the code tables' service and store only."""
 
     def checked(c: Container) -> T:
         _known(c, institution, table_name)
         return work(c)
 
-    return run(checked)
+    return run(checked, light=True)
 
 
 @codes_app.command("tables")

@@ -24,7 +24,7 @@ def institution_add(
     check_text("the institution name", name, 1000)
     if any(ch.isspace() for ch in code):
         fail("the institution code must not hold spaces", BAD_INPUT)
-    c = container()
+    c = container(light=True)
     try:
         if not c.add_institution(code, name):
             fail(f"institution {code} exists")
@@ -36,7 +36,7 @@ def institution_add(
 @inst_app.command("list")
 def institution_list() -> None:
     """List the institutions and where IDs must be unique."""
-    c = container()
+    c = container(light=True)
     try:
         with c.uow_factory() as uow:
             rows = uow.institutions.list()

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, NoReturn, TypeVar
 
 import typer
 
-from bookplate.cli.wiring import build_container, settings
+from bookplate.cli.wiring import build_container, light_container, settings
 from bookplate.errors import (
     AccessError,
     BookplateError,
@@ -98,14 +98,18 @@ def refuse(error: BookplateError) -> NoReturn:
     fail(f"{error}{suffix}", exit_status(error))
 
 
-def container(migrate: bool = True) -> Container:
-    return build_container(settings(), migrate=migrate)
+def container(migrate: bool = True, *, light: bool = False) -> Container:
+    """The container, its schema brought to the head; ``light``: one whose services are
+    built on first use, for the commands that need only the code tables and institutions
+    (``wiring.light_container``)."""
+    return light_container(migrate=migrate) if light else build_container(settings(),
+                                                                          migrate=migrate)
 
 
-def run(work: Callable[[Container], T]) -> T:
+def run(work: Callable[[Container], T], *, light: bool = False) -> T:
     """``work(container)`` with the container closed after; a Bookplate error ends the
     command through ``refuse``."""
-    c = container()
+    c = container(light=light)
     try:
         return work(c)
     except BookplateError as error:

@@ -12,14 +12,17 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from bookplate.errors import InputError, NotFoundError
 from bookplate.roles.errors import PermissionDenied
 from bookplate.roles.model import Actor
 from bookplate.roles.policy import Action, decide
-from bookplate.roles.services import RolesUnitOfWork
 from bookplate.users.model import RecordType
 from bookplate.users.ports import CodeRow
+
+if TYPE_CHECKING:  # the services' module is not needed to change a code table
+    from bookplate.roles.services import RolesUnitOfWork
 
 GROUP_TABLE = "UserGroups"
 RECORD_TYPES = tuple(r.value for r in RecordType)

@@ -1,25 +1,95 @@
-"""``SqlUnitOfWork``: one connection, one transaction, the repositories bound to it."""
+"""``SqlUnitOfWork``: one connection, one transaction, the repositories bound to it.
+
+Each repository is built the first time the unit's code asks for it, and its module is
+imported then: a ``bookplate codes list`` needs the code tables and the institutions, not
+the user documents, keys or network stores (docs/benchmarks.md, "CLI")."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from contextlib import ExitStack
 from types import TracebackType
-from typing import Self
+from typing import TYPE_CHECKING, Generic, Self, TypeVar, overload
 
 from sqlalchemy import Connection, Engine
 
-from bookplate.auth.ports import StaffTokenRepository
-from bookplate.keys.ports import ApiKeyRepository
-from bookplate.network.ports import InstitutionRepository, NetworkRepository, PushRepository
-from bookplate.roles.ports import RolesRepository
 from bookplate.storage import transaction
-from bookplate.storage.codes_repo import SqlCodeTables
-from bookplate.storage.keys_repo import SqlApiKeyRepository
-from bookplate.storage.network_pushes import SqlPushRepository
-from bookplate.storage.network_repo import SqlInstitutionRepository, SqlNetworkRepository
-from bookplate.storage.roles_repo import SqlRolesRepository, SqlStaffTokenRepository
-from bookplate.storage.users_repo import SqlUserRepository
-from bookplate.users.ports import CodeTables, UserRepository
+
+if TYPE_CHECKING:
+    from bookplate.auth.ports import StaffTokenRepository
+    from bookplate.keys.ports import ApiKeyRepository
+    from bookplate.network.ports import InstitutionRepository, NetworkRepository, PushRepository
+    from bookplate.roles.ports import RolesRepository
+    from bookplate.users.ports import CodeTables, UserRepository
+
+R = TypeVar("R")
+
+
+class _Repository(Generic[R]):
+    """A repository of the unit, built on first use within its ``with`` block and kept in
+    the unit until the block ends (a non-data descriptor: the instance's value wins after)."""
+
+    def __init__(self, build: Callable[[Connection], R]) -> None:
+        self._build = build
+        self._name = ""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self._name = name
+        _REPOSITORIES.append(name)
+
+    @overload
+    def __get__(self, unit: None, owner: type) -> Self: ...
+    @overload
+    def __get__(self, unit: SqlUnitOfWork, owner: type) -> R: ...
+    def __get__(self, unit: SqlUnitOfWork | None, owner: type) -> Self | R:
+        if unit is None:
+            return self
+        repository = self._build(unit.connection)
+        unit.__dict__[self._name] = repository
+        return repository
+
+
+_REPOSITORIES: list[str] = []
+
+
+def _users(conn: Connection) -> UserRepository:
+    from bookplate.storage.users_repo import SqlUserRepository  # noqa: PLC0415 (on first use)
+    return SqlUserRepository(conn)
+
+
+def _codes(conn: Connection) -> CodeTables:
+    from bookplate.storage.codes_repo import SqlCodeTables  # noqa: PLC0415 (on first use)
+    return SqlCodeTables(conn)
+
+
+def _institutions(conn: Connection) -> InstitutionRepository:
+    from bookplate.storage.network_repo import SqlInstitutionRepository  # noqa: PLC0415 (on first use)
+    return SqlInstitutionRepository(conn)
+
+
+def _keys(conn: Connection) -> ApiKeyRepository:
+    from bookplate.storage.keys_repo import SqlApiKeyRepository  # noqa: PLC0415 (on first use)
+    return SqlApiKeyRepository(conn)
+
+
+def _roles(conn: Connection) -> RolesRepository:
+    from bookplate.storage.roles_repo import SqlRolesRepository  # noqa: PLC0415 (on first use)
+    return SqlRolesRepository(conn)
+
+
+def _staff_tokens(conn: Connection) -> StaffTokenRepository:
+    from bookplate.storage.roles_repo import SqlStaffTokenRepository  # noqa: PLC0415 (on first use)
+    return SqlStaffTokenRepository(conn)
+
+
+def _network(conn: Connection) -> NetworkRepository:
+    from bookplate.storage.network_repo import SqlNetworkRepository  # noqa: PLC0415 (on first use)
+    return SqlNetworkRepository(conn)
+
+
+def _pushes(conn: Connection) -> PushRepository:
+    from bookplate.storage.network_pushes import SqlPushRepository  # noqa: PLC0415 (on first use)
+    return SqlPushRepository(conn)
 
 
 class SqlUnitOfWork:
@@ -42,14 +112,14 @@ class SqlUnitOfWork:
     half-written. On SQLite it is an ordinary unit (one transaction).
     """
 
-    users: UserRepository
-    codes: CodeTables
-    institutions: InstitutionRepository
-    keys: ApiKeyRepository
-    roles: RolesRepository
-    staff_tokens: StaffTokenRepository
-    network: NetworkRepository
-    pushes: PushRepository
+    users = _Repository(_users)
+    codes = _Repository(_codes)
+    institutions = _Repository(_institutions)
+    keys = _Repository(_keys)
+    roles = _Repository(_roles)
+    staff_tokens = _Repository(_staff_tokens)
+    network = _Repository(_network)
+    pushes = _Repository(_pushes)
 
     def __init__(
         self, engine: Engine, *, read_only: bool = False, single_write: bool = False
@@ -75,16 +145,14 @@ class SqlUnitOfWork:
                 self.engine, read_only=self.read_only, single_write=self.single_write
             )
         )
+        self._forget_repositories()
         self._opened, self._connection = opened, connection
-        self.users = SqlUserRepository(connection)
-        self.codes = SqlCodeTables(connection)
-        self.institutions = SqlInstitutionRepository(connection)
-        self.keys = SqlApiKeyRepository(connection)
-        self.roles = SqlRolesRepository(connection)
-        self.staff_tokens = SqlStaffTokenRepository(connection)
-        self.network = SqlNetworkRepository(connection)
-        self.pushes = SqlPushRepository(connection)
         return self
+
+    def _forget_repositories(self) -> None:
+        """Drop the repositories bound to the previous connection (built again on use)."""
+        for name in _REPOSITORIES:
+            self.__dict__.pop(name, None)
 
     def __exit__(
         self,

@@ -1,34 +1,25 @@
-"""Wiring: builds the services from settings. The faces (API, CLI) start here."""
+"""Wiring: builds the services from settings. The faces (API, CLI) start here.
+
+The container builds each service on first use and imports its modules then.
+``build_container`` builds the core services at once (the API and the workers: no service
+is first built by two requests at the same moment); ``open_container`` builds none, so a CLI
+command that changes a code table loads the code tables' store and the database layer only,
+and reads the settings (pydantic-settings) only if a service asks for them
+(docs/benchmarks.md, "CLI")."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from bookplate.auth.hasher import Argon2Hasher
-from bookplate.auth.staff_tokens import StaffTokens
-from bookplate.config import Settings
-from bookplate.keys.ports import RateCounter
-from bookplate.keys.quota import DAY, DailyQuota
-from bookplate.keys.services import KeyService
-from bookplate.network.model import Institution
-from bookplate.roles.admin import RolesAdmin
-from bookplate.roles.codes import CodeTablesAdmin
-from bookplate.roles.services import RoleRules, RolesConfigCache
-from bookplate.roles.staff import StaffUsers
-from bookplate.storage.engine import Engine, make_engine
+from bookplate.bootstrap.core import Core
+from bookplate.storage.engine import make_engine
 from bookplate.storage.outbox import set_listener as set_outbox_listener
-from bookplate.storage.rate_counter import SqlRateCounter
 from bookplate.storage.schema_revision import at_head
 from bookplate.storage.uow import SqlUnitOfWork
-from bookplate.users.services import CodeBookCache, UserService
-from bookplate.users.standard_codes import new_institution_tables, standard_tables
 
-# Imported by the properties that build them: a CLI command that reads a code table needs no
-# sign-in, SIS job, network, sandbox or Redis module (docs/benchmarks.md, "CLI start-up").
 if TYPE_CHECKING:
     from bookplate.auth.external import ExternalLogins
     from bookplate.auth.mail import SmtpMailer
@@ -39,6 +30,7 @@ if TYPE_CHECKING:
     from bookplate.auth.services import AuthService
     from bookplate.auth.signin_admin import SignInAdmin
     from bookplate.auth.tokens import DiscoveryTokens
+    from bookplate.config import Settings
     from bookplate.network.live import RefreshThread
     from bookplate.network.services import NetworkService
     from bookplate.sandbox.services import Sandbox
@@ -46,41 +38,11 @@ if TYPE_CHECKING:
     from bookplate.sis.queues import WorkerQueue
     from bookplate.sis.services import SisService
     from bookplate.storage.network_queue import NetworkRefreshQueue
-    from bookplate.storage.reindex import ReindexReport as ReindexReport  # noqa: PLC0414 (re-exported to the CLI)
+    from bookplate.storage.reindex import ReindexReport as ReindexReport  # re-exported to the CLI
 
 
-@dataclass
-class Container:
-    settings: Settings
-    engine: Engine
-    uow_factory: Callable[[], SqlUnitOfWork]
-    users: UserService
-    keys: KeyService
-    roles: RolesAdmin
-    staff: StaffUsers
-    tokens: StaffTokens
-
-    def add_institution(self, code: str, name: str) -> bool:
-        """Create an institution with the default code tables; False if it exists."""
-        with self.uow_factory() as uow:
-            if uow.institutions.get(code) is not None:
-                return False
-            uow.institutions.add(Institution(code, name))
-            uow.codes.seed(code, new_institution_tables())
-            uow.commit()
-        self.roles.seed(code)
-        return True
-
-    def add_standard_codes(self, code: str) -> dict[str, int] | None:
-        """Add the ISO countries and languages an institution lacks (``bookplate codes
-        standard``); how many codes each table gained, or None without the institution."""
-        with self.uow_factory() as uow:
-            if uow.institutions.get(code) is None:
-                return None
-            added = uow.codes.seed(code, standard_tables())
-            uow.commit()
-        self.users.codes.clear()
-        return added
+class Container(Core):
+    """Every service of a deployment, each built on first use."""
 
     @cached_property
     def sandbox(self) -> Sandbox:
@@ -91,19 +53,6 @@ class Container:
             self.uow_factory, self.users, self.roles, self.sis, self.add_institution, self.keys,
             SqlInstitutionState(self.engine), self.seed_configuration,
         )
-
-    def seed_configuration(self, code: str) -> None:
-        """A new institution's code tables and roles configuration, added where missing."""
-        with self.uow_factory() as uow:
-            uow.codes.seed(code, new_institution_tables())
-            uow.commit()
-        self.roles.seed(code)
-        self.users.codes.clear()
-
-    @cached_property
-    def code_tables(self) -> CodeTablesAdmin:
-        """Code table changes of the administration pages (audited, clears the cache)."""
-        return CodeTablesAdmin(self.uow_factory, self.users.codes.clear)
 
     @cached_property
     def sis(self) -> SisService:
@@ -309,7 +258,18 @@ class Container:
 
 
 def build_container(settings: Settings, *, migrate: bool = False) -> Container:
-    engine = make_engine(settings.database_url)
+    """The container with its core services built (see the module's note)."""
+    container = open_container(settings.database_url, lambda: settings, migrate=migrate)
+    for core in ("users", "keys", "roles", "staff", "tokens"):
+        getattr(container, core)
+    return container
+
+
+def open_container(
+    database_url: str, load_settings: Callable[[], Settings], *, migrate: bool = False
+) -> Container:
+    """A container on ``database_url`` whose services are each built on first use."""
+    engine = make_engine(database_url)
     if migrate and not at_head(engine):
         from bookplate.storage.migrate import upgrade  # noqa: PLC0415 (Alembic, ~10 MiB)
 
@@ -318,36 +278,7 @@ def build_container(settings: Settings, *, migrate: bool = False) -> Container:
     def uow_factory() -> SqlUnitOfWork:
         return SqlUnitOfWork(engine)
 
-    counter: RateCounter
-    if settings.redis_url:
-        from bookplate.storage.redis_counter import RedisRateCounter  # noqa: PLC0415 (redis)
-
-        counter = RedisRateCounter(settings.redis_url)
-    else:
-        counter = SqlRateCounter(engine)
-    def read_factory() -> SqlUnitOfWork:
-        return SqlUnitOfWork(engine, read_only=True)
-
-    def single_write_factory() -> SqlUnitOfWork:
-        return SqlUnitOfWork(engine, single_write=True)
-
-    roles_config = RolesConfigCache(read_factory, settings.cache_seconds)
-    users = UserService(uow_factory, Argon2Hasher(), CodeBookCache(settings.cache_seconds),
-                        roles=RoleRules(roles_config), read_uow_factory=read_factory,
-                        single_write_uow_factory=single_write_factory)
-    daily: DailyQuota | None = None
-    if settings.daily_threshold is not None:
-        from bookplate.storage.redis_counter import RedisRateCounter  # noqa: PLC0415 (redis)
-
-        daily_counter: RateCounter = (
-            RedisRateCounter(settings.redis_url, prefix="bookplate:daily:", ttl_seconds=2 * DAY)
-            if settings.redis_url else SqlRateCounter(engine)
-        )
-        daily = DailyQuota(daily_counter, settings.daily_threshold)
-    keys = KeyService(uow_factory, counter, settings.cache_seconds, read_factory, daily=daily)
-    container = Container(settings, engine, uow_factory, users, keys,
-                          RolesAdmin(uow_factory, roles_config), StaffUsers(users, roles_config),
-                          StaffTokens(uow_factory, cache_seconds=settings.cache_seconds))
+    container = Container(engine, uow_factory, load_settings)
     set_outbox_listener(engine, container.notify_refresh)
     return container
 
