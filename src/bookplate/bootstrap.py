@@ -24,6 +24,8 @@ from bookplate.storage.outbox import set_listener as set_outbox_listener
 from bookplate.storage.rate_counter import SqlRateCounter
 from bookplate.storage.schema_revision import at_head
 from bookplate.storage.uow import SqlUnitOfWork
+from bookplate.users.model import User
+from bookplate.users.ports import UnitOfWork, WriteHook
 from bookplate.users.services import CodeBookCache, UserService
 from bookplate.users.standard_codes import new_institution_tables, standard_tables
 
@@ -349,7 +351,17 @@ def build_container(settings: Settings, *, migrate: bool = False) -> Container:
                           RolesAdmin(uow_factory, roles_config), StaffUsers(users, roles_config),
                           StaffTokens(uow_factory, cache_seconds=settings.cache_seconds))
     set_outbox_listener(engine, container.notify_refresh)
+    users.write_hooks.append(_host_blocks_hook(container))
     return container
+
+
+def _host_blocks_hook(container: Container) -> WriteHook:
+    """A write of a linked account may send the host's blocks to the home account
+    (``network.host_blocks``); any other write costs this one test."""
+    def hook(uow: UnitOfWork, before: User | None, after: User | None) -> None:
+        if before is not None and before.source_institution_code:
+            container.network.host_blocks_written(uow, before, after)
+    return hook
 
 
 def check_database(url: str) -> tuple[list[str], dict[str, int]]:
