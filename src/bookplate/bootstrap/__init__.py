@@ -39,10 +39,20 @@ if TYPE_CHECKING:
     from bookplate.sis.services import SisService
     from bookplate.storage.network_queue import NetworkRefreshQueue
     from bookplate.storage.reindex import ReindexReport as ReindexReport  # re-exported to the CLI
+    from bookplate.users.model import User
+    from bookplate.users.ports import UnitOfWork, WriteHook
+    from bookplate.users.services import UserService
 
 
 class Container(Core):
     """Every service of a deployment, each built on first use."""
+
+    def build_users(self) -> UserService:
+        """The core's users service, with the hook that sends a host's blocks on a linked
+        account to its home (``network.host_blocks``)."""
+        users = super().build_users()
+        users.write_hooks.append(_host_blocks_hook(self))
+        return users
 
     @cached_property
     def sandbox(self) -> Sandbox:
@@ -281,6 +291,15 @@ def open_container(
     container = Container(engine, uow_factory, load_settings)
     set_outbox_listener(engine, container.notify_refresh)
     return container
+
+
+def _host_blocks_hook(container: Container) -> WriteHook:
+    """A write of a linked account may send the host's blocks to the home account
+    (``network.host_blocks``); any other write costs this one test."""
+    def hook(uow: UnitOfWork, before: User | None, after: User | None) -> None:
+        if before is not None and before.source_institution_code:
+            container.network.host_blocks_written(uow, before, after)
+    return hook
 
 
 def check_database(url: str) -> tuple[list[str], dict[str, int]]:

@@ -49,6 +49,10 @@ class Core:
 
     @cached_property
     def users(self) -> UserService:
+        return self.build_users()
+
+    def build_users(self) -> UserService:
+        """The users service (``Container`` adds its write hooks)."""
         from bookplate.auth.hasher import Argon2Hasher  # noqa: PLC0415 (on first use)
         from bookplate.roles.services import RoleRules  # noqa: PLC0415 (on first use)
         from bookplate.users.services import CodeBookCache, UserService  # noqa: PLC0415 (on first use)

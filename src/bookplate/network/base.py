@@ -41,6 +41,9 @@ class PushBody:
     seq: int
     user: User | None
     share_blocks: bool
+    #: A host's blocks for its home (``network.host_blocks``): ``user`` is the host's copy
+    #: (None: deleted), ``link_id`` the home's user, ``home`` the sending host.
+    host_blocks: bool = False
 
 
 class RemoteSources(Protocol):

@@ -105,6 +105,7 @@ class Partner:
     refresh_expiry: bool = True
     refresh_purge: bool = True
     accept_blocks: bool = True  # whether the partner's blocks land on the copies
+    send_blocks: bool = False  # whether the host's own blocks on a copy reach the home account
 
     @property
     def remote(self) -> bool:
@@ -191,12 +192,16 @@ SOURCE_GONE_NOTE = "Linked account: the source user was deleted in"
 
 
 def copied_blocks(source: User, partner: Partner, share_blocks: bool) -> list[Block]:
-    """The source's active blocks as they land on a copy (none when either side says no)."""
+    """The source's active blocks as they land on a copy (none when either side says no).
+    Blocks that reached the source from the network (a host's, ``network:<host>``) are not
+    passed on: a home shares its own blocks."""
     if not (share_blocks and partner.accept_blocks):
         return []
     out = []
     for block in source.blocks:
         if (block.block_status or "ACTIVE").upper() != "ACTIVE":
+            continue
+        if (block.created_by or "").startswith(COPIED_BLOCK_PREFIX):
             continue
         new = copy.deepcopy(block)
         new.created_by = f"{COPIED_BLOCK_PREFIX}{partner.code}"

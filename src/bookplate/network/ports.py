@@ -119,6 +119,9 @@ class PushEntry:
     deleted: bool
     attempts: int
     last_error: str | None
+    #: A host's blocks owed to the home of its copy ``source_pk`` (``host`` is that home,
+    #: ``link_id`` its user): ``network.host_blocks``.
+    host_blocks: bool = False
 
 
 class PushRepository(Protocol):
@@ -137,6 +140,12 @@ class PushRepository(Protocol):
             deleted: bool) -> None:
         """Owe ``host`` a push of this user up to ``seq`` (a waiting push keeps its link ID,
         the one the host still knows)."""
+        ...
+
+    def owe_host_blocks(self, institution: str, primary_id: str, home: str,
+                        home_user_id: str) -> None:
+        """Owe ``home`` (on another deployment) the blocks of this institution's copy
+        ``primary_id`` of its user ``home_user_id``, numbered after every push so far."""
         ...
 
     def due(self, now: datetime, limit: int) -> list[PushEntry]: ...

@@ -16,6 +16,7 @@ import structlog
 from bookplate.errors import BookplateError
 from bookplate.network.base import PushBody, SourceRecord
 from bookplate.network.errors import LocalCopyNotFound, SourceInstitutionInvalid
+from bookplate.network.host_blocks import HostBlocks
 from bookplate.network.linking import Linking
 from bookplate.network.model import marked_gone, same_content
 from bookplate.network.ports import PushEntry
@@ -30,11 +31,11 @@ MAX_BACKOFF_SECONDS = 30
 class PushReport:
     delivered: int = 0
     stale: int = 0
-    dropped: int = 0
+    dropped: int = 0  # the host had no copy, or (host blocks) the home refused them
     failed: list[str] = field(default_factory=list)
 
 
-class PushDelivery(Linking):
+class PushDelivery(Linking, HostBlocks):
     # -- the home side --------------------------------------------------------------------
 
     def waiting_pushes(self) -> list[PushEntry]:
@@ -54,6 +55,8 @@ class PushDelivery(Linking):
         with self._uow_factory() as uow:
             partner = uow.network.partner(entry.institution, entry.host)
             user = None if entry.deleted else uow.network.load(entry.source_pk)
+            if entry.host_blocks and (user is None or user.source_institution_code != entry.host):
+                user = None  # host blocks: the copy is gone, no blocks are left to send
             share = uow.network.member(entry.institution).share_blocks
         try:
             if partner is None or not partner.remote or self._remote is None:
@@ -61,7 +64,7 @@ class PushDelivery(Linking):
                     f"({entry.host} is no partner of {entry.institution} on another "
                     "deployment: add it with its base_url and api_key)")
             body = PushBody(entry.institution, entry.source_pk, entry.link_id, entry.seq,
-                            user, share)
+                            user, share, entry.host_blocks)
             outcome = self._remote.push(partner, body)
         except BookplateError as exc:
             wait = min(MAX_BACKOFF_SECONDS, 2 ** min(entry.attempts, 5))
@@ -74,7 +77,7 @@ class PushDelivery(Linking):
             return
         with self._uow_factory() as uow:
             uow.pushes.delivered(entry)
-            if outcome == "no_copy" or entry.deleted:
+            if not entry.host_blocks and (outcome == "no_copy" or entry.deleted):
                 uow.pushes.forget_remote_copy(entry.institution, entry.source_pk, entry.host)
             uow.commit()
         if outcome == "applied":
@@ -89,7 +92,10 @@ class PushDelivery(Linking):
     def receive_push(self, institution: str, body: PushBody) -> str:
         """``POST /bookplate/v1/network/pushes``: the home ``body.home`` sends its user's
         current record; the copy is refreshed (``network.refresh``, trigger ``push``) or
-        marked (source deleted) unless a newer push was applied already (``stale``)."""
+        marked (source deleted) unless a newer push was applied already (``stale``). A
+        host's blocks for the home of its copy: ``receive_host_blocks``."""
+        if body.host_blocks:
+            return self.receive_host_blocks(institution, body)
         with self._uow_factory() as uow:
             partner = uow.network.partner(institution, body.home)
             if partner is None or not partner.remote:

@@ -103,6 +103,7 @@ class HttpRemoteSources:
             "sequence": body.seq,
             "deleted": body.user is None,
             "share_blocks": body.share_blocks,
+            "host_blocks": body.host_blocks,
             "user": None if body.user is None else user_to_dict(body.user, _no_description),
         }
         headers = {"Authorization": f"apikey {partner.api_key or ''}",
@@ -117,6 +118,8 @@ class HttpRemoteSources:
                 "without a Bookplate body)") from None
         if response.status_code == 200 and answer.get("outcome") in ("applied", "stale"):
             return str(answer["outcome"])
+        if response.status_code == 200 and answer.get("outcome") == "refused":
+            return "no_copy"  # host blocks the home's rules refused: sending again won't help
         code, message = _error_code(answer)
         if code == "4019990":
             return "no_copy"

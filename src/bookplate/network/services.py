@@ -6,7 +6,8 @@ Every way in (Alma API with an API key, staff CLI, the outbox worker) goes throu
 ``store_in``), so the record rules hold whatever the path. Each job lives in its own module,
 mixed in here: ``partners`` (partners, rules, member settings), ``sources`` (the home side),
 ``linking`` (links and refresh on request), ``refresh`` (the outbox), ``pushes`` (to
-copies on other deployments), ``scope`` (the ID rule).
+copies on other deployments), ``host_blocks`` (a host's blocks reaching the home account),
+``scope`` (the ID rule).
 See docs/networks.md.
 """
 

@@ -5,11 +5,16 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import Connection, delete, select, update
+from sqlalchemy import Connection, delete, insert, select, update
 
 from bookplate.network.ports import PushEntry
+from bookplate.storage import outbox
 from bookplate.storage import tables as t
 from bookplate.storage.upsert import upsert
+
+#: ``network_pushes.deleted``: what a push carries (a home's user, its deletion, or a host's
+#: blocks for the home of its copy).
+_CHANGED, _DELETED, _HOST_BLOCKS = 0, 1, 2
 
 
 class SqlPushRepository:
@@ -52,10 +57,38 @@ class SqlPushRepository:
             ("institution", "source_pk", "host"), keep=("link_id", "attempts", "last_error"),
         ))
 
+    def owe_host_blocks(self, institution: str, primary_id: str, home: str,
+                        home_user_id: str) -> None:
+        u = t.users.c
+        pk = self._conn.execute(
+            select(u.id).where(u.institution == institution, u.primary_id == primary_id)
+        ).scalar_one_or_none()
+        if pk is None:
+            return
+        self._conn.execute(upsert(
+            self._conn, t.network_pushes,
+            {"institution": institution, "source_pk": pk, "host": home,
+             "link_id": home_user_id, "seq": self._next_seq(), "deleted": _HOST_BLOCKS,
+             "attempts": 0, "last_error": None, "next_at": datetime.now(UTC)},
+            ("institution", "source_pk", "host"),
+        ))
+        outbox.mark_written(self._conn)  # the worker is told after the commit
+
+    def _next_seq(self) -> int:
+        """A number after every push so far: the outbox's id counter (ids only grow,
+        migration 0017), taken by a row written and removed in this transaction."""
+        o = t.network_outbox
+        pk = int(self._conn.execute(insert(o).values(
+            institution="", link_id="", kind="sequence", created_at=datetime.now(UTC),
+            attempts=0).returning(o.c.id)).scalar_one())
+        self._conn.execute(delete(o).where(o.c.id == pk))
+        return pk
+
     def _entries(self, query: object) -> list[PushEntry]:
         return [
             PushEntry(row.institution, row.source_pk, row.host, row.link_id, row.seq,
-                      bool(row.deleted), row.attempts, row.last_error)
+                      row.deleted == _DELETED, row.attempts, row.last_error,
+                      row.deleted == _HOST_BLOCKS)
             for row in self._conn.execute(query)  # type: ignore[call-overload]  # (the select is built by the callers; typed as object to keep one reader)
         ]
 

@@ -73,6 +73,12 @@ def enqueue(conn: Connection, pks: Sequence[int], kind: OutboxKind) -> int:
     return written
 
 
+def mark_written(conn: Connection) -> None:
+    """Have the engine's listener told after this transaction commits, as if it had written
+    outbox rows (a push owed without an outbox row: ``network.host_blocks``)."""
+    conn.info[_FLAG] = True
+
+
 def after_commit(conn: Connection) -> None:
     """Tell the engine's listener when the committed transaction wrote outbox rows."""
     if not conn.info.pop(_FLAG, False):

@@ -142,6 +142,12 @@ class RoleHooks(Protocol):
         ...
 
 
+# Called inside the write transaction, after the record's checks and before it is written,
+# with the unit of work, the stored and the new record (None for create / delete): another
+# area's work that belongs to the same transaction (bootstrap wires them in; the network's
+# host blocks). Raises to refuse the write.
+WriteHook = Callable[[UnitOfWork, User | None, User | None], None]
+
 # Called inside the write transaction with the stored and the new record (None for create /
 # delete); raises to refuse. The staff policy uses it to see exactly what would be written.
 Guard = Callable[[User | None, User | None], None]

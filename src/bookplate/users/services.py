@@ -22,7 +22,15 @@ from bookplate.users.errors import (
 from bookplate.users.manual import mark_manual
 from bookplate.users.model import AccountType, User, UserInput
 from bookplate.users.passwords import PasswordHasher
-from bookplate.users.ports import ALL_UNIQUE, Guard, HistoryRow, RoleHooks, UnitOfWork, Version
+from bookplate.users.ports import (
+    ALL_UNIQUE,
+    Guard,
+    HistoryRow,
+    RoleHooks,
+    UnitOfWork,
+    Version,
+    WriteHook,
+)
 from bookplate.users.put_rules import (
     etag,
     later,
@@ -111,6 +119,8 @@ class UserService:
         self.codes = codes or CodeBookCache()
         self._clock = clock
         self.roles = roles
+        #: Run by every write's checks, in its transaction (``users.ports.WriteHook``).
+        self.write_hooks: list[WriteHook] = []
 
     def _check(self, uow: UnitOfWork, institution: str, before: User | None,
                after: User | None, password: str | None = None) -> None:
@@ -119,6 +129,8 @@ class UserService:
             validate(after, self.codes.get(uow, institution), password)
         if self.roles is not None:
             self.roles.check(uow, institution, before, after)
+        for hook in self.write_hooks:
+            hook(uow, before, after)
 
     def code_book(self, institution: str) -> CodeBook:
         book = self.codes.peek(institution)

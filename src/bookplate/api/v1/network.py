@@ -61,6 +61,7 @@ class PartnerIn(BaseModel):
     refresh_expiry: StrictBool | None = None
     refresh_purge: StrictBool | None = None
     accept_blocks: StrictBool | None = None
+    send_blocks: StrictBool | None = None
 
 
 class MemberIn(BaseModel):
@@ -184,6 +185,9 @@ class PushIn(BaseModel):
     sequence: Annotated[int, Field(ge=1, le=2**62)]
     deleted: StrictBool = False
     share_blocks: StrictBool = True
+    #: The sender is a host sending its blocks on its copy (``user``) of this home's user
+    #: ``source_user_id``.
+    host_blocks: StrictBool = False
     user: dict[str, Any] | None = None
 
 
@@ -191,7 +195,9 @@ class PushIn(BaseModel):
 async def receive_push(request: Request, body: Annotated[PushIn, Body()]) -> Response:
     """Needs a Users key (write) of this host institution: the one the home's partner entry
     for this host holds. Answers ``{"outcome": "applied"}`` or ``"stale"`` (a newer push was
-    applied already); 4019990 when this host has no copy of that user."""
+    applied already); 4019990 when this host has no copy of that user. With
+    ``host_blocks`` the sender is a host of this home: its blocks on its copy replace its
+    blocks on the home's user (``refused`` when this institution's rules refuse them)."""
     key = deps.require_key(request, Area.USERS, write=True)
     if "\x00" in body.source_user_id:
         raise InvalidPartner("source_user_id", "control characters are not allowed")
@@ -202,7 +208,7 @@ async def receive_push(request: Request, body: Annotated[PushIn, Body()]) -> Res
     else:
         user = user_from_dict(body.user).user
     push = PushBody(body.source_institution_code, body.source_pk, body.source_user_id,
-                    body.sequence, user, body.share_blocks)
+                    body.sequence, user, body.share_blocks, body.host_blocks)
     outcome = await run_in_threadpool(
         deps.container(request).network.receive_push, key.institution, push)
     return _json({"outcome": outcome})
