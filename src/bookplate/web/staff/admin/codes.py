@@ -16,8 +16,9 @@ from bookplate.errors import BookplateError
 from bookplate.roles.codes import GROUP_TABLE, RECORD_TYPES, CodeTableNotFound
 from bookplate.roles.policy import Action
 from bookplate.users.ports import CodeRow
-from bookplate.web.staff.admin.common import code_in_path, need, saved_notice
-from bookplate.web.staff.common import Refused, Staff, field, page, render, see_other
+from bookplate.web.staff.admin.common import code_in_path, needs, saved_notice
+from bookplate.web.staff.common import Refused, Staff, field, render, see_other
+from bookplate.web.staff.pages import get_page, post_page
 
 router = APIRouter(include_in_schema=False)
 
@@ -41,48 +42,33 @@ def _table_page(staff: Staff, request: Request, table: str, *, error: str = "",
     }, status)
 
 
-@router.get(BASE)
-async def tables(request: Request) -> Response:
-    def impl(staff: Staff, _: FormData | None) -> Response:
-        need(staff, Action.CONFIGURE)
-        names = staff.c.code_tables.tables(staff.actor, staff.institution)
-        return render(staff, request, "staff/admin/code_tables.html",
-                      {"names": names, "base": BASE})
-
-    return await page(request, impl)
+@get_page(router, BASE, needs(Action.CONFIGURE))
+def tables(staff: Staff, request: Request) -> Response:
+    names = staff.c.code_tables.tables(staff.actor, staff.institution)
+    return render(staff, request, "staff/admin/code_tables.html", {"names": names, "base": BASE})
 
 
-@router.get(f"{BASE}/{{table}}")
-async def show_table(request: Request, table: str) -> Response:
-    def impl(staff: Staff, _: FormData | None) -> Response:
-        need(staff, Action.CONFIGURE)
-        return _table_page(staff, request, _name(table),
-                           notice=saved_notice(request, "The code {} was saved.", 255))
-
-    return await page(request, impl)
+@get_page(router, f"{BASE}/{{table}}", needs(Action.CONFIGURE))
+def show_table(staff: Staff, request: Request, table: str) -> Response:
+    return _table_page(staff, request, _name(table),
+                       notice=saved_notice(request, "The code {} was saved.", 255))
 
 
-@router.post(f"{BASE}/{{table}}")
-async def save_code(request: Request, table: str) -> Response:
+@post_page(router, f"{BASE}/{{table}}", needs(Action.CONFIGURE))
+def save_code(staff: Staff, request: Request, form: FormData, table: str) -> Response:
     """One code: added when new, changed otherwise (the form of its row)."""
-
-    def impl(staff: Staff, form: FormData | None) -> Response:
-        assert form is not None
-        need(staff, Action.CONFIGURE)
-        name = _name(table)
-        code = field(form, "code", 255)
-        row = CodeRow(code, field(form, "description", 1000), bool(form.get("enabled")),
-                      bool(form.get("default")))
-        types = None
-        if name == GROUP_TABLE:
-            types = [v for v in form.getlist("record_type") if isinstance(v, str)]
-        try:
-            staff.c.code_tables.put(staff.actor, f"staff:{staff.actor.primary_id}",
-                                    staff.institution, name, row, types)
-        except CodeTableNotFound as exc:
-            raise Refused(404, str(exc)) from None
-        except BookplateError as exc:
-            return _table_page(staff, request, name, error=str(exc), status=400)
-        return see_other(f"{BASE}/{name}?" + urlencode({"saved": code}) + f"#code-{quote(code)}")
-
-    return await page(request, impl, form=True)
+    name = _name(table)
+    code = field(form, "code", 255)
+    row = CodeRow(code, field(form, "description", 1000), bool(form.get("enabled")),
+                  bool(form.get("default")))
+    types = None
+    if name == GROUP_TABLE:
+        types = [v for v in form.getlist("record_type") if isinstance(v, str)]
+    try:
+        staff.c.code_tables.put(staff.actor, f"staff:{staff.actor.primary_id}",
+                                staff.institution, name, row, types)
+    except CodeTableNotFound as exc:
+        raise Refused(404, str(exc)) from None
+    except BookplateError as exc:
+        return _table_page(staff, request, name, error=str(exc), status=400)
+    return see_other(f"{BASE}/{name}?" + urlencode({"saved": code}) + f"#code-{quote(code)}")

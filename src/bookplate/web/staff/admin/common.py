@@ -23,7 +23,8 @@ from starlette.responses import Response
 
 from bookplate.errors import BookplateError
 from bookplate.roles.policy import Action, decide
-from bookplate.web.staff.common import Reader, Refused, Staff, field, log, page, see_other
+from bookplate.web.staff.common import Reader, Refused, Staff, field, log, see_other
+from bookplate.web.staff.pages import Check, get_page, post_page
 
 _T = TypeVar("_T")
 _R = TypeVar("_R")
@@ -48,6 +49,13 @@ def need(staff: Staff, *actions: Action) -> None:
     """Refuses (403) unless the policy allows one of ``actions``."""
     if not any(decide(staff.actor, action) for action in actions):
         raise Refused(403, "You are not allowed to use this page.")
+
+
+def needs(*actions: Action) -> Check:
+    """The check of a page that the policy opens for any of ``actions`` (``need``)."""
+    if not actions:
+        raise ValueError("a page needs at least one action")
+    return lambda staff: need(staff, *actions)
 
 
 def may(staff: Staff, action: Action) -> bool:
@@ -182,42 +190,23 @@ class EditForm(Generic[_T]):
         posted form is read (the staff pages' default when None)."""
         show = self.show
 
-        async def new_form(request: Request) -> Response:
-            def impl(staff: Staff, _: FormData | None) -> Response:
-                need(staff, change)
-                return show(staff, request, blank(staff), new=True)
+        @get_page(router, f"{path}/new", needs(change))
+        def new_form(staff: Staff, request: Request) -> Response:
+            return show(staff, request, blank(staff), new=True)
 
-            return await page(request, impl)
+        @post_page(router, f"{path}/new", needs(change), reader=reader)
+        def create(staff: Staff, request: Request, form: FormData) -> Response:
+            return self.create(staff, request, form)
 
-        async def create(request: Request) -> Response:
-            def impl(staff: Staff, form: FormData | None) -> Response:
-                assert form is not None
-                need(staff, change)
-                return self.create(staff, request, form)
+        @get_page(router, f"{path}/{{code}}", needs(*see))
+        def stored_form(staff: Staff, request: Request, code: str) -> Response:
+            notice = saved if request.query_params.get("saved") else ""
+            return show(staff, request, stored(staff, code), new=False, notice=notice)
 
-            return await page(request, impl, form=True, reader=reader)
-
-        async def stored_form(request: Request, code: str) -> Response:
-            def impl(staff: Staff, _: FormData | None) -> Response:
-                need(staff, *see)
-                notice = saved if request.query_params.get("saved") else ""
-                return show(staff, request, stored(staff, code), new=False, notice=notice)
-
-            return await page(request, impl)
-
-        async def update(request: Request, code: str) -> Response:
-            def impl(staff: Staff, form: FormData | None) -> Response:
-                assert form is not None
-                need(staff, change)
-                item = stored(staff, code)
-                return self.update(staff, request, form, self.code(item), item)
-
-            return await page(request, impl, form=True, reader=reader)
-
-        router.add_api_route(f"{path}/new", new_form, methods=["GET"])
-        router.add_api_route(f"{path}/new", create, methods=["POST"])
-        router.add_api_route(f"{path}/{{code}}", stored_form, methods=["GET"])
-        router.add_api_route(f"{path}/{{code}}", update, methods=["POST"])
+        @post_page(router, f"{path}/{{code}}", needs(change), reader=reader)
+        def update(staff: Staff, request: Request, form: FormData, code: str) -> Response:
+            item = stored(staff, code)
+            return self.update(staff, request, form, self.code(item), item)
 
 
 def saved_notice(request: Request, words: str = "{} was saved.", limit: int = 64) -> str:

@@ -17,8 +17,9 @@ from bookplate.keys.errors import KeyNotFound
 from bookplate.keys.model import Access, ApiKey, Area
 from bookplate.keys.services import MAX_PER_SECOND
 from bookplate.roles.policy import Action
-from bookplate.web.staff.admin.common import need, saved_or_again
-from bookplate.web.staff.common import Refused, Staff, field, page, render, see_other
+from bookplate.web.staff.admin.common import needs, saved_or_again
+from bookplate.web.staff.common import Refused, Staff, field, render, see_other
+from bookplate.web.staff.pages import get_page, post_page
 
 router = APIRouter(include_in_schema=False)
 
@@ -74,79 +75,60 @@ def _per_second(text: str) -> int:
     return int(text)
 
 
-@router.get(BASE)
-async def keys(request: Request) -> Response:
-    def impl(staff: Staff, _: FormData | None) -> Response:
-        need(staff, Action.MANAGE_KEYS)
-        revoked = request.query_params.get("revoked", "")[:64]
-        return _list_page(staff, request,
-                          notice=f"The key {revoked} was revoked." if revoked else "")
-
-    return await page(request, impl)
+def _stored(staff: Staff, key_id: str) -> ApiKey:
+    try:
+        return staff.c.keys.get(_key_id(key_id), staff.institution)
+    except KeyNotFound as exc:
+        raise Refused(404, str(exc)) from None
 
 
-@router.post(BASE)
-async def create_key(request: Request) -> Response:
-    def impl(staff: Staff, form: FormData | None) -> Response:
-        assert form is not None
-        need(staff, Action.MANAGE_KEYS)
-        kept: dict[str, str] = {}  # what was typed, shown again with a refusal
-
-        def read() -> tuple[dict[Area, Access], int]:
-            kept["name"] = field(form, "name", 255)
-            kept["per_second"] = field(form, "per_second", 20)
-            kept.update({f"area_{a.value}": field(form, f"area_{a.value}", 10) for a in Area})
-            if not kept["name"]:
-                raise Refused(400, "Give the key a name (who or what uses it).")
-            return _areas(form), _per_second(kept["per_second"] or "50")
-
-        def created(made: tuple[ApiKey, str]) -> Response:
-            key, secret = made
-            return _list_page(staff, request, secret=secret,
-                              notice=f"The key {key.key_id} was created.")
-
-        return saved_or_again(
-            read,
-            lambda asked: staff.c.keys.create(staff.institution, kept["name"], asked[0],
-                                              asked[1], actor=staff.actor, who=_who(staff)),
-            lambda _, error, status: _list_page(staff, request, error=error, form=kept,
-                                                status=status),
-            created,
-        )
-
-    return await page(request, impl, form=True)
+@get_page(router, BASE, needs(Action.MANAGE_KEYS))
+def keys(staff: Staff, request: Request) -> Response:
+    revoked = request.query_params.get("revoked", "")[:64]
+    return _list_page(staff, request, notice=f"The key {revoked} was revoked." if revoked else "")
 
 
-@router.get(f"{BASE}/{{key_id}}/revoke")
-async def confirm_revoke(request: Request, key_id: str) -> Response:
-    def impl(staff: Staff, _: FormData | None) -> Response:
-        need(staff, Action.MANAGE_KEYS)
-        try:
-            key = staff.c.keys.get(_key_id(key_id), staff.institution)
-        except KeyNotFound as exc:
-            raise Refused(404, str(exc)) from None
-        return render(staff, request, "staff/admin/key_revoke.html",
-                      {"key": key, "base": BASE, "areas": AREA_LABELS})
+@post_page(router, BASE, needs(Action.MANAGE_KEYS))
+def create_key(staff: Staff, request: Request, form: FormData) -> Response:
+    kept: dict[str, str] = {}  # what was typed, shown again with a refusal
 
-    return await page(request, impl)
+    def read() -> tuple[dict[Area, Access], int]:
+        kept["name"] = field(form, "name", 255)
+        kept["per_second"] = field(form, "per_second", 20)
+        kept.update({f"area_{a.value}": field(form, f"area_{a.value}", 10) for a in Area})
+        if not kept["name"]:
+            raise Refused(400, "Give the key a name (who or what uses it).")
+        return _areas(form), _per_second(kept["per_second"] or "50")
+
+    def created(made: tuple[ApiKey, str]) -> Response:
+        key, secret = made
+        return _list_page(staff, request, secret=secret,
+                          notice=f"The key {key.key_id} was created.")
+
+    return saved_or_again(
+        read,
+        lambda asked: staff.c.keys.create(staff.institution, kept["name"], asked[0], asked[1],
+                                          actor=staff.actor, who=_who(staff)),
+        lambda _, error, status: _list_page(staff, request, error=error, form=kept,
+                                            status=status),
+        created,
+    )
 
 
-@router.post(f"{BASE}/{{key_id}}/revoke")
-async def revoke_key(request: Request, key_id: str) -> Response:
-    def impl(staff: Staff, form: FormData | None) -> Response:
-        assert form is not None
-        need(staff, Action.MANAGE_KEYS)
-        try:
-            key = staff.c.keys.get(_key_id(key_id), staff.institution)
-        except KeyNotFound as exc:
-            raise Refused(404, str(exc)) from None
-        if field(form, "confirm", 10) != "yes":
-            return render(staff, request, "staff/admin/key_revoke.html", {
-                "key": key, "base": BASE, "areas": AREA_LABELS,
-                "error": "Tick the box to confirm that the key stops working."}, 400)
-        if key.revoked is None:
-            staff.c.keys.revoke(key.key_id, institution=staff.institution, actor=staff.actor,
-                                who=_who(staff))
-        return see_other(f"{BASE}?" + urlencode({"revoked": key.key_id}))
+@get_page(router, f"{BASE}/{{key_id}}/revoke", needs(Action.MANAGE_KEYS))
+def confirm_revoke(staff: Staff, request: Request, key_id: str) -> Response:
+    return render(staff, request, "staff/admin/key_revoke.html",
+                  {"key": _stored(staff, key_id), "base": BASE, "areas": AREA_LABELS})
 
-    return await page(request, impl, form=True)
+
+@post_page(router, f"{BASE}/{{key_id}}/revoke", needs(Action.MANAGE_KEYS))
+def revoke_key(staff: Staff, request: Request, form: FormData, key_id: str) -> Response:
+    key = _stored(staff, key_id)
+    if field(form, "confirm", 10) != "yes":
+        return render(staff, request, "staff/admin/key_revoke.html", {
+            "key": key, "base": BASE, "areas": AREA_LABELS,
+            "error": "Tick the box to confirm that the key stops working."}, 400)
+    if key.revoked is None:
+        staff.c.keys.revoke(key.key_id, institution=staff.institution, actor=staff.actor,
+                            who=_who(staff))
+    return see_other(f"{BASE}?" + urlencode({"revoked": key.key_id}))

@@ -18,8 +18,9 @@ from starlette.responses import Response
 from bookplate.errors import BookplateError
 from bookplate.roles.model import Desk, Library
 from bookplate.roles.policy import Action
-from bookplate.web.staff.admin.common import code_in_path, need, saved_notice
-from bookplate.web.staff.common import Refused, Staff, field, page, render, see_other
+from bookplate.web.staff.admin.common import code_in_path, needs, saved_notice
+from bookplate.web.staff.common import Refused, Staff, field, render, see_other
+from bookplate.web.staff.pages import get_page, post_page
 
 router = APIRouter(include_in_schema=False)
 
@@ -83,74 +84,48 @@ def _saved_or_page(staff: Staff, request: Request, library: Library, done: str) 
     return see_other(done)
 
 
-@router.get(BASE)
-async def libraries(request: Request) -> Response:
-    def impl(staff: Staff, _: FormData | None) -> Response:
-        need(staff, Action.CONFIGURE)
-        return _list_page(staff, request)
-
-    return await page(request, impl)
+@get_page(router, BASE, needs(Action.CONFIGURE))
+def libraries(staff: Staff, request: Request) -> Response:
+    return _list_page(staff, request)
 
 
-@router.post(BASE)
-async def add_library(request: Request) -> Response:
-    def impl(staff: Staff, form: FormData | None) -> Response:
-        assert form is not None
-        need(staff, Action.CONFIGURE)
-        code, name = field(form, "code", 64), field(form, "name", 255)
-        description = field(form, "description", 255)
-        sent = {"code": code, "name": name, "description": description}
-        if code in _libraries(staff):
-            return _list_page(staff, request, status=400, form=sent,
-                              error=f"A library {code} exists already; edit it below.")
-        error = _save(staff, Library.with_desks(code, name, [], description))
-        if error:
-            return _list_page(staff, request, error=error, status=400, form=sent)
-        return see_other(f"{BASE}/{quote(code)}?" + urlencode({"saved": code}))
-
-    return await page(request, impl, form=True)
+@post_page(router, BASE, needs(Action.CONFIGURE))
+def add_library(staff: Staff, request: Request, form: FormData) -> Response:
+    code, name = field(form, "code", 64), field(form, "name", 255)
+    description = field(form, "description", 255)
+    sent = {"code": code, "name": name, "description": description}
+    if code in _libraries(staff):
+        return _list_page(staff, request, status=400, form=sent,
+                          error=f"A library {code} exists already; edit it below.")
+    error = _save(staff, Library.with_desks(code, name, [], description))
+    if error:
+        return _list_page(staff, request, error=error, status=400, form=sent)
+    return see_other(f"{BASE}/{quote(code)}?" + urlencode({"saved": code}))
 
 
-@router.get(f"{BASE}/{{code}}")
-async def show_library(request: Request, code: str) -> Response:
-    def impl(staff: Staff, _: FormData | None) -> Response:
-        need(staff, Action.CONFIGURE)
-        return _library_page(staff, request, _code(code), notice=saved_notice(request))
-
-    return await page(request, impl)
+@get_page(router, f"{BASE}/{{code}}", needs(Action.CONFIGURE))
+def show_library(staff: Staff, request: Request, code: str) -> Response:
+    return _library_page(staff, request, _code(code), notice=saved_notice(request))
 
 
-@router.post(f"{BASE}/{{code}}")
-async def edit_library(request: Request, code: str) -> Response:
+@post_page(router, f"{BASE}/{{code}}", needs(Action.CONFIGURE))
+def edit_library(staff: Staff, request: Request, form: FormData, code: str) -> Response:
     """The library's own form (name, description, enabled)."""
-
-    def impl(staff: Staff, form: FormData | None) -> Response:
-        assert form is not None
-        need(staff, Action.CONFIGURE)
-        old = _stored(staff, code)
-        new = Library.with_desks(code, field(form, "name", 255), old.all_desks(),
-                                 field(form, "description", 255), bool(form.get("enabled")))
-        return _saved_or_page(staff, request, new,
-                              f"{BASE}/{quote(code)}?" + urlencode({"saved": code}))
-
-    return await page(request, impl, form=True)
+    old = _stored(staff, code)
+    new = Library.with_desks(code, field(form, "name", 255), old.all_desks(),
+                             field(form, "description", 255), bool(form.get("enabled")))
+    return _saved_or_page(staff, request, new,
+                          f"{BASE}/{quote(code)}?" + urlencode({"saved": code}))
 
 
-@router.post(f"{BASE}/{{code}}/desks")
-async def save_desk(request: Request, code: str) -> Response:
+@post_page(router, f"{BASE}/{{code}}/desks", needs(Action.CONFIGURE))
+def save_desk(staff: Staff, request: Request, form: FormData, code: str) -> Response:
     """One desk: added when new, renamed or disabled/enabled otherwise (the form of its row)."""
-
-    def impl(staff: Staff, form: FormData | None) -> Response:
-        assert form is not None
-        need(staff, Action.CONFIGURE)
-        old = _stored(staff, code)
-        desk_code = field(form, "code", 64)
-        desk = Desk(desk_code, field(form, "name", 255) or desk_code, bool(form.get("enabled")))
-        desks = [d for d in old.all_desks() if d.code != desk_code] + [desk]
-        query = urlencode({"saved": f"{code}/{desk_code}"})
-        return _saved_or_page(
-            staff, request, Library.with_desks(code, old.name, desks, old.description,
-                                               old.enabled),
-            f"{BASE}/{quote(code)}?{query}#desk-{quote(desk_code)}")
-
-    return await page(request, impl, form=True)
+    old = _stored(staff, code)
+    desk_code = field(form, "code", 64)
+    desk = Desk(desk_code, field(form, "name", 255) or desk_code, bool(form.get("enabled")))
+    desks = [d for d in old.all_desks() if d.code != desk_code] + [desk]
+    query = urlencode({"saved": f"{code}/{desk_code}"})
+    return _saved_or_page(
+        staff, request, Library.with_desks(code, old.name, desks, old.description, old.enabled),
+        f"{BASE}/{quote(code)}?{query}#desk-{quote(desk_code)}")

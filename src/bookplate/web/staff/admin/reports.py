@@ -15,13 +15,13 @@ from datetime import date
 from typing import Any
 
 from fastapi import APIRouter, Request
-from starlette.datastructures import FormData
 from starlette.responses import Response
 
 from bookplate.roles.history import AREA_LABELS, AREAS, ConfigHistory, HistoryQuery
 from bookplate.roles.policy import Action
-from bookplate.web.staff.admin.common import need
-from bookplate.web.staff.common import Refused, Staff, page, render
+from bookplate.web.staff.admin.common import needs
+from bookplate.web.staff.common import Refused, Staff, render
+from bookplate.web.staff.pages import get_page
 
 router = APIRouter(include_in_schema=False)
 
@@ -73,30 +73,26 @@ def _query(request: Request) -> dict[str, str]:
     return {k: _text(request, k) for k in ("from", "to", "user", "outcome", "area")}
 
 
-@router.get(LOGINS)
-async def logins(request: Request) -> Response:
-    def impl(staff: Staff, _: FormData | None) -> Response:
-        need(staff, Action.CONFIGURE)
-        asked = _query(request)
-        if asked["outcome"] not in OUTCOMES:
-            raise Refused(400, "The outcome must be success or failure.")
-        start, end = _date(request, "from"), _date(request, "to")
-        export = request.query_params.get("format") == "csv"
-        limit, offset = (EXPORT_MAX, 0) if export else (PAGE, _offset(request))
-        events, total = staff.c.auth.login_report(
-            staff.institution, start, end, OUTCOMES[asked["outcome"]], limit, offset,
-            user=asked["user"] or None)
-        if export:
-            return _csv(["at", "login", "primary_id", "method", "outcome", "reason", "address"],
-                        ([e.at.isoformat(), e.login_name, e.primary_id or "", e.method,
-                          "success" if e.success else "failure", e.reason or "",
-                          e.address or ""] for e in events), "staff-logins.csv")
-        return render(staff, request, "staff/admin/logins.html", {
-            "events": events, "total": total, "asked": asked, "base": LOGINS,
-            "offset": offset, "size": PAGE,
-        })
-
-    return await page(request, impl)
+@get_page(router, LOGINS, needs(Action.CONFIGURE))
+def logins(staff: Staff, request: Request) -> Response:
+    asked = _query(request)
+    if asked["outcome"] not in OUTCOMES:
+        raise Refused(400, "The outcome must be success or failure.")
+    start, end = _date(request, "from"), _date(request, "to")
+    export = request.query_params.get("format") == "csv"
+    limit, offset = (EXPORT_MAX, 0) if export else (PAGE, _offset(request))
+    events, total = staff.c.auth.login_report(
+        staff.institution, start, end, OUTCOMES[asked["outcome"]], limit, offset,
+        user=asked["user"] or None)
+    if export:
+        return _csv(["at", "login", "primary_id", "method", "outcome", "reason", "address"],
+                    ([e.at.isoformat(), e.login_name, e.primary_id or "", e.method,
+                      "success" if e.success else "failure", e.reason or "",
+                      e.address or ""] for e in events), "staff-logins.csv")
+    return render(staff, request, "staff/admin/logins.html", {
+        "events": events, "total": total, "asked": asked, "base": LOGINS,
+        "offset": offset, "size": PAGE,
+    })
 
 
 def _detail(detail: Any) -> str:
@@ -106,29 +102,25 @@ def _detail(detail: Any) -> str:
     return text if len(text) <= 2000 else text[:2000] + "…"
 
 
-@router.get(HISTORY)
-async def history(request: Request) -> Response:
-    def impl(staff: Staff, _: FormData | None) -> Response:
-        need(staff, Action.CONFIGURE)
-        asked = _query(request)
-        if asked["area"] and asked["area"] not in AREAS:
-            raise Refused(400, "Choose one of the areas of the list.")
-        query = HistoryQuery(asked["area"] or None, asked["user"] or None,
-                             _date(request, "from"), _date(request, "to"))
-        export = request.query_params.get("format") == "csv"
-        limit, offset = (EXPORT_MAX, 0) if export else (PAGE, _offset(request))
-        rows, total = ConfigHistory(staff.c.uow_factory).changes(staff.actor, query, limit,
-                                                                 offset)
-        if export:
-            return _csv(["at", "by", "area", "action", "target", "detail"],
-                        ([r["at"].isoformat() if r["at"] else "", r["actor"] or "", r["area"],
-                          r["action"], r["target"], _detail(r["detail"])] for r in rows),
-                        "configuration-history.csv")
-        for r in rows:
-            r["shown"] = _detail(r["detail"])
-        return render(staff, request, "staff/admin/history.html", {
-            "rows": rows, "total": total, "asked": asked, "base": HISTORY,
-            "offset": offset, "size": PAGE, "areas": AREA_LABELS,
-        })
-
-    return await page(request, impl)
+@get_page(router, HISTORY, needs(Action.CONFIGURE))
+def history(staff: Staff, request: Request) -> Response:
+    asked = _query(request)
+    if asked["area"] and asked["area"] not in AREAS:
+        raise Refused(400, "Choose one of the areas of the list.")
+    query = HistoryQuery(asked["area"] or None, asked["user"] or None,
+                         _date(request, "from"), _date(request, "to"))
+    export = request.query_params.get("format") == "csv"
+    limit, offset = (EXPORT_MAX, 0) if export else (PAGE, _offset(request))
+    rows, total = ConfigHistory(staff.c.uow_factory).changes(staff.actor, query, limit,
+                                                             offset)
+    if export:
+        return _csv(["at", "by", "area", "action", "target", "detail"],
+                    ([r["at"].isoformat() if r["at"] else "", r["actor"] or "", r["area"],
+                      r["action"], r["target"], _detail(r["detail"])] for r in rows),
+                    "configuration-history.csv")
+    for r in rows:
+        r["shown"] = _detail(r["detail"])
+    return render(staff, request, "staff/admin/history.html", {
+        "rows": rows, "total": total, "asked": asked, "base": HISTORY,
+        "offset": offset, "size": PAGE, "areas": AREA_LABELS,
+    })

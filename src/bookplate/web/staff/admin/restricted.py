@@ -16,10 +16,11 @@ from bookplate.errors import BookplateError
 from bookplate.roles.model import ALWAYS_RESTRICTED_ROLES, ROLE_TYPES, RestrictedSettings
 from bookplate.roles.policy import Action, active_roles
 from bookplate.users.model import User
-from bookplate.web.staff.admin.common import need
+from bookplate.web.staff.admin.common import needs
 from bookplate.web.staff.admin.role_forms import BASE, read_restricted
 from bookplate.web.staff.admin.role_pages import big_form
-from bookplate.web.staff.common import Refused, Staff, page, render, see_other
+from bookplate.web.staff.common import Refused, Staff, render, see_other
+from bookplate.web.staff.pages import get_page, post_page
 
 router = APIRouter(include_in_schema=False)
 
@@ -60,31 +61,22 @@ def _page(staff: Staff, request: Request, *, error: str = "", notice: str = "",
     }, status)
 
 
-@router.get(RESTRICTED)
-async def restricted(request: Request) -> Response:
-    def impl(staff: Staff, _: FormData | None) -> Response:
-        need(staff, Action.CONFIGURE)
-        saved = request.query_params.get("saved")
-        return _page(staff, request, notice="The settings were saved." if saved else "")
-
-    return await page(request, impl)
+@get_page(router, RESTRICTED, needs(Action.CONFIGURE))
+def restricted(staff: Staff, request: Request) -> Response:
+    saved = request.query_params.get("saved")
+    return _page(staff, request, notice="The settings were saved." if saved else "")
 
 
-@router.post(RESTRICTED)
-async def set_restricted(request: Request) -> Response:
-    def impl(staff: Staff, form: FormData | None) -> Response:
-        assert form is not None
-        need(staff, Action.CONFIGURE)
-        settings = staff.c.roles.config(staff.institution).restricted
-        try:
-            chosen = read_restricted(form, _groups(staff, settings))
-        except Refused as exc:
-            return _page(staff, request, error=exc.message, status=exc.status)
-        try:
-            staff.c.roles.set_restricted(staff.institution, chosen,
-                                         f"staff:{staff.actor.primary_id}", staff.actor)
-        except BookplateError as exc:
-            return _page(staff, request, error=str(exc), status=400, shown=chosen)
-        return see_other(f"{RESTRICTED}?saved=1")
-
-    return await page(request, impl, reader=big_form)
+@post_page(router, RESTRICTED, needs(Action.CONFIGURE), reader=big_form)
+def set_restricted(staff: Staff, request: Request, form: FormData) -> Response:
+    settings = staff.c.roles.config(staff.institution).restricted
+    try:
+        chosen = read_restricted(form, _groups(staff, settings))
+    except Refused as exc:
+        return _page(staff, request, error=exc.message, status=exc.status)
+    try:
+        staff.c.roles.set_restricted(staff.institution, chosen,
+                                     f"staff:{staff.actor.primary_id}", staff.actor)
+    except BookplateError as exc:
+        return _page(staff, request, error=str(exc), status=400, shown=chosen)
+    return see_other(f"{RESTRICTED}?saved=1")

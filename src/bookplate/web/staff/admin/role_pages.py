@@ -16,7 +16,7 @@ from bookplate.errors import BookplateError
 from bookplate.roles.errors import ProfileNotFound
 from bookplate.roles.model import ROLE_TYPES, AssignmentRule, RoleProfile
 from bookplate.roles.policy import Action
-from bookplate.web.staff.admin.common import CONFIRM_DELETE, EditForm, confirmed, need
+from bookplate.web.staff.admin.common import CONFIRM_DELETE, EditForm, confirmed, needs
 from bookplate.web.staff.admin.role_forms import (
     BASE,
     CONDITIONS,
@@ -33,14 +33,8 @@ from bookplate.web.staff.admin.role_forms import (
     rule_choices,
     rule_url,
 )
-from bookplate.web.staff.common import (
-    Refused,
-    Staff,
-    page,
-    read_form,
-    render,
-    see_other,
-)
+from bookplate.web.staff.common import Refused, Staff, read_form, render, see_other
+from bookplate.web.staff.pages import get_page, post_page
 
 router = APIRouter(include_in_schema=False)
 
@@ -64,20 +58,16 @@ def _types() -> list[tuple[str, str]]:
     return sorted(((r.code, r.name) for r in ROLE_TYPES.values()), key=lambda t: t[1])
 
 
-@router.get(BASE)
-async def overview(request: Request) -> Response:
-    def impl(staff: Staff, _: FormData | None) -> Response:
-        need(staff, Action.CONFIGURE)
-        config = staff.c.roles.config(staff.institution)
-        return render(staff, request, "staff/admin/roles.html", {
-            "profiles": list(config.profiles.values()), "rules": config.rules,
-            "profile_url": profile_url, "rule_url": rule_url, "base": BASE,
-            "names": {code: r.name for code, r in ROLE_TYPES.items()},
-            "conditions": CONDITIONS, "section": "profiles",
-            "deleted": request.query_params.get("deleted", "")[:64],
-        })
-
-    return await page(request, impl)
+@get_page(router, BASE, needs(Action.CONFIGURE))
+def overview(staff: Staff, request: Request) -> Response:
+    config = staff.c.roles.config(staff.institution)
+    return render(staff, request, "staff/admin/roles.html", {
+        "profiles": list(config.profiles.values()), "rules": config.rules,
+        "profile_url": profile_url, "rule_url": rule_url, "base": BASE,
+        "names": {code: r.name for code, r in ROLE_TYPES.items()},
+        "conditions": CONDITIONS, "section": "profiles",
+        "deleted": request.query_params.get("deleted", "")[:64],
+    })
 
 
 # -- profiles --------------------------------------------------------------------------------
@@ -132,23 +122,17 @@ PROFILE_FORM.routes(router, f"{BASE}/profiles", see=(Action.CONFIGURE,),
                     reader=big_form)
 
 
-@router.post(f"{BASE}/profiles/{{code}}/delete")
-async def delete_profile(request: Request, code: str) -> Response:
-    def impl(staff: Staff, form: FormData | None) -> Response:
-        assert form is not None
-        need(staff, Action.CONFIGURE)
-        stored = _stored_profile(staff, code)
-        if not confirmed(form, stored.code):
-            return _profile_page(staff, request, stored, new=False, status=400,
-                                 error=CONFIRM_DELETE)
-        try:
-            staff.c.roles.remove_profile(staff.institution, stored.code, who(staff),
-                                         staff.actor)
-        except BookplateError as exc:
-            return _profile_page(staff, request, stored, new=False, error=str(exc), status=400)
-        return see_other(f"{BASE}?" + urlencode({"deleted": stored.code}))
-
-    return await page(request, impl, reader=big_form)
+@post_page(router, f"{BASE}/profiles/{{code}}/delete", needs(Action.CONFIGURE), reader=big_form)
+def delete_profile(staff: Staff, request: Request, form: FormData, code: str) -> Response:
+    stored = _stored_profile(staff, code)
+    if not confirmed(form, stored.code):
+        return _profile_page(staff, request, stored, new=False, status=400,
+                             error=CONFIRM_DELETE)
+    try:
+        staff.c.roles.remove_profile(staff.institution, stored.code, who(staff), staff.actor)
+    except BookplateError as exc:
+        return _profile_page(staff, request, stored, new=False, error=str(exc), status=400)
+    return see_other(f"{BASE}?" + urlencode({"deleted": stored.code}))
 
 
 # -- rules -----------------------------------------------------------------------------------
@@ -202,12 +186,8 @@ RULE_FORM.routes(router, f"{BASE}/rules", see=(Action.CONFIGURE,), change=Action
                  saved="The rule was saved.", reader=big_form)
 
 
-@router.post(f"{BASE}/rules/{{rule_id}}/delete")
-async def delete_rule(request: Request, rule_id: str) -> Response:
-    def impl(staff: Staff, form: FormData | None) -> Response:
-        need(staff, Action.CONFIGURE)
-        stored = _stored_rule(staff, rule_id)
-        staff.c.roles.remove_rule(staff.institution, stored.rule_id, who(staff), staff.actor)
-        return see_other(f"{BASE}?" + urlencode({"deleted": stored.rule_id}))
-
-    return await page(request, impl, reader=big_form)
+@post_page(router, f"{BASE}/rules/{{rule_id}}/delete", needs(Action.CONFIGURE), reader=big_form)
+def delete_rule(staff: Staff, request: Request, form: FormData, rule_id: str) -> Response:
+    stored = _stored_rule(staff, rule_id)
+    staff.c.roles.remove_rule(staff.institution, stored.rule_id, who(staff), staff.actor)
+    return see_other(f"{BASE}?" + urlencode({"deleted": stored.rule_id}))

@@ -6,16 +6,16 @@ A GET form: nothing is written (``RolesAdmin.try_rules``)."""
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
-from starlette.datastructures import FormData
 from starlette.responses import Response
 
 from bookplate.roles.model import ROLE_TYPES
 from bookplate.roles.policy import Action
 from bookplate.users.errors import UserNotFound
 from bookplate.users.model import User
-from bookplate.web.staff.admin.common import need
+from bookplate.web.staff.admin.common import needs
 from bookplate.web.staff.admin.role_forms import BASE, CONDITIONS, RECORD_TYPES, rule_url
-from bookplate.web.staff.common import Staff, page, render
+from bookplate.web.staff.common import Staff, render
+from bookplate.web.staff.pages import get_page
 
 router = APIRouter(include_in_schema=False)
 
@@ -34,40 +34,36 @@ def _typed_user(staff: Staff, asked: dict[str, str]) -> User:
     )
 
 
-@router.get(TESTER)
-async def tester(request: Request) -> Response:
-    def impl(staff: Staff, _: FormData | None) -> Response:
-        need(staff, Action.CONFIGURE)
-        asked = {name: request.query_params.get(name, "").strip() for name in ASKED}
-        book = staff.book()
-        context = {
-            "asked": asked, "base": BASE, "tester": TESTER, "rule_url": rule_url,
-            "conditions": CONDITIONS, "record_types": RECORD_TYPES,
-            "tables": book.tables, "section": "tester",
-            "names": {code: r.name for code, r in ROLE_TYPES.items()},
-            "result": None, "user": None, "error": "",
-        }
-        too_long = [name for name, value in asked.items() if len(value) > LIMIT]
-        if too_long:
-            context["error"] = f"The field {too_long[0]} is too long (at most {LIMIT})."
-            return render(staff, request, "staff/admin/role_tester.html", context, 400)
-        if asked["record_type"] and asked["record_type"] not in RECORD_TYPES:
-            context["error"] = "The record type must be PUBLIC, STAFF or CONTACT."
-            return render(staff, request, "staff/admin/role_tester.html", context, 400)
-        if asked["primary_id"]:
-            try:
-                user = staff.c.staff.get(staff.actor, asked["primary_id"],
-                                         scope=staff.location)
-            except UserNotFound as exc:
-                context["error"] = str(exc)
-                return render(staff, request, "staff/admin/role_tester.html", context, 404)
-            context["user"] = user
-            context["result"] = staff.c.roles.try_rules(staff.institution, user, staff.actor,
-                                                        stored=True)
-        elif any(asked[name] for name in ASKED[1:]):
-            user = _typed_user(staff, asked)
-            context["user"] = user
-            context["result"] = staff.c.roles.try_rules(staff.institution, user, staff.actor)
-        return render(staff, request, "staff/admin/role_tester.html", context)
-
-    return await page(request, impl)
+@get_page(router, TESTER, needs(Action.CONFIGURE))
+def tester(staff: Staff, request: Request) -> Response:
+    asked = {name: request.query_params.get(name, "").strip() for name in ASKED}
+    book = staff.book()
+    context = {
+        "asked": asked, "base": BASE, "tester": TESTER, "rule_url": rule_url,
+        "conditions": CONDITIONS, "record_types": RECORD_TYPES,
+        "tables": book.tables, "section": "tester",
+        "names": {code: r.name for code, r in ROLE_TYPES.items()},
+        "result": None, "user": None, "error": "",
+    }
+    too_long = [name for name, value in asked.items() if len(value) > LIMIT]
+    if too_long:
+        context["error"] = f"The field {too_long[0]} is too long (at most {LIMIT})."
+        return render(staff, request, "staff/admin/role_tester.html", context, 400)
+    if asked["record_type"] and asked["record_type"] not in RECORD_TYPES:
+        context["error"] = "The record type must be PUBLIC, STAFF or CONTACT."
+        return render(staff, request, "staff/admin/role_tester.html", context, 400)
+    if asked["primary_id"]:
+        try:
+            user = staff.c.staff.get(staff.actor, asked["primary_id"],
+                                     scope=staff.location)
+        except UserNotFound as exc:
+            context["error"] = str(exc)
+            return render(staff, request, "staff/admin/role_tester.html", context, 404)
+        context["user"] = user
+        context["result"] = staff.c.roles.try_rules(staff.institution, user, staff.actor,
+                                                    stored=True)
+    elif any(asked[name] for name in ASKED[1:]):
+        user = _typed_user(staff, asked)
+        context["user"] = user
+        context["result"] = staff.c.roles.try_rules(staff.institution, user, staff.actor)
+    return render(staff, request, "staff/admin/role_tester.html", context)

@@ -20,7 +20,8 @@ from bookplate.auth.errors import ProfileInvalid, ProfileNotFound
 from bookplate.auth.model import Method
 from bookplate.web.staff.admin.common import saved_or_again
 from bookplate.web.staff.admin.signin_forms import config_from, rows
-from bookplate.web.staff.common import Refused, Staff, field, page, read_form, render, see_other
+from bookplate.web.staff.common import Refused, Staff, field, read_form, render, see_other
+from bookplate.web.staff.pages import by_service, get_page, post_page
 
 router = APIRouter(include_in_schema=False)
 
@@ -38,6 +39,11 @@ def _method(staff: Staff, name: str) -> Method:
     if name not in methods:
         raise Refused(404, f"No sign-in method {name[:20]}.")
     return methods[name]
+
+
+def _allowed(staff: Staff) -> None:
+    """The pages' check: the policy's ``configure_sign_in``, asked by the service."""
+    staff.c.signin_admin.allowed(staff.actor)
 
 
 async def _form(staff: Staff) -> FormData:
@@ -100,132 +106,95 @@ def _saved_or_again(staff: Staff, request: Request, form: FormData, method: Meth
     )
 
 
-@router.get(BASE)
-async def profiles(request: Request) -> Response:
-    def impl(staff: Staff, _: FormData | None) -> Response:
-        notice = request.query_params.get("removed", "")[:64]
-        return _list_page(staff, request, notice=f"{notice} was deleted." if notice else "")
-
-    return await page(request, impl)
+@get_page(router, BASE, by_service)
+def profiles(staff: Staff, request: Request) -> Response:
+    notice = request.query_params.get("removed", "")[:64]
+    return _list_page(staff, request, notice=f"{notice} was deleted." if notice else "")
 
 
-@router.get(f"{BASE}/new")
-async def new_profile(request: Request) -> Response:
-    def impl(staff: Staff, _: FormData | None) -> Response:
-        staff.c.signin_admin.allowed(staff.actor)
-        method = _method(staff, request.query_params.get("method", ""))
-        return _edit_page(staff, request, method, None)
-
-    return await page(request, impl)
+@get_page(router, f"{BASE}/new", _allowed)
+def new_profile(staff: Staff, request: Request) -> Response:
+    method = _method(staff, request.query_params.get("method", ""))
+    return _edit_page(staff, request, method, None)
 
 
-@router.post(f"{BASE}/new")
-async def add_profile(request: Request) -> Response:
-    def impl(staff: Staff, form: FormData | None) -> Response:
-        assert form is not None
-        staff.c.signin_admin.allowed(staff.actor)
-        method = _method(staff, field(form, "method", 20))
-        return _saved_or_again(staff, request, form, method, field(form, "code", 64), new=True)
-
-    return await page(request, impl, reader=_form)
+@post_page(router, f"{BASE}/new", _allowed, reader=_form)
+def add_profile(staff: Staff, request: Request, form: FormData) -> Response:
+    method = _method(staff, field(form, "method", 20))
+    return _saved_or_again(staff, request, form, method, field(form, "code", 64), new=True)
 
 
-@router.get(f"{BASE}/{{method}}/{{code}}")
-async def show_profile(request: Request, method: str, code: str) -> Response:
-    def impl(staff: Staff, _: FormData | None) -> Response:
-        staff.c.signin_admin.allowed(staff.actor)
-        kind = _method(staff, method)
-        saved = request.query_params.get("saved") == "1"
-        try:
-            return _edit_page(staff, request, kind, code,
-                              notice=f"{code} was saved." if saved else "")
-        except ProfileNotFound as exc:
-            raise Refused(404, str(exc)) from None
-
-    return await page(request, impl)
+@get_page(router, f"{BASE}/{{method}}/{{code}}", _allowed)
+def show_profile(staff: Staff, request: Request, method: str, code: str) -> Response:
+    kind = _method(staff, method)
+    saved = request.query_params.get("saved") == "1"
+    try:
+        return _edit_page(staff, request, kind, code,
+                          notice=f"{code} was saved." if saved else "")
+    except ProfileNotFound as exc:
+        raise Refused(404, str(exc)) from None
 
 
-@router.post(f"{BASE}/{{method}}/{{code}}")
-async def edit_profile(request: Request, method: str, code: str) -> Response:
-    def impl(staff: Staff, form: FormData | None) -> Response:
-        assert form is not None
-        staff.c.signin_admin.allowed(staff.actor)
-        return _saved_or_again(staff, request, form, _method(staff, method), code, new=False)
-
-    return await page(request, impl, reader=_form)
+@post_page(router, f"{BASE}/{{method}}/{{code}}", _allowed, reader=_form)
+def edit_profile(staff: Staff, request: Request, form: FormData, method: str,
+                 code: str) -> Response:
+    return _saved_or_again(staff, request, form, _method(staff, method), code, new=False)
 
 
-@router.post(f"{BASE}/{{method}}/{{code}}/enabled")
-async def enable_profile(request: Request, method: str, code: str) -> Response:
-    def impl(staff: Staff, form: FormData | None) -> Response:
-        assert form is not None
-        staff.c.signin_admin.allowed(staff.actor)
-        kind = _method(staff, method)
-        wanted = field(form, "enabled", 1)
-        if wanted not in ("0", "1"):
-            raise Refused(400, "Choose whether to enable or disable the profile.")
-        try:
-            staff.c.signin_admin.set_enabled(staff.institution, kind.value, code,
-                                             wanted == "1", _who(staff), staff.actor)
-        except ProfileNotFound as exc:
-            raise Refused(404, str(exc)) from None
-        return see_other(f"{_url(kind, code)}?" + urlencode({"saved": "1"}))
-
-    return await page(request, impl, form=True)
+@post_page(router, f"{BASE}/{{method}}/{{code}}/enabled", _allowed)
+def enable_profile(staff: Staff, request: Request, form: FormData, method: str,
+                   code: str) -> Response:
+    kind = _method(staff, method)
+    wanted = field(form, "enabled", 1)
+    if wanted not in ("0", "1"):
+        raise Refused(400, "Choose whether to enable or disable the profile.")
+    try:
+        staff.c.signin_admin.set_enabled(staff.institution, kind.value, code,
+                                         wanted == "1", _who(staff), staff.actor)
+    except ProfileNotFound as exc:
+        raise Refused(404, str(exc)) from None
+    return see_other(f"{_url(kind, code)}?" + urlencode({"saved": "1"}))
 
 
-@router.post(f"{BASE}/{{method}}/{{code}}/delete")
-async def delete_profile(request: Request, method: str, code: str) -> Response:
-    def impl(staff: Staff, form: FormData | None) -> Response:
-        assert form is not None
-        admin = staff.c.signin_admin
-        admin.allowed(staff.actor)
-        kind = _method(staff, method)
-        try:
-            admin.profile(staff.institution, kind.value, code, staff.actor)
-        except ProfileNotFound as exc:
-            raise Refused(404, str(exc)) from None
-        if field(form, "confirm", 64) != code:
-            return _edit_page(staff, request, kind, code, status=400,
-                              error=f"Type the code {code} to delete the profile.")
-        admin.remove(staff.institution, kind.value, code, _who(staff), staff.actor)
-        return see_other(f"{BASE}?" + urlencode({"removed": code}))
-
-    return await page(request, impl, form=True)
+@post_page(router, f"{BASE}/{{method}}/{{code}}/delete", _allowed)
+def delete_profile(staff: Staff, request: Request, form: FormData, method: str,
+                   code: str) -> Response:
+    admin = staff.c.signin_admin
+    kind = _method(staff, method)
+    try:
+        admin.profile(staff.institution, kind.value, code, staff.actor)
+    except ProfileNotFound as exc:
+        raise Refused(404, str(exc)) from None
+    if field(form, "confirm", 64) != code:
+        return _edit_page(staff, request, kind, code, status=400,
+                          error=f"Type the code {code} to delete the profile.")
+    admin.remove(staff.institution, kind.value, code, _who(staff), staff.actor)
+    return see_other(f"{BASE}?" + urlencode({"removed": code}))
 
 
-@router.post(f"{BASE}/{{method}}/{{code}}/test")
-async def test_profile(request: Request, method: str, code: str) -> Response:
+@post_page(router, f"{BASE}/{{method}}/{{code}}/test", _allowed)
+def test_profile(staff: Staff, request: Request, _: FormData, method: str, code: str) -> Response:
     """Test connection (a POST: it reaches out to the provider; CSRF-checked)."""
-
-    def impl(staff: Staff, _: FormData | None) -> Response:
-        admin = staff.c.signin_admin
-        admin.allowed(staff.actor)
-        kind = _method(staff, method)
-        try:
-            report = admin.test_connection(staff.institution, kind.value, code, staff.actor)
-        except ProfileNotFound as exc:
-            raise Refused(404, str(exc)) from None
-        except ProfileInvalid as exc:  # stored before a rule changed: say so
-            return _edit_page(staff, request, kind, code, status=400, error=str(exc))
-        return _edit_page(staff, request, kind, code, report=report)
-
-    return await page(request, impl, form=True)
+    admin = staff.c.signin_admin
+    kind = _method(staff, method)
+    try:
+        report = admin.test_connection(staff.institution, kind.value, code, staff.actor)
+    except ProfileNotFound as exc:
+        raise Refused(404, str(exc)) from None
+    except ProfileInvalid as exc:  # stored before a rule changed: say so
+        return _edit_page(staff, request, kind, code, status=400, error=str(exc))
+    return _edit_page(staff, request, kind, code, report=report)
 
 
-@router.get(f"{BASE}/saml/{{code}}/metadata")
-async def sp_metadata(request: Request, code: str) -> Response:
-    def impl(staff: Staff, _: FormData | None) -> Response:
-        try:
-            body, media = staff.c.signin_admin.sp_metadata(staff.institution, code,
-                                                           staff.actor)
-        except ProfileNotFound as exc:
-            raise Refused(404, str(exc)) from None
-        except ProfileInvalid as exc:
-            raise Refused(400, str(exc)) from None
-        name = f"{staff.institution}-{code}-sp-metadata.xml"
-        return Response(body, media_type=media, headers={
-            "Content-Disposition": f'attachment; filename="{name}"',
-            "Cache-Control": "no-store"})
-
-    return await page(request, impl)
+@get_page(router, f"{BASE}/saml/{{code}}/metadata", by_service)
+def sp_metadata(staff: Staff, request: Request, code: str) -> Response:
+    try:
+        body, media = staff.c.signin_admin.sp_metadata(staff.institution, code, staff.actor)
+    except ProfileNotFound as exc:
+        raise Refused(404, str(exc)) from None
+    except ProfileInvalid as exc:
+        raise Refused(400, str(exc)) from None
+    name = f"{staff.institution}-{code}-sp-metadata.xml"
+    return Response(body, media_type=media, headers={
+        "Content-Disposition": f'attachment; filename="{name}"',
+        "Cache-Control": "no-store"})

@@ -30,7 +30,7 @@ from bookplate.web.staff.admin.common import (
     EditForm,
     confirmed,
     may,
-    need,
+    needs,
     upload_form,
     uploaded,
 )
@@ -44,7 +44,8 @@ from bookplate.web.staff.admin.sis_common import (
     profile_of,
     profile_url,
 )
-from bookplate.web.staff.common import Refused, Staff, field, page, render, see_other
+from bookplate.web.staff.common import Refused, Staff, field, render, see_other
+from bookplate.web.staff.pages import get_page, post_page
 
 router = APIRouter(include_in_schema=False)
 
@@ -157,18 +158,14 @@ def _profile_page(staff: Staff, request: Request, profile: Profile, *, new: bool
     }, status)
 
 
-@router.get(f"{BASE}/profiles")
-async def profiles(request: Request) -> Response:
-    def impl(staff: Staff, _: FormData | None) -> Response:
-        need(staff, Action.MANAGE_INTEGRATIONS, Action.RUN_SIS)
-        return render(staff, request, "staff/admin/sis_profiles.html", {
-            "profiles": staff.c.sis.profiles(staff.institution),
-            "editable": may(staff, Action.MANAGE_INTEGRATIONS),
-            "may_run": may(staff, Action.RUN_SIS), "profile_url": profile_url,
-            "deleted": request.query_params.get("deleted", "")[:64],
-        })
-
-    return await page(request, impl)
+@get_page(router, f"{BASE}/profiles", needs(Action.MANAGE_INTEGRATIONS, Action.RUN_SIS))
+def profiles(staff: Staff, request: Request) -> Response:
+    return render(staff, request, "staff/admin/sis_profiles.html", {
+        "profiles": staff.c.sis.profiles(staff.institution),
+        "editable": may(staff, Action.MANAGE_INTEGRATIONS),
+        "may_run": may(staff, Action.RUN_SIS), "profile_url": profile_url,
+        "deleted": request.query_params.get("deleted", "")[:64],
+    })
 
 
 def _new_code(staff: Staff, form: FormData) -> str:
@@ -207,38 +204,27 @@ PROFILE_FORM.routes(router, f"{BASE}/profiles",
                     saved="The profile was saved.")
 
 
-@router.post(f"{BASE}/profiles/{{code}}/delete")
-async def delete_profile(request: Request, code: str) -> Response:
-    def impl(staff: Staff, form: FormData | None) -> Response:
-        assert form is not None
-        need(staff, Action.MANAGE_INTEGRATIONS)
-        stored = profile_of(staff, code)
-        if not confirmed(form, stored.code):
-            return _profile_page(staff, request, stored, new=False, status=400,
-                                 error=CONFIRM_DELETE)
-        staff.c.sis.delete_profile(staff.institution, stored.code,
-                                    f"staff:{staff.actor.primary_id}")
-        return see_other(f"{BASE}/profiles?" + urlencode({"deleted": stored.code}))
-
-    return await page(request, impl, form=True)
+@post_page(router, f"{BASE}/profiles/{{code}}/delete", needs(Action.MANAGE_INTEGRATIONS))
+def delete_profile(staff: Staff, request: Request, form: FormData, code: str) -> Response:
+    stored = profile_of(staff, code)
+    if not confirmed(form, stored.code):
+        return _profile_page(staff, request, stored, new=False, status=400,
+                             error=CONFIRM_DELETE)
+    staff.c.sis.delete_profile(staff.institution, stored.code, f"staff:{staff.actor.primary_id}")
+    return see_other(f"{BASE}/profiles?" + urlencode({"deleted": stored.code}))
 
 
 async def _sample_form(staff: Staff) -> FormData:
     return await upload_form(staff, SAMPLE_BYTES * 4)
 
 
-@router.post(f"{BASE}/profiles/{{code}}/preview")
-async def preview(request: Request, code: str) -> Response:
+@post_page(router, f"{BASE}/profiles/{{code}}/preview", needs(Action.MANAGE_INTEGRATIONS),
+           reader=_sample_form)
+def preview(staff: Staff, request: Request, form: FormData, code: str) -> Response:
     """The first rows of an uploaded CSV sample through the stored profile's mapping."""
-
-    def impl(staff: Staff, form: FormData | None) -> Response:
-        assert form is not None
-        need(staff, Action.MANAGE_INTEGRATIONS)
-        stored = profile_of(staff, code)
-        sample = uploaded(form).file.read(SAMPLE_BYTES)
-        found = staff.c.sis.preview(staff.institution, stored.code, sample)
-        return _profile_page(staff, request, stored, new=False, preview=found)
-
-    return await page(request, impl, reader=_sample_form)
+    stored = profile_of(staff, code)
+    sample = uploaded(form).file.read(SAMPLE_BYTES)
+    found = staff.c.sis.preview(staff.institution, stored.code, sample)
+    return _profile_page(staff, request, stored, new=False, preview=found)
 
 

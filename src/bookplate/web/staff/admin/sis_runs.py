@@ -19,7 +19,7 @@ from bookplate.sis.model import (
 from bookplate.sis.report_out import cell_text
 from bookplate.sis.sources.formats import kind_of
 from bookplate.sis.upload import check_upload
-from bookplate.web.staff.admin.common import copy_upload, need, upload_form, uploaded
+from bookplate.web.staff.admin.common import copy_upload, needs, upload_form, uploaded
 from bookplate.web.staff.admin.sis_common import (
     BASE,
     BUCKET_NAMES,
@@ -34,7 +34,8 @@ from bookplate.web.staff.admin.sis_common import (
     run_of,
     run_url,
 )
-from bookplate.web.staff.common import Refused, Staff, field, page, render, see_other
+from bookplate.web.staff.common import Refused, Staff, field, render, see_other
+from bookplate.web.staff.pages import get_page, post_page
 
 router = APIRouter(include_in_schema=False)
 
@@ -43,59 +44,49 @@ def _active(report: Report) -> bool:
     return report.status not in FINISHED and report.status != "interrupted"
 
 
-@router.get(f"{BASE}/runs")
-async def runs(request: Request) -> Response:
-    def impl(staff: Staff, _: FormData | None) -> Response:
-        need(staff, Action.RUN_SIS)
-        chosen = request.query_params.get("profile", "")[:64]
-        shown = staff.c.sis_jobs.refresh(staff.c.sis.runs(staff.institution, None, RUNS_SHOWN))
-        context = {"runs": shown, "active": any(_active(r) for r in shown),
-                   "run_url": run_url, "buckets": BUCKETS}
-        if request.headers.get("HX-Request"):  # the table alone, while runs are going
-            return render(staff, request, "staff/admin/_sis_runs_table.html", context)
-        return render(staff, request, "staff/admin/sis_runs.html", {
-            **context, "profiles": staff.c.sis.profiles(staff.institution), "chosen": chosen,
-            "limit": staff.c.settings.sis_max_upload_bytes,
-        })
-
-    return await page(request, impl)
+@get_page(router, f"{BASE}/runs", needs(Action.RUN_SIS))
+def runs(staff: Staff, request: Request) -> Response:
+    chosen = request.query_params.get("profile", "")[:64]
+    shown = staff.c.sis_jobs.refresh(staff.c.sis.runs(staff.institution, None, RUNS_SHOWN))
+    context = {"runs": shown, "active": any(_active(r) for r in shown),
+               "run_url": run_url, "buckets": BUCKETS}
+    if request.headers.get("HX-Request"):  # the table alone, while runs are going
+        return render(staff, request, "staff/admin/_sis_runs_table.html", context)
+    return render(staff, request, "staff/admin/sis_runs.html", {
+        **context, "profiles": staff.c.sis.profiles(staff.institution), "chosen": chosen,
+        "limit": staff.c.settings.sis_max_upload_bytes,
+    })
 
 
 async def _run_form(staff: Staff) -> FormData:
     return await upload_form(staff, staff.c.settings.sis_max_upload_bytes)
 
 
-@router.post(f"{BASE}/runs")
-async def start_run(request: Request) -> Response:
+@post_page(router, f"{BASE}/runs", needs(Action.RUN_SIS), reader=_run_form)
+def start_run(staff: Staff, request: Request, form: FormData) -> Response:
     """Uploads a file and queues a run of it, as ``POST /bookplate/v1/sis/profiles/{code}/runs``
     does: the file goes to the spool under the upload limit, is checked, stored as a pending
     run and handed to the queue."""
-
-    def impl(staff: Staff, form: FormData | None) -> Response:
-        assert form is not None
-        need(staff, Action.RUN_SIS)
-        code = code_of(field(form, "profile", 64))
-        profile_of(staff, code)
-        mode = Mode(choice(form, "mode", tuple(m.value for m in Mode), "The kind of run"))
-        file = uploaded(form)
-        name = (file.filename or "upload").replace("\\", "/").rsplit("/", 1)[-1][:255]
-        jobs = staff.c.sis_jobs
-        limit = staff.c.settings.sis_max_upload_bytes
-        handle, path = jobs.spool_file()
-        copy_upload(file, handle, path, limit)
-        try:
-            kind = check_upload(path, kind_of(file.content_type, name))
-            report = jobs.create(
-                staff.institution, code, path, mode=mode, dry_run=bool(form.get("dry_run")),
-                actor=f"staff:{staff.actor.primary_id}", source_name=name or f"upload.{kind}",
-                kind=kind, move=True)
-        except BaseException:
-            path.unlink(missing_ok=True)
-            raise
-        jobs.submit(report)
-        return see_other(run_url(report.run_id))
-
-    return await page(request, impl, reader=_run_form)
+    code = code_of(field(form, "profile", 64))
+    profile_of(staff, code)
+    mode = Mode(choice(form, "mode", tuple(m.value for m in Mode), "The kind of run"))
+    file = uploaded(form)
+    name = (file.filename or "upload").replace("\\", "/").rsplit("/", 1)[-1][:255]
+    jobs = staff.c.sis_jobs
+    limit = staff.c.settings.sis_max_upload_bytes
+    handle, path = jobs.spool_file()
+    copy_upload(file, handle, path, limit)
+    try:
+        kind = check_upload(path, kind_of(file.content_type, name))
+        report = jobs.create(
+            staff.institution, code, path, mode=mode, dry_run=bool(form.get("dry_run")),
+            actor=f"staff:{staff.actor.primary_id}", source_name=name or f"upload.{kind}",
+            kind=kind, move=True)
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
+    jobs.submit(report)
+    return see_other(run_url(report.run_id))
 
 
 def diff_rows(diff: dict[str, list[Any]] | None) -> list[dict[str, str]]:
@@ -109,65 +100,52 @@ def diff_rows(diff: dict[str, list[Any]] | None) -> list[dict[str, str]]:
     return rows
 
 
-@router.get(f"{BASE}/runs/{{raw_id}}")
-async def show_run(request: Request, raw_id: str) -> Response:
-    def impl(staff: Staff, _: FormData | None) -> Response:
-        need(staff, Action.RUN_SIS)
-        report = run_of(staff, run_number(raw_id))
-        kind = request.query_params.get("kind", "")
-        if kind and kind not in BUCKETS:
-            raise Refused(400, "The parameter kind is invalid.")
-        raw_page = request.query_params.get("page", "1")
-        if not raw_page.isdigit() or not 1 <= int(raw_page) <= MAX_PAGE:
-            raise Refused(400, "The parameter page is invalid.")
-        number = int(raw_page)
-        context: dict[str, Any] = {
-            "run": report, "buckets": BUCKETS, "run_url": run_url, "kind": kind,
-            "names": DRY_BUCKET_NAMES if report.dry_run else BUCKET_NAMES,
-            "active": _active(report), "requeueable": report.status in REQUEUEABLE,
-        }
-        if request.headers.get("HX-Request"):
-            return render(staff, request, "staff/admin/_sis_run_summary.html", context)
-        items = staff.c.sis.items(report.run_id or 0, kind or None,
-                                  (number - 1) * ITEMS_PAGE, ITEMS_PAGE + 1)
-        shown = [{**item.to_dict(), "changes": diff_rows(item.to_dict()["diff"])}
-                 for item in items[:ITEMS_PAGE]]
-        return render(staff, request, "staff/admin/sis_run.html", {
-            **context, "items": shown, "page": number, "more": len(items) > ITEMS_PAGE,
-        })
-
-    return await page(request, impl)
+@get_page(router, f"{BASE}/runs/{{raw_id}}", needs(Action.RUN_SIS))
+def show_run(staff: Staff, request: Request, raw_id: str) -> Response:
+    report = run_of(staff, run_number(raw_id))
+    kind = request.query_params.get("kind", "")
+    if kind and kind not in BUCKETS:
+        raise Refused(400, "The parameter kind is invalid.")
+    raw_page = request.query_params.get("page", "1")
+    if not raw_page.isdigit() or not 1 <= int(raw_page) <= MAX_PAGE:
+        raise Refused(400, "The parameter page is invalid.")
+    number = int(raw_page)
+    context: dict[str, Any] = {
+        "run": report, "buckets": BUCKETS, "run_url": run_url, "kind": kind,
+        "names": DRY_BUCKET_NAMES if report.dry_run else BUCKET_NAMES,
+        "active": _active(report), "requeueable": report.status in REQUEUEABLE,
+    }
+    if request.headers.get("HX-Request"):
+        return render(staff, request, "staff/admin/_sis_run_summary.html", context)
+    items = staff.c.sis.items(report.run_id or 0, kind or None,
+                              (number - 1) * ITEMS_PAGE, ITEMS_PAGE + 1)
+    shown = [{**item.to_dict(), "changes": diff_rows(item.to_dict()["diff"])}
+             for item in items[:ITEMS_PAGE]]
+    return render(staff, request, "staff/admin/sis_run.html", {
+        **context, "items": shown, "page": number, "more": len(items) > ITEMS_PAGE,
+    })
 
 
-@router.get(f"{BASE}/runs/{{raw_id}}/export")
-async def export_run(request: Request, raw_id: str) -> Response:
+@get_page(router, f"{BASE}/runs/{{raw_id}}/export", needs(Action.RUN_SIS))
+def export_run(staff: Staff, request: Request, raw_id: str) -> Response:
     """The run's items (all, or one bucket) as CSV or JSON lines, streamed."""
-
-    def impl(staff: Staff, _: FormData | None) -> Response:
-        need(staff, Action.RUN_SIS)
-        report = run_of(staff, run_number(raw_id))
-        kind = request.query_params.get("kind", "")
-        fmt = request.query_params.get("format", "csv")
-        if kind and kind not in BUCKETS:
-            raise Refused(400, "The parameter kind is invalid.")
-        if fmt not in ("csv", "jsonl"):
-            raise Refused(400, "The parameter format must be csv or jsonl.")
-        chunks = staff.c.sis.export(report.run_id or 0, kind or None, fmt)
-        name = f"sis-run-{report.run_id}{'-' + kind if kind else ''}.{fmt}"
-        media = "text/csv; charset=utf-8" if fmt == "csv" else "application/x-ndjson"
-        return StreamingResponse(chunks, media_type=media, headers={
-            "Content-Disposition": f'attachment; filename="{name}"',
-            "Cache-Control": "no-store"})
-
-    return await page(request, impl)
+    report = run_of(staff, run_number(raw_id))
+    kind = request.query_params.get("kind", "")
+    fmt = request.query_params.get("format", "csv")
+    if kind and kind not in BUCKETS:
+        raise Refused(400, "The parameter kind is invalid.")
+    if fmt not in ("csv", "jsonl"):
+        raise Refused(400, "The parameter format must be csv or jsonl.")
+    chunks = staff.c.sis.export(report.run_id or 0, kind or None, fmt)
+    name = f"sis-run-{report.run_id}{'-' + kind if kind else ''}.{fmt}"
+    media = "text/csv; charset=utf-8" if fmt == "csv" else "application/x-ndjson"
+    return StreamingResponse(chunks, media_type=media, headers={
+        "Content-Disposition": f'attachment; filename="{name}"',
+        "Cache-Control": "no-store"})
 
 
-@router.post(f"{BASE}/runs/{{raw_id}}/requeue")
-async def requeue_run(request: Request, raw_id: str) -> Response:
-    def impl(staff: Staff, form: FormData | None) -> Response:
-        need(staff, Action.RUN_SIS)
-        report = run_of(staff, run_number(raw_id))
-        staff.c.sis_jobs.requeue(report.run_id or 0)
-        return see_other(run_url(report.run_id))
-
-    return await page(request, impl, form=True)
+@post_page(router, f"{BASE}/runs/{{raw_id}}/requeue", needs(Action.RUN_SIS))
+def requeue_run(staff: Staff, request: Request, form: FormData, raw_id: str) -> Response:
+    report = run_of(staff, run_number(raw_id))
+    staff.c.sis_jobs.requeue(report.run_id or 0)
+    return see_other(run_url(report.run_id))
