@@ -1,7 +1,8 @@
 # Bookplate: the API (default command), the worker (`bookplate worker`) or any CLI command.
-# Not built in CI here (no engine, no registry): its command lines are run by
-# tests/integration/test_container_command.py; see docs/operations.md, "Containers".
-FROM python:3.11-slim
+# BASE is any Debian-based image with Python 3.11+ as `python3` and apt; scripts/compose-check.sh
+# builds with a locally made one (docs/operations.md, "Containers").
+ARG BASE=python:3.11-slim
+FROM ${BASE}
 RUN apt-get update \
  && apt-get install -y --no-install-recommends xmlsec1 \
  && rm -rf /var/lib/apt/lists/*

@@ -1,6 +1,7 @@
-"""The Dockerfile and compose.yaml, checked without a container engine (none runs here):
-the compose file parses and has the four services, every command they run is a real
-``bookplate`` command with real options, and LICENSE is the licence pyproject names."""
+"""The Dockerfile and compose.yaml, checked without a container engine: the compose file
+parses and has the four services, every command they run is a real ``bookplate`` command with
+real options, and LICENSE is the licence pyproject names. The stack itself is built and started
+on a real engine by scripts/compose-check.sh (docs/operations.md, "Containers")."""
 
 from __future__ import annotations
 
@@ -41,6 +42,47 @@ def test_compose_file_parses_and_runs_real_commands() -> None:
         assert env["BOOKPLATE_DATABASE_URL"].startswith("postgresql+psycopg://")
         assert env["BOOKPLATE_REDIS_URL"].startswith("redis://")
     assert services["api"]["depends_on"]["db"]["condition"] == "service_healthy"
+    # both commands migrate an empty database: the worker waits until the api's /ready says done
+    assert services["worker"]["depends_on"]["api"]["condition"] == "service_healthy"
+    assert "test" not in services["api"]["healthcheck"]  # the image's own HEALTHCHECK line
+
+
+def test_compose_images_default_to_the_real_ones() -> None:
+    """scripts/compose-check.sh swaps the images through variables; unset, they are the
+    published ones, and api and worker run one image built from this Dockerfile."""
+    services = yaml.safe_load((ROOT / "compose.yaml").read_text())["services"]
+    default = re.compile(r"^\$\{(BOOKPLATE_[A-Z_]+):-([^}]+)\}$")
+    found = {}
+    for name in ("db", "redis", "api", "worker"):
+        match = default.match(services[name]["image"])
+        assert match, services[name]["image"]
+        found[name] = match.groups()
+    assert found["db"] == ("BOOKPLATE_POSTGRES_IMAGE", "postgres:16")
+    assert found["redis"] == ("BOOKPLATE_REDIS_IMAGE", "redis:7")
+    assert found["api"] == found["worker"] == ("BOOKPLATE_IMAGE", "bookplate")
+    for name in ("api", "worker"):
+        build = services[name]["build"]
+        assert build["context"] == "."
+        assert build["args"]["BASE"] == "${BOOKPLATE_BASE_IMAGE:-python:3.11-slim}"
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert re.search(r"^ARG BASE=python:3\.11-slim$", dockerfile, re.MULTILINE)
+    assert re.search(r"^FROM \$\{BASE\}$", dockerfile, re.MULTILINE)
+
+
+def test_build_context_holds_what_the_dockerfile_copies() -> None:
+    """.dockerignore lets in exactly the files the Dockerfile's COPY lines name (a local
+    .venv would otherwise be sent to the engine on every build)."""
+    copied: set[str] = set()
+    for line in (ROOT / "Dockerfile").read_text().splitlines():
+        if line.startswith("COPY "):
+            copied.update(part.rstrip("/") for part in line.split()[1:-1])
+    allowed = {
+        line[1:].rstrip("/")
+        for line in (ROOT / ".dockerignore").read_text().splitlines()
+        if line.startswith("!")
+    }
+    assert copied == allowed == {"pyproject.toml", "README.md", "LICENSE", "src"}
+    assert "*" in (ROOT / ".dockerignore").read_text().splitlines()
 
 
 def test_dockerfile_runs_a_real_command_and_probes_ready() -> None:
