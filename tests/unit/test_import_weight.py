@@ -234,11 +234,13 @@ NOT_FOR_CODE_TABLE_COMMANDS = NOT_FOR_LIGHT_COMMANDS | {
 }
 
 
-def test_code_table_commands_load_no_settings_logging_or_services(tmp_path: Path) -> None:
-    """``codes tables|list|set`` (pairs and ``--file``), ``codes remove`` and ``institutions
-    list`` open the database and the code tables' store only (``cli/wiring.py``,
-    ``light_container``); run from a folder without a ``.env`` file, as a ``.env`` file makes
-    them read the settings the full way."""
+def test_code_table_commands_load_no_sqlalchemy_settings_logging_or_services(
+    tmp_path: Path,
+) -> None:
+    """``codes tables|list|set`` (pairs and ``--file``), ``codes remove|group`` on a SQLite
+    file at the schema's head use the code tables on the sqlite3 driver
+    (``storage/sqlite_codes.py``): no SQLAlchemy, settings, logging or services. Run from a
+    folder without a ``.env`` file (one makes them read the settings the full way)."""
     codes = tmp_path / "codes.csv"
     codes.write_text("L2,Light two\nL3,Light three,no\n", encoding="utf-8")
     loaded = _modules_after_command(
@@ -248,10 +250,19 @@ def test_code_table_commands_load_no_settings_logging_or_services(tmp_path: Path
         ["codes", "set", "LIGHT", "UserGroups", "L1", "Light group"],
         ["codes", "set", "LIGHT", "UserGroups", "--file", str(codes)],
         ["codes", "remove", "LIGHT", "UserGroups", "L3"],
-        ["institutions", "list"],
+        ["codes", "group", "LIGHT", "L1", "--record-type", "STAFF"],
         chdir=True,
     )
-    assert {"sqlalchemy", "bookplate.storage.codes_repo", "bookplate.roles.codes"} <= loaded
+    assert {"sqlite3", "bookplate.storage.sqlite_codes", "bookplate.roles.codes"} <= loaded
+    heavy = NOT_FOR_CODE_TABLE_COMMANDS | {"sqlalchemy", "bookplate.storage.codes_repo"}
+    assert not loaded & heavy, sorted(loaded & heavy)
+
+
+def test_institutions_list_loads_the_database_layer_only(tmp_path: Path) -> None:
+    """``institutions list`` (the light container: services built on first use) opens the
+    database through SQLAlchemy, and loads no settings, logging or services."""
+    loaded = _modules_after_command(tmp_path, ["institutions", "list"], chdir=True)
+    assert "sqlalchemy" in loaded
     assert not loaded & NOT_FOR_CODE_TABLE_COMMANDS, sorted(loaded & NOT_FOR_CODE_TABLE_COMMANDS)
 
 
