@@ -43,16 +43,20 @@ def invoke(*args: str) -> tuple[int, str, str]:
     return result.exit_code, result.stdout, result.stderr
 
 
+def _each(command: list[str], *endings: list[str]) -> list[list[str]]:
+    """``command`` followed by each of ``endings``: one bad-input case per ending."""
+    return [[*command, *ending] for ending in endings]
+
+
 BAD: list[list[str]] = [
     # roles, libraries, staff
     ["roles", "profiles", "NOPE"],
     ["roles", "profile-set", "NOPE", "P", "Name", "--role", "21"],
-    ["roles", "profile-set", "MAIN", "P", "Name", "--role", "200!someday"],
-    ["roles", "profile-set", "MAIN", "P", "Name", "--role", "32@MAIN#broken"],
-    ["roles", "profile-set", "MAIN", "P", "Name", "--role", "@MAIN"],
-    ["roles", "profile-set", "MAIN", "P", "Name", "--role", "777"],
-    ["roles", "profile-set", "MAIN", "P", "Name"],  # --role missing
-    ["roles", "profile-set", "MAIN", "P\x00", "Name", "--role", "21"],
+    *_each(["roles", "profile-set", "MAIN"],
+           *(["P", "Name", "--role", role] for role in ("200!someday", "32@MAIN#broken",
+                                                        "@MAIN", "777")),
+           ["P", "Name"],  # --role missing
+           ["P\x00", "Name", "--role", "21"]),
     ["roles", "profile-remove", "MAIN", "NOPROFILE"],
     ["roles", "rules", "NOPE"],
     ["roles", "rule-set", "MAIN", "r1", "NOPROFILE"],
@@ -87,13 +91,10 @@ BAD: list[list[str]] = [
     # auth
     ["auth", "rotate-keys", "NOPE"],
     ["auth", "ldap", "add", "NOPE", "dir", "--config", "empty.json"],
-    ["auth", "ldap", "add", "MAIN", "dir", "--config", "absent.json"],
-    ["auth", "ldap", "add", "MAIN", "dir", "--config", "not.json"],
-    ["auth", "ldap", "add", "MAIN", "dir", "--config", "list.json"],
-    ["auth", "ldap", "add", "MAIN", "dir", "--config", "latin1.json"],
-    ["auth", "ldap", "add", "MAIN", "dir", "--config", "empty.json"],
-    ["auth", "ldap", "add", "MAIN", "dir", "--config", "."],
-    ["auth", "ldap", "add", "MAIN", "dir"],  # --config missing
+    *_each(["auth", "ldap", "add", "MAIN", "dir"],
+           *(["--config", name] for name in ("absent.json", "not.json", "list.json",
+                                             "latin1.json", "empty.json", ".")),
+           []),  # --config missing
     ["auth", "saml", "add", "MAIN", "bad code", "--config", "empty.json"],
     ["auth", "saml", "list", "NOPE"],
     ["auth", "cas", "remove", "MAIN", "nothere"],
@@ -117,6 +118,7 @@ BAD: list[list[str]] = [
     ["config", "import", "MAIN", "absent-folder"],
     ["sis", "profile", "show", "NOPROFILE", "-i", "MAIN"],
     ["sis", "sync", "absent.zip", "-p", "NOPROFILE"],
+    ["sis", "requeue"],  # no run ids and no --stalled
     ["nonsense"],
 ]
 
@@ -142,6 +144,11 @@ def test_the_line_names_what_is_wrong_and_the_alma_code() -> None:
     assert "Missing option '--role'" in err and "bookplate roles profile-set --help" in err
     _, _, err = invoke("auth", "ldap", "add", "MAIN", "dir", "--config", "not.json")
     assert "not.json is not JSON" in err and "line 1" in err
+
+
+def test_requeue_with_no_run_stalled_queues_nothing_and_succeeds() -> None:
+    code, out, err = invoke("sis", "requeue", "--stalled")
+    assert (code, err) == (0, "") and "No stalled runs to queue." in out
 
 
 def test_a_refusal_of_well_formed_input_exits_1_with_one_line() -> None:

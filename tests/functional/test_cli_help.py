@@ -249,3 +249,66 @@ def test_codes_set_from_a_file_writes_one_history_row_per_code(
     assert [tuple(r) for r in rows] == [
         ("cli", "codes.set", f"code:UserGroups:{c}") for c in ("G1", "G2", "G3")
     ]
+
+
+def test_the_cli_writes_the_code_changes_and_history_rows_the_pages_service_writes(
+    tmp_path: Path, database: str
+) -> None:
+    """``codes set`` and ``codes remove`` (on the container that builds services on first
+    use) leave the same code rows and history rows (actor, action, target, detail) as the
+    same changes made through the full container's ``code_tables`` service."""
+    import sqlalchemy as sa
+
+    from bookplate.bootstrap import build_container
+    from bookplate.config import Settings
+    from bookplate.users.ports import CodeRow
+
+    assert run("institutions", "add", "MAIN", "Main")[0] == 0
+    assert run("institutions", "add", "SAME", "Same")[0] == 0
+    path = tmp_path / "codes.csv"
+    path.write_text("G1,Group one\nG2,Group two,no\nG3,Group three,yes,yes\n", encoding="utf-8")
+    assert run("codes", "set", "MAIN", "UserGroups", "--file", str(path))[0] == 0
+    assert run("codes", "set", "MAIN", "Genders", "X1", "Other", "X2", "Two")[0] == 0
+    assert run("codes", "remove", "MAIN", "UserGroups", "G2")[0] == 0
+    c = build_container(Settings(database_url=database))
+    try:
+        c.code_tables.put_many(None, "cli", "SAME", "UserGroups", [
+            CodeRow("G1", "Group one", True, False), CodeRow("G2", "Group two", False, False),
+            CodeRow("G3", "Group three", True, True)])
+        c.code_tables.put_many(None, "cli", "SAME", "Genders", [
+            CodeRow("X1", "Other", True, False), CodeRow("X2", "Two", True, False)])
+        c.code_tables.remove(None, "cli", "SAME", "UserGroups", "G2")
+    finally:
+        c.close()
+    engine = sa.create_engine(database)
+    with engine.connect() as conn:
+        def rows(sql: str, institution: str) -> list[tuple[object, ...]]:
+            return [tuple(r) for r in conn.exec_driver_sql(sql, (institution,)).all()]
+
+        history = ("SELECT actor, action, target, detail FROM audit_log "
+                   "WHERE institution = ? AND action LIKE 'codes.%' ORDER BY id")
+        codes = ("SELECT table_name, code, description, enabled, is_default, position "
+                 "FROM code_rows WHERE institution = ? ORDER BY table_name, code")
+        cli_history, service_history = rows(history, "MAIN"), rows(history, "SAME")
+        cli_codes, service_codes = rows(codes, "MAIN"), rows(codes, "SAME")
+    engine.dispose()
+    assert len(cli_history) == 6 and cli_history == service_history
+    assert cli_codes == service_codes and ("UserGroups", "G3", "Group three", 1, 1) in [
+        r[:5] for r in cli_codes]
+
+
+def test_a_dot_env_file_in_the_working_folder_still_chooses_the_database(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The code-table commands read the database URL without the settings, except when a
+    ``.env`` file may set it: then it is read from there, as every other command does."""
+    elsewhere = tmp_path / "dotenv"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    monkeypatch.delenv("BOOKPLATE_DATABASE_URL")
+    (elsewhere / ".env").write_text(f"BOOKPLATE_DATABASE_URL=sqlite:///{elsewhere}/dot.db\n")
+    get_settings.cache_clear()
+    assert run("institutions", "add", "DOT", "Dot")[0] == 0
+    code, out = run("codes", "list", "DOT", "UserGroups")
+    assert code == 0 and "UNDERGRAD" in out
+    assert (elsewhere / "dot.db").exists()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 HEAVY = ("saml2", "xmlschema", "ldap3", "authlib", "alembic")
 
@@ -160,9 +161,12 @@ def test_help_loads_no_group_and_a_group_help_only_its_own() -> None:
         assert not loaded & others, (group, sorted(loaded & others))
 
 
-def _modules_after_command(tmp_path: object, *commands: list[str]) -> set[str]:
+def _modules_after_command(
+    tmp_path: object, *commands: list[str], chdir: bool = False
+) -> set[str]:
     """The modules loaded after running these ``bookplate`` commands in a fresh process, on
-    a SQLite file migrated beforehand (so the commands find the schema at its head)."""
+    a SQLite file migrated beforehand (so the commands find the schema at its head); with
+    ``chdir`` from ``tmp_path`` as the working folder."""
     db = f"sqlite:///{tmp_path}/light.db"
     runs = "\n".join(
         f"r = CliRunner().invoke(app, {cmd!r})\nassert r.exit_code == 0, r.output"
@@ -170,7 +174,8 @@ def _modules_after_command(tmp_path: object, *commands: list[str]) -> set[str]:
     )
     code = (
         "import os\n"
-        f"os.environ['BOOKPLATE_DATABASE_URL'] = {db!r}\n"
+        + (f"os.chdir({str(tmp_path)!r})\n" if chdir else "")
+        + f"os.environ['BOOKPLATE_DATABASE_URL'] = {db!r}\n"
         "os.environ.pop('BOOKPLATE_REDIS_URL', None)\n"
         "from typer.testing import CliRunner\n"
         "from bookplate.cli.main import app\n"
@@ -201,6 +206,64 @@ def test_light_commands_load_no_jobs_sign_in_or_alembic(tmp_path: object) -> Non
     assert "sqlalchemy" in loaded  # the commands did open the database
     heavy = NOT_FOR_LIGHT_COMMANDS | {"alembic", "lxml", "saml2", "ldap3", "authlib"}
     assert not loaded & heavy, sorted(loaded & heavy)
+
+
+# What the code-table and institution commands must not load (docs/benchmarks.md, "CLI"):
+# the settings (pydantic-settings), logging (structlog, with Rich's tracebacks), Alembic, and
+# the services and stores of users, keys, roles and sign-in that the full container builds.
+NOT_FOR_CODE_TABLE_COMMANDS = NOT_FOR_LIGHT_COMMANDS | {
+    "pydantic_settings",
+    "bookplate.config",
+    "bookplate.logs",
+    "structlog",
+    "rich.traceback",
+    "alembic",
+    "argon2",
+    "pycountry",
+    "lxml",
+    "bookplate.users.services",
+    "bookplate.keys.services",
+    "bookplate.roles.services",
+    "bookplate.roles.admin",
+    "bookplate.auth.hasher",
+    "bookplate.auth.staff_tokens",
+    "bookplate.storage.users_repo",
+    "bookplate.storage.keys_repo",
+    "bookplate.storage.auth_repo",
+    "bookplate.storage.rate_counter",
+}
+
+
+def test_code_table_commands_load_no_sqlalchemy_settings_logging_or_services(
+    tmp_path: Path,
+) -> None:
+    """``codes tables|list|set`` (pairs and ``--file``), ``codes remove|group`` on a SQLite
+    file at the schema's head use the code tables on the sqlite3 driver
+    (``storage/sqlite_codes.py``): no SQLAlchemy, settings, logging or services. Run from a
+    folder without a ``.env`` file (one makes them read the settings the full way)."""
+    codes = tmp_path / "codes.csv"
+    codes.write_text("L2,Light two\nL3,Light three,no\n", encoding="utf-8")
+    loaded = _modules_after_command(
+        tmp_path,
+        ["codes", "tables", "LIGHT"],
+        ["codes", "list", "LIGHT", "UserGroups"],
+        ["codes", "set", "LIGHT", "UserGroups", "L1", "Light group"],
+        ["codes", "set", "LIGHT", "UserGroups", "--file", str(codes)],
+        ["codes", "remove", "LIGHT", "UserGroups", "L3"],
+        ["codes", "group", "LIGHT", "L1", "--record-type", "STAFF"],
+        chdir=True,
+    )
+    assert {"sqlite3", "bookplate.storage.sqlite_codes", "bookplate.roles.codes"} <= loaded
+    heavy = NOT_FOR_CODE_TABLE_COMMANDS | {"sqlalchemy", "bookplate.storage.codes_repo"}
+    assert not loaded & heavy, sorted(loaded & heavy)
+
+
+def test_institutions_list_loads_the_database_layer_only(tmp_path: Path) -> None:
+    """``institutions list`` (the light container: services built on first use) opens the
+    database through SQLAlchemy, and loads no settings, logging or services."""
+    loaded = _modules_after_command(tmp_path, ["institutions", "list"], chdir=True)
+    assert "sqlalchemy" in loaded
+    assert not loaded & NOT_FOR_CODE_TABLE_COMMANDS, sorted(loaded & NOT_FOR_CODE_TABLE_COMMANDS)
 
 
 def test_a_command_on_an_old_schema_still_upgrades_it(tmp_path: object) -> None:

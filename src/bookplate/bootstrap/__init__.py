@@ -15,10 +15,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bookplate.bootstrap.core import Core
-from bookplate.storage.engine import make_engine
-from bookplate.storage.outbox import set_listener as set_outbox_listener
-from bookplate.storage.schema_revision import at_head
-from bookplate.storage.uow import SqlUnitOfWork
 
 if TYPE_CHECKING:
     from bookplate.auth.external import ExternalLogins
@@ -30,6 +26,7 @@ if TYPE_CHECKING:
     from bookplate.auth.services import AuthService
     from bookplate.auth.signin_admin import SignInAdmin
     from bookplate.auth.tokens import DiscoveryTokens
+    from bookplate.bootstrap.light import CodeTablesOnly
     from bookplate.config import Settings
     from bookplate.network.live import RefreshThread
     from bookplate.network.services import NetworkService
@@ -39,6 +36,7 @@ if TYPE_CHECKING:
     from bookplate.sis.services import SisService
     from bookplate.storage.network_queue import NetworkRefreshQueue
     from bookplate.storage.reindex import ReindexReport as ReindexReport  # re-exported to the CLI
+    from bookplate.storage.uow import SqlUnitOfWork
     from bookplate.users.model import User
     from bookplate.users.ports import UnitOfWork, WriteHook
     from bookplate.users.services import UserService
@@ -257,7 +255,9 @@ class Container(Core):
             sender = self.__dict__.get(name)
             if sender is not None:
                 sender.close()  # reset and registration mails still queued go out first
-        set_outbox_listener(self.engine, None)
+        from bookplate.storage.outbox import set_listener  # noqa: PLC0415 (imported)
+
+        set_listener(self.engine, None)
         refresh = self.__dict__.get("network_refresh")
         if refresh is not None:
             refresh.close()
@@ -279,6 +279,13 @@ def open_container(
     database_url: str, load_settings: Callable[[], Settings], *, migrate: bool = False
 ) -> Container:
     """A container on ``database_url`` whose services are each built on first use."""
+    # SQLAlchemy is imported here, not with this package: on an embedded SQLite file the
+    # code-table commands do without it (open_code_tables).
+    from bookplate.storage.engine import make_engine  # noqa: PLC0415 (see above)
+    from bookplate.storage.outbox import set_listener  # noqa: PLC0415 (see above)
+    from bookplate.storage.schema_revision import at_head  # noqa: PLC0415 (see above)
+    from bookplate.storage.uow import SqlUnitOfWork  # noqa: PLC0415 (see above)
+
     engine = make_engine(database_url)
     if migrate and not at_head(engine):
         from bookplate.storage.migrate import upgrade  # noqa: PLC0415 (Alembic, ~10 MiB)
@@ -289,7 +296,7 @@ def open_container(
         return SqlUnitOfWork(engine)
 
     container = Container(engine, uow_factory, load_settings)
-    set_outbox_listener(engine, container.notify_refresh)
+    set_listener(engine, container.notify_refresh)
     return container
 
 
@@ -302,6 +309,19 @@ def _host_blocks_hook(container: Container) -> WriteHook:
     return hook
 
 
+def open_code_tables(database_url: str, load_settings: Callable[[], Settings]) -> CodeTablesOnly:
+    """What ``bookplate codes …`` works with: on a plain SQLite file at the schema's head,
+    the code tables on the driver itself (``storage/sqlite_codes.py``, no SQLAlchemy);
+    otherwise ``open_container`` (which brings the schema to the head first)."""
+    from bookplate.bootstrap.light import SqliteCodeTables  # noqa: PLC0415 (on first use)
+    from bookplate.storage.sqlite_codes import database_file  # noqa: PLC0415 (on first use)
+
+    path = database_file(database_url)
+    if path is None:
+        return open_container(database_url, load_settings, migrate=True)
+    return SqliteCodeTables(path)
+
+
 def check_database(url: str) -> tuple[list[str], dict[str, int]]:
     """``bookplate db check``: the differences between the tables in code and what the
     migrations build, and the side rows (per table) whose user is gone."""
@@ -312,6 +332,8 @@ def check_database(url: str) -> tuple[list[str], dict[str, int]]:
     diffs = [str(d) for d in check_models_match(url)]
     if diffs:
         return diffs, {}
+    from bookplate.storage.engine import make_engine  # noqa: PLC0415 (only this command)
+
     engine = make_engine(url)
     try:
         with transaction.connection(engine, read_only=True) as conn:
@@ -325,6 +347,7 @@ def reindex_database(
 ) -> ReindexReport:
     """``bookplate db reindex``: every user's search terms and derived columns rebuilt from
     its stored document (``storage.reindex``)."""
+    from bookplate.storage.engine import make_engine  # noqa: PLC0415 (only this command)
     from bookplate.storage.reindex import reindex_users  # noqa: PLC0415 (only this command)
 
     engine = make_engine(url)

@@ -10,8 +10,6 @@ from functools import cached_property
 from typing import TYPE_CHECKING
 
 from bookplate.network.model import Institution
-from bookplate.storage.engine import Engine
-from bookplate.storage.uow import SqlUnitOfWork
 
 if TYPE_CHECKING:
     from bookplate.auth.staff_tokens import StaffTokens
@@ -21,6 +19,8 @@ if TYPE_CHECKING:
     from bookplate.roles.codes import CodeTablesAdmin
     from bookplate.roles.services import RolesConfigCache
     from bookplate.roles.staff import StaffUsers
+    from bookplate.storage.engine import Engine
+    from bookplate.storage.uow import SqlUnitOfWork
     from bookplate.users.defaults import CodeList
     from bookplate.users.services import UserService
 
@@ -37,9 +37,11 @@ class Core:
         return self.load_settings()
 
     def read_factory(self) -> SqlUnitOfWork:
+        from bookplate.storage.uow import SqlUnitOfWork  # noqa: PLC0415 (imported by now)
         return SqlUnitOfWork(self.engine, read_only=True)
 
     def single_write_factory(self) -> SqlUnitOfWork:
+        from bookplate.storage.uow import SqlUnitOfWork  # noqa: PLC0415 (imported by now)
         return SqlUnitOfWork(self.engine, single_write=True)
 
     @cached_property

@@ -10,11 +10,20 @@ from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 
-from bookplate.cli.output import BAD_INPUT, check_text, console, fail, known_institution, run
+from bookplate.cli.output import (
+    BAD_INPUT,
+    check_text,
+    console,
+    fail,
+    known_institution,
+    run,
+    run_codes,
+)
 from bookplate.cli.tables import table
 
 if TYPE_CHECKING:
     from bookplate.bootstrap import Container
+    from bookplate.bootstrap.light import CodeTablesOnly
     from bookplate.users.ports import CodeRow
 
 T = TypeVar("T")
@@ -29,7 +38,7 @@ TableName = Annotated[
 ]
 
 
-def _known(c: Container, institution: str, table_name: str | None = None) -> None:
+def _known(c: CodeTablesOnly, institution: str, table_name: str | None = None) -> None:
     """Exit 2 with one line when the institution (or its table) does not exist."""
     known_institution(c, institution)
     if table_name is None:
@@ -41,23 +50,25 @@ def _known(c: Container, institution: str, table_name: str | None = None) -> Non
         fail(f"no code table {table_name}; see bookplate codes tables {institution}", BAD_INPUT)
 
 
-def _on_table(institution: str, table_name: str | None, work: Callable[[Container], T]) -> T:
-    """``work(container)`` once the institution (and the table) are known to exist; a
-    Bookplate error ends the command with one line (``output.refuse``). The container is
-    the light one: these commands use the code tables' service and store only."""
+def _on_table(
+    institution: str, table_name: str | None, work: Callable[[CodeTablesOnly], T]
+) -> T:
+    """``work(code tables)`` once the institution (and the table) are known to exist; a
+    Bookplate error ends the command with one line (``output.refuse``). On an embedded
+    SQLite file these commands do without SQLAlchemy (``wiring.code_tables``)."""
 
-    def checked(c: Container) -> T:
+    def checked(c: CodeTablesOnly) -> T:
         _known(c, institution, table_name)
         return work(c)
 
-    return run(checked, light=True)
+    return run_codes(checked)
 
 
 @codes_app.command("tables")
 def codes_tables(institution: Institution) -> None:
     """List an institution's code tables with how many codes each holds."""
 
-    def counts(c: Container) -> list[tuple[str, int]]:
+    def counts(c: CodeTablesOnly) -> list[tuple[str, int]]:
         with c.uow_factory() as uow:
             return [
                 (name, len(uow.codes.rows(institution, name)))
@@ -74,7 +85,11 @@ def codes_tables(institution: Institution) -> None:
 def codes_standard(institution: Institution) -> None:
     """Add every ISO 3166-1 country (alpha-3) and ISO 639-1 language an institution lacks
     (codes already there, and their descriptions, are kept)."""
-    added = _on_table(institution, None, lambda c: c.add_standard_codes(institution)) or {}
+    def add(c: Container) -> dict[str, int] | None:
+        known_institution(c, institution)
+        return c.add_standard_codes(institution)
+
+    added = run(add, light=True) or {}
     for name in ("CountryCodes", "UserPreferredLanguage"):
         console().print(f"{name}: {added.get(name, 0)} codes added.")
 
@@ -83,7 +98,7 @@ def codes_standard(institution: Institution) -> None:
 def codes_list(institution: Institution, table_name: TableName) -> None:
     """List one code table's codes."""
 
-    def rows(c: Container) -> list[CodeRow]:
+    def rows(c: CodeTablesOnly) -> list[CodeRow]:
         with c.uow_factory() as uow:
             return uow.codes.rows(institution, table_name)
 

@@ -11,11 +11,11 @@ table, an unreadable file), 1 for a refusal of the service. No traceback reaches
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, NoReturn, TypeVar
+from typing import TYPE_CHECKING, NoReturn, Protocol, TypeVar
 
 import typer
 
-from bookplate.cli.wiring import build_container, light_container, settings
+from bookplate.cli.wiring import build_container, code_tables, light_container, settings
 from bookplate.errors import (
     AccessError,
     BookplateError,
@@ -28,8 +28,15 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from bookplate.bootstrap import Container
+    from bookplate.bootstrap.light import CodeTablesOnly
+
+
+class _Closable(Protocol):
+    def close(self) -> None: ...
+
 
 T = TypeVar("T")
+C = TypeVar("C", bound=_Closable)
 
 #: Exit status of input refused before anything is changed (as click's own usage errors).
 BAD_INPUT = 2
@@ -109,7 +116,16 @@ def container(migrate: bool = True, *, light: bool = False) -> Container:
 def run(work: Callable[[Container], T], *, light: bool = False) -> T:
     """``work(container)`` with the container closed after; a Bookplate error ends the
     command through ``refuse``."""
-    c = container(light=light)
+    return _run(lambda: container(light=light), work)
+
+
+def run_codes(work: Callable[[CodeTablesOnly], T]) -> T:
+    """``run`` for the code-table commands, on what ``wiring.code_tables`` opens."""
+    return _run(code_tables, work)
+
+
+def _run(opener: Callable[[], C], work: Callable[[C], T]) -> T:
+    c = opener()
     try:
         return work(c)
     except BookplateError as error:
@@ -128,7 +144,7 @@ def run_in(institution: str, work: Callable[[Container], T]) -> T:
     return run(checked)
 
 
-def known_institution(c: Container, institution: str) -> None:
+def known_institution(c: CodeTablesOnly, institution: str) -> None:
     """Exit 2 with one line when the institution does not exist (or is no valid code)."""
     check_text("the institution", institution)
     with c.uow_factory() as uow:

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from bookplate.bootstrap import Container
+    from bookplate.bootstrap.light import CodeTablesOnly
     from bookplate.config import Settings
 
 def settings() -> Settings:
@@ -46,3 +47,14 @@ def light_container(*, migrate: bool = True) -> Container:
     url = from_environment()
     return open_container(url if url is not None else settings().database_url, settings,
                           migrate=migrate)
+
+
+def code_tables() -> CodeTablesOnly:
+    """The code tables for ``bookplate codes …`` (``bootstrap.open_code_tables``): on a
+    SQLite file at the schema's head without SQLAlchemy, else the light container. The URL
+    is read as by ``light_container``."""
+    from bookplate.bootstrap import open_code_tables
+    from bookplate.database_url import from_environment
+
+    url = from_environment()
+    return open_code_tables(url if url is not None else settings().database_url, settings)

@@ -10,22 +10,57 @@ type is refused with a sentence that says so (no user could be given it).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
 from bookplate.errors import InputError, NotFoundError
 from bookplate.roles.errors import PermissionDenied
 from bookplate.roles.model import Actor
 from bookplate.roles.policy import Action, decide
+from bookplate.transactions import Transactional
 from bookplate.users.model import RecordType
 from bookplate.users.ports import CodeRow
 
-if TYPE_CHECKING:  # the services' module is not needed to change a code table
-    from bookplate.roles.services import RolesUnitOfWork
-
 GROUP_TABLE = "UserGroups"
 RECORD_TYPES = tuple(r.value for r in RecordType)
+
+
+class CodeTableStore(Protocol):
+    """What changing a code table needs of ``users.ports.CodeTables``."""
+
+    def rows(self, institution: str, table: str) -> list[CodeRow]: ...
+
+    def table_names(self, institution: str) -> list[str]: ...
+
+    def allowed_groups(self, institution: str) -> Mapping[str, frozenset[str]]: ...
+
+    def put_row(self, institution: str, table: str, row: CodeRow) -> None: ...
+
+    def remove_row(self, institution: str, table: str, code: str) -> bool: ...
+
+    def set_group_record_types(
+        self, institution: str, user_group: str, record_types: frozenset[str]
+    ) -> None: ...
+
+
+class HistoryLog(Protocol):
+    """``roles.ports.RolesRepository.record``: one change in the audit log."""
+
+    def record(
+        self, institution: str, actor: str, action: str, target: str, detail: dict[str, Any]
+    ) -> None: ...
+
+
+class CodeTablesUnitOfWork(Transactional, Protocol):
+    """The code tables and the history: the SQL unit of work, or on an embedded SQLite file
+    the CLI's ``storage/sqlite_codes.py``."""
+
+    @property
+    def codes(self) -> CodeTableStore: ...
+
+    @property
+    def roles(self) -> HistoryLog: ...
 
 
 class CodeTableNotFound(NotFoundError):
@@ -47,7 +82,7 @@ class TableView:
 
 class CodeTablesAdmin:
     def __init__(
-        self, uow_factory: Callable[[], RolesUnitOfWork], changed: Callable[[], None]
+        self, uow_factory: Callable[[], CodeTablesUnitOfWork], changed: Callable[[], None]
     ) -> None:
         self._uow_factory = uow_factory
         self._changed = changed  # clears the cached code books

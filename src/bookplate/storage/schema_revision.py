@@ -13,10 +13,10 @@ import ast
 import re
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from sqlalchemy import Engine, inspect, text
-
-from bookplate.storage.transaction import connection
+if TYPE_CHECKING:  # SQLAlchemy is imported by stored_revisions: storage/sqlite_codes.py
+    from sqlalchemy import Engine  # reads the head without it
 
 VERSIONS = Path(__file__).parent / "migrations" / "versions"
 _ASSIGNMENT = re.compile(r"^(revision|down_revision)\s*(?::[^=]+)?=\s*(.+)$", re.MULTILINE)
@@ -62,6 +62,10 @@ def head_from_files() -> str | None:
 
 def stored_revisions(engine: Engine) -> set[str]:
     """The revisions in ``alembic_version`` (empty for a new database)."""
+    from sqlalchemy import inspect, text  # noqa: PLC0415 (see the imports above)
+
+    from bookplate.storage.transaction import connection  # noqa: PLC0415 (as above)
+
     # Not read_only: the read-only guard counts SQLite's PRAGMA (the table look-up) as a
     # write. Nothing is written; the connection closes without a commit.
     with connection(engine) as conn:

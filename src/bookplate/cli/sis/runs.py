@@ -238,13 +238,15 @@ def sis_requeue(
 ) -> None:
     """Queue again runs a crash interrupted; each runs its file again from the start (the
     result is that of one clean run)."""
+    if not run_ids and not stalled:  # bad input: refused before the database is opened
+        fail("give run ids or --stalled (see: bookplate sis requeue --help)")
     c = container()
     try:
         wanted = list(run_ids or [])
         if stalled:
             wanted += c.sis_jobs.stalled(institution)
         if not wanted:
-            fail("give run ids or --stalled", 1)
+            console().print("No stalled runs to queue.")
         for run_id in sorted(set(wanted)):
             c.sis_jobs.requeue(run_id)
             console().print(f"Run {run_id} queued.")
