@@ -10,13 +10,19 @@ from sqlalchemy import Connection, Engine
 
 from bookplate.auth.ports import StaffTokenRepository
 from bookplate.keys.ports import ApiKeyRepository
-from bookplate.network.ports import InstitutionRepository, NetworkRepository, PushRepository
+from bookplate.network.ports import (
+    InstitutionRepository,
+    NetworkRepository,
+    PushRepository,
+    ZoneRepository,
+)
 from bookplate.roles.ports import RolesRepository
 from bookplate.storage import transaction
 from bookplate.storage.codes_repo import SqlCodeTables
 from bookplate.storage.keys_repo import SqlApiKeyRepository
 from bookplate.storage.network_pushes import SqlPushRepository
 from bookplate.storage.network_repo import SqlInstitutionRepository, SqlNetworkRepository
+from bookplate.storage.network_zone import SqlZoneRepository
 from bookplate.storage.roles_repo import SqlRolesRepository, SqlStaffTokenRepository
 from bookplate.storage.users_repo import SqlUserRepository
 from bookplate.users.ports import CodeTables, UserRepository
@@ -50,6 +56,7 @@ class SqlUnitOfWork:
     staff_tokens: StaffTokenRepository
     network: NetworkRepository
     pushes: PushRepository
+    zone: ZoneRepository
 
     def __init__(
         self, engine: Engine, *, read_only: bool = False, single_write: bool = False
@@ -84,6 +91,7 @@ class SqlUnitOfWork:
         self.staff_tokens = SqlStaffTokenRepository(connection)
         self.network = SqlNetworkRepository(connection)
         self.pushes = SqlPushRepository(connection)
+        self.zone = SqlZoneRepository(connection)
         return self
 
     def __exit__(
