@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from bookplate.cli import output
+from bookplate.cli.network_zone import zone_app
 from bookplate.cli.output import bad_input, console, err, fail
 from bookplate.cli.tables import table
 from bookplate.network.model import IdClash, IdScope, clash_csv_rows
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
     from bookplate.network.pushes import PushReport
 
 network_app = typer.Typer(no_args_is_help=True, help="Fulfillment networks and linked accounts.")
+network_app.add_typer(zone_app, name="zone")
 WHO = "cli"
 
 

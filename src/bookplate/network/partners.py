@@ -36,6 +36,10 @@ class PartnerSettings(NetworkBase):
             if code == institution:
                 raise InvalidPartner("code", "an institution cannot be its own partner")
             stored = uow.network.partner(institution, code)
+            if stored is None and uow.zone.is_member(institution) \
+                    and uow.zone.central() == code:
+                raise InvalidPartner("code", f"{institution} is a member of {code}'s network "
+                                     "zone: its users are copied by the zone, not linked")
             partner = apply_partner_changes(stored or Partner(institution, code), changes)
             if not partner.remote and uow.institutions.get(code) is None:
                 raise InstitutionNotFound(code)

@@ -166,7 +166,26 @@ class PushRepository(Protocol):
                  seq: int) -> None: ...
 
 
+class ZoneRepository(Protocol):
+    """The deployment's Network Zone: its central institution and its members."""
+
+    def central(self) -> str | None: ...
+
+    def set_central(self, code: str | None) -> None: ...
+
+    def members(self) -> list[str]: ...
+
+    def is_member(self, code: str) -> bool: ...
+
+    def add_member(self, code: str, actor: str | None) -> bool:
+        """False when it was a member already."""
+        ...
+
+    def remove_member(self, code: str) -> bool: ...
+
+
 class NetworkUnitOfWork(UnitOfWork, Protocol):
     institutions: InstitutionRepository
     network: NetworkRepository
     pushes: PushRepository
+    zone: ZoneRepository

@@ -16,6 +16,7 @@ from bookplate.network.model import (
     same_content,
 )
 from bookplate.network.ports import NetworkUnitOfWork
+from bookplate.network.zone import ZoneManagement
 
 log = structlog.get_logger("bookplate.network")
 
@@ -49,7 +50,7 @@ class _Settings:
         return self._share[home]
 
 
-class OutboxRefresh(Linking):
+class OutboxRefresh(Linking, ZoneManagement):
     def waiting(self) -> int:
         with self._uow_factory() as uow:
             return uow.network.waiting()
@@ -175,8 +176,9 @@ class OutboxRefresh(Linking):
         share = settings.share_blocks(institution)
         for copy_ in copies:
             partner = settings.partner(copy_.institution, institution)
-            if partner is None:
-                continue  # the host no longer has the source's institution as a partner
+            if partner is None:  # not (or no longer) a partner: maybe a zone member's copy
+                self.zone_refresh(uow, copy_, source, report)
+                continue
             _user, changed = self._apply(uow, copy_, SourceRecord(source, share), partner,
                                          LIVE_ACTOR, "live", quiet_when_unchanged=True)
             if changed:

@@ -7,7 +7,7 @@ Every way in (Alma API with an API key, staff CLI, the outbox worker) goes throu
 mixed in here: ``partners`` (partners, rules, member settings), ``sources`` (the home side),
 ``linking`` (links and refresh on request), ``refresh`` (the outbox), ``pushes`` (to
 copies on other deployments), ``host_blocks`` (a host's blocks reaching the home account),
-``scope`` (the ID rule).
+``zone`` (Network Zone central management), ``scope`` (the ID rule).
 See docs/networks.md.
 """
 

@@ -18,7 +18,12 @@ from bookplate.storage import transaction
 if TYPE_CHECKING:
     from bookplate.auth.ports import StaffTokenRepository
     from bookplate.keys.ports import ApiKeyRepository
-    from bookplate.network.ports import InstitutionRepository, NetworkRepository, PushRepository
+    from bookplate.network.ports import (
+        InstitutionRepository,
+        NetworkRepository,
+        PushRepository,
+        ZoneRepository,
+    )
     from bookplate.roles.ports import RolesRepository
     from bookplate.users.ports import CodeTables, UserRepository
 
@@ -92,6 +97,11 @@ def _pushes(conn: Connection) -> PushRepository:
     return SqlPushRepository(conn)
 
 
+def _zone(conn: Connection) -> ZoneRepository:
+    from bookplate.storage.network_zone import SqlZoneRepository  # noqa: PLC0415 (on first use)
+    return SqlZoneRepository(conn)
+
+
 class SqlUnitOfWork:
     """Implements ``users.ports.UnitOfWork`` (plus ``institutions`` and ``keys``).
 
@@ -120,6 +130,7 @@ class SqlUnitOfWork:
     staff_tokens = _Repository(_staff_tokens)
     network = _Repository(_network)
     pushes = _Repository(_pushes)
+    zone = _Repository(_zone)
 
     def __init__(
         self, engine: Engine, *, read_only: bool = False, single_write: bool = False

@@ -61,6 +61,7 @@ from bookplate.storage.tables.network import (
     network_push_seen,
     network_pushes,
     network_remote_copies,
+    network_zone_members,
 )
 from bookplate.storage.tables.roles import (
     assignment_rules,
@@ -103,6 +104,7 @@ __all__ = [
     "network_pushes",
     "network_remote_copies",
     "network_settings",
+    "network_zone_members",
     "partial_index",
     "password_resets",
     "rate_counts",

@@ -105,3 +105,14 @@ network_push_seen = Table(
     PrimaryKeyConstraint("institution", "source_institution", "source_pk",
                          name="pk_network_push_seen"),
 )
+
+# Network Zone (migration 0018_network_zone): the members of the deployment's zone, whose
+# copies of the central institution's users are kept by it (the central itself is the
+# ``zone_central`` row of ``network_settings``).
+network_zone_members = Table(
+    "network_zone_members",
+    metadata,
+    Column("member", String(64), primary_key=True),
+    Column("added_at", DateTime(timezone=True), nullable=False),
+    Column("added_by", String(255), nullable=True),
+)
