@@ -97,6 +97,35 @@ class NetworkRepository(Protocol):
         transaction where the database can)."""
         ...
 
+    # -- the same for a group of source users at once (the outbox pass) --
+
+    def try_lock_sources(self, keys: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:
+        """``lock_source`` for each ``(institution, link_id)`` without waiting: the keys
+        this transaction now holds; the others are being refreshed by another transaction
+        (their entries stay waiting for a later pass)."""
+        ...
+
+    def entries_of_sources(self, sources: Sequence[tuple[str, str, int]]) -> list[OutboxEntry]:
+        """``entries_of`` for each ``(institution, link_id, up_to)`` (whose locks this
+        transaction holds), oldest first."""
+        ...
+
+    def load_many(self, pks: Sequence[int]) -> dict[int, User]:
+        """``load`` for each key (missing users left out)."""
+        ...
+
+    def copies_of_sources(
+        self, keys: Sequence[tuple[str, str]]
+    ) -> dict[tuple[str, str], list[User]]:
+        """``copies`` for each ``(source institution, link_id)``."""
+        ...
+
+    def record_many(
+        self, lines: Sequence[tuple[str, str | None, str, str, dict[str, Any] | None]]
+    ) -> None:
+        """``record`` for each ``(institution, actor, action, target, detail)``."""
+        ...
+
     def done(self, ids: Sequence[int]) -> None: ...
 
     def failed(self, entry_id: int, error: str) -> None:
@@ -130,6 +159,12 @@ class PushRepository(Protocol):
         ...
 
     def remote_hosts(self, institution: str, source_pk: int) -> list[str]: ...
+
+    def remote_hosts_of(
+        self, users: Sequence[tuple[str, int]]
+    ) -> dict[tuple[str, int], list[str]]:
+        """``remote_hosts`` of each ``(institution, source_pk)`` that has any."""
+        ...
 
     def forget_remote_copy(self, institution: str, source_pk: int, host: str) -> None: ...
 

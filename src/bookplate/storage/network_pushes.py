@@ -9,10 +9,11 @@ from sqlalchemy import Connection, delete, select, update
 
 from bookplate.network.ports import PushEntry
 from bookplate.storage import tables as t
+from bookplate.storage.network_bulk import PushBulk
 from bookplate.storage.upsert import upsert
 
 
-class SqlPushRepository:
+class SqlPushRepository(PushBulk):
     def __init__(self, conn: Connection) -> None:
         self._conn = conn
 
