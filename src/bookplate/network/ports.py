@@ -39,8 +39,34 @@ class InstitutionRepository(Protocol):
         ...
 
 
+@dataclass(frozen=True, slots=True)
+class LinkHolders:
+    """What a link checks in the host, read at once (``NetworkRepository.link_holders``):
+    the primary ID of its copy of the source user, the (primary ID, source institution)
+    of a user holding the linking ID, the primary ID of a user holding the source's ID, and
+    the source's modification date when the source lives in this deployment."""
+
+    copy: str | None
+    by_linking_id: tuple[str, str | None] | None
+    by_id: str | None
+    source_modified: datetime | None = None
+    source_found: bool = False
+
+
 class NetworkRepository(Protocol):
     def member(self, institution: str) -> MemberSettings: ...
+
+    def member_of(self, institution: str) -> MemberSettings | None:
+        """``member``, or None when there is no such institution (one read)."""
+        ...
+
+    def link_holders(self, institution: str, home: str, source_id: str, linking_id: str,
+                     *, source_here: bool) -> LinkHolders: ...
+
+    def give_linking_id(self, user: User, linking_id: str) -> bool:
+        """``set_linking_id`` of the record just read, written only while it is unchanged
+        (False: it changed; use ``set_linking_id``)."""
+        ...
 
     def put_member(self, settings: MemberSettings) -> None: ...
 

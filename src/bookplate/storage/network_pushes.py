@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import Connection, delete, select, update
+from sqlalchemy import Connection, delete, literal, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 
 from bookplate.network.ports import PushEntry
 from bookplate.storage import tables as t
@@ -19,17 +20,14 @@ class SqlPushRepository(PushBulk):
 
     def record_remote_copy(self, institution: str, primary_id: str, host: str) -> None:
         u = t.users.c
-        pk = self._conn.execute(
-            select(u.id).where(u.institution == institution, u.primary_id == primary_id)
-        ).scalar_one_or_none()
-        if pk is None:
-            return
-        self._conn.execute(upsert(
-            self._conn, t.network_remote_copies,
-            {"institution": institution, "source_pk": pk, "host": host,
-             "created_at": datetime.now(UTC)},
-            ("institution", "source_pk", "host"), nothing=True,
-        ))
+        # One statement: the user's key read by the insert itself (no row when it is gone).
+        found = select(u.institution, u.id, literal(host), literal(datetime.now(UTC))).where(
+            u.institution == institution, u.primary_id == primary_id)
+        insert = (postgresql.insert if self._conn.dialect.name == "postgresql"
+                  else sqlite.insert)(t.network_remote_copies)
+        self._conn.execute(
+            insert.from_select(["institution", "source_pk", "host", "created_at"], found)
+            .on_conflict_do_nothing(index_elements=["institution", "source_pk", "host"]))
 
     def remote_hosts(self, institution: str, source_pk: int) -> list[str]:
         r = t.network_remote_copies.c

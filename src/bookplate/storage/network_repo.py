@@ -27,6 +27,7 @@ from bookplate.network.model import (
 from bookplate.storage import tables as t
 from bookplate.storage.documents import stored_user, user_to_document
 from bookplate.storage.network_bulk import NetworkBulk, lock_key
+from bookplate.storage.network_link import NetworkLinkReads
 from bookplate.storage.upsert import upsert
 from bookplate.users.errors import DuplicateId
 from bookplate.users.model import User, normalise_id
@@ -152,7 +153,7 @@ class SqlInstitutionRepository:
             raise DuplicateId("?", "all_unique") from None
 
 
-class SqlNetworkRepository(NetworkBulk):
+class SqlNetworkRepository(NetworkBulk, NetworkLinkReads):
     def __init__(self, connection: Connection) -> None:
         self._conn = connection
         self._pg = connection.dialect.name == "postgresql"
