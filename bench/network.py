@@ -34,6 +34,8 @@ from typing import Any
 import httpx
 import sqlalchemy as sa
 
+import bookplate
+
 sys.path.insert(0, str(Path(__file__).parent))
 from sis import drop_pg, fresh_pg, write_file  # the SIS benchmark's file and schemas
 
@@ -276,7 +278,8 @@ def main() -> None:
     args = parser.parse_args()
     wanted = set(args.scenarios.split(","))
     print(json.dumps({"started": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-                      "cpus": os.cpu_count(), "load": load()}), flush=True)
+                      "bookplate": bookplate.__file__, "cpus": os.cpu_count(),
+                      "load": load()}), flush=True)
     if "link" in wanted:
         print(json.dumps(bench_link_one(args.links, args.warmup)), flush=True)
         print(json.dumps(bench_link_two(args.links, args.warmup)), flush=True)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from types import TracebackType
 from typing import Any, Self
 
@@ -72,6 +72,10 @@ class MemoryUsers:
             copy.deepcopy(user),
             password_hash if password_hash is not None else old_hash,
         )
+
+    def replace_many(self, items: Sequence[tuple[str, User]]) -> None:
+        for previous_primary_id, user in items:
+            self.replace(previous_primary_id, user, None)
 
     def remove(self, institution: str, primary_id: str) -> None:
         del self.rows[normalise_id(primary_id)]

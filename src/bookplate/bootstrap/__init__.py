@@ -261,6 +261,9 @@ class Container(Core):
         refresh = self.__dict__.get("network_refresh")
         if refresh is not None:
             refresh.close()
+        network = self.__dict__.get("network")
+        if network is not None:
+            network.close()  # the HTTP connections to partners on other deployments
         jobs = self.__dict__.get("sis_jobs")
         if jobs is not None and jobs.queue is not None:
             jobs.queue.close()

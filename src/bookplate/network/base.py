@@ -75,6 +75,12 @@ class NetworkBase:
         self._remote = remote
         self._clock = clock
 
+    def close(self) -> None:
+        """Let go of the HTTP connections kept to partners on other deployments."""
+        close = getattr(self._remote, "close", None)
+        if close is not None:
+            close()
+
     @staticmethod
     def _institution(uow: NetworkUnitOfWork, code: str) -> None:
         if uow.institutions.get(code) is None:

@@ -4,6 +4,7 @@ history."""
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 import structlog
@@ -24,73 +25,104 @@ from bookplate.network.errors import (
     UserGroupEmpty,
 )
 from bookplate.network.model import Partner, new_copy, refreshed_copy, same_content
-from bookplate.network.ports import NetworkUnitOfWork
+from bookplate.network.ports import LinkHolders, NetworkUnitOfWork
 from bookplate.network.sources import SourceLookup
 from bookplate.users.errors import DuplicateId, UserNotFound
 from bookplate.users.model import User, UserInput
-from bookplate.users.ports import ALL_UNIQUE, LINKING_ID, PRIMARY_ID, Guard
+from bookplate.users.ports import ALL_UNIQUE, PRIMARY_ID, Guard
 
 log = structlog.get_logger("bookplate.network")
+
+
+def _same_time(a: datetime | None, b: datetime | None) -> bool:
+    if a is None or b is None:
+        return a is b
+    return (a if a.tzinfo else a.replace(tzinfo=UTC)) == (b if b.tzinfo else b.replace(tzinfo=UTC))
 
 
 class Linking(SourceLookup):
     def link(self, institution: str, source_code: str | None, source_user_id: str | None,
              actor: str, *, guard: Guard | None = None) -> User:
         """``POST /users?source_institution_code=A&source_user_id=X``: the caller's
-        institution gets its linked account of A's user X."""
+        institution gets its linked account of A's user X. A home in this deployment: the
+        source read, the checks and the copy are one transaction; a home on another
+        deployment is asked over HTTP between two."""
         with self._uow_factory() as uow:
             partner = self._partner_for(uow, institution, source_code)
-        if not source_user_id or not source_user_id.strip():
-            raise LinkFailed("(source_user_id is missing)")
+            if not source_user_id or not source_user_id.strip():
+                raise LinkFailed("(source_user_id is missing)")
+            if not partner.remote:
+                source, _wrote = self._source_in(
+                    uow, partner.code, institution, source_user_id, partner.search_password,
+                    remote_requester=False)
+                user = self._create_copy(uow, institution, partner, source, actor, guard)
+                uow.commit()
+                log.info("network_linked", institution=institution, source=partner.code,
+                         primary_id=user.primary_id)
+                return user
         source = self._fetch(partner, source_user_id)
-        linking_id = source.user.linking_id or uuid.uuid4().hex
         with self._uow_factory() as uow:
-            uow.network.lock_source(partner.code, source.user.primary_id)
-            existing = uow.network.copy_in(institution, partner.code, source.user.primary_id)
-            if existing is None:
-                by_link = uow.users.find(institution, linking_id, LINKING_ID)
-                if by_link is not None and by_link.source_institution_code == partner.code:
-                    existing = by_link
-            if existing is not None:
-                raise LinkedAccountExists(existing.primary_id)
-            self._check_duplicates(uow, institution, source.user, linking_id)
-            copy_ = new_copy(source.user, partner, linking_id, source.share_blocks)
-            if not copy_.user_group:
-                raise UserGroupEmpty()
-            try:
-                user = self._users.create_in(uow, institution, UserInput(copy_), actor,
-                                             guard=guard)
-            except DuplicateId as exc:
-                raise IdentifierIssues(f"({exc})") from None
-            except InputError as exc:
-                if isinstance(exc, NetworkError):
-                    raise
-                raise LinkFailed(f"({exc})") from None
-            uow.network.record(institution, actor, "network.link", user.primary_id, {
-                "source_institution_code": partner.code,
-                "source_user_id": source.user.primary_id,
-                "linking_id": linking_id,
-                "remote": partner.remote,
-            })
+            user = self._create_copy(uow, institution, partner, source, actor, guard)
             uow.commit()
         log.info("network_linked", institution=institution, source=partner.code,
                  primary_id=user.primary_id)
         return user
 
+    def _create_copy(self, uow: NetworkUnitOfWork, institution: str, partner: Partner,
+                     source: SourceRecord, actor: str, guard: Guard | None) -> User:
+        """The copy written (not committed) under the source user's lock, after the checks:
+        no copy yet, and no local account that is probably the same person."""
+        linking_id = source.user.linking_id or uuid.uuid4().hex
+        source_id = source.user.primary_id
+        uow.network.lock_source(partner.code, source_id)
+        holders = uow.network.link_holders(institution, partner.code, source_id, linking_id,
+                                           source_here=not partner.remote)
+        self._check_holders(holders, partner, source_id, linking_id)
+        if (holders.source_found
+                and not _same_time(holders.source_modified, source.user.last_modified_date)):
+            # Changed since it was read (before the lock): copy the record as it is now, so
+            # that a live refresh of that change, done before this copy existed, is not lost.
+            current = uow.users.find(partner.code, source_id, PRIMARY_ID)
+            if current is not None:
+                source = SourceRecord(current, source.share_blocks)
+        copy_ = new_copy(source.user, partner, linking_id, source.share_blocks)
+        if not copy_.user_group:
+            raise UserGroupEmpty()
+        try:
+            user = self._users.create_in(uow, institution, UserInput(copy_), actor, guard=guard)
+        except DuplicateId as exc:
+            raise IdentifierIssues(f"({exc})") from None
+        except InputError as exc:
+            if isinstance(exc, NetworkError):
+                raise
+            raise LinkFailed(f"({exc})") from None
+        uow.network.record(institution, actor, "network.link", user.primary_id, {
+            "source_institution_code": partner.code,
+            "source_user_id": source.user.primary_id,
+            "linking_id": linking_id,
+            "remote": partner.remote,
+        })
+        return user
+
     @staticmethod
-    def _check_duplicates(
-        uow: NetworkUnitOfWork, institution: str, source: User, linking_id: str
-    ) -> None:
-        """A local account that is not this source's copy but holds its primary ID or its
-        linking ID is probably the same person: refuse, naming it (link it instead)."""
-        for user_id, id_type in ((linking_id, LINKING_ID), (source.primary_id, ALL_UNIQUE)):
-            holder = uow.users.find(institution, user_id, id_type)
+    def _check_holders(holders: LinkHolders, partner: Partner, source_id: str,
+                       linking_id: str) -> None:
+        """A copy exists already (60227); or a local account that is not this source's copy
+        holds its linking ID or its primary ID: probably the same person, refused, naming it
+        (link it instead)."""
+        existing = holders.copy
+        by_link = holders.by_linking_id
+        if existing is None and by_link is not None and by_link[1] == partner.code:
+            existing = by_link[0]
+        if existing is not None:
+            raise LinkedAccountExists(existing)
+        for holder, what, value in ((by_link[0] if by_link else None, "linking ID", linking_id),
+                                    (holders.by_id, "ID", source_id)):
             if holder is not None:
-                what = "linking ID" if id_type == LINKING_ID else "ID"
                 raise IdentifierIssues(
-                    f"(local user {holder.primary_id} already holds the {what} {user_id}: "
+                    f"(local user {holder} already holds the {what} {value}: "
                     "probably the same person; link that account instead of creating one)",
-                    holder=holder.primary_id,
+                    holder=holder,
                 )
 
     def find_copy(self, institution: str, source_code: str | None,

@@ -39,8 +39,34 @@ class InstitutionRepository(Protocol):
         ...
 
 
+@dataclass(frozen=True, slots=True)
+class LinkHolders:
+    """What a link checks in the host, read at once (``NetworkRepository.link_holders``):
+    the primary ID of its copy of the source user, the (primary ID, source institution)
+    of a user holding the linking ID, the primary ID of a user holding the source's ID, and
+    the source's modification date when the source lives in this deployment."""
+
+    copy: str | None
+    by_linking_id: tuple[str, str | None] | None
+    by_id: str | None
+    source_modified: datetime | None = None
+    source_found: bool = False
+
+
 class NetworkRepository(Protocol):
     def member(self, institution: str) -> MemberSettings: ...
+
+    def member_of(self, institution: str) -> MemberSettings | None:
+        """``member``, or None when there is no such institution (one read)."""
+        ...
+
+    def link_holders(self, institution: str, home: str, source_id: str, linking_id: str,
+                     *, source_here: bool) -> LinkHolders: ...
+
+    def give_linking_id(self, user: User, linking_id: str) -> bool:
+        """``set_linking_id`` of the record just read, written only while it is unchanged
+        (False: it changed; use ``set_linking_id``)."""
+        ...
 
     def put_member(self, settings: MemberSettings) -> None: ...
 
@@ -97,6 +123,35 @@ class NetworkRepository(Protocol):
         transaction where the database can)."""
         ...
 
+    # -- the same for a group of source users at once (the outbox pass) --
+
+    def try_lock_sources(self, keys: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:
+        """``lock_source`` for each ``(institution, link_id)`` without waiting: the keys
+        this transaction now holds; the others are being refreshed by another transaction
+        (their entries stay waiting for a later pass)."""
+        ...
+
+    def entries_of_sources(self, sources: Sequence[tuple[str, str, int]]) -> list[OutboxEntry]:
+        """``entries_of`` for each ``(institution, link_id, up_to)`` (whose locks this
+        transaction holds), oldest first."""
+        ...
+
+    def load_many(self, pks: Sequence[int]) -> dict[int, User]:
+        """``load`` for each key (missing users left out)."""
+        ...
+
+    def copies_of_sources(
+        self, keys: Sequence[tuple[str, str]]
+    ) -> dict[tuple[str, str], list[User]]:
+        """``copies`` for each ``(source institution, link_id)``."""
+        ...
+
+    def record_many(
+        self, lines: Sequence[tuple[str, str | None, str, str, dict[str, Any] | None]]
+    ) -> None:
+        """``record`` for each ``(institution, actor, action, target, detail)``."""
+        ...
+
     def done(self, ids: Sequence[int]) -> None: ...
 
     def failed(self, entry_id: int, error: str) -> None:
@@ -133,6 +188,12 @@ class PushRepository(Protocol):
         ...
 
     def remote_hosts(self, institution: str, source_pk: int) -> list[str]: ...
+
+    def remote_hosts_of(
+        self, users: Sequence[tuple[str, int]]
+    ) -> dict[tuple[str, int], list[str]]:
+        """``remote_hosts`` of each ``(institution, source_pk)`` that has any."""
+        ...
 
     def forget_remote_copy(self, institution: str, source_pk: int, host: str) -> None: ...
 

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy import Connection, delete, insert, literal, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 
 from bookplate.network.ports import PushEntry
 from bookplate.storage import outbox
 from bookplate.storage import tables as t
+from bookplate.storage.network_bulk import PushBulk
 from bookplate.storage.upsert import upsert
 
 #: ``network_pushes.deleted``: what a push carries (a home's user, its deletion, or a host's
@@ -17,23 +19,20 @@ from bookplate.storage.upsert import upsert
 _CHANGED, _DELETED, _HOST_BLOCKS = 0, 1, 2
 
 
-class SqlPushRepository:
+class SqlPushRepository(PushBulk):
     def __init__(self, conn: Connection) -> None:
         self._conn = conn
 
     def record_remote_copy(self, institution: str, primary_id: str, host: str) -> None:
         u = t.users.c
-        pk = self._conn.execute(
-            select(u.id).where(u.institution == institution, u.primary_id == primary_id)
-        ).scalar_one_or_none()
-        if pk is None:
-            return
-        self._conn.execute(upsert(
-            self._conn, t.network_remote_copies,
-            {"institution": institution, "source_pk": pk, "host": host,
-             "created_at": datetime.now(UTC)},
-            ("institution", "source_pk", "host"), nothing=True,
-        ))
+        # One statement: the user's key read by the insert itself (no row when it is gone).
+        found = select(u.institution, u.id, literal(host), literal(datetime.now(UTC))).where(
+            u.institution == institution, u.primary_id == primary_id)
+        adding = (postgresql.insert if self._conn.dialect.name == "postgresql"
+                  else sqlite.insert)(t.network_remote_copies)
+        self._conn.execute(
+            adding.from_select(["institution", "source_pk", "host", "created_at"], found)
+            .on_conflict_do_nothing(index_elements=["institution", "source_pk", "host"]))
 
     def remote_hosts(self, institution: str, source_pk: int) -> list[str]:
         r = t.network_remote_copies.c

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import builtins
-import zlib
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -27,6 +26,8 @@ from bookplate.network.model import (
 )
 from bookplate.storage import tables as t
 from bookplate.storage.documents import stored_user, user_to_document
+from bookplate.storage.network_bulk import NetworkBulk, lock_key
+from bookplate.storage.network_link import NetworkLinkReads
 from bookplate.storage.upsert import upsert
 from bookplate.users.errors import DuplicateId
 from bookplate.users.model import User, normalise_id
@@ -152,12 +153,7 @@ class SqlInstitutionRepository:
             raise DuplicateId("?", "all_unique") from None
 
 
-def _lock_key(institution: str, link_id: str) -> int:
-    """A 32-bit key for pg_advisory_xact_lock from one source user."""
-    return zlib.crc32(f"bookplate-network\x00{institution}\x00{link_id}".encode())
-
-
-class SqlNetworkRepository:
+class SqlNetworkRepository(NetworkBulk, NetworkLinkReads):
     def __init__(self, connection: Connection) -> None:
         self._conn = connection
         self._pg = connection.dialect.name == "postgresql"
@@ -341,7 +337,7 @@ class SqlNetworkRepository:
     def lock_source(self, institution: str, link_id: str) -> None:
         if self._pg:
             self._conn.execute(
-                select(func.pg_advisory_xact_lock(_lock_key(institution, link_id)))
+                select(func.pg_advisory_xact_lock(lock_key(institution, link_id)))
             )
         # SQLite: a writing transaction holds the database's one write lock (BEGIN
         # IMMEDIATE), so refreshes are applied one after the other anyway.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -266,6 +267,12 @@ class SqlUserRepository:
         self._audit(
             user.institution, user.last_modified_by, "user.replace", user.primary_id, detail
         )
+
+    def replace_many(self, items: Sequence[tuple[str, User]]) -> None:
+        # On first use: users_bulk writes through the SIS batch writer, which imports this.
+        from bookplate.storage.users_bulk import replace_many  # noqa: PLC0415 (import cycle)
+
+        replace_many(self._conn, items)
 
     def remove(self, institution: str, primary_id: str) -> None:
         pk = self._pk(institution, primary_id)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -48,6 +48,12 @@ class UserRepository(Protocol):
         ``if_version``: write only while the stored record is still that version, else raise
         PreconditionFailed (checked by the write itself, so that a concurrent writer cannot
         slip in between the read and the write)."""
+        ...
+
+    def replace_many(self, items: Sequence[tuple[str, User]]) -> None:
+        """``replace`` (password kept, no version check) for each ``(previous primary ID,
+        user)``, written together in a few statements. Raises UserNotFound when one of them
+        is gone (none written) and DuplicateId like ``add``."""
         ...
 
     def remove(self, institution: str, primary_id: str) -> None: ...

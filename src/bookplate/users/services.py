@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import copy
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -198,16 +198,33 @@ class UserService:
         """Write ``user`` over ``stored`` as the system (no PUT merge, no manual marks),
         checked by every rule, inside the caller's unit of work (not committed): a linked
         account refreshed from its source."""
+        self._stamp_stored(uow, stored, user, actor, self._clock())
+        uow.users.replace(stored.primary_id, user, None)
+        return user
+
+    def store_many_in(
+        self, uow: UnitOfWork, pairs: Sequence[tuple[User, User]], actor: str
+    ) -> list[User]:
+        """``store_in`` for each ``(stored, user)``, every record checked first, then all
+        written together (``UserRepository.replace_many``): a group of linked accounts
+        refreshed by the outbox worker. Nothing is written when one is refused."""
+        now = self._clock()
+        for stored, user in pairs:
+            self._stamp_stored(uow, stored, user, actor, now)
+        uow.users.replace_many([(stored.primary_id, user) for stored, user in pairs])
+        return [user for _, user in pairs]
+
+    def _stamp_stored(
+        self, uow: UnitOfWork, stored: User, user: User, actor: str, now: datetime
+    ) -> None:
         user.institution = stored.institution
         user.created_by = stored.created_by
         user.created_date = stored.created_date
         user.manual_fields = dict(stored.manual_fields)
         user.last_modified_by = actor
-        user.last_modified_date = self._clock()
+        user.last_modified_date = now
         force_internal_segments(user)
         self._check(uow, stored.institution, stored, user)
-        uow.users.replace(stored.primary_id, user, None)
-        return user
 
     def replace(  # noqa: PLR0913 - Alma's PUT parameters, keyword-only
         self,

@@ -163,19 +163,20 @@ def test_a_worker_killed_mid_batch_loses_nothing_and_applies_nothing_twice(
         c.users.replace("MAIN", primary_id, UserInput(stored), "api")
     assert c.network.waiting() == 6
 
-    original = c.users.store_in
+    original = c.users.store_many_in
     writes = {"n": 0}
 
-    def dying_store(*args: Any, **kwargs: Any) -> User:
-        writes["n"] += 1
-        if writes["n"] == 6:  # the third source user's second copy
+    def dying_store(uow: Any, pairs: Any, actor: str) -> list[User]:
+        written = original(uow, pairs, actor)  # the group's copies, written, not committed
+        writes["n"] += len(pairs)
+        if writes["n"] >= 6:  # the second group (the third and fourth source users)
             raise _Crash()
-        return original(*args, **kwargs)
+        return written
 
-    monkeypatch.setattr(c.users, "store_in", dying_store)
+    monkeypatch.setattr(c.users, "store_many_in", dying_store)
     with pytest.raises(_Crash):
         c.network.process_outbox(group=2)  # two source users a transaction
-    monkeypatch.setattr(c.users, "store_in", original)
+    monkeypatch.setattr(c.users, "store_many_in", original)
     # The first group (two source users) fully done, their entries gone with their refresh;
     # the second rolled back whole: its users' first copies are not half-applied.
     assert c.network.waiting() == 4
@@ -201,7 +202,7 @@ def test_an_error_leaves_the_entries_waiting_and_counts_the_attempt(
     def broken(*args: Any, **kwargs: Any) -> User:
         raise RuntimeError("database went away")
 
-    monkeypatch.setattr(c.users, "store_in", broken)
+    monkeypatch.setattr(c.users, "store_many_in", broken)
     report = c.network.process_outbox()
     assert len(report.failed) == 1 and "database went away" in report.failed[0]
     with c.engine.connect() as conn:

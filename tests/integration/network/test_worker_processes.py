@@ -108,8 +108,9 @@ def test_a_worker_killed_mid_batch_loses_nothing_and_applies_nothing_twice(
     assert c.network.waiting() == 9
     before = _copies(c, ids)
     marker = tmp_path / "paused"
-    # Killed just after its 7th copy write: the 4th source user's first copy is written but
-    # not committed (three users done, their entries deleted with them).
+    # Killed just after the group write that reaches its 7th copy: the second group's
+    # copies (the 4th to 6th source users) are written but not committed (the first three
+    # users done, their entries deleted with them).
     proc = _worker(database_url, "--pause-after-writes", "7", "--marker", str(marker),
                    "--limit", "3")
     try:
@@ -231,18 +232,18 @@ def test_one_failing_user_of_a_group_holds_up_no_other(c: Container) -> None:
         c.network.link("HOST1", "MAIN", primary_id, "test")
         _rename(c, primary_id, "Grouped")
     network = c.network
-    store_in = c.users.store_in
+    store_many_in = c.users.store_many_in
 
-    def refuse_bad(uow: Any, stored: User, user: User, actor: str) -> User:
-        if stored.primary_id == "bad":
+    def refuse_bad(uow: Any, pairs: list[tuple[User, User]], actor: str) -> list[User]:
+        if any(stored.primary_id == "bad" for stored, _ in pairs):
             raise RuntimeError("refused")
-        return store_in(uow, stored, user, actor)
+        return store_many_in(uow, pairs, actor)
 
-    c.users.store_in = refuse_bad  # type: ignore[method-assign]  # the failure under test
+    c.users.store_many_in = refuse_bad  # type: ignore[method-assign]  # the failure under test
     try:
         report = network.process_outbox(group=4)
     finally:
-        del c.users.store_in
+        del c.users.store_many_in
     assert report.refreshed == 3 and len(report.failed) == 1 and "refused" in report.failed[0]
     assert c.network.waiting() == 1
     assert [c.users.get("HOST1", p).last_name for p in ids] == ["Grouped", "Grouped", "Lee",

@@ -3,9 +3,10 @@ or run two at once: ``python -m tests.integration.network.worker_proc DATABASE_U
 [--pause-after-writes N] [--pause-after-pushes N] [--marker FILE] [--limit N] [--until FILE]``.
 
 It works the outbox and then sends the waiting pushes, as the background job does. With
-``--pause-after-writes N`` it stops for good just after its N-th copy write, inside that
-source user's transaction (uncommitted); with ``--pause-after-pushes N`` just after the N-th
-push was answered by the host, before the home records it as delivered. In both cases it
+``--pause-after-writes N`` it stops for good just after the group write that reaches its
+N-th copy, inside that group's transaction (sent, uncommitted); with
+``--pause-after-pushes N`` just after the N-th push was answered by the host, before the
+home records it as delivered. In both cases it
 first writes ``--marker`` so the test knows when to kill it. With ``--until FILE`` it keeps
 working passes until that file exists and the outbox is empty. The last line it prints is
 the pass's counts as JSON."""
@@ -46,16 +47,16 @@ def main(argv: list[str]) -> int:
     counts = {"writes": 0, "pushes": 0}
     network = c.network
     if args.pause_after_writes:
-        store_in = c.users.store_in
+        store_many_in = c.users.store_many_in
 
-        def store_then_pause(*a: Any, **kw: Any) -> Any:
-            written = store_in(*a, **kw)
-            counts["writes"] += 1
-            if counts["writes"] == args.pause_after_writes:
+        def store_then_pause(uow: Any, pairs: Any, actor: str) -> Any:
+            written = store_many_in(uow, pairs, actor)  # a group's copies, sent, uncommitted
+            counts["writes"] += len(pairs)
+            if counts["writes"] >= args.pause_after_writes:
                 _pause(args.marker)
             return written
 
-        c.users.store_in = store_then_pause  # type: ignore[method-assign]  # the test's hook
+        c.users.store_many_in = store_then_pause  # type: ignore[method-assign]  # the test's hook
     remote = network._remote  # the test hooks the HTTP client
     if args.pause_after_pushes and remote is not None:
         push = remote.push
