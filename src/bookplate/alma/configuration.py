@@ -23,8 +23,9 @@ raise :class:`ConfigDocumentError` with the reason when a document does not have
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from lxml import etree
@@ -247,92 +248,75 @@ def read_code_table(body: bytes) -> tuple[str, list[CodeRow]]:
     return table.name, table.rows
 
 
-def read_code_table_doc(body: bytes) -> CodeTableDoc:
-    """Name, description and rows of a ``GET /conf/code-tables/{name}`` document."""
-    kind, doc = _parse(body)
-    rows: list[CodeRow] = []
+#: One record of a document (a row, a library, a desk): its field by name, whether the
+#: document is JSON (the object's key) or XML (the first child element's text).
+Get = Callable[[str], Any]
+
+
+def _records(kind: str, doc: Any, outer: str, inner: str) -> list[Get]:
+    """The ``inner`` records of a list document (``{"inner": [...]}`` or ``<outer><inner>``;
+    a document of one bare record counts as a list of one)."""
+    if kind == "json":
+        return [row.get for row in _json_items(doc, inner)]
+    return [partial(_child_text, el) for el in _xml_items(doc, outer, inner)]
+
+
+def _table(kind: str, doc: Any, tag: str) -> Get:
+    """A table document's own fields (``{"name", ..}`` or ``<tag><name/>..</tag>``)."""
     if kind == "json":
         if not isinstance(doc, dict):
             raise ConfigDocumentError("a JSON object is expected")
-        name = _text(doc.get("name"), "the table name")
-        description = _text(doc.get("description"), "the table description", required=False)
-        for i, row in enumerate(_json_items(doc, "row"), 1):
-            code = _text(row.get("code"), f"row {i}: code")
-            rows.append(
-                CodeRow(
-                    code,
-                    _text(row.get("description"), f"row {i}: description", required=False)
-                    or code,
-                    _bool(row.get("enabled"), f"row {i}: enabled", True),
-                    _bool(row.get("default"), f"row {i}: default", False),
-                )
-            )
-    else:
-        if local_name(doc.tag) != "code_table":
-            raise ConfigDocumentError(f"expected <code_table>, found <{local_name(doc.tag)}>")
-        name = _text(_child_text(doc, "name"), "the table name")
-        description = _text(
-            _child_text(doc, "description"), "the table description", required=False
-        )
-        holder = next(
-            (c for c in doc if isinstance(c.tag, str) and local_name(c.tag) == "rows"), None
-        )
-        for i, row in enumerate(_xml_items(holder, "rows", "row") if holder is not None else [], 1):
-            code = _text(_child_text(row, "code"), f"row {i}: code")
-            rows.append(
-                CodeRow(
-                    code,
-                    _text(_child_text(row, "description"), f"row {i}: description", required=False)
-                    or code,
-                    _bool(_child_text(row, "enabled"), f"row {i}: enabled", True),
-                    _bool(_child_text(row, "default"), f"row {i}: default", False),
-                )
-            )
+        return doc.get
+    if local_name(doc.tag) != tag:
+        raise ConfigDocumentError(f"expected <{tag}>, found <{local_name(doc.tag)}>")
+    return partial(_child_text, doc)
+
+
+def _rows(kind: str, doc: Any) -> list[Get]:
+    """A table document's rows (``"row": [..]`` or ``<rows><row>..</row></rows>``)."""
+    if kind == "json":
+        return _records(kind, doc, "rows", "row")
+    holder = next((c for c in doc if isinstance(c.tag, str) and local_name(c.tag) == "rows"),
+                  None)
+    return _records(kind, holder, "rows", "row") if holder is not None else []
+
+
+def read_code_table_doc(body: bytes) -> CodeTableDoc:
+    """Name, description and rows of a ``GET /conf/code-tables/{name}`` document."""
+    kind, doc = _parse(body)
+    table = _table(kind, doc, "code_table")
+    name = _text(table("name"), "the table name")
+    description = _text(table("description"), "the table description", required=False)
+    rows: list[CodeRow] = []
+    for i, row in enumerate(_rows(kind, doc), 1):
+        code = _text(row("code"), f"row {i}: code")
+        rows.append(CodeRow(
+            code,
+            _text(row("description"), f"row {i}: description", required=False) or code,
+            _bool(row("enabled"), f"row {i}: enabled", True),
+            _bool(row("default"), f"row {i}: default", False),
+        ))
     _unique([r.code for r in rows], "code")
     return CodeTableDoc(name, description, rows)
 
 
 def read_libraries(body: bytes) -> list[LibraryDoc]:
     """The libraries of a ``GET /conf/libraries`` document."""
-    kind, doc = _parse(body)
     out: list[LibraryDoc] = []
-    if kind == "json":
-        for i, lib in enumerate(_json_items(doc, "library"), 1):
-            code = _text(lib.get("code"), f"library {i}: code")
-            out.append(
-                LibraryDoc(
-                    code,
-                    _text(lib.get("name"), f"library {code}: name"),
-                    _text(lib.get("description"), "description", required=False),
-                )
-            )
-    else:
-        for i, el in enumerate(_xml_items(doc, "libraries", "library"), 1):
-            code = _text(_child_text(el, "code"), f"library {i}: code")
-            out.append(
-                LibraryDoc(
-                    code,
-                    _text(_child_text(el, "name"), f"library {code}: name"),
-                    _text(_child_text(el, "description"), "description", required=False),
-                )
-            )
+    for i, lib in enumerate(_records(*_parse(body), "libraries", "library"), 1):
+        code = _text(lib("code"), f"library {i}: code")
+        out.append(LibraryDoc(code, _text(lib("name"), f"library {code}: name"),
+                              _text(lib("description"), "description", required=False)))
     _unique([lib.code for lib in out], "library")
     return out
 
 
 def read_desks(body: bytes) -> list[DeskDoc]:
     """The circulation desks of a ``GET /conf/libraries/{code}/circ-desks`` document."""
-    kind, doc = _parse(body)
     out: list[DeskDoc] = []
-    if kind == "json":
-        for i, desk in enumerate(_json_items(doc, "circ_desk"), 1):
-            code = _text(desk.get("code"), f"desk {i}: code")
-            out.append(DeskDoc(code, _text(desk.get("name"), "name", required=False) or code))
-    else:
-        for i, el in enumerate(_xml_items(doc, "circ_desks", "circ_desk"), 1):
-            code = _text(_child_text(el, "code"), f"desk {i}: code")
-            name = _text(_child_text(el, "name"), "name", required=False)
-            out.append(DeskDoc(code, name or code))
+    for i, desk in enumerate(_records(*_parse(body), "circ_desks", "circ_desk"), 1):
+        code = _text(desk("code"), f"desk {i}: code")
+        out.append(DeskDoc(code, _text(desk("name"), "name", required=False) or code))
     _unique([d.code for d in out], "desk")
     return out
 
@@ -341,32 +325,15 @@ def read_group_map(body: bytes) -> list[tuple[str, str]]:
     """``(record type, user group)`` pairs of the enabled rows of the
     ``UserRecordTypeUserGroup`` mapping table."""
     kind, doc = _parse(body)
-    pairs: list[tuple[str, str]] = []
-    if kind == "json":
-        if not isinstance(doc, dict):
-            raise ConfigDocumentError("a JSON object is expected")
-        name = _text(doc.get("name"), "the table name")
-        items = [
-            (row.get("column0"), row.get("column1"), row.get("enabled"))
-            for row in _json_items(doc, "row")
-        ]
-    else:
-        if local_name(doc.tag) != "mapping_table":
-            raise ConfigDocumentError(f"expected <mapping_table>, found <{local_name(doc.tag)}>")
-        name = _text(_child_text(doc, "name"), "the table name")
-        holder = next(
-            (c for c in doc if isinstance(c.tag, str) and local_name(c.tag) == "rows"), None
-        )
-        items = [
-            (_child_text(r, "column0"), _child_text(r, "column1"), _child_text(r, "enabled"))
-            for r in (_xml_items(holder, "rows", "row") if holder is not None else [])
-        ]
+    name = _text(_table(kind, doc, "mapping_table")("name"), "the table name")
+    rows = _rows(kind, doc)
     if name != GROUP_MAP_TABLE:
         raise ConfigDocumentError(f"expected the mapping table {GROUP_MAP_TABLE}, found {name}")
-    for i, (record_type, group, enabled) in enumerate(items, 1):
-        pair = (_text(record_type, f"row {i}: column0 (record type)"),
-                _text(group, f"row {i}: column1 (user group)"))
-        if _bool(enabled, f"row {i}: enabled", True):
+    pairs: list[tuple[str, str]] = []
+    for i, row in enumerate(rows, 1):
+        pair = (_text(row("column0"), f"row {i}: column0 (record type)"),
+                _text(row("column1"), f"row {i}: column1 (user group)"))
+        if _bool(row("enabled"), f"row {i}: enabled", True):
             pairs.append(pair)
     _unique([f"{rt}/{g}" for rt, g in pairs], "row")
     return pairs

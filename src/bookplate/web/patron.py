@@ -40,7 +40,7 @@ from bookplate.web.staff.common import (
     describe,
     error_field,
     field,
-    templates,
+    template_page,
 )
 
 log = structlog.get_logger("bookplate.web.patron")
@@ -105,14 +105,7 @@ def view(me: Me) -> dict[str, Any]:
 def render(me: Me | None, name: str, context: dict[str, Any], status: int = 200) -> Response:
     request = me.request if me else context.pop("request")
     page = {"me": me, "csrf": me.info.session.csrf if me else "", "staff": None, **context}
-    response = templates.TemplateResponse(request, name, page, status_code=status)
-    response.headers["Cache-Control"] = "no-store"
-    response.headers["X-Frame-Options"] = "DENY"
-    response.headers["Content-Security-Policy"] = (
-        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-        "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
-    )
-    return response
+    return template_page(request, name, page, status)
 
 
 def me_page(me: Me, *, errors: dict[str, str] | None = None, about: dict[str, str] | None = None,

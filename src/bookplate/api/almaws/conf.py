@@ -4,6 +4,8 @@ area), in Alma's shapes (``bookplate.alma.configuration``)."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
+from typing import TypeVar
 
 from fastapi import APIRouter, Request
 from starlette.responses import Response
@@ -17,20 +19,19 @@ from bookplate.roles.errors import LibraryNotFound
 from bookplate.users.errors import CodeTableNotFound
 
 router = APIRouter(prefix="/almaws/v1/conf", tags=["Configuration"])
+_C = TypeVar("_C")
 
 
 def _base(request: Request) -> str:
     return f"{deps.base_url(request)}/almaws/v1"
 
 
-def _answer(
-    request: Request, to_json: Callable[[str], bytes], to_xml: Callable[[str], bytes]
-) -> Response:
-    """The document in the format the caller asked for, its links under this base."""
-    base = _base(request)
-    if wants_json(request):
-        return Response(to_json(base), media_type=JSON)
-    return Response(to_xml(base), media_type=XML)
+def _answer(request: Request, content: _C, to_json: Callable[[_C, str], bytes],
+            to_xml: Callable[[_C, str], bytes]) -> Response:
+    """``content`` written by the codec in the format the caller asked for, its links under
+    this base."""
+    write = to_json if wants_json(request) else to_xml
+    return Response(write(content, _base(request)), media_type=JSON if write is to_json else XML)
 
 
 @router.get("/code-tables", summary="Retrieve the list of code tables")
@@ -40,11 +41,8 @@ def list_code_tables(request: Request) -> Response:
     with c.uow_factory() as uow:
         described = uow.codes.descriptions(key.institution)
         names = [(n, described.get(n, n)) for n in uow.codes.table_names(key.institution)]
-    return _answer(
-        request,
-        lambda base: conf_docs.code_table_list_to_json(names, base),
-        lambda base: conf_docs.code_table_list_to_xml(names, base),
-    )
+    return _answer(request, names, conf_docs.code_table_list_to_json,
+                   conf_docs.code_table_list_to_xml)
 
 
 @router.get("/code-tables/{code_table_name}", summary="Retrieve a code table")
@@ -72,11 +70,7 @@ def list_libraries(request: Request) -> Response:
         for _, lib in sorted(libraries.items())
         if lib.enabled
     ]
-    return _answer(
-        request,
-        lambda base: conf_docs.libraries_to_json(docs, base),
-        lambda base: conf_docs.libraries_to_xml(docs, base),
-    )
+    return _answer(request, docs, conf_docs.libraries_to_json, conf_docs.libraries_to_xml)
 
 
 @router.get("/libraries/{library_code}/circ-desks", summary="Retrieve the circulation desks")
@@ -86,8 +80,5 @@ def list_circ_desks(request: Request, library_code: str) -> Response:
     if library is None or not library.enabled:
         raise LibraryNotFound(library_code)
     desks = [conf_docs.DeskDoc(d.code, d.name) for d in library.all_desks() if d.enabled]
-    return _answer(
-        request,
-        lambda base: conf_docs.desks_to_json(library.code, desks, base),
-        lambda base: conf_docs.desks_to_xml(library.code, desks, base),
-    )
+    return _answer(request, desks, partial(conf_docs.desks_to_json, library.code),
+                   partial(conf_docs.desks_to_xml, library.code))

@@ -11,12 +11,13 @@ from collections.abc import Callable
 from datetime import date
 from typing import Annotated, Any, TypeVar
 
-from fastapi import APIRouter, Body, Path, Request
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from fastapi import APIRouter, Body, Request
+from pydantic import BeforeValidator, Field
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import JSONResponse, Response
 
 from bookplate.api import deps
+from bookplate.api.v1.bodies import Code, Strict
 from bookplate.keys.model import Area
 from bookplate.roles.admin import RolesAdmin
 from bookplate.roles.model import (
@@ -33,7 +34,6 @@ from bookplate.roles.staff import capabilities
 
 router = APIRouter(prefix="/bookplate/v1", tags=["Bookplate: roles"])
 
-Code = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.\-]+$")]
 Text = Annotated[str, Field(min_length=1, max_length=64)]
 Codes = Annotated[list[Text], Field(max_length=200)]
 T = TypeVar("T")
@@ -48,10 +48,6 @@ def _iso_date_only(value: object) -> object:
 
 
 IsoDate = Annotated[date, BeforeValidator(_iso_date_only)]
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 
 class ParameterIn(Strict):
@@ -72,6 +68,13 @@ class ProfileIn(Strict):
     name: Annotated[str, Field(min_length=1, max_length=255)]
     roles: Annotated[list[ProfileRoleIn], Field(max_length=500)] = []
 
+    def item(self, code: str) -> RoleProfile:
+        return RoleProfile(code, self.name, tuple(
+            ProfileRole(r.role_type, r.scope or None,
+                        tuple((p.type, p.scope, p.value) for p in r.parameters),
+                        r.status, r.expiry_date)
+            for r in self.roles))
+
 
 class RuleIn(Strict):
     profile: Text
@@ -83,15 +86,26 @@ class RuleIn(Strict):
     campuses: Codes = []
     position: Annotated[int, Field(ge=0, le=10_000)] = 0
 
+    def item(self, rule_id: str) -> AssignmentRule:
+        return AssignmentRule(rule_id, self.profile, frozenset(self.user_groups),
+                              frozenset(self.job_categories), frozenset(self.record_types),
+                              frozenset(self.campuses), self.position)
+
 
 class RestrictedIn(Strict):
     user_groups: Codes = []
     role_types: Codes = []
 
+    def item(self) -> RestrictedSettings:
+        return RestrictedSettings(frozenset(self.user_groups), frozenset(self.role_types))
+
 
 class LibraryIn(Strict):
     name: Annotated[str, Field(min_length=1, max_length=255)]
     circulation_desks: Codes = []
+
+    def item(self, code: str) -> Library:
+        return Library(code, self.name, frozenset(self.circulation_desks))
 
 
 def _json(data: Any, status: int = 200) -> Response:
@@ -161,12 +175,15 @@ def _config(request: Request) -> RolesConfig:
     return deps.container(request).roles.config(who.institution)
 
 
-async def _put(request: Request, change: Change[T], item: T) -> None:
-    """Store one configuration item as the caller (staff member or key), off the loop; the
-    admin checks the caller may configure and writes the audit row."""
+async def _put(request: Request, change: Change[T], item: T,
+               out: Callable[[T], dict[str, Any]]) -> Response:
+    """Store one configuration item as the caller (staff member or key), off the loop, and
+    answer with it as ``out`` shows it; the admin checks the caller may configure and writes
+    the audit row."""
     who = deps.caller(request, Area.CONFIGURATION, write=True)
     admin = deps.container(request).roles
     await run_in_threadpool(change(admin), who.institution, item, who.who, who.actor)
+    return _json(out(item))
 
 
 def _removed(request: Request, change: Change[str], code: str) -> Response:
@@ -190,22 +207,7 @@ def list_profiles(request: Request) -> Response:
 
 @router.put("/roles/profiles/{code}", summary="Create or replace a role profile")
 async def put_profile(request: Request, code: Code, body: Annotated[ProfileIn, Body()]) -> Response:
-    profile = RoleProfile(
-        code,
-        body.name,
-        tuple(
-            ProfileRole(
-                r.role_type,
-                r.scope or None,
-                tuple((p.type, p.scope, p.value) for p in r.parameters),
-                r.status,
-                r.expiry_date,
-            )
-            for r in body.roles
-        ),
-    )
-    await _put(request, lambda admin: admin.put_profile, profile)
-    return _json(_profile_out(profile))
+    return await _put(request, lambda admin: admin.put_profile, body.item(code), _profile_out)
 
 
 @router.delete("/roles/profiles/{code}", status_code=204, summary="Delete a role profile")
@@ -220,17 +222,7 @@ def list_rules(request: Request) -> Response:
 
 @router.put("/roles/rules/{rule_id}", summary="Create or replace an assignment rule")
 async def put_rule(request: Request, rule_id: Code, body: Annotated[RuleIn, Body()]) -> Response:
-    rule = AssignmentRule(
-        rule_id,
-        body.profile,
-        frozenset(body.user_groups),
-        frozenset(body.job_categories),
-        frozenset(body.record_types),
-        frozenset(body.campuses),
-        body.position,
-    )
-    await _put(request, lambda admin: admin.put_rule, rule)
-    return _json(_rule_out(rule))
+    return await _put(request, lambda admin: admin.put_rule, body.item(rule_id), _rule_out)
 
 
 @router.delete("/roles/rules/{rule_id}", status_code=204, summary="Delete an assignment rule")
@@ -245,9 +237,7 @@ def get_restricted(request: Request) -> Response:
 
 @router.put("/roles/restricted", summary="Set restricted-account settings")
 async def put_restricted(request: Request, body: Annotated[RestrictedIn, Body()]) -> Response:
-    settings = RestrictedSettings(frozenset(body.user_groups), frozenset(body.role_types))
-    await _put(request, lambda admin: admin.set_restricted, settings)
-    return _json(_restricted_out(settings))
+    return await _put(request, lambda admin: admin.set_restricted, body.item(), _restricted_out)
 
 
 @router.get("/libraries", summary="Libraries and their circulation desks")
@@ -258,9 +248,7 @@ def list_libraries(request: Request) -> Response:
 
 @router.put("/libraries/{code}", summary="Create or replace a library")
 async def put_library(request: Request, code: Code, body: Annotated[LibraryIn, Body()]) -> Response:
-    library = Library(code, body.name, frozenset(body.circulation_desks))
-    await _put(request, lambda admin: admin.put_library, library)
-    return _json(_library_out(library))
+    return await _put(request, lambda admin: admin.put_library, body.item(code), _library_out)
 
 
 @router.get("/roles/history", summary="Who changed the roles configuration, and when")

@@ -15,11 +15,12 @@ from contextlib import suppress
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Path, Query, Request
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
+from pydantic import Field, StrictBool, StrictInt
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import JSONResponse, Response
 
 from bookplate.api import deps
+from bookplate.api.v1.bodies import Code, Strict
 from bookplate.keys.model import Area
 from bookplate.roles.model import Caller
 from bookplate.roles.policy import Action
@@ -41,7 +42,6 @@ from bookplate.users.errors import InvalidParameterValue
 
 router = APIRouter(prefix="/bookplate/v1/sis", tags=["Bookplate: SIS integration"])
 
-Code = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.\-]+$")]
 Name = Annotated[str, Field(min_length=1, max_length=255)]
 #: ``kind`` of the report lists: a bucket, or its past participle.
 KIND_ALIASES = {
@@ -51,10 +51,6 @@ KIND_ALIASES = {
     "rejected": "reject",
     "deactivated": "deactivate",
 }
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 
 class CsvIn(Strict):

@@ -144,18 +144,31 @@ templates.env.globals["user_url"] = user_url
 templates.env.globals["menu_pages"] = MENU_PAGES
 
 
+#: What every staff and patron page carries: never cached (it shows a person's record), never
+#: framed, and nothing loaded or posted from elsewhere.
+PAGE_HEADERS = {
+    "Cache-Control": "no-store",
+    "X-Frame-Options": "DENY",
+    "Content-Security-Policy": (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+    ),
+}
+
+
+def template_page(request: Request, name: str, context: dict[str, Any],
+                  status: int) -> Response:
+    """The template ``name`` rendered with ``context``, with the pages' headers."""
+    response = templates.TemplateResponse(request, name, context, status_code=status)
+    response.headers.update(PAGE_HEADERS)
+    return response
+
+
 def render(staff: Staff | None, request: Request, name: str, context: dict[str, Any],
            status: int = 200) -> Response:
     page = {"staff": staff, "csrf": staff.csrf if staff else "",
             "menus": staff.caps["menus"] if staff else [], **context}
-    response = templates.TemplateResponse(request, name, page, status_code=status)
-    response.headers["Cache-Control"] = "no-store"
-    response.headers["X-Frame-Options"] = "DENY"
-    response.headers["Content-Security-Policy"] = (
-        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-        "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
-    )
-    return response
+    return template_page(request, name, page, status)
 
 
 def refused_page(staff: Staff | None, request: Request, exc: Refused) -> Response:

@@ -3,8 +3,8 @@ and who may open it, over a plain function of the staff member, the request, the
 POST) and the parts of the address.
 
 Every staff page runs the same way (``common.page``: the sign-in check, the form's CSRF check
-for a POST, the handler in a worker thread, refusals as the error pages); before this each
-route repeated that frame around its own few lines. ::
+for a POST, the handler in a worker thread, refusals as the error pages), so the frame is
+written here once and a route is only what differs: its address, its check, its body. ::
 
     @post_page(router, f"{BASE}/{{code}}", needs(Action.CONFIGURE))
     def edit_library(staff: Staff, request: Request, form: FormData, code: str) -> Response:
@@ -21,6 +21,7 @@ from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import Response
 
+from bookplate.roles.model import Privilege
 from bookplate.web.staff.common import Reader, Staff, page
 
 #: Asked before the handler runs: raises (``Refused``, ``PermissionDenied``) to refuse.
@@ -31,6 +32,11 @@ _H = TypeVar("_H", bound=Callable[..., Response])
 def by_service(staff: Staff) -> None:
     """The check of a page whose service asks the policy itself, with the record or the
     profile at hand (a user's record, the sign-in profiles): nothing is asked before it."""
+
+
+def holds(privilege: Privilege) -> Check:
+    """The check of a page for the holders of ``privilege`` (``Staff.require``)."""
+    return lambda staff: staff.require(privilege)
 
 
 def get_page(router: APIRouter, path: str, check: Check) -> Callable[[_H], _H]:

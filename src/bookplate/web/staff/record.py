@@ -37,11 +37,11 @@ from bookplate.web.staff.common import (
     describe,
     error_field,
     field,
-    page,
     render,
     see_other,
     user_url,
 )
+from bookplate.web.staff.pages import by_service, get_page, holds, post_page
 
 router = APIRouter(include_in_schema=False)
 
@@ -218,13 +218,9 @@ def require_open(user: User, form: FormData) -> bool:
     return opened
 
 
-@router.get("/staff/users/new")
-async def new_user_page(request: Request) -> Response:
-    def impl(staff: Staff, _: FormData | None) -> Response:
-        staff.require(Privilege.CREATE_PATRONS)
-        return _new_page(staff, request, {}, "")
-
-    return await page(request, impl)
+@get_page(router, "/staff/users/new", holds(Privilege.CREATE_PATRONS))
+def new_user_page(staff: Staff, request: Request) -> Response:
+    return _new_page(staff, request, {}, "")
 
 
 def _new_page(staff: Staff, request: Request, values: dict[str, str], error: str,
@@ -236,33 +232,28 @@ def _new_page(staff: Staff, request: Request, values: dict[str, str], error: str
         "error_fields": {"new": about} if about else {}}, status)
 
 
-@router.post("/staff/users/new")
-async def create_user(request: Request) -> Response:
-    def impl(staff: Staff, form: FormData | None) -> Response:
-        assert form is not None
-        staff.require(Privilege.CREATE_PATRONS)
-        values = {name: field(form, name, 255) for name in (
-            "record_type", "primary_id", "first_name", "last_name", "user_group", "email",
-            "barcode", "expiry_date")}
-        kind = values["record_type"] or RecordType.PUBLIC.value
-        user = User(values["primary_id"], record_type=kind,
-                    first_name=values["first_name"] or None,
-                    last_name=values["last_name"] or None,
-                    user_group=values["user_group"] or None,
-                    expiry_date=parse_day(form, "expiry_date"))
-        if values["email"]:
-            user.contact_info.emails.append(Email(values["email"], preferred=True,
-                                                  email_types=["personal"]))
-        if values["barcode"]:
-            user.identifiers.append(Identifier("BARCODE", values["barcode"]))
-        try:
-            made = staff.c.staff.create(staff.actor, UserInput(user), scope=staff.location)
-        except (InputError, ConflictError) as exc:
-            return _new_page(staff, request, values, str(exc), 400,
-                             error_field(exc, values))
-        return see_other(user_url(made.primary_id) + "?done=created")
-
-    return await page(request, impl, form=True)
+@post_page(router, "/staff/users/new", holds(Privilege.CREATE_PATRONS))
+def create_user(staff: Staff, request: Request, form: FormData) -> Response:
+    values = {name: field(form, name, 255) for name in (
+        "record_type", "primary_id", "first_name", "last_name", "user_group", "email",
+        "barcode", "expiry_date")}
+    kind = values["record_type"] or RecordType.PUBLIC.value
+    user = User(values["primary_id"], record_type=kind,
+                first_name=values["first_name"] or None,
+                last_name=values["last_name"] or None,
+                user_group=values["user_group"] or None,
+                expiry_date=parse_day(form, "expiry_date"))
+    if values["email"]:
+        user.contact_info.emails.append(Email(values["email"], preferred=True,
+                                              email_types=["personal"]))
+    if values["barcode"]:
+        user.identifiers.append(Identifier("BARCODE", values["barcode"]))
+    try:
+        made = staff.c.staff.create(staff.actor, UserInput(user), scope=staff.location)
+    except (InputError, ConflictError) as exc:
+        return _new_page(staff, request, values, str(exc), 400,
+                         error_field(exc, values))
+    return see_other(user_url(made.primary_id) + "?done=created")
 
 
 def _general(form: FormData, user: User) -> Callable[[User], None]:
@@ -279,78 +270,59 @@ def _general(form: FormData, user: User) -> Callable[[User], None]:
     return edit
 
 
-@router.post("/staff/users/{user_id:path}/general")
-async def save_general(request: Request, user_id: str) -> Response:
-    def impl(staff: Staff, form: FormData | None) -> Response:
-        assert form is not None
-        stored = writable(staff, user_id)
-        opened = require_open(stored, form)
-        return edit_and_show(staff, request, user_id, "general", _general(form, stored),
-                             "general", opened=opened)
-
-    return await page(request, impl, form=True)
+@post_page(router, "/staff/users/{user_id:path}/general", by_service)
+def save_general(staff: Staff, request: Request, form: FormData, user_id: str) -> Response:
+    stored = writable(staff, user_id)
+    opened = require_open(stored, form)
+    return edit_and_show(staff, request, user_id, "general", _general(form, stored),
+                         "general", opened=opened)
 
 
-@router.post("/staff/users/{user_id:path}/restore")
-async def restore_field(request: Request, user_id: str) -> Response:
+@post_page(router, "/staff/users/{user_id:path}/restore", by_service)
+def restore_field(staff: Staff, request: Request, form: FormData, user_id: str) -> Response:
     """"Restore": a protected field changed by hand gets its last SIS value back and is
     attached to the SIS again (the next load sets it)."""
-
-    def impl(staff: Staff, form: FormData | None) -> Response:
-        assert form is not None
-        stored = writable(staff, user_id)
-        name = field(form, "field", 64)
-        if name not in stored.manual_fields:
-            raise Refused(400, "That field is not changed by hand on this record. Reload the "
-                               "page.")
-        opened = field(form, "open", 5) == "1"
-        return edit_and_show(staff, request, user_id, "general", lambda user: None,
-                             "general", opened=opened, done="restored",
-                             restore=frozenset({name}))
-
-    return await page(request, impl, form=True)
+    stored = writable(staff, user_id)
+    name = field(form, "field", 64)
+    if name not in stored.manual_fields:
+        raise Refused(400, "That field is not changed by hand on this record. Reload the "
+                           "page.")
+    opened = field(form, "open", 5) == "1"
+    return edit_and_show(staff, request, user_id, "general", lambda user: None,
+                         "general", opened=opened, done="restored",
+                         restore=frozenset({name}))
 
 
-@router.get("/staff/users/{user_id:path}/delete")
-async def delete_page(request: Request, user_id: str) -> Response:
-    def impl(staff: Staff, _: FormData | None) -> Response:
-        user = staff.c.staff.get(staff.actor, user_id, scope=staff.location)
-        offer = offers(staff, user)
-        if not offer["delete"]:
-            raise Refused(403, "You are not allowed to delete this user.")
-        return render(staff, request, "staff/delete.html", {"user": user, "error": ""})
-
-    return await page(request, impl)
+@get_page(router, "/staff/users/{user_id:path}/delete", by_service)
+def delete_page(staff: Staff, request: Request, user_id: str) -> Response:
+    user = staff.c.staff.get(staff.actor, user_id, scope=staff.location)
+    offer = offers(staff, user)
+    if not offer["delete"]:
+        raise Refused(403, "You are not allowed to delete this user.")
+    return render(staff, request, "staff/delete.html", {"user": user, "error": ""})
 
 
-@router.post("/staff/users/{user_id:path}/delete")
-async def delete_user(request: Request, user_id: str) -> Response:
-    def impl(staff: Staff, form: FormData | None) -> Response:
-        assert form is not None
-        user = staff.c.staff.get(staff.actor, user_id, scope=staff.location)
-        if field(form, "confirm", 255) != user.primary_id:
-            return render(staff, request, "staff/delete.html", {
-                "user": user, "error": "Type the user's primary ID to confirm."}, 400)
-        try:
-            staff.c.staff.delete(staff.actor, user.primary_id, scope=staff.location)
-        except (InputError, ConflictError) as exc:
-            return render(staff, request, "staff/delete.html",
-                          {"user": user, "error": str(exc)}, 400)
-        return see_other("/staff/users?" + urlencode({"deleted": user.primary_id}))
-
-    return await page(request, impl, form=True)
+@post_page(router, "/staff/users/{user_id:path}/delete", by_service)
+def delete_user(staff: Staff, request: Request, form: FormData, user_id: str) -> Response:
+    user = staff.c.staff.get(staff.actor, user_id, scope=staff.location)
+    if field(form, "confirm", 255) != user.primary_id:
+        return render(staff, request, "staff/delete.html", {
+            "user": user, "error": "Type the user's primary ID to confirm."}, 400)
+    try:
+        staff.c.staff.delete(staff.actor, user.primary_id, scope=staff.location)
+    except (InputError, ConflictError) as exc:
+        return render(staff, request, "staff/delete.html",
+                      {"user": user, "error": str(exc)}, 400)
+    return see_other("/staff/users?" + urlencode({"deleted": user.primary_id}))
 
 
-@router.get("/staff/users/{user_id:path}")
-async def user_page(request: Request, user_id: str) -> Response:
-    def impl(staff: Staff, _: FormData | None) -> Response:
-        q = request.query_params
-        done = q.get("done", "")
-        return record_page(staff, request, user_id, q.get("tab", "general"),
-                           opened=q.get("open") == "1", editing=_editing(q.get("edit", "")),
-                           done=done if done in DONE else "")
-
-    return await page(request, impl)
+@get_page(router, "/staff/users/{user_id:path}", by_service)
+def user_page(staff: Staff, request: Request, user_id: str) -> Response:
+    q = request.query_params
+    done = q.get("done", "")
+    return record_page(staff, request, user_id, q.get("tab", "general"),
+                       opened=q.get("open") == "1", editing=_editing(q.get("edit", "")),
+                       done=done if done in DONE else "")
 
 
 DONE = ("saved", "created", "removed", "added", "restored")

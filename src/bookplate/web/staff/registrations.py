@@ -20,7 +20,8 @@ from bookplate.roles.model import Privilege
 from bookplate.users.errors import UserNotFound
 from bookplate.users.model import User
 from bookplate.users.queries import UserSearch, box_conditions
-from bookplate.web.staff.common import Refused, Staff, describe, field, page, render, see_other
+from bookplate.web.staff.common import Refused, Staff, describe, field, render, see_other
+from bookplate.web.staff.pages import get_page, post_page
 
 router = APIRouter(include_in_schema=False)
 DONE = {"approved": "Approved.", "merged": "Merged.", "rejected": "Rejected."}
@@ -46,17 +47,13 @@ def _groups(staff: Staff) -> list[tuple[str, str]]:
             if pending is None or g != pending.pending_group]
 
 
-@router.get("/staff/registrations")
-async def queue_page(request: Request) -> Response:
-    def impl(staff: Staff, _: FormData | None) -> Response:
-        _require(staff)
-        done = request.query_params.get("done", "")
-        rows = staff.c.registration_queue.pending(staff.actor)
-        return render(staff, request, "staff/registrations.html", {
-            "rows": rows, "done": DONE.get(done, ""),
-            "done_user": request.query_params.get("user", "")[:255]})
-
-    return await page(request, impl)
+@get_page(router, "/staff/registrations", _require)
+def queue_page(staff: Staff, request: Request) -> Response:
+    done = request.query_params.get("done", "")
+    rows = staff.c.registration_queue.pending(staff.actor)
+    return render(staff, request, "staff/registrations.html", {
+        "rows": rows, "done": DONE.get(done, ""),
+        "done_user": request.query_params.get("user", "")[:255]})
 
 
 def _merge_candidates(staff: Staff, q: str, pending: User) -> list[User]:
@@ -88,13 +85,9 @@ def _one_page(staff: Staff, request: Request, primary_id: str, *, error: str = "
         "today": staff.today.isoformat()}, status)
 
 
-@router.get("/staff/registrations/{primary_id}")
-async def registration_page(request: Request, primary_id: str) -> Response:
-    def impl(staff: Staff, _: FormData | None) -> Response:
-        _require(staff)
-        return _one_page(staff, request, primary_id)
-
-    return await page(request, impl)
+@get_page(router, "/staff/registrations/{primary_id}", _require)
+def registration_page(staff: Staff, request: Request, primary_id: str) -> Response:
+    return _one_page(staff, request, primary_id)
 
 
 def _expiry(raw: str) -> date | None:
@@ -118,56 +111,41 @@ def _act(staff: Staff, request: Request, primary_id: str, action: Any, about: st
         return _one_page(staff, request, primary_id, error=str(exc), about=about, status=400)
 
 
-@router.post("/staff/registrations/{primary_id}/approve")
-async def approve(request: Request, primary_id: str) -> Response:
-    def impl(staff: Staff, form: FormData | None) -> Response:
-        assert form is not None
-        _require(staff)
-        group = field(form, "user_group", 255)
-        expiry = _expiry(field(form, "expiry_date", 20))
-        if expiry is not None and expiry < staff.today:
-            return _one_page(staff, request, primary_id, about="expiry_date", status=400,
-                             error="The expiry date must not be in the past.")
+@post_page(router, "/staff/registrations/{primary_id}/approve", _require)
+def approve(staff: Staff, request: Request, form: FormData, primary_id: str) -> Response:
+    group = field(form, "user_group", 255)
+    expiry = _expiry(field(form, "expiry_date", 20))
+    if expiry is not None and expiry < staff.today:
+        return _one_page(staff, request, primary_id, about="expiry_date", status=400,
+                         error="The expiry date must not be in the past.")
 
-        def action() -> Response:
-            staff.c.registration_queue.approve(staff.actor, primary_id, group, expiry)
-            return see_other(_queue_url("approved", primary_id))
+    def action() -> Response:
+        staff.c.registration_queue.approve(staff.actor, primary_id, group, expiry)
+        return see_other(_queue_url("approved", primary_id))
 
-        return _act(staff, request, primary_id, action, "user_group")
-
-    return await page(request, impl, form=True)
+    return _act(staff, request, primary_id, action, "user_group")
 
 
-@router.post("/staff/registrations/{primary_id}/merge")
-async def merge(request: Request, primary_id: str) -> Response:
-    def impl(staff: Staff, form: FormData | None) -> Response:
-        assert form is not None
-        _require(staff)
-        into = field(form, "into", 255)
-        if not into:
-            return _one_page(staff, request, primary_id, about="into", status=400,
-                             error="Choose the user to merge into.")
+@post_page(router, "/staff/registrations/{primary_id}/merge", _require)
+def merge(staff: Staff, request: Request, form: FormData, primary_id: str) -> Response:
+    into = field(form, "into", 255)
+    if not into:
+        return _one_page(staff, request, primary_id, about="into", status=400,
+                         error="Choose the user to merge into.")
 
-        def action() -> Response:
-            staff.c.registration_queue.merge(staff.actor, primary_id, into)
-            return see_other(_queue_url("merged", into))
+    def action() -> Response:
+        staff.c.registration_queue.merge(staff.actor, primary_id, into)
+        return see_other(_queue_url("merged", into))
 
-        return _act(staff, request, primary_id, action, "into")
-
-    return await page(request, impl, form=True)
+    return _act(staff, request, primary_id, action, "into")
 
 
-@router.post("/staff/registrations/{primary_id}/reject")
-async def reject(request: Request, primary_id: str) -> Response:
-    def impl(staff: Staff, form: FormData | None) -> Response:
-        assert form is not None
-        _require(staff)
-        notify = field(form, "notify", 10) in ("1", "on")
+@post_page(router, "/staff/registrations/{primary_id}/reject", _require)
+def reject(staff: Staff, request: Request, form: FormData, primary_id: str) -> Response:
+    notify = field(form, "notify", 10) in ("1", "on")
 
-        def action() -> Response:
-            staff.c.registration_queue.reject(staff.actor, primary_id, notify=notify)
-            return see_other(_queue_url("rejected", primary_id))
+    def action() -> Response:
+        staff.c.registration_queue.reject(staff.actor, primary_id, notify=notify)
+        return see_other(_queue_url("rejected", primary_id))
 
-        return _act(staff, request, primary_id, action, "")
-
-    return await page(request, impl, form=True)
+    return _act(staff, request, primary_id, action, "")

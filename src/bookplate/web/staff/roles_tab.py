@@ -21,7 +21,8 @@ from bookplate.roles.model import ROLE_TYPES, Parameter, ScopeKind
 from bookplate.roles.policy import may_grant, role_key
 from bookplate.users.errors import UserNotFound
 from bookplate.users.model import Role, RoleParameter, User, UserInput
-from bookplate.web.staff.common import Refused, Staff, field, page, see_other, user_url
+from bookplate.web.staff.common import Refused, Staff, field, see_other, user_url
+from bookplate.web.staff.pages import by_service, post_page
 from bookplate.web.staff.record import edit_and_show, record_page, role_name, writable
 
 router = APIRouter(include_in_schema=False)
@@ -103,91 +104,70 @@ def _role_from_form(staff: Staff, form: FormData) -> Role:
     return role
 
 
-@router.post("/staff/users/{user_id:path}/roles/add")
-async def add_role(request: Request, user_id: str) -> Response:
-    def impl(staff: Staff, form: FormData | None) -> Response:
-        assert form is not None
-        role = _role_from_form(staff, form)
-        return edit_and_show(staff, request, user_id, "roles",
-                             _adding([role]),
-                             "roles-add", done="added")
-
-    return await page(request, impl, form=True)
+@post_page(router, "/staff/users/{user_id:path}/roles/add", by_service)
+def add_role(staff: Staff, request: Request, form: FormData, user_id: str) -> Response:
+    role = _role_from_form(staff, form)
+    return edit_and_show(staff, request, user_id, "roles",
+                         _adding([role]),
+                         "roles-add", done="added")
 
 
-@router.post("/staff/users/{user_id:path}/roles/remove")
-async def remove_role(request: Request, user_id: str) -> Response:
-    def impl(staff: Staff, form: FormData | None) -> Response:
-        assert form is not None
-        stored = writable(staff, user_id)
-        raw = field(form, "index", 6)
-        if not raw.isdigit() or int(raw) >= len(stored.roles):
-            raise Refused(400, "That role is no longer on the record. Reload the page.")
-        if len(stored.roles) == 1:
-            return record_page(staff, request, stored.primary_id, "roles", errors={
-                "roles-list": "The last role cannot be removed (a PUT without roles keeps "
-                              "them, as in Alma): make it inactive through the API, or add "
-                              "another role first."}, status=400)
-        index = int(raw)
+@post_page(router, "/staff/users/{user_id:path}/roles/remove", by_service)
+def remove_role(staff: Staff, request: Request, form: FormData, user_id: str) -> Response:
+    stored = writable(staff, user_id)
+    raw = field(form, "index", 6)
+    if not raw.isdigit() or int(raw) >= len(stored.roles):
+        raise Refused(400, "That role is no longer on the record. Reload the page.")
+    if len(stored.roles) == 1:
+        return record_page(staff, request, stored.primary_id, "roles", errors={
+            "roles-list": "The last role cannot be removed (a PUT without roles keeps "
+                          "them, as in Alma): make it inactive through the API, or add "
+                          "another role first."}, status=400)
+    index = int(raw)
 
-        def drop(user: User) -> None:
-            del user.roles[index]
+    def drop(user: User) -> None:
+        del user.roles[index]
 
-        return edit_and_show(staff, request, user_id, "roles", drop, "roles-list",
-                             done="removed")
-
-    return await page(request, impl, form=True)
+    return edit_and_show(staff, request, user_id, "roles", drop, "roles-list",
+                         done="removed")
 
 
-@router.post("/staff/users/{user_id:path}/roles/profile")
-async def apply_profile(request: Request, user_id: str) -> Response:
-    def impl(staff: Staff, form: FormData | None) -> Response:
-        assert form is not None
-        code = field(form, "profile", 64)
-        profile = staff.c.roles.config(staff.institution).profiles.get(code)
-        if profile is None:
-            raise Refused(400, f"Role profile {code[:64]} was not found.")
-        added = profile_roles(profile, staff.institution, staff.today)
-        return edit_and_show(staff, request, user_id, "roles",
-                             _adding(added),
-                             "roles-profile", done="added")
-
-    return await page(request, impl, form=True)
+@post_page(router, "/staff/users/{user_id:path}/roles/profile", by_service)
+def apply_profile(staff: Staff, request: Request, form: FormData, user_id: str) -> Response:
+    code = field(form, "profile", 64)
+    profile = staff.c.roles.config(staff.institution).profiles.get(code)
+    if profile is None:
+        raise Refused(400, f"Role profile {code[:64]} was not found.")
+    added = profile_roles(profile, staff.institution, staff.today)
+    return edit_and_show(staff, request, user_id, "roles",
+                         _adding(added),
+                         "roles-profile", done="added")
 
 
-@router.post("/staff/users/{user_id:path}/roles/copy")
-async def copy_roles(request: Request, user_id: str) -> Response:
+@post_page(router, "/staff/users/{user_id:path}/roles/copy", by_service)
+def copy_roles(staff: Staff, request: Request, form: FormData, user_id: str) -> Response:
     """Adds every role of another user (the ones this user lacks); removes none."""
-
-    def impl(staff: Staff, form: FormData | None) -> Response:
-        assert form is not None
-        source_id = field(form, "source", 255)
-        try:
-            source = staff.c.staff.get(staff.actor, source_id, scope=staff.location)
-        except UserNotFound as exc:
-            stored = writable(staff, user_id)
-            return record_page(staff, request, stored.primary_id, "roles",
-                               errors={"roles-copy": str(exc)}, status=400)
-        added = copy.deepcopy(source.roles)
-        return edit_and_show(staff, request, user_id, "roles",
-                             _adding(added),
-                             "roles-copy", done="added")
-
-    return await page(request, impl, form=True)
-
-
-@router.post("/staff/users/{user_id:path}/roles/recalculate")
-async def recalculate(request: Request, user_id: str) -> Response:
-    """The assignment rules run again on the record (the API's ``recalculate_roles``)."""
-
-    def impl(staff: Staff, form: FormData | None) -> Response:
+    source_id = field(form, "source", 255)
+    try:
+        source = staff.c.staff.get(staff.actor, source_id, scope=staff.location)
+    except UserNotFound as exc:
         stored = writable(staff, user_id)
-        try:
-            saved = staff.c.staff.replace(staff.actor, stored.primary_id, UserInput(stored),
-                                          recalculate_roles=True, scope=staff.location)
-        except (InputError, ConflictError) as exc:
-            return record_page(staff, request, stored.primary_id, "roles",
-                               errors={"roles-recalculate": str(exc)}, status=400)
-        return see_other(user_url(saved.primary_id, "roles") + "&done=saved")
+        return record_page(staff, request, stored.primary_id, "roles",
+                           errors={"roles-copy": str(exc)}, status=400)
+    added = copy.deepcopy(source.roles)
+    return edit_and_show(staff, request, user_id, "roles",
+                         _adding(added),
+                         "roles-copy", done="added")
 
-    return await page(request, impl, form=True)
+
+@post_page(router, "/staff/users/{user_id:path}/roles/recalculate", by_service)
+def recalculate(staff: Staff, request: Request, form: FormData, user_id: str) -> Response:
+    """The assignment rules run again on the record (the API's ``recalculate_roles``)."""
+    stored = writable(staff, user_id)
+    try:
+        saved = staff.c.staff.replace(staff.actor, stored.primary_id, UserInput(stored),
+                                      recalculate_roles=True, scope=staff.location)
+    except (InputError, ConflictError) as exc:
+        return record_page(staff, request, stored.primary_id, "roles",
+                           errors={"roles-recalculate": str(exc)}, status=400)
+    return see_other(user_url(saved.primary_id, "roles") + "&done=saved")

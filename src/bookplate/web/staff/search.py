@@ -14,14 +14,15 @@ from typing import Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
-from starlette.datastructures import FormData, QueryParams
+from starlette.datastructures import QueryParams
 from starlette.responses import Response
 
 from bookplate.roles.model import Privilege
 from bookplate.users.errors import UserNotFound
 from bookplate.users.model import User
 from bookplate.users.queries import ORDER_BY, UserSearch, box_conditions
-from bookplate.web.staff.common import Refused, Staff, describe, page, render, see_other, user_url
+from bookplate.web.staff.common import Refused, Staff, describe, render, see_other, user_url
+from bookplate.web.staff.pages import get_page, holds
 
 router = APIRouter(include_in_schema=False)
 
@@ -87,45 +88,41 @@ def _exact(staff: Staff, text: str) -> User | None:
         return None
 
 
-@router.get("/staff/users")
-async def find_users(request: Request) -> Response:
-    def impl(staff: Staff, _: FormData | None) -> Response:
-        staff.require(Privilege.VIEW_USERS)
-        book = staff.book()
-        groups = dict(book.tables.get("UserGroups", {}))
-        query = read_query(request.query_params, groups)
-        today = staff.today
-        search = UserSearch(
-            staff.institution,
-            conditions=box_conditions(query.q),
-            order_by=query.sort or None,
-            limit=PAGE_SIZE,
-            offset=(query.page - 1) * PAGE_SIZE,
-            record_type=KINDS[query.kind],
-            status=query.status or None,
-            user_group=query.group or None,
-            account_type=query.account or None,
-            expires_before=today if query.expiry == "expired" else None,
-            expires_from=today if query.expiry == "current" else None,
-        )
-        exact = _exact(staff, query.q) if query.q else None
-        searched = bool(search.conditions) or not query.q
-        result = staff.c.staff.search(staff.actor, search) if searched else None
-        users = list(result.users) if result else []
-        total = result.total if result else 0
-        if exact is not None:
-            others = [u for u in users if u.primary_id != exact.primary_id]
-            if not others and total <= 1 and query.page == 1:
-                return see_other(user_url(exact.primary_id))  # a scan opens the user
-            if query.page == 1:
-                users = [exact, *others][:PAGE_SIZE]
-        pages = max(1, -(-total // PAGE_SIZE))
-        return render(staff, request, "staff/users.html", {
-            "query": query, "q": query.q, "users": users, "total": total, "pages": pages,
-            "book": book, "describe": describe, "groups": groups, "kinds": KINDS,
-            "statuses": STATUSES, "accounts": ACCOUNTS, "today": today,
-            "may_create": staff.holds(Privilege.CREATE_PATRONS),
-            "deleted": request.query_params.get("deleted", "")[:255],
-        })
-
-    return await page(request, impl)
+@get_page(router, "/staff/users", holds(Privilege.VIEW_USERS))
+def find_users(staff: Staff, request: Request) -> Response:
+    book = staff.book()
+    groups = dict(book.tables.get("UserGroups", {}))
+    query = read_query(request.query_params, groups)
+    today = staff.today
+    search = UserSearch(
+        staff.institution,
+        conditions=box_conditions(query.q),
+        order_by=query.sort or None,
+        limit=PAGE_SIZE,
+        offset=(query.page - 1) * PAGE_SIZE,
+        record_type=KINDS[query.kind],
+        status=query.status or None,
+        user_group=query.group or None,
+        account_type=query.account or None,
+        expires_before=today if query.expiry == "expired" else None,
+        expires_from=today if query.expiry == "current" else None,
+    )
+    exact = _exact(staff, query.q) if query.q else None
+    searched = bool(search.conditions) or not query.q
+    result = staff.c.staff.search(staff.actor, search) if searched else None
+    users = list(result.users) if result else []
+    total = result.total if result else 0
+    if exact is not None:
+        others = [u for u in users if u.primary_id != exact.primary_id]
+        if not others and total <= 1 and query.page == 1:
+            return see_other(user_url(exact.primary_id))  # a scan opens the user
+        if query.page == 1:
+            users = [exact, *others][:PAGE_SIZE]
+    pages = max(1, -(-total // PAGE_SIZE))
+    return render(staff, request, "staff/users.html", {
+        "query": query, "q": query.q, "users": users, "total": total, "pages": pages,
+        "book": book, "describe": describe, "groups": groups, "kinds": KINDS,
+        "statuses": STATUSES, "accounts": ACCOUNTS, "today": today,
+        "may_create": staff.holds(Privilege.CREATE_PATRONS),
+        "deleted": request.query_params.get("deleted", "")[:255],
+    })

@@ -35,7 +35,8 @@ from bookplate.users.model import (
     Statistic,
     User,
 )
-from bookplate.web.staff.common import Refused, Staff, field, page
+from bookplate.web.staff.common import Refused, Staff, field
+from bookplate.web.staff.pages import by_service, post_page
 from bookplate.web.staff.record import edit_and_show, parse_day, writable
 
 router = APIRouter(include_in_schema=False)
@@ -171,29 +172,26 @@ def _single_preferred(items: list[Any], keep: Any) -> None:
                 item.preferred = False
 
 
-@router.post("/staff/users/{user_id:path}/{kind}/add")
-async def add_segment(request: Request, user_id: str, kind: str) -> Response:
-    def impl(staff: Staff, form: FormData | None) -> Response:
-        assert form is not None
-        tab, parse, items_of = _kind(kind)
+@post_page(router, "/staff/users/{user_id:path}/{kind}/add", by_service)
+def add_segment(staff: Staff, request: Request, form: FormData, user_id: str,
+                kind: str) -> Response:
+    tab, parse, items_of = _kind(kind)
 
-        def edit(user: User) -> None:
-            item = parse(form, staff)
-            if hasattr(item, "segment_type"):
-                item.segment_type = SegmentType.INTERNAL  # what staff add is never the SIS's
-            items = items_of(user)
-            if kind == "proxy" and (item.primary_id == user.primary_id or any(
-                    p.primary_id == item.primary_id for p in items)):
-                raise InputError(f"This user is already a proxy for {item.primary_id}, or is "
-                                 "that user.")
-            items.append(item)
-            _single_preferred(items, item)
+    def edit(user: User) -> None:
+        item = parse(form, staff)
+        if hasattr(item, "segment_type"):
+            item.segment_type = SegmentType.INTERNAL  # what staff add is never the SIS's
+        items = items_of(user)
+        if kind == "proxy" and (item.primary_id == user.primary_id or any(
+                p.primary_id == item.primary_id for p in items)):
+            raise InputError(f"This user is already a proxy for {item.primary_id}, or is "
+                             "that user.")
+        items.append(item)
+        _single_preferred(items, item)
 
-        opened = field(form, "open", 5) == "1"
-        return edit_and_show(staff, request, user_id, tab, edit, f"{kind}-add",
-                             opened=opened, done="added")
-
-    return await page(request, impl, form=True)
+    opened = field(form, "open", 5) == "1"
+    return edit_and_show(staff, request, user_id, tab, edit, f"{kind}-add",
+                         opened=opened, done="added")
 
 
 def _change(kind: str, user_id: str, form: FormData, staff: Staff,
@@ -214,19 +212,15 @@ def _change(kind: str, user_id: str, form: FormData, staff: Staff,
     return tab, edit, opened
 
 
-@router.post("/staff/users/{user_id:path}/{kind}/remove")
-async def remove_segment(request: Request, user_id: str, kind: str) -> Response:
-    def impl(staff: Staff, form: FormData | None) -> Response:
-        assert form is not None
+@post_page(router, "/staff/users/{user_id:path}/{kind}/remove", by_service)
+def remove_segment(staff: Staff, request: Request, form: FormData, user_id: str,
+                   kind: str) -> Response:
+    def drop(items: list[Any], index: int) -> None:
+        del items[index]
 
-        def drop(items: list[Any], index: int) -> None:
-            del items[index]
-
-        tab, edit, opened = _change(kind, user_id, form, staff, drop)
-        return edit_and_show(staff, request, user_id, tab, edit, f"{kind}-list",
-                             opened=opened, done="removed")
-
-    return await page(request, impl, form=True)
+    tab, edit, opened = _change(kind, user_id, form, staff, drop)
+    return edit_and_show(staff, request, user_id, tab, edit, f"{kind}-list",
+                         opened=opened, done="removed")
 
 
 def edited_entry(kind: str, old: Any, new: Any) -> Any:
@@ -241,19 +235,16 @@ def edited_entry(kind: str, old: Any, new: Any) -> Any:
     return entry
 
 
-@router.post("/staff/users/{user_id:path}/{kind}/edit")
-async def edit_segment(request: Request, user_id: str, kind: str) -> Response:
-    def impl(staff: Staff, form: FormData | None) -> Response:
-        assert form is not None
-        _, parse, _ = _kind(kind)
+@post_page(router, "/staff/users/{user_id:path}/{kind}/edit", by_service)
+def edit_segment(staff: Staff, request: Request, form: FormData, user_id: str,
+                 kind: str) -> Response:
+    _, parse, _ = _kind(kind)
 
-        def replace(items: list[Any], index: int) -> None:
-            items[index] = edited_entry(kind, items[index], parse(form, staff))
-            _single_preferred(items, items[index])
+    def replace(items: list[Any], index: int) -> None:
+        items[index] = edited_entry(kind, items[index], parse(form, staff))
+        _single_preferred(items, items[index])
 
-        tab, edit, opened = _change(kind, user_id, form, staff, replace)
-        index = int(field(form, "index", 6))
-        return edit_and_show(staff, request, user_id, tab, edit, f"{kind}-edit",
-                             opened=opened, editing=(kind, index))
-
-    return await page(request, impl, form=True)
+    tab, edit, opened = _change(kind, user_id, form, staff, replace)
+    index = int(field(form, "index", 6))
+    return edit_and_show(staff, request, user_id, tab, edit, f"{kind}-edit",
+                         opened=opened, editing=(kind, index))
