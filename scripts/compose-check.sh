@@ -65,9 +65,8 @@ trap cleanup EXIT
 # --- engine ---------------------------------------------------------------------------------
 if ! docker info >/dev/null 2>&1; then
   log=${BOOKPLATE_CHECK_DOCKERD_LOG:-/tmp/bookplate-dockerd.log}
-  # shellcheck disable=SC2086  # the extra arguments are words on purpose
   say "no engine answers: starting dockerd ${BOOKPLATE_DOCKERD_ARGS:---storage-driver overlay2} (log $log)"
-  # shellcheck disable=SC2086
+  # shellcheck disable=SC2086  # BOOKPLATE_DOCKERD_ARGS is split into words on purpose
   setsid dockerd ${BOOKPLATE_DOCKERD_ARGS:---storage-driver overlay2} >"$log" 2>&1 </dev/null &
   DOCKERD_PID=$!
   for _ in $(seq 1 60); do docker info >/dev/null 2>&1 && break; sleep 1; done
@@ -173,7 +172,8 @@ say "GET /almaws/v1/users/CC0000001 (by barcode): 200, primary_id $read_back"
 code=$(curl -s -o /tmp/bookplate-user.json -w '%{http_code}' -H "Accept: application/json" \
   -H "Authorization: apikey not-a-key" "$BASE_URL/almaws/v1/users")
 # docs/alma-compatibility.md: an unknown key answers 403 with Alma's UNAUTHORIZED error list
-[[ $code == 403 ]] && grep -q '"errorCode":"UNAUTHORIZED"' /tmp/bookplate-user.json \
-  || fail "a wrong key answered $code: $(head -c 400 /tmp/bookplate-user.json)"
+if [[ $code != 403 ]] || ! grep -q '"errorCode":"UNAUTHORIZED"' /tmp/bookplate-user.json; then
+  fail "a wrong key answered $code: $(head -c 400 /tmp/bookplate-user.json)"
+fi
 say "a wrong key: 403, errorCode UNAUTHORIZED"
 rm -f /tmp/bookplate-ready.json /tmp/bookplate-user.json
