@@ -11,7 +11,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 from sqlalchemy.engine import URL
 
 from bookplate.storage.engine import make_engine
@@ -20,6 +20,12 @@ from bookplate.storage.transaction import connection as opened
 from bookplate.storage.transaction import transaction
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+
+#: The PostgreSQL advisory lock the migrations hold (``upgrade``), one per schema (a
+#: deployment in its own schema migrates without waiting for another's).
+_MIGRATION_LOCK = (
+    "SELECT pg_advisory_xact_lock(hashtext(current_schema()), hashtext('bookplate-migrations'))"
+)
 
 
 def alembic_config() -> Config:
@@ -40,6 +46,12 @@ def upgrade(target: str | URL | Engine, revision: str = "head") -> None:
     engine, owned = _engine(target)
     try:
         with transaction(engine) as connection:
+            if connection.dialect.name == "postgresql":
+                # Two processes starting on an empty database (``serve`` and ``worker`` of one
+                # deployment) would both create the schema and one would fail; the second now
+                # waits here, then finds the schema at the head and does nothing. SQLite's write
+                # transaction (BEGIN IMMEDIATE) already makes the second wait.
+                connection.execute(text(_MIGRATION_LOCK))
             config = alembic_config()
             config.attributes["connection"] = connection
             command.upgrade(config, revision)
