@@ -12,12 +12,16 @@ from bookplate.roles.codes import CodeTablesUnitOfWork
 from bookplate.storage.sqlite_codes import SqliteCodesUnit
 
 if TYPE_CHECKING:
-    from bookplate.network.model import Institution
+    from bookplate.network.model import IdScope, Institution
     from bookplate.roles.codes import CodeTablesAdmin
 
 
 class InstitutionLookup(Protocol):
     def get(self, code: str) -> Institution | None: ...
+
+    def list(self) -> list[Institution]: ...
+
+    def id_scope(self) -> IdScope: ...
 
 
 class CodesUnitOfWork(CodeTablesUnitOfWork, Protocol):

@@ -85,6 +85,20 @@ def test_both_stores_leave_the_same_rows(container: Container, path: str) -> Non
         assert uow.institutions.get("RAW") is not None and uow.institutions.get("NO") is None
 
 
+def test_the_institutions_read_the_same(container: Container, path: str) -> None:
+    from bookplate.network.model import IdScope
+    from bookplate.storage import network_repo, sqlite_codes
+
+    assert sqlite_codes.ID_SCOPE_KEY == network_repo.ID_SCOPE_KEY
+    for scope in (None, IdScope.INSTITUTION, IdScope.NETWORK):
+        if scope is not None:
+            container.network.set_scope(scope, "test")
+        with container.read_factory() as alchemy, SqliteCodesUnit(path, read_only=True) as driver:
+            assert driver.institutions.list() == alchemy.institutions.list()
+            assert driver.institutions.id_scope() == alchemy.institutions.id_scope()
+            assert driver.institutions.id_scope() == (scope or IdScope.NETWORK)
+
+
 def test_only_a_plain_file_at_the_head_is_served_without_sqlalchemy(
     container: Container, path: str, tmp_path: Path
 ) -> None:
