@@ -41,7 +41,7 @@ class CodeTablesOnly(Protocol):
     def close(self) -> None: ...
 
 
-class SqliteCodeTables:
+class EmbeddedCodeTables:
     """``CodeTablesOnly`` on the SQLite file ``path`` (a connection per unit of work). No
     code book is cached in this process, so a change has none to clear."""
 

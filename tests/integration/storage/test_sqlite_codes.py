@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from bookplate.bootstrap import Container, build_container, open_code_tables
-from bookplate.bootstrap.light import SqliteCodeTables
+from bookplate.bootstrap.light import EmbeddedCodeTables
 from bookplate.config import Settings
 from bookplate.errors import StorageUnavailable
 from bookplate.roles.codes import CodeTablesAdmin, InvalidCode
@@ -66,7 +66,7 @@ def _rows(path: str, institution: str) -> dict[str, list[tuple[object, ...]]]:
 
 def test_both_stores_leave_the_same_rows(container: Container, path: str) -> None:
     raw = open_code_tables(f"sqlite:///{path}", Settings)
-    assert isinstance(raw, SqliteCodeTables)  # the file is at the head: no SQLAlchemy
+    assert isinstance(raw, EmbeddedCodeTables)  # the file is at the head: no SQLAlchemy
     _changes(container.code_tables, "ALCH")
     _changes(raw.code_tables, "RAW")
     alchemy, driver = _rows(path, "ALCH"), _rows(path, "RAW")
