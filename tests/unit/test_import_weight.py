@@ -237,8 +237,8 @@ NOT_FOR_CODE_TABLE_COMMANDS = NOT_FOR_LIGHT_COMMANDS | {
 def test_code_table_commands_load_no_sqlalchemy_settings_logging_or_services(
     tmp_path: Path,
 ) -> None:
-    """``codes tables|list|set`` (pairs and ``--file``), ``codes remove|group`` on a SQLite
-    file at the schema's head use the code tables on the sqlite3 driver
+    """``codes tables|list|set`` (pairs and ``--file``), ``codes remove|group`` and
+    ``institutions list`` on a SQLite file at the schema's head use the sqlite3 driver
     (``storage/sqlite_codes.py``): no SQLAlchemy, settings, logging or services. Run from a
     folder without a ``.env`` file (one makes them read the settings the full way)."""
     codes = tmp_path / "codes.csv"
@@ -251,19 +251,12 @@ def test_code_table_commands_load_no_sqlalchemy_settings_logging_or_services(
         ["codes", "set", "LIGHT", "UserGroups", "--file", str(codes)],
         ["codes", "remove", "LIGHT", "UserGroups", "L3"],
         ["codes", "group", "LIGHT", "L1", "--record-type", "STAFF"],
+        ["institutions", "list"],
         chdir=True,
     )
     assert {"sqlite3", "bookplate.storage.sqlite_codes", "bookplate.roles.codes"} <= loaded
     heavy = NOT_FOR_CODE_TABLE_COMMANDS | {"sqlalchemy", "bookplate.storage.codes_repo"}
     assert not loaded & heavy, sorted(loaded & heavy)
-
-
-def test_institutions_list_loads_the_database_layer_only(tmp_path: Path) -> None:
-    """``institutions list`` (the light container: services built on first use) opens the
-    database through SQLAlchemy, and loads no settings, logging or services."""
-    loaded = _modules_after_command(tmp_path, ["institutions", "list"], chdir=True)
-    assert "sqlalchemy" in loaded
-    assert not loaded & NOT_FOR_CODE_TABLE_COMMANDS, sorted(loaded & NOT_FOR_CODE_TABLE_COMMANDS)
 
 
 def test_a_command_on_an_old_schema_still_upgrades_it(tmp_path: object) -> None:

@@ -316,13 +316,13 @@ def open_code_tables(database_url: str, load_settings: Callable[[], Settings]) -
     """What ``bookplate codes …`` works with: on a plain SQLite file at the schema's head,
     the code tables on the driver itself (``storage/sqlite_codes.py``, no SQLAlchemy);
     otherwise ``open_container`` (which brings the schema to the head first)."""
-    from bookplate.bootstrap.light import SqliteCodeTables  # noqa: PLC0415 (on first use)
+    from bookplate.bootstrap.light import EmbeddedCodeTables  # noqa: PLC0415 (on first use)
     from bookplate.storage.sqlite_codes import database_file  # noqa: PLC0415 (on first use)
 
     path = database_file(database_url)
     if path is None:
         return open_container(database_url, load_settings, migrate=True)
-    return SqliteCodeTables(path)
+    return EmbeddedCodeTables(path)
 
 
 def check_database(url: str) -> tuple[list[str], dict[str, int]]:

@@ -12,12 +12,16 @@ from bookplate.roles.codes import CodeTablesUnitOfWork
 from bookplate.storage.sqlite_codes import SqliteCodesUnit
 
 if TYPE_CHECKING:
-    from bookplate.network.model import Institution
+    from bookplate.network.model import IdScope, Institution
     from bookplate.roles.codes import CodeTablesAdmin
 
 
 class InstitutionLookup(Protocol):
     def get(self, code: str) -> Institution | None: ...
+
+    def list(self) -> list[Institution]: ...
+
+    def id_scope(self) -> IdScope: ...
 
 
 class CodesUnitOfWork(CodeTablesUnitOfWork, Protocol):
@@ -37,7 +41,7 @@ class CodeTablesOnly(Protocol):
     def close(self) -> None: ...
 
 
-class SqliteCodeTables:
+class EmbeddedCodeTables:
     """``CodeTablesOnly`` on the SQLite file ``path`` (a connection per unit of work). No
     code book is cached in this process, so a change has none to clear."""
 

@@ -8,6 +8,7 @@ import typer
 
 from bookplate.cli.output import BAD_INPUT, check_text, console, container, fail
 from bookplate.cli.tables import table
+from bookplate.cli.wiring import code_tables
 from bookplate.errors import BookplateError
 from bookplate.network.model import IdScope
 
@@ -36,7 +37,7 @@ def institution_add(
 @inst_app.command("list")
 def institution_list() -> None:
     """List the institutions and where IDs must be unique."""
-    c = container(light=True)
+    c = code_tables()  # on an embedded SQLite file, without SQLAlchemy
     try:
         with c.uow_factory() as uow:
             rows = uow.institutions.list()

@@ -1,9 +1,10 @@
-"""The code tables, the institutions' look-up and the history, on the ``sqlite3`` driver
-itself: the store of ``bookplate codes …`` on an embedded SQLite file at the schema's head.
+"""The code tables, the institutions' reads and the history, on the ``sqlite3`` driver
+itself: the store of ``bookplate codes …`` and ``bookplate institutions list`` on an embedded
+SQLite file at the schema's head.
 
 Importing SQLAlchemy takes more than half of such a command's start-up (docs/benchmarks.md,
 "CLI"), and a command that changes one code needs a dozen plain statements. These are the
-statements ``SqlCodeTables``, ``SqlInstitutionRepository.get`` and
+statements ``SqlCodeTables``, ``SqlInstitutionRepository``'s reads and
 ``SqlRolesRepository.record`` send, in the same transaction modes as
 ``storage/transaction.py`` on SQLite (``BEGIN IMMEDIATE`` for a write, ``DEFERRED`` for a
 read, the engine's pragmas), and the values they store are the same: booleans as 0/1, the
@@ -24,10 +25,12 @@ from types import TracebackType
 from typing import Any, Self
 
 from bookplate.errors import StorageUnavailable
-from bookplate.network.model import Institution
+from bookplate.network.model import IdScope, Institution
 from bookplate.storage.schema_revision import head_from_files
 from bookplate.users.ports import CodeRow
 
+#: ``network_repo.ID_SCOPE_KEY`` (that module imports SQLAlchemy).
+ID_SCOPE_KEY = "id_scope"
 # The engine's settings (storage/engine.py): busy timeout, WAL, synchronous, foreign keys.
 BUSY_TIMEOUT_MS = 30_000
 _PLAIN_FILE = re.compile(r"^sqlite(?:\+pysqlite)?:///(?P<path>[^?%#]+)$")
@@ -140,6 +143,16 @@ class SqliteInstitutions:
         row = self._conn.execute(
             "SELECT code, name FROM institutions WHERE code = ?", (code,)).fetchone()
         return Institution(row[0], row[1]) if row else None
+
+    def list(self) -> list[Institution]:
+        return [Institution(code, name) for code, name in self._conn.execute(
+            "SELECT code, name FROM institutions ORDER BY code")]
+
+    def id_scope(self) -> IdScope:
+        """``network_repo.read_id_scope``: network-wide unless the setting says otherwise."""
+        row = self._conn.execute(
+            "SELECT value FROM network_settings WHERE key = ?", (ID_SCOPE_KEY,)).fetchone()
+        return IdScope(row[0]) if row and row[0] else IdScope.NETWORK
 
 
 class SqliteHistory:

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from bookplate.bootstrap import Container, build_container, open_code_tables
-from bookplate.bootstrap.light import SqliteCodeTables
+from bookplate.bootstrap.light import EmbeddedCodeTables
 from bookplate.config import Settings
 from bookplate.errors import StorageUnavailable
 from bookplate.roles.codes import CodeTablesAdmin, InvalidCode
@@ -66,7 +66,7 @@ def _rows(path: str, institution: str) -> dict[str, list[tuple[object, ...]]]:
 
 def test_both_stores_leave_the_same_rows(container: Container, path: str) -> None:
     raw = open_code_tables(f"sqlite:///{path}", Settings)
-    assert isinstance(raw, SqliteCodeTables)  # the file is at the head: no SQLAlchemy
+    assert isinstance(raw, EmbeddedCodeTables)  # the file is at the head: no SQLAlchemy
     _changes(container.code_tables, "ALCH")
     _changes(raw.code_tables, "RAW")
     alchemy, driver = _rows(path, "ALCH"), _rows(path, "RAW")
@@ -83,6 +83,20 @@ def test_both_stores_leave_the_same_rows(container: Container, path: str) -> Non
         assert uow.codes.rows("RAW", "UserGroups") == uow.codes.rows("ALCH", "UserGroups")
         assert uow.codes.allowed_groups("RAW") == uow.codes.allowed_groups("ALCH")
         assert uow.institutions.get("RAW") is not None and uow.institutions.get("NO") is None
+
+
+def test_the_institutions_read_the_same(container: Container, path: str) -> None:
+    from bookplate.network.model import IdScope
+    from bookplate.storage import network_repo, sqlite_codes
+
+    assert sqlite_codes.ID_SCOPE_KEY == network_repo.ID_SCOPE_KEY
+    for scope in (None, IdScope.INSTITUTION, IdScope.NETWORK):
+        if scope is not None:
+            container.network.set_scope(scope, "test")
+        with container.read_factory() as alchemy, SqliteCodesUnit(path, read_only=True) as driver:
+            assert driver.institutions.list() == alchemy.institutions.list()
+            assert driver.institutions.id_scope() == alchemy.institutions.id_scope()
+            assert driver.institutions.id_scope() == (scope or IdScope.NETWORK)
 
 
 def test_only_a_plain_file_at_the_head_is_served_without_sqlalchemy(
