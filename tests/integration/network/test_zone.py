@@ -7,6 +7,7 @@ push; the zone's settings refuse bad input."""
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -33,6 +34,8 @@ from bookplate.users.model import (
     User,
     UserInput,
 )
+
+from ..sis.helpers import user_xml, users_doc, write_zip
 
 
 def _central_user() -> UserInput:
@@ -169,3 +172,22 @@ def test_who_may_change_the_zone(zone: Container) -> None:
         c.network.zone_member_set("HOST1", "test")  # no central
     c.network.set_zone_central("HOST1", "api", by="HOST1")  # none: one may declare itself
     assert _history(c, "HOST1", "zone", "network.zone_central")[-1]["central"] == "HOST1"
+
+
+def test_an_sis_load_of_the_central_reaches_the_member_copies(
+    zone: Container, tmp_path: Path,
+) -> None:
+    """The SIS runs once, in the central: its updates reach the existing member copies; the
+    central users without a copy get none."""
+    c = zone
+    first = write_zip(tmp_path / "a.zip", {"users.xml": users_doc(
+        user_xml("s1"), user_xml("s2"))})
+    assert c.sis.run("MAIN", "SIS", first).counts["create"] == 2
+    c.network.zone_copy_user("HOST1", "s1", "staff:desk")
+    second = write_zip(tmp_path / "b.zip", {"users.xml": users_doc(
+        user_xml("s1", last="Kim"), user_xml("s2", last="Roe"))})
+    assert c.sis.run("MAIN", "SIS", second).counts["update"] == 2
+    assert c.network.process_outbox().refreshed == 1
+    assert c.users.get("HOST1", "s1").last_name == "Kim"
+    with pytest.raises(BookplateError):
+        c.users.get("HOST1", "s2")  # no copy is made by a push
