@@ -56,6 +56,26 @@ def load() -> str:
     return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
+SERVERS: list[int] = []  # pids of the running ``bookplate serve`` processes
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """CPU seconds so far of these processes and their live children (from /proc)."""
+    stats = {}
+    for status in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = status.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        stats[int(status.parent.name)] = (int(fields[1]), (int(fields[11]) + int(fields[12])))
+    wanted, total = set(pids), 0
+    for pid, (parent, ticks) in stats.items():
+        if pid in wanted or parent in wanted:
+            total += ticks
+    return total / TICK
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -81,6 +101,7 @@ def server(url: str, name: str) -> Iterator[str]:
         proc = subprocess.Popen([str(BIN / "bookplate"), "serve", "--port", str(port)],
                                 env=env(url), stdout=log, stderr=log)
     base = f"http://127.0.0.1:{port}"
+    SERVERS.append(proc.pid)
     try:
         deadline = time.monotonic() + 60
         while True:
@@ -94,6 +115,7 @@ def server(url: str, name: str) -> Iterator[str]:
             time.sleep(0.2)
         yield base
     finally:
+        SERVERS.remove(proc.pid)
         proc.terminate()
         proc.wait(30)
 
@@ -125,8 +147,11 @@ def percentiles(samples: list[float]) -> dict[str, float]:
 def time_links(host_url: str, host_key: str, home: str, n: int, warmup: int) -> dict[str, float]:
     headers = {"Authorization": f"apikey {host_key}", "Accept": "application/json"}
     samples = []
+    cpu = 0.0
     with httpx.Client(timeout=30) as http:
         for i in range(n + warmup):
+            if i == warmup:
+                cpu = cpu_seconds(SERVERS)
             began = time.perf_counter()
             r = http.post(f"{host_url}/almaws/v1/users?source_institution_code={home}"
                           f"&source_user_id=n{i:06d}", headers=headers)
@@ -135,7 +160,10 @@ def time_links(host_url: str, host_key: str, home: str, n: int, warmup: int) -> 
                 raise RuntimeError(f"link {i}: {r.status_code} {r.text[:300]}")
             if i >= warmup:
                 samples.append(took)
-    return percentiles(samples)
+    # The servers' own CPU per link (PostgreSQL's not counted): steadier than the latency
+    # on a shared machine.
+    server_cpu_ms = round(1000 * (cpu_seconds(SERVERS) - cpu) / max(n, 1), 2)
+    return {**percentiles(samples), "server_cpu_ms_per_link": server_cpu_ms}
 
 
 def bench_link_one(n: int, warmup: int) -> dict[str, Any]:
