@@ -10,12 +10,12 @@ comes from its *linked account rule* for that partner. Everything here is pure.
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass, field, fields, replace
 from datetime import date, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
+from bookplate.users.copying import copy_record
 from bookplate.users.model import Block, ContactInfo, Note, RecordType, User
 
 
@@ -203,7 +203,7 @@ def copied_blocks(source: User, partner: Partner, share_blocks: bool) -> list[Bl
             continue
         if (block.created_by or "").startswith(COPIED_BLOCK_PREFIX):
             continue
-        new = copy.deepcopy(block)
+        new = copy_record(block)
         new.created_by = f"{COPIED_BLOCK_PREFIX}{partner.code}"
         out.append(new)
     return out
@@ -229,8 +229,8 @@ def new_copy(source: User, partner: Partner, linking_id: str, share_blocks: bool
     """The host's new linked account for ``source`` (not validated, not stamped)."""
     user = User(primary_id=source.primary_id, record_type=RecordType.PUBLIC.value)
     for name in COPIED_FIELDS:
-        setattr(user, name, copy.deepcopy(getattr(source, name)))
-    user.contact_info = copy.deepcopy(source.contact_info)
+        setattr(user, name, copy_record(getattr(source, name)))
+    user.contact_info = copy_record(source.contact_info)
     user.user_group = partner.user_group or source.user_group
     user.expiry_date = _expiry(source, partner)
     user.purge_date = _purge(user.expiry_date, partner)
@@ -246,10 +246,10 @@ def refreshed_copy(copy_: User, source: User, partner: Partner, share_blocks: bo
     """``copy_`` brought up to date with ``source``: the copied fields and contact details
     replaced; the host's own data (identifiers, roles, notes, statistics, its own blocks)
     kept; expiry and purge recalculated when the rule says so."""
-    user = copy.deepcopy(copy_)
+    user = copy_record(copy_)
     for name in COPIED_FIELDS:
-        setattr(user, name, copy.deepcopy(getattr(source, name)))
-    user.contact_info = copy.deepcopy(source.contact_info) if source.contact_info else ContactInfo()
+        setattr(user, name, copy_record(getattr(source, name)))
+    user.contact_info = copy_record(source.contact_info) if source.contact_info else ContactInfo()
     if partner.user_group is None and source.user_group:
         user.user_group = source.user_group
     if partner.refresh_expiry:
@@ -269,7 +269,7 @@ def refreshed_copy(copy_: User, source: User, partner: Partner, share_blocks: bo
 
 def marked_gone(copy_: User, source_institution: str, when: datetime) -> User:
     """``copy_`` with a pop-up note saying its source user was deleted (once)."""
-    user = copy.deepcopy(copy_)
+    user = copy_record(copy_)
     if any((n.note_text or "").startswith(SOURCE_GONE_NOTE) for n in user.notes):
         return user
     user.notes.append(

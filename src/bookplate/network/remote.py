@@ -62,9 +62,11 @@ class HttpRemoteSources:
     def _http(self) -> httpx2.Client:
         with self._lock:
             if self._client is None:
+                # Idle connections are let go after 4 s, before a partner's own keep-alive
+                # timeout (uvicorn's default is 5 s) would close them under a request.
                 self._client = httpx2.Client(
                     follow_redirects=False,
-                    limits=httpx2.Limits(max_keepalive_connections=20, keepalive_expiry=30),
+                    limits=httpx2.Limits(max_keepalive_connections=20, keepalive_expiry=4),
                 )
             return self._client
 

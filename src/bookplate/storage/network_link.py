@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, literal, or_, select, union_all, update
+from sqlalchemy import Connection, String, bindparam, literal, or_, select, union_all, update
 
 from bookplate.network.model import DEFAULT_SEARCHABLE, NETWORK_SCOPE_KEY, MemberSettings
 from bookplate.network.ports import LinkHolders
@@ -14,6 +14,42 @@ from bookplate.storage import tables as t
 from bookplate.storage.documents import user_to_document
 from bookplate.storage.rows import utc
 from bookplate.users.model import User, normalise_id
+
+
+def _holders(source_here: bool) -> Any:
+    """The statement of ``link_holders``, built once (bound parameters only, so it is
+    compiled once and then found in SQLAlchemy's cache)."""
+    u, ids = t.users.c, t.user_ids.c
+    institution = bindparam("institution", type_=String)
+    parts: list[Any] = [
+        select(literal("copy").label("kind"), u.primary_id, u.source_institution_code,
+               u.last_modified_date)
+        .where(u.institution == institution, u.source_institution_code == bindparam("home"),
+               u.source_link_id == bindparam("source_id"))
+        .order_by(u.id).limit(1),
+        select(literal("link").label("kind"), u.primary_id, u.source_institution_code,
+               u.last_modified_date)
+        .where(u.institution == institution, u.linking_id == bindparam("linking_id"))
+        .order_by(u.id).limit(1),
+        select(literal("id").label("kind"), u.primary_id, u.source_institution_code,
+               u.last_modified_date)
+        .select_from(t.users.join(t.user_ids, ids.user_pk == u.id))
+        .where(u.institution == institution,
+               or_(ids.scope == NETWORK_SCOPE_KEY, ids.scope == institution),
+               ids.value_norm == bindparam("norm"))
+        .order_by(u.id).limit(1),
+    ]
+    if source_here:
+        parts.append(
+            select(literal("source").label("kind"), u.primary_id, u.linking_id,
+                   u.last_modified_date)
+            .where(u.institution == bindparam("home"), u.primary_id_norm == bindparam("norm"))
+        )
+    return union_all(*(select(p.subquery().c) for p in parts))
+
+
+_HOLDERS = _holders(False)
+_HOLDERS_AND_SOURCE = _holders(True)
 
 
 class NetworkLinkReads:
@@ -41,35 +77,11 @@ class NetworkLinkReads:
                      *, source_here: bool) -> LinkHolders:
         """One statement: ``institution``'s copy of ``home``'s user ``source_id``, the local
         holders of the linking ID and of the ID, and (``source_here``) the source's stamp."""
-        u, ids = t.users.c, t.user_ids.c
-        norm = normalise_id(source_id)
-        parts: list[Any] = [
-            select(literal("copy").label("kind"), u.primary_id, u.source_institution_code,
-                   u.last_modified_date)
-            .where(u.institution == institution, u.source_institution_code == home,
-                   u.source_link_id == source_id)
-            .order_by(u.id).limit(1),
-            select(literal("link").label("kind"), u.primary_id, u.source_institution_code,
-                   u.last_modified_date)
-            .where(u.institution == institution, u.linking_id == linking_id.strip())
-            .order_by(u.id).limit(1),
-            select(literal("id").label("kind"), u.primary_id, u.source_institution_code,
-                   u.last_modified_date)
-            .select_from(t.users.join(t.user_ids, ids.user_pk == u.id))
-            .where(u.institution == institution,
-                   or_(ids.scope == NETWORK_SCOPE_KEY, ids.scope == institution),
-                   ids.value_norm == norm)
-            .order_by(u.id).limit(1),
-        ]
-        if source_here:
-            parts.append(
-                select(literal("source").label("kind"), u.primary_id, u.linking_id,
-                       u.last_modified_date)
-                .where(u.institution == home, u.primary_id_norm == norm)
-            )
-        query = union_all(*(select(p.subquery().c) for p in parts))
+        params = {"institution": institution, "home": home, "source_id": source_id,
+                  "norm": normalise_id(source_id), "linking_id": linking_id.strip()}
+        query = _HOLDERS_AND_SOURCE if source_here else _HOLDERS
         found: dict[str, tuple[str, str | None, Any]] = {}
-        for kind, primary_id, other, modified in self._conn.execute(query):
+        for kind, primary_id, other, modified in self._conn.execute(query, params):
             found.setdefault(kind, (primary_id, other, modified))
         link = found.get("link")
         source = found.get("source")
