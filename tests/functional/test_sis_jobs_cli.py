@@ -56,6 +56,7 @@ def test_queue_worker_and_requeue(cli: CliRunner, tmp_path: Path, database_url: 
     assert report(cli, 2)["unchanged"] == 2
     result = cli.invoke(app, ["sis", "requeue", "2"])
     assert result.exit_code == 1 and "only pending, running or interrupted" in result.output
-    assert cli.invoke(app, ["sis", "requeue"]).exit_code == 1
-    assert cli.invoke(app, ["sis", "requeue", "--stalled"]).exit_code == 1  # none stalled
+    assert cli.invoke(app, ["sis", "requeue"]).exit_code == 2  # bad input: no run ids
+    result = cli.invoke(app, ["sis", "requeue", "--stalled"])
+    assert result.exit_code == 0 and "No stalled runs" in result.output  # none stalled
     assert sorted(p.name for p in (tmp_path / "spool").iterdir()) == []
