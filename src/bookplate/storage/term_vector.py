@@ -1,11 +1,18 @@
 """PostgreSQL's search terms on the user row: ``users.search_terms`` (issue 20).
 
 On PostgreSQL every ``(field, term)`` of ``users.queries.search_terms`` is one element
-``field:term`` of the ``text[]`` column ``users.search_terms``, written with the row itself;
+``code:term`` of the ``text[]`` column ``users.search_terms``, written with the row itself;
 the GIN index ``ix_users_search_terms`` on ``array_to_tsvector(search_terms)`` answers exact
-and prefix matches of those elements (a ``tsquery`` lexeme, ``:*`` for a prefix). Field names
-hold no ``:``, so ``field:`` starts exactly the elements of one field, and a prefix of
-``field:term`` is a prefix of the term within that field.
+and prefix matches of those elements (a ``tsquery`` lexeme, ``:*`` for a prefix). ``code`` is
+the field's letter of ``FIELD_CODES`` (a field without one, added later, is written by its
+name: longer, never the same as a letter) and holds no ``:``, so ``code:`` starts exactly the
+elements of one field, and a prefix of ``code:term`` is a prefix of the term within that field.
+
+The letters keep the vector small: a record may hold 256 KiB of text
+(``users.validation.MAX_RECORD_TEXT_BYTES``), and a ``tsvector`` at most 1 MiB of lexemes;
+with a two-byte ``code:`` a record of short distinct words stays well under that, where
+``note_text:`` before every word could pass it. Stored data depends on the letters: never
+change one (migration 0020 writes the same ones).
 
 ``user_terms`` keeps, on PostgreSQL, only the rows of the name fields
 (``rows.ORDERED_TERM_FIELDS``): they carry the user's ``order_key``, from which a name search
@@ -25,6 +32,30 @@ from bookplate.storage import tables as t
 from bookplate.users.queries import Condition, Term
 
 SEPARATOR = ":"
+# One letter a search field (``users.queries.SEARCH_FIELDS`` and ``role_type``).
+FIELD_CODES: dict[str, str] = {
+    "primary_id": "p",
+    "first_name": "f",
+    "middle_name": "m",
+    "last_name": "l",
+    "job_category": "j",
+    "user_group": "g",
+    "campus_code": "c",
+    "birth_date": "b",
+    "email": "e",
+    "phone_number": "t",
+    "id_type": "y",
+    "identifiers": "i",
+    "block_type": "k",
+    "note_type": "o",
+    "note_text": "n",
+    "statistic_category": "s",
+    "role_type": "r",
+}
+
+
+def _prefix(field: str) -> str:
+    return FIELD_CODES.get(field, field) + SEPARATOR
 
 
 def on_vector(dialect: Dialect) -> bool:
@@ -35,7 +66,7 @@ def on_vector(dialect: Dialect) -> bool:
 def lexemes(pairs: Iterable[tuple[str, str]]) -> list[str]:
     """The ``search_terms`` elements of a user's ``(field, term)`` pairs, sorted (one order
     for the same terms, so an unchanged user writes an equal array)."""
-    return sorted(f"{field}{SEPARATOR}{term}" for field, term in pairs)
+    return sorted(_prefix(field) + term for field, term in pairs)
 
 
 def _quoted(text: str) -> str:
@@ -46,7 +77,7 @@ def _quoted(text: str) -> str:
 
 def _operand(fields: Iterable[str], term: Term) -> str:
     suffix = ":*" if term.prefix else ""
-    parts = [_quoted(f"{f}{SEPARATOR}{term.text}") + suffix for f in fields]
+    parts = [_quoted(_prefix(f) + term.text) + suffix for f in fields]
     return parts[0] if len(parts) == 1 else "(" + " | ".join(parts) + ")"
 
 

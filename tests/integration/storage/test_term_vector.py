@@ -6,8 +6,10 @@ found as themselves."""
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,18 +23,38 @@ from bookplate.storage.bulk import bulk_insert_users
 from bookplate.storage.documents import stored_user
 from bookplate.storage.engine import make_engine
 from bookplate.storage.migrate import alembic_config, check_models_match, upgrade
+from bookplate.storage.migrations import versions as migrations
 from bookplate.storage.reindex import reindex_users
 from bookplate.storage.rows import ORDERED_TERM_FIELDS, term_pairs, term_rows
 from bookplate.storage.sis_repo import SqlSisStore
-from bookplate.storage.term_vector import lexemes, on_vector, tsquery_text
+from bookplate.storage.term_vector import (
+    FIELD_CODES,
+    SEPARATOR,
+    lexemes,
+    on_vector,
+    tsquery_text,
+)
 from bookplate.storage.uow import SqlUnitOfWork
 from bookplate.users.errors import InvalidParameter
 from bookplate.users.model import Note
-from bookplate.users.queries import Condition, Term, UserSearch, parse_q
+from bookplate.users.queries import SEARCH_FIELDS, Condition, Term, UserSearch, parse_q
 
 from ..conftest import POSTGRES_ENV
 from .builders import make_user, rich_user
 from .test_read_paths import reference_search
+
+
+def test_every_search_field_has_its_own_letter_as_the_migration_wrote_them() -> None:
+    assert set(FIELD_CODES) == {*SEARCH_FIELDS, "role_type"}
+    assert len(set(FIELD_CODES.values())) == len(FIELD_CODES)
+    assert all(len(code) == 1 and code != SEPARATOR for code in FIELD_CODES.values())
+    path = Path(migrations.__file__).parent / "0020_search_terms.py"
+    spec = importlib.util.spec_from_file_location("migration_0020", path)
+    assert spec is not None and spec.loader is not None
+    migration = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(migration)
+    assert migration._CODES == FIELD_CODES  # stored data depends on them: never changed
+    assert lexemes({("note_text", "a:b"), ("later_field", "x")}) == ["later_field:x", "n:a:b"]
 
 
 def stored(engine: Engine) -> tuple[dict[int, Any], set[tuple[Any, ...]], dict[int, Any]]:
@@ -204,7 +226,6 @@ def test_any_term_is_one_lexeme_of_the_query(pg: Engine, term: str, prefix: bool
                 " array_to_tsvector(ARRAY[:b]) @@ CAST(:q AS tsquery),"
                 " array_to_tsvector(ARRAY[:c]) @@ CAST(:q AS tsquery)"
             ),
-            {"a": f"email:{term}", "b": f"job_category:{term}", "c": f"note_text:{term}x",
-             "q": query},
+            {"a": f"e:{term}", "b": f"j:{term}", "c": f"n:{term}x", "q": query},
         ).one()
     assert (hit, miss, longer) == (True, False, prefix)
