@@ -144,18 +144,20 @@ class _Search:
             if search.order_by is None and _keyed(search.conditions):
                 return SearchResult(self._load(self._ordered_page(search)), total)
             where.append(u.c.id.in_(matched))
-        if search.order_by == "last_name":
-            keys = [u.c.last_name_sort, u.c.primary_id_norm]
-        elif search.order_by == "first_name":
-            keys = [u.c.first_name_sort, u.c.primary_id_norm]
-        elif search.order_by == "primary_id":
-            keys = [u.c.primary_id_norm]
+        keys = _order_keys(search)
+        if match:
+            # The vector's matches first, then their sort: left to itself the planner walked
+            # the default-order index testing every user's vector until the page was full
+            # (21 ms for 238 matches among 100,000; docs/benchmarks.md, issue 20). OFFSET 0
+            # keeps the matches a subquery of their own, read through the GIN index.
+            found = select(u.c.id, *keys).where(*where).offset(0).subquery("found")
+            order: list[Any] = [found.c[key.name] for key in keys]
+            chosen = select(found.c.id, *order)
         else:
-            keys = [u.c.last_name_sort, u.c.first_name_sort, u.c.primary_id_norm]
+            order = list(keys)
+            chosen = select(u.c.id, *keys).where(*where)
         page = (
-            select(u.c.id, *keys)
-            .where(*where)
-            .order_by(*keys)
+            chosen.order_by(*order)
             .limit(search.limit)
             .offset(max(search.offset, 0))
             .subquery("page")
@@ -242,6 +244,18 @@ class _Search:
         if one_row_per_user:
             return parts[0]
         return parts[0].distinct()
+
+
+def _order_keys(search: UserSearch) -> list[Any]:
+    """The ``users`` columns of the requested order."""
+    u = t.users
+    if search.order_by == "last_name":
+        return [u.c.last_name_sort, u.c.primary_id_norm]
+    if search.order_by == "first_name":
+        return [u.c.first_name_sort, u.c.primary_id_norm]
+    if search.order_by == "primary_id":
+        return [u.c.primary_id_norm]
+    return [u.c.last_name_sort, u.c.first_name_sort, u.c.primary_id_norm]
 
 
 def _filters(search: UserSearch) -> list[ColumnElement[bool]]:
