@@ -1,7 +1,7 @@
 """In-process micro-benchmark of the service read paths on ``bookplate_bench`` (no HTTP).
 
     .venv/bin/python bench/micro.py [--calls 3000]
-        [--scenarios get_id,get_barcode,get_json,get_xml,search,post]
+        [--scenarios get_id,get_barcode,get_json,get_xml,search,search_all,search_general,post]
         [--profile]
 
 One thread calls ``UserService.get`` / ``search`` / ``code_book`` and ``KeyService.authenticate``
@@ -144,6 +144,17 @@ def main() -> None:
         users.search(UserSearch(INSTITUTION, conditions, limit=10))
         users.code_book(INSTITUTION)
 
+    def search_q(field: str) -> Any:
+        # q=ALL~<surname> / q=general_info~<surname>: every field, or the general ones
+        # (on PostgreSQL through users.search_terms since issue 20).
+        def call() -> None:
+            keys.authenticate(secret)
+            conditions = parse_q(f"{field}~{rng.choice(surnames)}")
+            users.search(UserSearch(INSTITUTION, conditions, limit=10))
+            users.code_book(INSTITUTION)
+
+        return call
+
     run = f"bwm{int(time.time())}"
     posted = [0]
 
@@ -164,12 +175,14 @@ def main() -> None:
         "get_json": get_json,
         "get_xml": get_xml,
         "search": search,
+        "search_all": search_q("ALL"),
+        "search_general": search_q("general_info"),
         "post": post,
     }
     try:
         for name in [s.strip() for s in args.scenarios.split(",") if s.strip()]:
             fn = calls[name]
-            n = args.calls if name != "search" else max(50, args.calls // 20)
+            n = args.calls if not name.startswith("search") else max(50, args.calls // 20)
             for _ in range(min(200, n)):  # warm caches and the statement cache
                 fn()
             trips.count = 0

@@ -141,7 +141,9 @@ def setup(url: str):  # type: ignore[no-untyped-def]
 
 CPU: list[float] = []  # this process's CPU seconds of each timed run
 DB_CPU: list[float] = []  # CPU seconds of the run's PostgreSQL backends (0 on SQLite)
-APP_NAME = "bookplate_bench_sis"  # application_name of the benchmark's connections
+# application_name of the benchmark's connections: with the process id, so that the backends of
+# another run of this benchmark at the same time are not counted in its CPU figures
+APP_NAME = f"bookplate_bench_sis_{os.getpid()}"
 TICK = os.sysconf("SC_CLK_TCK")
 
 

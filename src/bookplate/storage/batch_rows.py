@@ -14,6 +14,7 @@ from bookplate.storage import tables as t
 from bookplate.storage.documents import document_text
 from bookplate.storage.rows import id_entries, identifier_pairs, row_order_key, term_rows, user_row
 from bookplate.users.model import User
+from bookplate.users.queries import search_terms
 
 USER_COLUMNS = (
     "id",
@@ -36,6 +37,7 @@ USER_COLUMNS = (
     "last_modified_date",
     "expiry_date",
     "purge_date",
+    "search_terms",
 )
 ID_COLUMNS = ("scope", "value_norm", "user_pk", "id_type")
 IDENTIFIER_COLUMNS = ("user_pk", "id_type", "value_norm")
@@ -46,15 +48,20 @@ Row = tuple[Any, ...]
 
 class BatchRows:
     """The rows of one batch of users as tuples in the column order of the ``*_COLUMNS``
-    above. ``json_text``: the record as JSON text (what COPY sends), else as a dict."""
+    above. ``json_text``: the record as JSON text (what COPY sends), else as a dict.
+    ``vector`` (PostgreSQL): the terms on the user row, only the names' in ``user_terms``
+    (``term_vector``)."""
 
-    def __init__(self, users: list[User], pks: list[int], mode: IdScope, json_text: bool) -> None:
+    def __init__(
+        self, users: list[User], pks: list[int], mode: IdScope, json_text: bool, vector: bool
+    ) -> None:
         self.users: list[Row] = []
         self.ids: list[Row] = []
         self.identifiers: list[Row] = []
         self.terms: list[Row] = []
         for pk, user in zip(pks, users, strict=True):
-            row = user_row(user, None)
+            pairs = search_terms(user)
+            row = user_row(user, None, vector=vector, pairs=pairs)
             row["id"] = pk
             if json_text:
                 row["record"] = document_text(row["record"])
@@ -66,7 +73,8 @@ class BatchRows:
             self.identifiers += [(pk, k, v) for k, v in identifier_pairs(user)]
             inst = user.institution
             key = row_order_key(row)
-            self.terms += [(pk, inst, f, v, k) for f, v, k in term_rows(user, key)]
+            found = term_rows(user, key, vector=vector, pairs=pairs)
+            self.terms += [(pk, inst, f, v, k) for f, v, k in found]
 
     def tables(self) -> list[tuple[str, tuple[str, ...], list[Row]]]:
         return [

@@ -24,6 +24,7 @@ from bookplate.storage import tables as t
 from bookplate.storage.batch_rows import BatchRows, reserve_pks
 from bookplate.storage.copy_types import copy_binary
 from bookplate.storage.network_repo import read_id_scope
+from bookplate.storage.term_vector import on_vector
 from bookplate.storage.transaction import commit, connection, transaction
 from bookplate.users.errors import DuplicateId
 from bookplate.users.model import User
@@ -76,7 +77,7 @@ def _bulk_postgresql(engine: Engine, users: Iterable[User], batch: int, workers:
                 for chunk in _batches(users, batch):
                     pks = reserve_pks(conn, len(chunk))
                     commit(conn)
-                    rows = BatchRows(chunk, pks, mode, json_text=True)
+                    rows = BatchRows(chunk, pks, mode, json_text=True, vector=True)
                     while len(pending) >= workers:
                         total += pending.popleft().result()
                     pending.append(pool.submit(_copy_batch, engine, rows))
@@ -93,7 +94,9 @@ def _bulk_generic(engine: Engine, users: Iterable[User], batch: int) -> int:
     for chunk in _batches(users, batch):
         try:
             with transaction(engine) as conn:
-                rows = BatchRows(chunk, reserve_pks(conn, len(chunk)), read_id_scope(conn), False)
+                pks = reserve_pks(conn, len(chunk))
+                vector = on_vector(conn.dialect)
+                rows = BatchRows(chunk, pks, read_id_scope(conn), False, vector)
                 for table, columns, table_rows in rows.tables():
                     if table_rows:
                         conn.execute(

@@ -13,6 +13,8 @@ from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import JSON, Boolean, Date, DateTime, Integer, String
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.types import TypeEngine
 
 from bookplate.storage import tables as t
 
@@ -20,7 +22,11 @@ from bookplate.storage import tables as t
 _LIKE = {"sis_user_updates": "users"}
 
 
-def _type_name(column_type: object) -> str:
+def _type_name(column_type: TypeEngine[Any]) -> str:
+    # A column declared with a PostgreSQL variant is COPYed as that variant.
+    column_type = column_type._variant_mapping.get("postgresql", column_type)
+    if isinstance(column_type, ARRAY):
+        return _type_name(column_type.item_type) + "[]"
     if isinstance(column_type, Integer):
         return "int4"
     if isinstance(column_type, DateTime):

@@ -2,7 +2,8 @@
 stored documents.
 
 The document (``users.record``) is the user; everything else about it in the database is
-worked out from it (``rows``): the search terms (``user_terms``), the identifier look-ups
+worked out from it (``rows``): the search terms (``user_terms``, and on PostgreSQL
+``users.search_terms``), the identifier look-ups
 (``user_identifiers``) and the copied columns of ``users`` (sort keys, group, status, dates).
 When the rules that work them out change — a field becomes searchable in ``users.shape``, a
 term is folded differently — this rebuilds them, so no hand-written backfill migration is
@@ -26,8 +27,10 @@ from sqlalchemy import Engine, bindparam, delete, insert, select, update
 from bookplate.storage import tables as t
 from bookplate.storage.documents import stored_user
 from bookplate.storage.rows import identifier_pairs, term_rows, user_order_key, user_row
+from bookplate.storage.term_vector import on_vector
 from bookplate.storage.transaction import transaction
 from bookplate.users.model import User
+from bookplate.users.queries import search_terms
 
 # The columns of ``users`` worked out from the document (the document and the password hash
 # are the stored facts; the key and institution never change).
@@ -63,6 +66,7 @@ def _batch(engine: Engine, after: int, size: int, report: ReindexReport) -> int 
         .order_by(users.c.id)
         .limit(size)
     )
+    vector = on_vector(engine.dialect)
     if engine.dialect.name == "postgresql":
         query = query.with_for_update()
     with transaction(engine) as conn:
@@ -74,8 +78,11 @@ def _batch(engine: Engine, after: int, size: int, report: ReindexReport) -> int 
             try:
                 user = stored_user(institution, document)
                 key = user_order_key(user)
-                derived = _derived(user_row(user, None, with_password=False))
-                found = term_rows(user, key)
+                pairs = search_terms(user)
+                derived = _derived(
+                    user_row(user, None, with_password=False, vector=vector, pairs=pairs)
+                )
+                found = term_rows(user, key, vector=vector, pairs=pairs)
                 ids = identifier_pairs(user)
             except (TypeError, ValueError, KeyError, AttributeError):
                 report.unreadable.append(pk)

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bookplate.storage.documents import user_to_document
+from bookplate.storage.term_vector import lexemes
 from bookplate.users.model import User, normalise_id
 from bookplate.users.ports import PRIMARY_ID
 from bookplate.users.queries import fold, search_terms
@@ -36,8 +37,16 @@ def name_sort_keys(user: User) -> tuple[str, str]:
 
 
 def user_row(
-    user: User, password_hash: str | None, *, with_password: bool = True
+    user: User,
+    password_hash: str | None,
+    *,
+    with_password: bool = True,
+    vector: bool = False,
+    pairs: set[tuple[str, str]] | None = None,
 ) -> dict[str, Any]:
+    """The ``users`` row of ``user``. ``vector`` (PostgreSQL, ``term_vector``): with its
+    search terms (``pairs`` when the caller has them) in ``search_terms``; else that column
+    is NULL."""
     last_sort, first_sort = name_sort_keys(user)
     row: dict[str, Any] = {
         "institution": user.institution,
@@ -58,6 +67,9 @@ def user_row(
         "last_modified_date": utc(user.last_modified_date),
         "expiry_date": user.expiry_date,
         "purge_date": user.purge_date,
+        "search_terms": lexemes(search_terms(user) if pairs is None else pairs)
+        if vector
+        else None,
     }
     if with_password:
         row["password_hash"] = password_hash
@@ -116,10 +128,22 @@ def row_order_key(row: dict[str, Any]) -> str:
     return order_key(row["last_name_sort"], row["first_name_sort"], row["primary_id_norm"])
 
 
-def term_rows(user: User, key: str | None = None) -> list[tuple[str, str, str | None]]:
-    """``(field, term, order_key)`` for each of ``term_pairs(user)``; ``order_key`` is None
-    outside ``ORDERED_TERM_FIELDS``. ``key``: the user's ``user_order_key`` when the caller
-    has it already."""
+def term_rows(
+    user: User,
+    key: str | None = None,
+    *,
+    vector: bool = False,
+    pairs: set[tuple[str, str]] | None = None,
+) -> list[tuple[str, str, str | None]]:
+    """The ``user_terms`` rows ``(field, term, order_key)`` of ``user``: one for each of
+    ``term_pairs(user)``, ``order_key`` None outside ``ORDERED_TERM_FIELDS``; with ``vector``
+    (PostgreSQL, where the row's ``search_terms`` holds every term) only the rows of
+    ``ORDERED_TERM_FIELDS``. ``key``: the user's ``user_order_key``, ``pairs``: its
+    ``term_pairs``, when the caller has them already."""
     if key is None:
         key = user_order_key(user)
-    return [(f, v, key if f in ORDERED_TERM_FIELDS else None) for f, v in search_terms(user)]
+    if pairs is None:
+        pairs = search_terms(user)
+    if vector:
+        return [(f, v, key) for f, v in pairs if f in ORDERED_TERM_FIELDS]
+    return [(f, v, key if f in ORDERED_TERM_FIELDS else None) for f, v in pairs]

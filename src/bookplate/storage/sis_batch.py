@@ -37,6 +37,7 @@ from bookplate.storage.sis_sql import (
     pg_delete_rows,
     pg_side_rows,
 )
+from bookplate.storage.term_vector import on_vector
 from bookplate.storage.users_repo import lock_institution
 from bookplate.users.errors import DuplicateId, UserNotFound
 from bookplate.users.model import User
@@ -96,7 +97,7 @@ class SqlSisBatch(SisReads):
         if not users:
             return None
         pks = reserve_pks(self.conn, len(users))
-        rows = BatchRows(list(users), pks, read_id_scope(self.conn), json_text=True)
+        rows = BatchRows(list(users), pks, read_id_scope(self.conn), True, self._vector)
         return _Prepared(list(users), pks, rows)
 
     def create(
@@ -109,7 +110,7 @@ class SqlSisBatch(SisReads):
         else:
             pks = reserve_pks(self.conn, len(users))
             mode = read_id_scope(self.conn)
-            rows = BatchRows([u for u, _ in users], pks, mode, json_text=True)
+            rows = BatchRows([u for u, _ in users], pks, mode, True, self._vector)
         try:
             self._copy("users", USER_COLUMNS, rows.users)
             self._write_side_rows(rows)
@@ -129,7 +130,7 @@ class SqlSisBatch(SisReads):
             return
         pks = [pk for pk, _, _ in users]
         mode = read_id_scope(self.conn)
-        rows = BatchRows([u for _, u, _ in users], pks, mode, json_text=True)
+        rows = BatchRows([u for _, u, _ in users], pks, mode, True, self._vector)
         columns = [c for c in USER_COLUMNS if c not in ("id", "password_hash")]
         # Linked accounts of these users owe a refresh (before their rows change).
         outbox.enqueue(self.conn, pks, OutboxKind.CHANGED)
@@ -300,7 +301,7 @@ def rewrite(batch: SqlSisBatch, users: Sequence[tuple[int, User]]) -> None:
     outbox.enqueue(batch.conn, [pk for pk, _ in users], OutboxKind.CHANGED)
     values = []
     for pk, user in users:
-        row = user_row(user, None, with_password=False)
+        row = user_row(user, None, with_password=False, vector=on_vector(batch.conn.dialect))
         row["b_id"] = pk
         values.append(row)
     columns = [c for c in USER_COLUMNS if c not in ("id", "password_hash")]

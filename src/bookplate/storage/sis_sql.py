@@ -13,6 +13,7 @@ from sqlalchemy import Connection
 from bookplate.storage.batch_rows import USER_COLUMNS
 from bookplate.storage.copy_types import copy_binary
 from bookplate.storage.engine import READ_ONLY_OPTION, SQLITE_BEGIN_OPTION
+from bookplate.storage.term_vector import on_vector
 
 CHUNK = 900  # bound parameters per IN list (SQLite's limit is far above)
 
@@ -146,6 +147,7 @@ class SisConnection:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
         self._pg = conn.dialect.name == "postgresql" and conn.dialect.driver == "psycopg"
+        self._vector = on_vector(conn.dialect)  # the terms on the user row (term_vector)
 
     def _driver(self) -> Any:
         """The psycopg connection under the batch's, for work past SQLAlchemy (COPY, reads of

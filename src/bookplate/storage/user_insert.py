@@ -2,7 +2,8 @@
 
 ``SqlUserRepository.add`` sends this instead of one INSERT per table (ten round trips become
 one): data-modifying CTEs insert the user, then its ``user_ids``, ``user_identifiers`` and
-``user_terms`` rows from arrays (``unnest``) with the new id, and the ``audit_log`` row. The ID
+``user_terms`` rows of its names (its other terms are on the row: ``term_vector``) from arrays
+(``unnest``) with the new id, and the ``audit_log`` row. The ID
 uniqueness scope is read from ``network_settings`` inside the statement, so it is the one in
 force when the statement runs (``set_id_scope`` changes it in a transaction of its own).
 
@@ -24,6 +25,7 @@ from bookplate.storage import tables as t
 from bookplate.storage.network_repo import ID_SCOPE_KEY
 from bookplate.storage.rows import id_entries, identifier_pairs, row_order_key, term_rows, user_row
 from bookplate.users.model import User
+from bookplate.users.queries import search_terms
 
 # user_row's JSON columns; the other values are passed as they are (psycopg adapts them).
 _JSON_COLUMNS = frozenset(c.name for c in t.users.columns if isinstance(c.type, JSON))
@@ -37,7 +39,12 @@ def _statement(columns: tuple[str, ...]) -> TextClause:
     if found is not None:
         return found
     values = ", ".join(
-        f"CAST(:u_{c} AS json)" if c in _JSON_COLUMNS else f":u_{c}" for c in columns
+        f"CAST(:u_{c} AS json)"
+        if c in _JSON_COLUMNS
+        else f"CAST(:u_{c} AS text[])"
+        if c == "search_terms"
+        else f":u_{c}"
+        for c in columns
     )
     # The names are the table's own columns (user_row's keys), never input.
     sql = f"""
@@ -90,7 +97,8 @@ def insert_user(
     user: User, password_hash: str | None, actor: str | None, at: datetime
 ) -> tuple[TextClause, dict[str, Any]]:
     """The statement and its parameters for ``user``; the result is the new id."""
-    row = user_row(user, password_hash)
+    pairs = search_terms(user)
+    row = user_row(user, password_hash, vector=True, pairs=pairs)
     params: dict[str, Any] = {
         f"u_{name}": json.dumps(value) if name in _JSON_COLUMNS and value is not None else value
         for name, value in row.items()
@@ -99,7 +107,7 @@ def insert_user(
     # one's primary ID is the other's barcode and the reverse).
     entries = sorted(id_entries(user))
     identifiers = sorted(identifier_pairs(user))
-    terms = term_rows(user, row_order_key(row))
+    terms = term_rows(user, row_order_key(row), vector=True, pairs=pairs)  # the names' rows
     params.update(
         scope_key=ID_SCOPE_KEY,
         per_institution=IdScope.INSTITUTION.value,

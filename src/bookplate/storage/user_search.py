@@ -1,4 +1,6 @@
-"""User search on the term index (``user_terms``) and the ``users`` sort columns.
+"""User search on the term index (``user_terms``) and the ``users`` sort columns; on
+PostgreSQL a condition on a field other than the names goes through ``users.search_terms``
+(``term_vector``), whose GIN index holds every term.
 
 ``SqlUserRepository.search`` hands its ``UserSearch`` here; the ``q`` language itself is
 ``users.queries`` (pure), this module only turns its conditions into SQL.
@@ -28,6 +30,7 @@ from sqlalchemy import (
 from bookplate.storage import tables as t
 from bookplate.storage.documents import stored_user
 from bookplate.storage.rows import ORDERED_TERM_FIELDS
+from bookplate.storage.term_vector import on_vector, vector_match
 from bookplate.users.model import User
 from bookplate.users.queries import Condition, SearchResult, Term, UserSearch
 
@@ -108,14 +111,17 @@ class _Search:
         ``order_key`` (the names) and the order is the default one, the page is read from the
         term index in that order (for one exact term: a range read with LIMIT); otherwise it
         sorts the matching ids on the covering ``ix_users_id_order`` (id → sort keys). Either
-        way ``record`` is read for the page's rows only.
+        way ``record`` is read for the page's rows only. On PostgreSQL ``user_terms`` holds
+        the names' rows only: a search naming another field matches ``users.search_terms``
+        through its GIN index (``term_vector``), counted and sorted on ``users``.
         """
         one = _one_ordered_term(search)
         if one is not None:
             return self._search_one_term(search, *one)
         u = t.users
-        matched = self._matching(search.institution, search.conditions)
         where: list[ColumnElement[bool]] = [u.c.institution == search.institution]
+        matched, match = self._terms(search)
+        where.extend(match)
         if search.modified_from is not None:
             start = datetime.combine(search.modified_from, time.min, tzinfo=UTC)
             where.append(u.c.last_modified_date >= start)
@@ -124,7 +130,8 @@ class _Search:
         if search.source_user_id is not None:
             where.append(u.c.source_link_id == search.source_user_id)
         where.extend(_filters(search))
-        if matched is not None and len(where) == 1:
+        alone = len(where) == 1  # no other condition than the terms of ``matched``
+        if matched is not None and alone:
             count = select(func.count()).select_from(matched.subquery())
         else:
             if matched is not None:
@@ -133,22 +140,24 @@ class _Search:
         total = self._conn.execute(count).scalar_one()
         if search.limit <= 0 or total == 0 or search.offset >= total:
             return SearchResult([], total)
-        if matched is not None and len(where) == 1:
+        if matched is not None and alone:
             if search.order_by is None and _keyed(search.conditions):
                 return SearchResult(self._load(self._ordered_page(search)), total)
             where.append(u.c.id.in_(matched))
-        if search.order_by == "last_name":
-            keys = [u.c.last_name_sort, u.c.primary_id_norm]
-        elif search.order_by == "first_name":
-            keys = [u.c.first_name_sort, u.c.primary_id_norm]
-        elif search.order_by == "primary_id":
-            keys = [u.c.primary_id_norm]
+        keys = _order_keys(search)
+        if match:
+            # The vector's matches first, then their sort: left to itself the planner walked
+            # the default-order index testing every user's vector until the page was full
+            # (21 ms for 238 matches among 100,000; docs/benchmarks.md, issue 20). OFFSET 0
+            # keeps the matches a subquery of their own, read through the GIN index.
+            found = select(u.c.id, *keys).where(*where).offset(0).subquery("found")
+            order: list[Any] = [found.c[key.name] for key in keys]
+            chosen = select(found.c.id, *order)
         else:
-            keys = [u.c.last_name_sort, u.c.first_name_sort, u.c.primary_id_norm]
+            order = list(keys)
+            chosen = select(u.c.id, *keys).where(*where)
         page = (
-            select(u.c.id, *keys)
-            .where(*where)
-            .order_by(*keys)
+            chosen.order_by(*order)
             .limit(search.limit)
             .offset(max(search.offset, 0))
             .subquery("page")
@@ -159,6 +168,17 @@ class _Search:
             .order_by(*(page.c[key.name] for key in keys))
         )
         return SearchResult(self._load(query), total)
+
+    def _terms(
+        self, search: UserSearch
+    ) -> tuple[Select[Any] | CompoundSelect[Any] | None, list[ColumnElement[bool]]]:
+        """How the terms are matched: the ``user_pk`` of the term rows (``_matching``), or on
+        PostgreSQL, when a condition names a field other than the names (whose terms are only
+        on the user row), a condition on ``users.search_terms``."""
+        if on_vector(self._conn.dialect) and needs_vector(search.conditions):
+            match = vector_match(search.conditions)
+            return None, [] if match is None else [match]
+        return self._matching(search.institution, search.conditions), []
 
     def _search_one_term(self, search: UserSearch, field: str, term: str) -> SearchResult:
         params: dict[str, Any] = {"institution": search.institution, "field": field, "term": term}
@@ -224,6 +244,18 @@ class _Search:
         if one_row_per_user:
             return parts[0]
         return parts[0].distinct()
+
+
+def _order_keys(search: UserSearch) -> list[Any]:
+    """The ``users`` columns of the requested order."""
+    u = t.users
+    if search.order_by == "last_name":
+        return [u.c.last_name_sort, u.c.primary_id_norm]
+    if search.order_by == "first_name":
+        return [u.c.first_name_sort, u.c.primary_id_norm]
+    if search.order_by == "primary_id":
+        return [u.c.primary_id_norm]
+    return [u.c.last_name_sort, u.c.first_name_sort, u.c.primary_id_norm]
 
 
 def _filters(search: UserSearch) -> list[ColumnElement[bool]]:
@@ -330,6 +362,12 @@ def _one_ordered_term(search: UserSearch) -> tuple[str, str] | None:
     if term.prefix or field not in ORDERED_TERM_FIELDS:
         return None
     return field, term.text
+
+
+def needs_vector(conditions: tuple[Condition, ...]) -> bool:
+    """Whether a condition names a field outside ``ORDERED_TERM_FIELDS``: on PostgreSQL its
+    terms are only in ``users.search_terms`` (``term_vector``)."""
+    return any(f not in ORDERED_TERM_FIELDS for c in conditions for f in c.fields)
 
 
 def _keyed(conditions: tuple[Condition, ...]) -> bool:

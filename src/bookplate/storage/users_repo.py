@@ -33,6 +33,7 @@ from bookplate.storage.rows import (
     user_row,
     utc,
 )
+from bookplate.storage.term_vector import on_vector
 from bookplate.storage.user_insert import driver_sql, insert_user
 from bookplate.storage.user_search import search_users
 from bookplate.users.errors import DuplicateId, PreconditionFailed, UserNotFound
@@ -110,7 +111,7 @@ class SqlUserRepository:
                 insert(t.user_identifiers),
                 [{"user_pk": pk, "id_type": k, "value_norm": v} for k, v in identifiers],
             )
-        terms = term_rows(user)
+        terms = term_rows(user, vector=on_vector(self._conn.dialect))
         if terms:
             inst = user.institution
             self._conn.execute(
@@ -236,7 +237,12 @@ class SqlUserRepository:
         pk = self._pk(user.institution, previous_primary_id)
         if pk is None:
             raise UserNotFound(previous_primary_id)
-        values = user_row(user, password_hash, with_password=password_hash is not None)
+        values = user_row(
+            user,
+            password_hash,
+            with_password=password_hash is not None,
+            vector=on_vector(self._conn.dialect),
+        )
         # Before the row changes: the entry keeps the primary ID the copies know.
         outbox.enqueue(self._conn, [pk], OutboxKind.CHANGED)
         where = [t.users.c.id == pk]

@@ -82,6 +82,8 @@ def _state(url: str) -> dict[str, Any]:
         rows = conn.execute(sa.text("SELECT id, primary_id FROM users")).all()
         ids = conn.execute(sa.text("SELECT count(*) FROM user_ids")).scalar_one()
         terms = conn.execute(sa.text("SELECT count(*) FROM user_terms")).scalar_one()
+        # The terms on the user row (PostgreSQL, storage/term_vector.py), user by user.
+        vectors = dict(conn.execute(sa.text("SELECT primary_id, search_terms FROM users")).all())
     for _pk, primary_id in rows:
         user = c.users.get("MAIN", primary_id)
         doc = user_to_document(user)
@@ -89,6 +91,7 @@ def _state(url: str) -> dict[str, Any]:
             doc.pop(key, None)
         out[primary_id] = doc
     out["__counts__"] = (len(rows), ids, terms)
+    out["__vectors__"] = vectors
     c.close()
     engine.dispose()
     return out
@@ -130,4 +133,5 @@ def test_killed_run_then_rerun_equals_one_clean_run(two_schemas: list[str], tmp_
     got, want = _state(crashed), _state(clean)
     assert got["__counts__"] == want["__counts__"]
     assert got["__counts__"][0] == N  # no duplicate user, none lost
+    assert all(got["__vectors__"].values())  # every user's terms are on its row
     assert got == want

@@ -15,7 +15,16 @@ from sqlalchemy import Engine, Table, event, func, select, text
 from bookplate.network.model import IdScope, Institution
 from bookplate.storage import tables as t
 from bookplate.storage.engine import SingleWriteViolation
-from bookplate.storage.rows import id_entries, identifier_pairs, term_rows, user_row, utc
+from bookplate.storage.rows import (
+    ORDERED_TERM_FIELDS,
+    id_entries,
+    identifier_pairs,
+    term_pairs,
+    term_rows,
+    user_row,
+    utc,
+)
+from bookplate.storage.term_vector import lexemes, on_vector
 from bookplate.storage.uow import SqlUnitOfWork
 from bookplate.users.errors import DuplicateId
 from bookplate.users.model import User
@@ -90,7 +99,8 @@ def test_rows_written_are_those_of_the_row_functions(
         uow.users.add(user, "hash!")
         uow.commit()
     got = stored_rows(engine, "Jane.Doe")
-    expected = user_row(user, "hash!")
+    vector = on_vector(engine.dialect)  # PostgreSQL: the terms on the row (term_vector)
+    expected = user_row(user, "hash!", vector=vector)
     for name, value in expected.items():
         stored = got["user"][name]
         if isinstance(stored, datetime):  # SQLite gives naive UTC datetimes back
@@ -98,7 +108,10 @@ def test_rows_written_are_those_of_the_row_functions(
         assert stored == value, name
     assert got["ids"] == {("*", norm, id_type) for norm, _raw, id_type in id_entries(user)}
     assert got["identifiers"] == identifier_pairs(user)
-    assert got["terms"] == {("MAIN", f, v, k) for f, v, k in term_rows(user)}
+    assert got["terms"] == {("MAIN", f, v, k) for f, v, k in term_rows(user, vector=vector)}
+    if vector:
+        assert got["user"]["search_terms"] == lexemes(term_pairs(user))
+        assert {f for _i, f, _v, _k in got["terms"]} == set(ORDERED_TERM_FIELDS)
     assert got["audit"] == [("MAIN", "tester", "user.add")]
     with SqlUnitOfWork(engine, read_only=True) as uow:
         assert uow.users.find("MAIN", "u123") == user

@@ -8,19 +8,19 @@ from datetime import UTC, date, datetime, time
 from typing import Any
 
 import pytest
-from sqlalchemy import ColumnElement, Engine, exists, func, literal, select, text
+from sqlalchemy import ColumnElement, Engine, func, select, text
 from sqlalchemy.engine import make_url
 
 from bookplate.keys.model import Area
 from bookplate.keys.services import KeyService
 from bookplate.network.model import Institution
 from bookplate.storage import tables as t
+from bookplate.storage.documents import stored_user
 from bookplate.storage.engine import ReadOnlyViolation, make_engine
 from bookplate.storage.uow import SqlUnitOfWork
-from bookplate.storage.user_search import term_match
 from bookplate.users.model import User
 from bookplate.users.ports import ALL_UNIQUE, PRIMARY_ID
-from bookplate.users.queries import Condition, UserSearch, parse_q
+from bookplate.users.queries import Condition, Term, UserSearch, parse_q, search_terms
 from bookplate.users.services import CodeBookCache, UserService
 
 from .builders import make_user
@@ -126,23 +126,35 @@ def test_find_by_any_id_and_primary_id(engine: Engine) -> None:
 # -- search: same answers as the statement it replaced -----------------------------------
 
 
+def _has(pairs: set[tuple[str, str]], fields: tuple[str, ...], term: Term) -> bool:
+    """Whether one of ``pairs`` is ``term`` (or starts with it) in one of ``fields``."""
+    return any(
+        f in fields and (v.startswith(term.text) if term.prefix else v == term.text)
+        for f, v in pairs
+    )
+
+
 def reference_search(engine: Engine, search: UserSearch) -> tuple[list[str], int]:
-    """The search as it was written before (one EXISTS per term on ``users``)."""
+    """The search worked out without the term index: every stored document's terms
+    (``search_terms``) matched in Python, then counted and sorted in SQL on ``users``."""
     u = t.users
     where: list[ColumnElement[bool]] = [u.c.institution == search.institution]
-    for condition in search.conditions:
-        for term in condition.terms:
-            terms = t.user_terms.alias()
-            where.append(
-                exists(
-                    select(literal(1)).where(
-                        terms.c.user_pk == u.c.id,
-                        terms.c.institution == search.institution,
-                        terms.c.field.in_(condition.fields),
-                        term_match(terms.c.term, term),
-                    )
-                )
+    with engine.connect() as conn:
+        documents = conn.execute(
+            select(u.c.id, u.c.institution, u.c.record).where(
+                u.c.institution == search.institution
             )
+        ).all()
+    matching = [
+        pk
+        for pk, institution, record in documents
+        if all(
+            _has(search_terms(stored_user(institution, record)), c.fields, term)
+            for c in search.conditions
+            for term in c.terms
+        )
+    ]
+    where.append(u.c.id.in_(matching))
     if search.modified_from is not None:
         start = datetime.combine(search.modified_from, time.min, tzinfo=UTC)
         where.append(u.c.last_modified_date >= start)

@@ -29,7 +29,9 @@ from bookplate.storage.rows import (
     user_row,
 )
 from bookplate.storage.sis_repo import SqlSisStore
+from bookplate.storage.term_vector import on_vector
 from bookplate.storage.uow import SqlUnitOfWork
+from bookplate.storage.user_search import needs_vector
 from bookplate.users.model import User
 from bookplate.users.queries import UserSearch, parse_q
 
@@ -89,11 +91,13 @@ def stored_keys(engine: Engine) -> dict[tuple[int, str, str], str | None]:
 
 
 def expected_keys(engine: Engine) -> dict[tuple[int, str, str], str | None]:
-    """The keys ``term_rows`` gives for the users as stored now."""
+    """The keys ``term_rows`` gives for the users as stored now (on PostgreSQL the names'
+    rows only: ``term_vector``)."""
     out: dict[tuple[int, str, str], str | None] = {}
+    vector = on_vector(engine.dialect)
     with engine.connect() as conn:
         for pk, record in conn.execute(select(t.users.c.id, t.users.c.record)):
-            for f, v, k in term_rows(user_from_document(record)):
+            for f, v, k in term_rows(user_from_document(record), vector=vector):
                 out[(pk, f, v)] = k
     return out
 
@@ -280,6 +284,10 @@ def test_which_searches_read_the_order_from_the_terms(
     )
     page = [s for s in seen.sent if "record" in s]
     assert len(page) == 1
+    # PostgreSQL keeps only the names' term rows: a condition on another field goes through
+    # users.search_terms and sorts on users (term_vector).
+    if on_vector(namesakes.dialect) and needs_vector(search.conditions):
+        ordered = False
     assert page[0].endswith("ORDER BY page.order_key") is ordered
 
 

@@ -9,6 +9,8 @@ for what is looked up, searched or must be unique:
 * ``user_identifiers``: (id_type, value_norm) for look-ups by one identifier type.
 * ``user_terms``: the search terms of ``users.queries.search_terms``; the rows of name fields
   also carry the user's ``order_key`` (sort keys of the default search order in one string).
+  On PostgreSQL only the name fields' rows are kept: every term is on the user row, in
+  ``users.search_terms`` with its GIN index (``storage.term_vector``, migration 0020).
 
 The side tables (and ``sis_fingerprints``) have no foreign key to ``users`` (migration 0008):
 only the repositories write them, always in the transaction that writes the user, and they

@@ -13,8 +13,11 @@ from sqlalchemy import (
     PrimaryKeyConstraint,
     String,
     Table,
+    Text,
     UniqueConstraint,
+    text,
 )
+from sqlalchemy.dialects.postgresql import ARRAY
 
 from bookplate.storage.tables.base import ctext, metadata, partial_index
 
@@ -55,6 +58,10 @@ users = Table(
     Column("last_modified_date", DateTime(timezone=True), nullable=True),
     Column("expiry_date", Date, nullable=True),
     Column("purge_date", Date, nullable=True),
+    # PostgreSQL: every search term as 'field:term' (``term_vector``), searched through the GIN
+    # index ix_users_search_terms of migration 0020; NULL on SQLite, whose terms stay rows of
+    # ``user_terms``.
+    Column("search_terms", Text().with_variant(ARRAY(Text()), "postgresql"), nullable=True),
     UniqueConstraint("institution", "primary_id_norm", name="uq_users_institution_primary_id"),
     Index(
         "ix_users_default_order",
@@ -78,6 +85,13 @@ users = Table(
     partial_index("ix_users_linking_id", "linking_id"),
     partial_index("ix_users_source", "source_institution_code", "source_link_id"),
     partial_index("ix_users_purge_date", "purge_date"),
+    # The search terms as a text-search vector (exact and prefix matches of its lexemes); the
+    # expression is written again in migration 0020.
+    Index(
+        "ix_users_search_terms",
+        text("array_to_tsvector(search_terms)"),
+        postgresql_using="gin",
+    ).ddl_if(dialect="postgresql"),
 )
 
 user_ids = Table(
