@@ -134,7 +134,7 @@ def test_the_migration_moves_the_terms_and_its_downgrade_moves_them_back(
         config = alembic_config()
         with engine.begin() as conn:
             config.attributes["connection"] = conn
-            command.downgrade(config, "0016_network_pushes")
+            command.downgrade(config, "0018_network_zone")
         with engine.connect() as conn:
             rows = set(conn.execute(text("SELECT * FROM user_terms")).all())
             columns = conn.execute(text("SELECT * FROM users LIMIT 0")).keys()

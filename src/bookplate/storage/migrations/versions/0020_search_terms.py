@@ -10,7 +10,7 @@ downgrade writes them back from the column (with a NULL ``order_key``, as they h
 it. SQLite: the column is added and stays NULL; its terms stay in ``user_terms``.
 
 Revision ID: 0020_search_terms
-Revises: 0016_network_pushes
+Revises: 0018_network_zone
 Create Date: 2026-12-08
 """
 
@@ -21,7 +21,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision = "0020_search_terms"
-down_revision = "0016_network_pushes"
+down_revision = "0018_network_zone"
 branch_labels = None
 depends_on = None
 
