@@ -85,7 +85,8 @@ def replace_many(conn: Connection, items: Sequence[tuple[str, User]]) -> None:
     pks = [found[key] for key in keys]
     # Before the rows change: the entries keep the primary IDs the copies know.
     outbox.enqueue(conn, pks, OutboxKind.CHANGED)
-    rows = BatchRows([user for _, user in items], pks, read_id_scope(conn), json_text=True)
+    rows = BatchRows([user for _, user in items], pks, read_id_scope(conn), json_text=True,
+                     vector=writer._vector)
     try:
         if writer._pg:
             writer._update_users_pg(rows)  # raises UserNotFound when a row is gone meanwhile
