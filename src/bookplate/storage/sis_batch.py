@@ -131,7 +131,6 @@ class SqlSisBatch(SisReads):
         pks = [pk for pk, _, _ in users]
         mode = read_id_scope(self.conn)
         rows = BatchRows([u for _, u, _ in users], pks, mode, True, self._vector)
-        columns = [c for c in USER_COLUMNS if c not in ("id", "password_hash")]
         # Linked accounts of these users owe a refresh (before their rows change).
         outbox.enqueue(self.conn, pks, OutboxKind.CHANGED)
         # The users' rows first: on PostgreSQL that locks them, so the side rows read below
@@ -139,18 +138,7 @@ class SqlSisBatch(SisReads):
         if self._pg:
             self._update_users_pg(rows)
         else:
-            values = []
-            for row in rows.users:
-                value = dict(zip(USER_COLUMNS, row, strict=True))
-                value["b_id"] = value.pop("id")
-                value["record"] = json.loads(value["record"])
-                values.append(value)
-            statement = (
-                update(t.users)
-                .where(t.users.c.id == bindparam("b_id"))
-                .values({c: bindparam(c) for c in columns})
-            )
-            self.conn.execute(statement, values)
+            self._update_users_sqlite(rows)
         try:
             self._rewrite_side_rows(rows, pks)
         except (IntegrityError, psycopg.errors.UniqueViolation) as error:
@@ -210,6 +198,23 @@ class SqlSisBatch(SisReads):
             f"DELETE FROM {table} WHERE {where}",  # noqa: S608 - names from SIDE_KEYS
             [tuple(row[i] for i in index) for row in rows],
         )
+
+    def _update_users_sqlite(self, rows: BatchRows) -> int:
+        """One executemany UPDATE of the batch's user rows (the password is never touched);
+        how many rows it changed."""
+        columns = [c for c in USER_COLUMNS if c not in ("id", "password_hash")]
+        values = []
+        for row in rows.users:
+            value = dict(zip(USER_COLUMNS, row, strict=True))
+            value["b_id"] = value.pop("id")
+            value["record"] = json.loads(value["record"])
+            values.append(value)
+        statement = (
+            update(t.users)
+            .where(t.users.c.id == bindparam("b_id"))
+            .values({c: bindparam(c) for c in columns})
+        )
+        return int(self.conn.execute(statement, values).rowcount)
 
     def _update_users_pg(self, rows: BatchRows) -> None:
         """One UPDATE for the batch, from the new rows COPYed into a temporary table (emptied

@@ -7,17 +7,16 @@ PostgreSQL, side rows rewritten only where they differ)."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 
 import psycopg
-from sqlalchemy import Connection, bindparam, select, tuple_, update
+from sqlalchemy import Connection, select, tuple_
 from sqlalchemy.exc import IntegrityError
 
 from bookplate.network.model import OutboxKind
 from bookplate.storage import outbox
 from bookplate.storage import tables as t
-from bookplate.storage.batch_rows import USER_COLUMNS, BatchRows
+from bookplate.storage.batch_rows import BatchRows
 from bookplate.storage.network_bulk import write_history
 from bookplate.storage.network_repo import read_id_scope
 from bookplate.storage.sis_batch import SqlSisBatch
@@ -53,22 +52,6 @@ def _pks(writer: SqlSisBatch, keys: Sequence[tuple[str, str]]) -> dict[tuple[str
     return out
 
 
-def _update_sqlite(conn: Connection, rows: BatchRows) -> int:
-    columns = [c for c in USER_COLUMNS if c not in ("id", "password_hash")]
-    values = []
-    for row in rows.users:
-        value = dict(zip(USER_COLUMNS, row, strict=True))
-        value["b_id"] = value.pop("id")
-        value["record"] = json.loads(value["record"])
-        values.append(value)
-    statement = (
-        update(t.users)
-        .where(t.users.c.id == bindparam("b_id"))
-        .values({c: bindparam(c) for c in columns})
-    )
-    return int(conn.execute(statement, values).rowcount)
-
-
 def replace_many(conn: Connection, items: Sequence[tuple[str, User]]) -> None:
     """``SqlUserRepository.replace`` (no password change, no version check) for each
     ``(previous primary ID, user)``, all in the caller's transaction. Raises UserNotFound
@@ -90,7 +73,7 @@ def replace_many(conn: Connection, items: Sequence[tuple[str, User]]) -> None:
     try:
         if writer._pg:
             writer._update_users_pg(rows)  # raises UserNotFound when a row is gone meanwhile
-        elif _update_sqlite(conn, rows) != len(items):
+        elif writer._update_users_sqlite(rows) != len(items):
             raise UserNotFound(f"{len(items)} users, not all found")
         writer._rewrite_side_rows(rows, pks)
     except (IntegrityError, psycopg.errors.UniqueViolation) as error:
