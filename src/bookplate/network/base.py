@@ -8,10 +8,19 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from bookplate.network.errors import InstitutionNotFound, SourceInstitutionInvalid
+from bookplate.errors import InputError
+from bookplate.network.errors import (
+    IdentifierIssues,
+    InstitutionNotFound,
+    LinkFailed,
+    NetworkError,
+    SourceInstitutionInvalid,
+)
 from bookplate.network.model import Partner
 from bookplate.network.ports import NetworkUnitOfWork
-from bookplate.users.model import User
+from bookplate.users.errors import DuplicateId
+from bookplate.users.model import User, UserInput
+from bookplate.users.ports import Guard
 from bookplate.users.services import UserService, utcnow
 
 NetworkUowFactory = Callable[[], NetworkUnitOfWork]
@@ -85,6 +94,19 @@ class NetworkBase:
     def _institution(uow: NetworkUnitOfWork, code: str) -> None:
         if uow.institutions.get(code) is None:
             raise InstitutionNotFound(code)
+
+    def _store_new_copy(self, uow: NetworkUnitOfWork, institution: str, copy_: User,
+                        actor: str, guard: Guard | None) -> User:
+        """A linked or zone copy created through the users service; an ID clash answers as
+        ``IdentifierIssues``, any other refusal as ``LinkFailed`` (network errors pass)."""
+        try:
+            return self._users.create_in(uow, institution, UserInput(copy_), actor, guard=guard)
+        except DuplicateId as exc:
+            raise IdentifierIssues(f"({exc})") from None
+        except InputError as exc:
+            if isinstance(exc, NetworkError):
+                raise
+            raise LinkFailed(f"({exc})") from None
 
     def _partner_for(self, uow: NetworkUnitOfWork, institution: str, code: str | None) -> Partner:
         """The caller's partner ``code`` (401651 / 60224 when it is none)."""

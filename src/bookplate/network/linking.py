@@ -27,8 +27,8 @@ from bookplate.network.errors import (
 from bookplate.network.model import Partner, new_copy, refreshed_copy, same_content
 from bookplate.network.ports import LinkHolders, NetworkUnitOfWork
 from bookplate.network.sources import SourceLookup
-from bookplate.users.errors import DuplicateId, UserNotFound
-from bookplate.users.model import User, UserInput
+from bookplate.users.errors import UserNotFound
+from bookplate.users.model import User
 from bookplate.users.ports import ALL_UNIQUE, PRIMARY_ID, Guard
 
 log = structlog.get_logger("bookplate.network")
@@ -88,14 +88,7 @@ class Linking(SourceLookup):
         copy_ = new_copy(source.user, partner, linking_id, source.share_blocks)
         if not copy_.user_group:
             raise UserGroupEmpty()
-        try:
-            user = self._users.create_in(uow, institution, UserInput(copy_), actor, guard=guard)
-        except DuplicateId as exc:
-            raise IdentifierIssues(f"({exc})") from None
-        except InputError as exc:
-            if isinstance(exc, NetworkError):
-                raise
-            raise LinkFailed(f"({exc})") from None
+        user = self._store_new_copy(uow, institution, copy_, actor, guard)
         uow.network.record(institution, actor, "network.link", user.primary_id, {
             "source_institution_code": partner.code,
             "source_user_id": source.user.primary_id,

@@ -14,15 +14,11 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
-from bookplate.errors import InputError
 from bookplate.network.base import LIVE_ACTOR, NetworkBase
 from bookplate.network.errors import (
-    IdentifierIssues,
     InstitutionNotFound,
     InvalidPartner,
     LinkedAccountExists,
-    LinkFailed,
-    NetworkError,
     SourceUserNotFound,
 )
 from bookplate.network.model import RefreshReport, same_content
@@ -30,8 +26,7 @@ from bookplate.network.ports import NetworkUnitOfWork
 from bookplate.network.settings import check_text
 from bookplate.network.zone_model import zone_copy
 from bookplate.roles.errors import PermissionDenied
-from bookplate.users.errors import DuplicateId
-from bookplate.users.model import User, UserInput
+from bookplate.users.model import User
 from bookplate.users.ports import ALL_UNIQUE, Guard
 
 ZONE_TARGET = "zone"
@@ -147,15 +142,8 @@ class ZoneManagement(NetworkBase):
             linking_id = source.linking_id or uuid.uuid4().hex
             if not source.linking_id:
                 uow.network.set_linking_id(central, source.primary_id, linking_id)
-            try:
-                user = self._users.create_in(uow, member, UserInput(
-                    zone_copy(source, None, member, linking_id)), actor, guard=guard)
-            except DuplicateId as exc:
-                raise IdentifierIssues(f"({exc})") from None
-            except InputError as exc:
-                if isinstance(exc, NetworkError):
-                    raise
-                raise LinkFailed(f"({exc})") from None
+            user = self._store_new_copy(uow, member, zone_copy(source, None, member, linking_id),
+                                        actor, guard)
             uow.network.record(member, actor, "network.zone_copy", user.primary_id, {
                 "source_institution_code": central, "source_user_id": source.primary_id,
                 "linking_id": linking_id})
